@@ -1,0 +1,257 @@
+//! Re-derive the hash chain from stored rows and report the first break.
+
+use crate::{chain_hash, GENESIS_HASH};
+use futures_util::TryStreamExt;
+use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
+use std::path::Path;
+
+/// One stored event as the ledger keeps it.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub position: i64,
+    pub stream: Option<String>,
+    pub stream_version: Option<i64>,
+    pub event_name: String,
+    pub data: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The outcome of a successful verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub events: u64,
+    pub head: [u8; 32],
+}
+
+impl std::fmt::Display for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} events verified, head {}",
+            self.events,
+            hex::encode(self.head)
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    #[error("position {position}: {reason}")]
+    Broken { position: i64, reason: String },
+    #[error("cannot read the ledger: {0}")]
+    Read(String),
+}
+
+impl VerifyError {
+    /// The first position at which the ledger fails, if the failure is in the data.
+    pub fn position(&self) -> Option<i64> {
+        match self {
+            VerifyError::Broken { position, .. } => Some(*position),
+            VerifyError::Read(_) => None,
+        }
+    }
+}
+
+fn broken(position: i64, reason: impl Into<String>) -> VerifyError {
+    VerifyError::Broken {
+        position,
+        reason: reason.into(),
+    }
+}
+
+/// The envelope fields that are also stored as columns must agree with the hashed data.
+#[derive(serde::Deserialize)]
+struct EnvelopeColumns {
+    event_name: String,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    stream_version: Option<i64>,
+}
+
+/// Verify rows given in ascending position order.
+pub struct ChainVerifier {
+    expected_position: i64,
+    prev: [u8; 32],
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier {
+            expected_position: 1,
+            prev: GENESIS_HASH,
+        }
+    }
+}
+
+impl ChainVerifier {
+    pub fn push(&mut self, row: &StoredRow) -> Result<(), VerifyError> {
+        let position = row.position;
+        if position != self.expected_position {
+            // A gap (deleted row) or a reordering: name the first position that is wrong.
+            return Err(broken(
+                self.expected_position,
+                format!(
+                    "expected position {}, found {}",
+                    self.expected_position, position
+                ),
+            ));
+        }
+        let expected = chain_hash(&self.prev, position as u64, &row.data);
+        if row.hash.as_slice() != expected.as_slice() {
+            return Err(broken(position, "hash does not match the chain"));
+        }
+        let columns: EnvelopeColumns = serde_json::from_slice(&row.data)
+            .map_err(|e| broken(position, format!("event is not a valid envelope: {e}")))?;
+        if columns.event_name != row.event_name
+            || columns.stream != row.stream
+            || columns.stream_version != row.stream_version
+        {
+            return Err(broken(
+                position,
+                "indexed columns disagree with the hashed event",
+            ));
+        }
+        self.prev = expected;
+        self.expected_position += 1;
+        Ok(())
+    }
+
+    pub fn finish(self) -> Verified {
+        Verified {
+            events: (self.expected_position - 1) as u64,
+            head: self.prev,
+        }
+    }
+}
+
+/// Verify an in-memory sequence of rows.
+pub fn verify_rows<'a>(
+    rows: impl IntoIterator<Item = &'a StoredRow>,
+) -> Result<Verified, VerifyError> {
+    let mut verifier = ChainVerifier::default();
+    for row in rows {
+        verifier.push(row)?;
+    }
+    Ok(verifier.finish())
+}
+
+/// Verify the SQLite ledger file `path`, opened read-only, streaming its rows.
+pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
+    if !path.exists() {
+        return Err(VerifyError::Read(format!(
+            "{} does not exist",
+            path.display()
+        )));
+    }
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(|e| VerifyError::Read(e.to_string()))?;
+    let mut verifier = ChainVerifier::default();
+    let mut rows = sqlx::query(
+        "SELECT position, stream, stream_version, event_name, data, hash FROM events ORDER BY position",
+    )
+    .fetch(&mut conn);
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|e| VerifyError::Read(e.to_string()))?
+    {
+        let stored = StoredRow {
+            position: row
+                .try_get("position")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            stream: row
+                .try_get("stream")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            stream_version: row
+                .try_get("stream_version")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            event_name: row
+                .try_get("event_name")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            data: row
+                .try_get("data")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            hash: row
+                .try_get("hash")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+        };
+        verifier.push(&stored)?;
+    }
+    Ok(verifier.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<StoredRow> {
+        let mut prev = GENESIS_HASH;
+        (1..=n)
+            .map(|position| {
+                let data = format!(r#"{{"event_name":"Encrypt","n":{position}}}"#).into_bytes();
+                let hash = chain_hash(&prev, position as u64, &data);
+                prev = hash;
+                StoredRow {
+                    position,
+                    stream: None,
+                    stream_version: None,
+                    event_name: "Encrypt".into(),
+                    data,
+                    hash: hash.to_vec(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let rows = chain(5);
+        let verified = verify_rows(&rows).expect("intact");
+        assert_eq!(verified.events, 5);
+        assert_eq!(verified.head.to_vec(), rows[4].hash);
+    }
+
+    #[test]
+    fn an_edited_event_is_caught_at_its_position() {
+        let mut rows = chain(5);
+        rows[2].data[3] ^= 1;
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(3));
+    }
+
+    #[test]
+    fn a_deleted_event_is_caught() {
+        let mut rows = chain(5);
+        rows.remove(1);
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(2));
+    }
+
+    #[test]
+    fn swapped_events_are_caught() {
+        let mut rows = chain(5);
+        rows.swap(1, 2);
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(2));
+    }
+
+    #[test]
+    fn a_rehashed_edit_breaks_the_next_link() {
+        // An attacker who edits an event and recomputes its own hash still breaks the link after it.
+        let mut rows = chain(5);
+        rows[1].data = br#"{"event_name":"Encrypt","n":99}"#.to_vec();
+        rows[1].hash =
+            chain_hash(&rows[0].hash.clone().try_into().unwrap(), 2, &rows[1].data).to_vec();
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(3));
+    }
+
+    #[test]
+    fn a_column_that_disagrees_with_the_data_is_caught() {
+        let mut rows = chain(3);
+        rows[0].event_name = "Decrypt".into();
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(1));
+    }
+}

@@ -1,0 +1,245 @@
+//! Opening a data dir: root key, ledger, projections rebuilt from the log,
+//! the writer started, and — on first start — the account and its bootstrap
+//! admin access key, recorded as events.
+
+use super::{lifecycle_event, Clock, Service, SystemClock};
+use crate::crypto::keyring::Keyring;
+use crate::crypto::root_key::{RootKey, RootKeyError, LABEL_ACCESS_KEY_SECRET};
+use crate::crypto::secret::random_bytes;
+use crate::domain::events::{AccessKeyCreated, AccountCreated, Actor, DomainEvent, Sealed};
+use crate::domain::ids::{AccountId, Region};
+use crate::ledger::sqlite::{self, SqliteLedger, SqliteStore};
+use crate::ledger::{AppendBatch, Ledger, LedgerStore, StoreError};
+use crate::projections::Projections;
+use base64::Engine as _;
+use rand::Rng;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+pub const LEDGER_FILE: &str = "ledger.db";
+pub const ROOT_KEY_FILE: &str = "root.key";
+pub const CREDENTIALS_FILE: &str = "admin-credentials.json";
+/// The environment variable the root key may come from instead of the key file.
+pub const ROOT_KEY_ENV: &str = "KEYLEDGER_ROOT_KEY";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub region: Region,
+    pub account_id: Option<AccountId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("data dir {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    RootKey(#[from] RootKeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the data dir belongs to account {existing}, not {requested}")]
+    AccountMismatch {
+        existing: AccountId,
+        requested: AccountId,
+    },
+    #[error("bootstrap could not be recorded: {0}")]
+    Append(String),
+    #[error("the root key does not open this ledger's secrets (wrong root key?)")]
+    WrongRootKey,
+}
+
+/// A ready service and where its admin credentials are.
+pub struct Opened {
+    pub service: Arc<Service>,
+    pub credentials_path: PathBuf,
+    pub account_id: AccountId,
+}
+
+/// Open `settings.data_dir` with the SQLite store.
+pub async fn open(settings: &Settings) -> Result<Opened, BootstrapError> {
+    open_with(settings, |store| store, Arc::new(SystemClock)).await
+}
+
+/// Open with the SQLite store wrapped by `wrap` (tests wrap it in one that fails on purpose).
+pub async fn open_with<S: LedgerStore>(
+    settings: &Settings,
+    wrap: impl FnOnce(SqliteStore) -> S,
+    clock: Arc<dyn Clock>,
+) -> Result<Opened, BootstrapError> {
+    let dir = &settings.data_dir;
+    let io = |source| BootstrapError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+
+    let root = match RootKey::from_env(ROOT_KEY_ENV)? {
+        Some(root) => root,
+        None => RootKey::load_or_create_file(&dir.join(ROOT_KEY_FILE))?.0,
+    };
+    let keyring = Arc::new(Keyring::new(root));
+    let mut opened = SqliteLedger::open(&dir.join(LEDGER_FILE)).await?;
+    let heads = opened.store.heads().await?;
+
+    // Rebuild every projection from the log before anything is served.
+    let projections = Arc::new(Projections::new(keyring.clone()));
+    for (key_id, wrapped) in sqlite::shredding_keys(&opened.readers).await? {
+        keyring.add_wrapped_shredding_key(key_id, wrapped);
+    }
+    projections.replay(&sqlite::lifecycle_events(&opened.readers).await?)?;
+
+    let ledger = Ledger::start(wrap(opened.store), heads, projections.clone());
+    let service = Arc::new(Service {
+        ledger,
+        projections,
+        keyring,
+        clock,
+        default_region: settings.region.clone(),
+    });
+
+    let account_id = match service.projections.credentials.first_account() {
+        Some(existing) => {
+            if let Some(requested) = &settings.account_id {
+                if *requested != existing {
+                    return Err(BootstrapError::AccountMismatch {
+                        existing,
+                        requested: requested.clone(),
+                    });
+                }
+            }
+            existing
+        }
+        None => bootstrap_account(&service, settings.account_id.clone()).await?,
+    };
+    let credentials_path = dir.join(CREDENTIALS_FILE);
+    if !credentials_path.exists() {
+        write_credentials(&service, &account_id, &settings.region, &credentials_path)?;
+    }
+    opened.readers.close().await;
+    Ok(Opened {
+        service,
+        credentials_path,
+        account_id,
+    })
+}
+
+fn random_account_id() -> AccountId {
+    let mut rng = rand::rngs::OsRng;
+    let digits: String = (0..12)
+        .map(|i| char::from(b'0' + rng.gen_range(if i == 0 { 1 } else { 0 }..10)))
+        .collect();
+    AccountId::parse(&digits).expect("twelve ASCII digits are an account id")
+}
+
+fn random_access_key_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::rngs::OsRng;
+    let suffix: String = (0..16)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect();
+    format!("AKIA{suffix}")
+}
+
+const ADMIN_USER: &str = "admin";
+
+async fn bootstrap_account(
+    service: &Service,
+    account_id: Option<AccountId>,
+) -> Result<AccountId, BootstrapError> {
+    let account_id = account_id.unwrap_or_else(random_account_id);
+    let access_key_id = random_access_key_id();
+    // 30 random bytes → 40 base64 characters, the length of an AWS secret access key.
+    let secret =
+        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*random_bytes(30)));
+    let sealed_secret = service.keyring.root().wrap(
+        LABEL_ACCESS_KEY_SECRET,
+        access_key_id.as_bytes(),
+        secret.as_bytes(),
+    );
+    let actor = Actor {
+        principal_arn: Some("keyledger".into()),
+        ..Actor::default()
+    };
+    let now = service.clock.now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let events = [
+        DomainEvent::AccountCreated(AccountCreated {
+            account_id: account_id.clone(),
+        }),
+        DomainEvent::AccessKeyCreated(AccessKeyCreated {
+            access_key_id,
+            account_id: account_id.clone(),
+            principal_arn: format!("arn:aws:iam::{account_id}:user/{ADMIN_USER}"),
+            user_name: ADMIN_USER.into(),
+            sealed_secret: Sealed(sealed_secret),
+        }),
+    ];
+    let batch = AppendBatch {
+        events: events
+            .iter()
+            .zip(1..)
+            .map(|(event, version)| {
+                lifecycle_event(&request_id, "Bootstrap", &actor, now, event, version)
+            })
+            .collect(),
+        shredding_keys: vec![],
+    };
+    service
+        .ledger
+        .append(batch)
+        .await
+        .map_err(|e| BootstrapError::Append(e.to_string()))?;
+    Ok(account_id)
+}
+
+/// Write the bootstrap admin's credentials (mode 0600), unsealing the secret from the ledger.
+fn write_credentials(
+    service: &Service,
+    account_id: &AccountId,
+    region: &Region,
+    path: &Path,
+) -> Result<(), BootstrapError> {
+    let admin = service
+        .projections
+        .credentials
+        .admin_access_key(account_id, ADMIN_USER)
+        .ok_or_else(|| {
+            BootstrapError::Append("the bootstrap access key is missing from the ledger".into())
+        })?;
+    let secret = service
+        .keyring
+        .root()
+        .unwrap(
+            LABEL_ACCESS_KEY_SECRET,
+            admin.access_key_id.as_bytes(),
+            &admin.sealed_secret.0,
+        )
+        .map_err(|_| BootstrapError::WrongRootKey)?;
+    let secret = std::str::from_utf8(&secret).map_err(|_| BootstrapError::WrongRootKey)?;
+    let json = Zeroizing::new(
+        serde_json::to_string_pretty(&serde_json::json!({
+            "access_key_id": admin.access_key_id,
+            "secret_access_key": secret,
+            "account_id": account_id.as_str(),
+            "region": region.as_str(),
+        }))
+        .expect("a JSON object of strings serializes"),
+    );
+    let io = |source| BootstrapError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(json.as_bytes()).map_err(io)?;
+    file.write_all(b"\n").map_err(io)?;
+    file.sync_all().map_err(io)
+}

@@ -1,0 +1,116 @@
+//! The errors an API call can end in, named as the AWS KMS API Reference names
+//! them: the trail records the name, the HTTP layer maps it to a status.
+
+use crate::domain::DomainError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Disabled(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    InvalidCiphertext(String),
+    #[error("{0}")]
+    IncorrectKey(String),
+    #[error("{0}")]
+    InvalidKeyUsage(String),
+    #[error("{0}")]
+    InvalidMarker(String),
+    #[error("{0}")]
+    InvalidGrantToken(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Serialization(String),
+    #[error("{0}")]
+    UnknownOperation(String),
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("{0}")]
+    Tag(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("The request would have succeeded, but the DryRun option is set.")]
+    DryRun,
+    #[error("{0}")]
+    UnrecognizedClient(String),
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    IncompleteSignature(String),
+    #[error("{0}")]
+    MissingAuthenticationToken(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The service could not do its part (e.g. the ledger is unavailable).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The AWS error type (`__type`, CloudTrail `errorCode`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "NotFoundException",
+            ApiError::AlreadyExists(_) => "AlreadyExistsException",
+            ApiError::Disabled(_) => "DisabledException",
+            ApiError::InvalidState(_) => "KMSInvalidStateException",
+            ApiError::InvalidCiphertext(_) => "InvalidCiphertextException",
+            ApiError::IncorrectKey(_) => "IncorrectKeyException",
+            ApiError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            ApiError::InvalidMarker(_) => "InvalidMarkerException",
+            ApiError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            ApiError::Validation(_) => "ValidationException",
+            ApiError::Serialization(_) => "SerializationException",
+            ApiError::UnknownOperation(_) => "UnknownOperationException",
+            ApiError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            ApiError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            ApiError::Tag(_) => "TagException",
+            ApiError::LimitExceeded(_) => "LimitExceededException",
+            ApiError::DryRun => "DryRunOperationException",
+            ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
+            ApiError::InvalidSignature(_) => "InvalidSignatureException",
+            ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
+            ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
+            ApiError::AccessDenied(_) => "AccessDeniedException",
+            ApiError::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    /// `1 validation error detected: Value at 'x' failed to satisfy constraint: ...`
+    pub fn constraint(member: &str, value: Option<&str>, constraint: &str) -> ApiError {
+        let value = match value {
+            Some(v) => format!("Value '{v}' at '{member}'"),
+            None => format!("Value at '{member}'"),
+        };
+        ApiError::Validation(format!(
+            "1 validation error detected: {value} failed to satisfy constraint: {constraint}"
+        ))
+    }
+
+    pub fn missing(member: &str) -> ApiError {
+        ApiError::Validation(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::NotFound(m) => ApiError::NotFound(m),
+            DomainError::AlreadyExists(m) => ApiError::AlreadyExists(m),
+            DomainError::Disabled(m) => ApiError::Disabled(m),
+            DomainError::InvalidState(m) => ApiError::InvalidState(m),
+            DomainError::Validation(m) => ApiError::Validation(m),
+        }
+    }
+}

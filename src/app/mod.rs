@@ -1,0 +1,225 @@
+//! The command handler: authenticate → resolve → decide + crypto → append →
+//! reply. Every call, successful or not, ends as a CloudTrail-shaped usage
+//! event in the ledger, durable before the caller hears anything.
+
+pub mod bootstrap;
+pub mod error;
+pub mod operations;
+pub mod shapes;
+pub mod trail;
+
+use crate::crypto::keyring::Keyring;
+use crate::domain::events::{
+    Actor, ApiCallRecorded, DomainEvent, Envelope, EventBody, EVENT_VERSION,
+};
+use crate::domain::ids::{AccountId, KeyId, Region};
+use crate::ledger::{AppendBatch, AppendError, Ledger, NewEvent};
+use crate::projections::Projections;
+use serde_json::Value;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use error::ApiError;
+
+/// Where the time comes from: injectable so tests can move it.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: AccountId,
+    pub principal_arn: String,
+    pub user_name: String,
+    pub access_key_id: String,
+}
+
+/// What is known of a request before it is handled.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    /// The region of the SigV4 credential scope (the service default when it could not be read).
+    pub region: Region,
+    pub source_ip: String,
+    pub user_agent: String,
+    /// The access key the request claimed, even when authentication failed.
+    pub access_key_id: Option<String>,
+}
+
+/// What an operation leaves for the trail, filled in as it goes.
+#[derive(Debug, Default)]
+pub struct CallRecord {
+    pub read_only: bool,
+    pub request_parameters: Value,
+    pub response_elements: Value,
+    /// ARNs of the keys the call touched.
+    pub resources: Vec<String>,
+    /// Lifecycle events with the stream version each takes.
+    pub lifecycle: Vec<(DomainEvent, u64)>,
+    pub shredding_keys: Vec<(KeyId, Vec<u8>)>,
+}
+
+/// How many times a command is re-decided after an optimistic-concurrency conflict.
+const MAX_CONFLICT_RETRIES: usize = 16;
+
+pub struct Service {
+    pub ledger: Ledger,
+    pub projections: Arc<Projections>,
+    pub keyring: Arc<Keyring>,
+    pub clock: Arc<dyn Clock>,
+    pub default_region: Region,
+}
+
+impl Service {
+    /// Handle one API call and record it. `caller` is the outcome of authentication:
+    /// a failed one is recorded like any other failed call.
+    pub async fn handle(
+        &self,
+        ctx: &RequestContext,
+        caller: Result<&Caller, ApiError>,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        for _ in 0..=MAX_CONFLICT_RETRIES {
+            let now = self.clock.now();
+            let mut record = CallRecord::default();
+            let result = match &caller {
+                Ok(caller) => self.execute(caller, ctx, operation, body, now, &mut record),
+                Err(e) => Err(e.clone()),
+            };
+            let batch = self.audit_batch(
+                ctx,
+                caller.as_ref().ok().copied(),
+                operation,
+                now,
+                record,
+                &result,
+            );
+            match self.ledger.append(batch).await {
+                Ok(_) => return result,
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(AppendError::Unavailable(reason)) => {
+                    tracing::error!(request_id = %ctx.request_id, %reason, "call not recorded; failing it");
+                    return Err(ApiError::Internal(
+                        "The request was not processed: the audit ledger is unavailable.".into(),
+                    ));
+                }
+            }
+        }
+        Err(ApiError::Internal(
+            "The request conflicted with concurrent changes too often; retry it.".into(),
+        ))
+    }
+
+    /// The events that record a call: its lifecycle events, then its usage event.
+    fn audit_batch(
+        &self,
+        ctx: &RequestContext,
+        caller: Option<&Caller>,
+        operation: &str,
+        now: OffsetDateTime,
+        record: CallRecord,
+        result: &Result<Value, ApiError>,
+    ) -> AppendBatch {
+        let event_name = trail::event_name(operation);
+        let actor = Actor {
+            account_id: caller.map(|c| c.account.to_string()),
+            principal_arn: caller.map(|c| c.principal_arn.clone()),
+            access_key_id: ctx.access_key_id.clone(),
+            source_ip: Some(ctx.source_ip.clone()),
+            user_agent: Some(ctx.user_agent.clone()),
+        };
+        let error = result.as_ref().err();
+        let mut events = Vec::with_capacity(record.lifecycle.len() + 1);
+        if error.is_none() {
+            for (event, version) in &record.lifecycle {
+                events.push(lifecycle_event(
+                    &ctx.request_id,
+                    event_name,
+                    &actor,
+                    now,
+                    event,
+                    *version,
+                ));
+            }
+        }
+        let event_id = Uuid::now_v7();
+        let cloudtrail =
+            trail::cloudtrail_record(ctx, caller, event_id, now, event_name, &record, error);
+        let envelope = Envelope {
+            event_id,
+            event_version: EVENT_VERSION,
+            time: now,
+            stream: None,
+            stream_version: None,
+            request_id: ctx.request_id.clone(),
+            event_name: event_name.to_owned(),
+            read_only: record.read_only,
+            actor,
+            error_code: error.map(|e| e.code().to_owned()),
+            error_message: error.map(|e| e.to_string()),
+            body: EventBody::ApiCall(ApiCallRecorded::ApiCallRecorded(cloudtrail)),
+        };
+        events.push(NewEvent {
+            stream: None,
+            event_name: event_name.to_owned(),
+            data: to_json(&envelope),
+            lifecycle: None,
+        });
+        let shredding_keys = if error.is_none() {
+            record.shredding_keys
+        } else {
+            Vec::new()
+        };
+        AppendBatch {
+            events,
+            shredding_keys,
+        }
+    }
+}
+
+/// A lifecycle event ready to append: its envelope, stream and typed fact.
+pub fn lifecycle_event(
+    request_id: &str,
+    event_name: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+    event: &DomainEvent,
+    stream_version: u64,
+) -> NewEvent {
+    let envelope = Envelope {
+        event_id: Uuid::now_v7(),
+        event_version: EVENT_VERSION,
+        time: now,
+        stream: Some(event.stream()),
+        stream_version: Some(stream_version),
+        request_id: request_id.to_owned(),
+        event_name: event_name.to_owned(),
+        read_only: false,
+        actor: actor.clone(),
+        error_code: None,
+        error_message: None,
+        body: EventBody::Lifecycle(event.clone()),
+    };
+    NewEvent {
+        stream: Some((event.stream(), stream_version)),
+        event_name: event_name.to_owned(),
+        data: to_json(&envelope),
+        lifecycle: Some(event.clone()),
+    }
+}
+
+fn to_json(envelope: &Envelope) -> Vec<u8> {
+    // Serializing plain data to a Vec cannot fail: no maps with non-string keys, no I/O.
+    serde_json::to_vec(envelope).expect("an envelope always serializes")
+}

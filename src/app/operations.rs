@@ -1,0 +1,834 @@
+//! The AWS KMS operations: validate, resolve the key, decide, do the crypto.
+//! Nothing here writes: [`Service::handle`] records the call and only then replies.
+
+use super::shapes::*;
+use super::{ApiError, CallRecord, Caller, RequestContext, Service};
+use crate::crypto::{ciphertext, context::canonical_context, secret::random_bytes};
+use crate::domain::events::Tag;
+use crate::domain::ids::{KeyId, KeyRef};
+use crate::domain::key::{apply, decide, Key, KeyCommand, KeySpec, KeyState, KeyUsage, Origin};
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// AWS KMS operations keyledger does not serve yet: answered as unsupported, not unknown.
+const NOT_YET_SUPPORTED: &[&str] = &[
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKeyRotation",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
+];
+
+const MAX_PLAINTEXT: usize = 4096;
+const MAX_CIPHERTEXT: usize = 6144;
+const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+const ENCRYPTION_ALGORITHMS: &str =
+    "[SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]";
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        // serde's message names the offending member and type, never a value.
+        ApiError::Serialization(format!("The request body could not be read: {e}"))
+    })
+}
+
+fn epoch_seconds(t: OffsetDateTime) -> f64 {
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// AWS's KeyMetadata.
+pub fn key_metadata(key: &Key) -> Value {
+    let mut m = json!({
+        "AWSAccountId": key.account.as_str(),
+        "KeyId": key.id.to_string(),
+        "Arn": key.arn,
+        "CreationDate": epoch_seconds(key.created_at),
+        "Enabled": key.state == KeyState::Enabled,
+        "Description": key.description,
+        "KeyUsage": key.usage.as_str(),
+        "KeyState": key.state.as_str(),
+        "Origin": key.origin.as_str(),
+        "KeyManager": "CUSTOMER",
+        "CustomerMasterKeySpec": key.spec.as_str(),
+        "KeySpec": key.spec.as_str(),
+        "MultiRegion": false,
+    });
+    if key.usage == KeyUsage::EncryptDecrypt && key.spec == KeySpec::SymmetricDefault {
+        m["EncryptionAlgorithms"] = json!([SYMMETRIC_DEFAULT]);
+    }
+    m
+}
+
+fn check_length(member: &str, len: usize, min: usize, max: usize) -> Result<(), ApiError> {
+    if len < min {
+        return Err(ApiError::constraint(
+            member,
+            None,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if len > max {
+        return Err(ApiError::constraint(
+            member,
+            None,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_range(member: &str, value: i64, min: i64, max: i64) -> Result<(), ApiError> {
+    if value < min {
+        return Err(ApiError::constraint(
+            member,
+            Some(&value.to_string()),
+            &format!("Member must have value greater than or equal to {min}"),
+        ));
+    }
+    if value > max {
+        return Err(ApiError::constraint(
+            member,
+            Some(&value.to_string()),
+            &format!("Member must have value less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_key_id_param(member: &str, key_id: Option<&str>) -> Result<(), ApiError> {
+    match key_id {
+        None => Err(ApiError::missing(member)),
+        Some(k) => check_length(member, k.len(), 1, 2048),
+    }
+}
+
+fn check_grant_tokens(tokens: &Option<Vec<String>>) -> Result<(), ApiError> {
+    if let Some(tokens) = tokens {
+        if tokens.len() > 10 {
+            return Err(ApiError::constraint(
+                "grantTokens",
+                None,
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        for t in tokens {
+            check_length("grantTokens.member", t.len(), 1, 8192)?;
+        }
+    }
+    Ok(())
+}
+
+/// The encryption algorithm of a symmetric call: absent or SYMMETRIC_DEFAULT.
+fn check_symmetric_algorithm(
+    member: &str,
+    algorithm: Option<&str>,
+    key: Option<&Key>,
+) -> Result<(), ApiError> {
+    match algorithm {
+        None | Some(SYMMETRIC_DEFAULT) => Ok(()),
+        Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => {
+            Err(ApiError::InvalidKeyUsage(format!(
+                "{a} is not a valid encryption algorithm for {}.",
+                key.map(|k| k.arn.as_str()).unwrap_or("this key")
+            )))
+        }
+        Some(other) => Err(ApiError::constraint(
+            member,
+            Some(other),
+            &format!("Member must satisfy enum value set: {ENCRYPTION_ALGORITHMS}"),
+        )),
+    }
+}
+
+fn check_encrypt_decrypt(key: &Key, operation: &str) -> Result<(), ApiError> {
+    if key.usage != KeyUsage::EncryptDecrypt || key.spec != KeySpec::SymmetricDefault {
+        return Err(ApiError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {operation}.",
+            key.arn,
+            key.usage.as_str()
+        )));
+    }
+    Ok(())
+}
+
+fn check_unsupported_recipient(recipient: &Option<Value>) -> Result<(), ApiError> {
+    if recipient.is_some() {
+        return Err(ApiError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn opaque_ciphertext_error() -> ApiError {
+    // Opaque on purpose: never say whether the blob, the key or the context was wrong.
+    ApiError::InvalidCiphertext(
+        "The ciphertext is invalid or does not match this key or encryption context.".into(),
+    )
+}
+
+fn context_value(context: &Option<EncryptionContext>) -> Value {
+    match context {
+        Some(c) if !c.is_empty() => json!(c),
+        _ => Value::Null,
+    }
+}
+
+fn without_nulls(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, value| !value.is_null());
+    }
+    v
+}
+
+impl Service {
+    pub(crate) fn execute(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        operation: &str,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.read_only = !matches!(operation, "CreateKey" | "EnableKey" | "DisableKey");
+        match operation {
+            "CreateKey" => self.create_key(caller, ctx, parse(body)?, now, rec),
+            "DescribeKey" => self.describe_key(caller, ctx, parse(body)?, rec),
+            "ListKeys" => self.list_keys(caller, ctx, parse(body)?, rec),
+            "EnableKey" => {
+                self.enable_disable(caller, ctx, parse(body)?, KeyCommand::Enable, now, rec)
+            }
+            "DisableKey" => {
+                self.enable_disable(caller, ctx, parse(body)?, KeyCommand::Disable, now, rec)
+            }
+            "Encrypt" => self.encrypt(caller, ctx, parse(body)?, rec),
+            "Decrypt" => self.decrypt(caller, ctx, parse(body)?, rec),
+            "ReEncrypt" => self.re_encrypt(caller, ctx, parse(body)?, rec),
+            "GenerateDataKey" => self.generate_data_key(caller, ctx, parse(body)?, true, rec),
+            "GenerateDataKeyWithoutPlaintext" => {
+                self.generate_data_key(caller, ctx, parse(body)?, false, rec)
+            }
+            "GenerateRandom" => self.generate_random(parse(body)?, rec),
+            op if NOT_YET_SUPPORTED.contains(&op) => Err(ApiError::UnsupportedOperation(format!(
+                "keyledger does not support {op} yet."
+            ))),
+            "" => Err(ApiError::UnknownOperation(
+                "Missing X-Amz-Target: no operation was named.".into(),
+            )),
+            _ => Err(ApiError::UnknownOperation(format!(
+                "Operation {} is not an operation of TrentService.",
+                super::trail::event_name(operation)
+            ))),
+        }
+    }
+
+    /// Resolve a `KeyId` parameter to a key of the caller's account in the request's region.
+    fn resolve(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        key_id: &str,
+    ) -> Result<Arc<Key>, ApiError> {
+        let not_found = |id: &KeyId| {
+            ApiError::NotFound(format!(
+                "Key '{}' does not exist",
+                crate::domain::ids::key_arn(&ctx.region, &caller.account, id)
+            ))
+        };
+        let id = match KeyRef::parse(key_id) {
+            None => return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'"))),
+            Some(KeyRef::Id(id)) => id,
+            Some(KeyRef::Arn {
+                region,
+                account,
+                key_id: id,
+            }) => {
+                if region != ctx.region || account != caller.account {
+                    return Err(ApiError::NotFound(format!("Key '{key_id}' does not exist")));
+                }
+                id
+            }
+            Some(KeyRef::AliasName(alias)) => {
+                return Err(ApiError::NotFound(format!(
+                    "Alias arn:aws:kms:{}:{}:{alias} is not found.",
+                    ctx.region, caller.account
+                )))
+            }
+            Some(KeyRef::AliasArn { .. }) => {
+                return Err(ApiError::NotFound(format!("Alias {key_id} is not found.")))
+            }
+        };
+        match self.projections.keys.get(&id) {
+            Some(key) if key.account == caller.account && key.region == ctx.region => Ok(key),
+            _ => Err(not_found(&id)),
+        }
+    }
+
+    /// The material of a key version, for the hot path.
+    fn material(
+        &self,
+        key: &Key,
+        version: u32,
+    ) -> Result<Arc<crate::crypto::secret::SecretKey>, ApiError> {
+        self.keyring.material(key, version).map_err(|_| {
+            tracing::error!(key = %key.id, version, "key material cannot be unsealed");
+            ApiError::Internal("The key material is unavailable.".into())
+        })
+    }
+
+    fn create_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: CreateKeyRequest,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "description": req.description,
+            "keyUsage": req.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT"),
+            "keySpec": req.key_spec.as_deref().or(req.customer_master_key_spec.as_deref()).unwrap_or(SYMMETRIC_DEFAULT),
+            "origin": req.origin.as_deref().unwrap_or("AWS_KMS"),
+            "bypassPolicyLockoutSafetyCheck": req.bypass_policy_lockout_safety_check.unwrap_or(false),
+            "multiRegion": req.multi_region.unwrap_or(false),
+        }));
+        let description = req.description.unwrap_or_default();
+        check_length("description", description.chars().count(), 0, 8192)?;
+        if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
+            return Err(ApiError::Validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
+            ));
+        }
+        let spec = match req
+            .key_spec
+            .as_deref()
+            .or(req.customer_master_key_spec.as_deref())
+        {
+            None => KeySpec::SymmetricDefault,
+            Some(s) => KeySpec::parse(s).ok_or_else(|| {
+                ApiError::constraint(
+                    "keySpec",
+                    Some(s),
+                    &format!(
+                        "Member must satisfy enum value set: {}",
+                        KeySpec::value_set()
+                    ),
+                )
+            })?,
+        };
+        let usage = match req.key_usage.as_deref() {
+            None => KeyUsage::EncryptDecrypt,
+            Some(s) => KeyUsage::parse(s).ok_or_else(|| {
+                ApiError::constraint(
+                    "keyUsage",
+                    Some(s),
+                    &format!(
+                        "Member must satisfy enum value set: {}",
+                        KeyUsage::value_set()
+                    ),
+                )
+            })?,
+        };
+        let origin = match req.origin.as_deref() {
+            None => Origin::AwsKms,
+            Some(s) => Origin::parse(s).ok_or_else(|| {
+                ApiError::constraint(
+                    "origin",
+                    Some(s),
+                    &format!(
+                        "Member must satisfy enum value set: {}",
+                        Origin::value_set()
+                    ),
+                )
+            })?,
+        };
+        if let Some(policy) = &req.policy {
+            check_length("policy", policy.chars().count(), 1, 32768)?;
+            if serde_json::from_str::<serde_json::Map<String, Value>>(policy).is_err() {
+                return Err(ApiError::MalformedPolicyDocument(
+                    "The new key policy is not valid JSON.".into(),
+                ));
+            }
+        }
+        let tags = validate_tags(req.tags.unwrap_or_default())?;
+        if spec != KeySpec::SymmetricDefault {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "KeySpec {} is not supported by keyledger yet; only SYMMETRIC_DEFAULT keys can be created.",
+                spec.as_str()
+            )));
+        }
+        if origin != Origin::AwsKms {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "Origin {} is not supported by keyledger yet.",
+                origin.as_str()
+            )));
+        }
+        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+            return Err(ApiError::UnsupportedOperation(
+                "Custom key stores are not supported by keyledger yet.".into(),
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(ApiError::UnsupportedOperation(
+                "Multi-Region keys are not supported by keyledger yet.".into(),
+            ));
+        }
+
+        let key_id = KeyId::from_uuid(Uuid::new_v4());
+        let secrets = self.keyring.new_key_secrets(&key_id);
+        let command = KeyCommand::Create {
+            key_id,
+            account: caller.account.clone(),
+            region: ctx.region.clone(),
+            description,
+            spec,
+            usage,
+            origin,
+            tags,
+            sealed_material: secrets.sealed_material,
+        };
+        let events = decide(None, command, now)?;
+        let key = events
+            .iter()
+            .fold(None, apply)
+            .ok_or_else(|| ApiError::Internal("key creation produced no key".into()))?;
+        let metadata = key_metadata(&key);
+        rec.resources.push(key.arn.clone());
+        rec.lifecycle = events.into_iter().zip(1..).collect();
+        rec.shredding_keys
+            .push((key_id, secrets.wrapped_shredding_key));
+        rec.response_elements = json!({ "keyMetadata": metadata });
+        Ok(json!({ "KeyMetadata": metadata }))
+    }
+
+    fn describe_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: KeyIdRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        check_key_id_param("keyId", req.key_id.as_deref())?;
+        check_grant_tokens(&req.grant_tokens)?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        rec.resources.push(key.arn.clone());
+        Ok(json!({ "KeyMetadata": key_metadata(&key) }))
+    }
+
+    fn list_keys(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: ListKeysRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({ "limit": req.limit, "marker": req.marker }));
+        let limit = req.limit.unwrap_or(100);
+        check_range("limit", limit, 1, 1000)?;
+        if let Some(marker) = &req.marker {
+            check_length("marker", marker.len(), 1, 1024)?;
+        }
+        let keys = self.projections.keys.list(&caller.account, &ctx.region);
+        let start = match &req.marker {
+            None => 0,
+            Some(marker) => {
+                let after = KeyId::parse(marker)
+                    .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?;
+                keys.iter()
+                    .position(|k| k.id == after)
+                    .map(|i| i + 1)
+                    .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?
+            }
+        };
+        let page: Vec<&Arc<Key>> = keys.iter().skip(start).take(limit as usize).collect();
+        let truncated = start + page.len() < keys.len();
+        let mut response = json!({
+            "Keys": page.iter().map(|k| json!({"KeyId": k.id.to_string(), "KeyArn": k.arn})).collect::<Vec<_>>(),
+            "Truncated": truncated,
+        });
+        if truncated {
+            if let Some(last) = page.last() {
+                response["NextMarker"] = json!(last.id.to_string());
+            }
+        }
+        Ok(response)
+    }
+
+    fn enable_disable(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: KeyIdRequest,
+        command: KeyCommand,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        check_key_id_param("keyId", req.key_id.as_deref())?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        rec.resources.push(key.arn.clone());
+        let events = decide(Some(&key), command, now)?;
+        rec.lifecycle = events.into_iter().zip(key.stream_version + 1..).collect();
+        Ok(json!({}))
+    }
+
+    fn encrypt(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: EncryptRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "encryptionAlgorithm": req.encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT),
+            "encryptionContext": context_value(&req.encryption_context),
+            "dryRun": req.dry_run,
+        }));
+        check_key_id_param("keyId", req.key_id.as_deref())?;
+        let plaintext = req
+            .plaintext
+            .ok_or_else(|| ApiError::missing("plaintext"))?;
+        check_length("plaintext", plaintext.0.len(), 1, MAX_PLAINTEXT)?;
+        check_grant_tokens(&req.grant_tokens)?;
+        check_symmetric_algorithm(
+            "encryptionAlgorithm",
+            req.encryption_algorithm.as_deref(),
+            None,
+        )?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        rec.resources.push(key.arn.clone());
+        key.check_usable()?;
+        check_encrypt_decrypt(&key, "Encrypt")?;
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let version = key.current_version().number;
+        let material = self.material(&key, version)?;
+        let context = canonical_context(&req.encryption_context.unwrap_or_default());
+        let blob = ciphertext::encrypt(&material, &key.id, version, &context, &plaintext.0);
+        Ok(json!({
+            "CiphertextBlob": b64(&blob),
+            "KeyId": key.arn,
+            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        }))
+    }
+
+    /// Find the key a blob names and open it; shared by Decrypt and ReEncrypt.
+    fn open_blob(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        blob: &[u8],
+        requested_key: Option<&str>,
+        context: &Option<EncryptionContext>,
+        rec: &mut CallRecord,
+    ) -> Result<(Arc<Key>, crate::crypto::secret::SecretBytes), ApiError> {
+        let requested = requested_key
+            .map(|k| self.resolve(caller, ctx, k))
+            .transpose()?;
+        let header = ciphertext::parse_header(blob).map_err(|_| opaque_ciphertext_error())?;
+        let key = match self.projections.keys.get(&header.key_id) {
+            Some(k) if k.account == caller.account && k.region == ctx.region => k,
+            _ => return Err(opaque_ciphertext_error()),
+        };
+        if let Some(requested) = &requested {
+            if requested.id != key.id {
+                return Err(ApiError::IncorrectKey(
+                    "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
+                ));
+            }
+        }
+        rec.resources.push(key.arn.clone());
+        key.check_usable()?;
+        check_encrypt_decrypt(&key, "Decrypt")?;
+        let version = key
+            .version(header.version)
+            .ok_or_else(opaque_ciphertext_error)?
+            .number;
+        let material = self.material(&key, version)?;
+        let canonical = canonical_context(&context.clone().unwrap_or_default());
+        let plaintext = ciphertext::decrypt(&material, blob, &canonical)
+            .map_err(|_| opaque_ciphertext_error())?;
+        Ok((key, plaintext))
+    }
+
+    fn decrypt(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: DecryptRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "encryptionAlgorithm": req.encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT),
+            "encryptionContext": context_value(&req.encryption_context),
+            "dryRun": req.dry_run,
+        }));
+        let blob = req
+            .ciphertext_blob
+            .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
+        check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
+        if let Some(k) = req.key_id.as_deref() {
+            check_length("keyId", k.len(), 1, 2048)?;
+        }
+        check_grant_tokens(&req.grant_tokens)?;
+        check_unsupported_recipient(&req.recipient)?;
+        check_symmetric_algorithm(
+            "encryptionAlgorithm",
+            req.encryption_algorithm.as_deref(),
+            None,
+        )?;
+        let (key, plaintext) = self.open_blob(
+            caller,
+            ctx,
+            &blob.0,
+            req.key_id.as_deref(),
+            &req.encryption_context,
+            rec,
+        )?;
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        Ok(json!({
+            "KeyId": key.arn,
+            "Plaintext": b64(&plaintext),
+            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        }))
+    }
+
+    fn re_encrypt(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: ReEncryptRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "sourceKeyId": req.source_key_id,
+            "destinationKeyId": req.destination_key_id,
+            "sourceEncryptionAlgorithm": req.source_encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT),
+            "destinationEncryptionAlgorithm": req.destination_encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT),
+            "sourceEncryptionContext": context_value(&req.source_encryption_context),
+            "destinationEncryptionContext": context_value(&req.destination_encryption_context),
+            "dryRun": req.dry_run,
+        }));
+        let blob = req
+            .ciphertext_blob
+            .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
+        check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
+        check_key_id_param("destinationKeyId", req.destination_key_id.as_deref())?;
+        if let Some(k) = req.source_key_id.as_deref() {
+            check_length("sourceKeyId", k.len(), 1, 2048)?;
+        }
+        check_grant_tokens(&req.grant_tokens)?;
+        check_symmetric_algorithm(
+            "sourceEncryptionAlgorithm",
+            req.source_encryption_algorithm.as_deref(),
+            None,
+        )?;
+        check_symmetric_algorithm(
+            "destinationEncryptionAlgorithm",
+            req.destination_encryption_algorithm.as_deref(),
+            None,
+        )?;
+        let destination = self.resolve(
+            caller,
+            ctx,
+            req.destination_key_id.as_deref().unwrap_or_default(),
+        )?;
+        let (source, plaintext) = self.open_blob(
+            caller,
+            ctx,
+            &blob.0,
+            req.source_key_id.as_deref(),
+            &req.source_encryption_context,
+            rec,
+        )?;
+        if !rec.resources.contains(&destination.arn) {
+            rec.resources.push(destination.arn.clone());
+        }
+        destination.check_usable()?;
+        check_encrypt_decrypt(&destination, "ReEncrypt")?;
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let version = destination.current_version().number;
+        let material = self.material(&destination, version)?;
+        let context = canonical_context(&req.destination_encryption_context.unwrap_or_default());
+        let new_blob =
+            ciphertext::encrypt(&material, &destination.id, version, &context, &plaintext);
+        Ok(json!({
+            "CiphertextBlob": b64(&new_blob),
+            "SourceKeyId": source.arn,
+            "KeyId": destination.arn,
+            "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        }))
+    }
+
+    fn generate_data_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: GenerateDataKeyRequest,
+        with_plaintext: bool,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "keySpec": req.key_spec,
+            "numberOfBytes": req.number_of_bytes,
+            "encryptionContext": context_value(&req.encryption_context),
+            "dryRun": req.dry_run,
+        }));
+        check_key_id_param("keyId", req.key_id.as_deref())?;
+        let length = match (req.key_spec.as_deref(), req.number_of_bytes) {
+            (Some("AES_256"), None) => 32,
+            (Some("AES_128"), None) => 16,
+            (Some(other), None) => {
+                return Err(ApiError::constraint(
+                    "keySpec",
+                    Some(other),
+                    "Member must satisfy enum value set: [AES_256, AES_128]",
+                ))
+            }
+            (None, Some(n)) => {
+                check_range("numberOfBytes", n, 1, 1024)?;
+                n as usize
+            }
+            _ => {
+                return Err(ApiError::Validation(
+                    "Please specify either number of bytes or key spec.".into(),
+                ))
+            }
+        };
+        check_grant_tokens(&req.grant_tokens)?;
+        if with_plaintext {
+            check_unsupported_recipient(&req.recipient)?;
+        }
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        rec.resources.push(key.arn.clone());
+        key.check_usable()?;
+        check_encrypt_decrypt(
+            &key,
+            if with_plaintext {
+                "GenerateDataKey"
+            } else {
+                "GenerateDataKeyWithoutPlaintext"
+            },
+        )?;
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let data_key = random_bytes(length);
+        let version = key.current_version().number;
+        let material = self.material(&key, version)?;
+        let context = canonical_context(&req.encryption_context.unwrap_or_default());
+        let blob = ciphertext::encrypt(&material, &key.id, version, &context, &data_key);
+        let mut response = json!({ "CiphertextBlob": b64(&blob), "KeyId": key.arn });
+        if with_plaintext {
+            response["Plaintext"] = json!(b64(&data_key));
+        }
+        Ok(response)
+    }
+
+    fn generate_random(
+        &self,
+        req: GenerateRandomRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({ "numberOfBytes": req.number_of_bytes }));
+        let n = req
+            .number_of_bytes
+            .ok_or_else(|| ApiError::missing("numberOfBytes"))?;
+        check_range("numberOfBytes", n, 1, 1024)?;
+        if req.custom_key_store_id.is_some() {
+            return Err(ApiError::UnsupportedOperation(
+                "Custom key stores are not supported by keyledger yet.".into(),
+            ));
+        }
+        check_unsupported_recipient(&req.recipient)?;
+        Ok(json!({ "Plaintext": b64(&random_bytes(n as usize)) }))
+    }
+}
+
+fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
+    if tags.len() > 50 {
+        return Err(ApiError::Tag("Too many tags: a key has at most 50.".into()));
+    }
+    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let key = t
+            .tag_key
+            .ok_or_else(|| ApiError::missing("tags.member.tagKey"))?;
+        let value = t
+            .tag_value
+            .ok_or_else(|| ApiError::missing("tags.member.tagValue"))?;
+        check_length("tags.member.tagKey", key.chars().count(), 1, 128)?;
+        check_length("tags.member.tagValue", value.chars().count(), 0, 256)?;
+        if key.starts_with("aws:") {
+            return Err(ApiError::Tag(
+                "Tag keys beginning with aws: are reserved.".into(),
+            ));
+        }
+        if out.iter().any(|existing| existing.key == key) {
+            return Err(ApiError::Tag(format!("Duplicate tag key {key}.")));
+        }
+        out.push(Tag { key, value });
+    }
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! The keyring: unwrapped key material in memory, cached so the hot path does
+//! one AEAD (the caller's), not three (root → shredding key → material → data).
+
+use super::aead;
+use super::root_key::{labelled_aad, RootKey, LABEL_KEY_MATERIAL, LABEL_SHREDDING_KEY};
+use super::secret::SecretKey;
+use super::CryptoError;
+use crate::domain::events::Sealed;
+use crate::domain::ids::KeyId;
+use crate::domain::key::Key;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The secrets of a key being created: its wrapped shredding key (for the
+/// mutable table) and its first material version, sealed (for the event).
+pub struct NewKeySecrets {
+    pub wrapped_shredding_key: Vec<u8>,
+    pub sealed_material: Sealed,
+}
+
+pub struct Keyring {
+    root: RootKey,
+    wrapped_shredding_keys: RwLock<HashMap<KeyId, Vec<u8>>>,
+    materials: RwLock<HashMap<(KeyId, u32), Arc<SecretKey>>>,
+}
+
+fn material_aad(key_id: &KeyId, version: u32) -> Vec<u8> {
+    let mut context = key_id.as_bytes().to_vec();
+    context.extend_from_slice(&version.to_be_bytes());
+    labelled_aad(LABEL_KEY_MATERIAL, &context)
+}
+
+impl Keyring {
+    pub fn new(root: RootKey) -> Keyring {
+        Keyring {
+            root,
+            wrapped_shredding_keys: RwLock::default(),
+            materials: RwLock::default(),
+        }
+    }
+
+    pub fn root(&self) -> &RootKey {
+        &self.root
+    }
+
+    /// Generate a shredding key and version-1 material for a new key.
+    pub fn new_key_secrets(&self, key_id: &KeyId) -> NewKeySecrets {
+        let shredding_key = SecretKey::generate();
+        let material = SecretKey::generate();
+        NewKeySecrets {
+            wrapped_shredding_key: self.root.wrap(
+                LABEL_SHREDDING_KEY,
+                key_id.as_bytes(),
+                shredding_key.expose(),
+            ),
+            sealed_material: Sealed(aead::seal(
+                &shredding_key,
+                &material_aad(key_id, 1),
+                material.expose(),
+            )),
+        }
+    }
+
+    /// Make a committed shredding key known (at start-up, and as keys are created).
+    pub fn add_wrapped_shredding_key(&self, key_id: KeyId, wrapped: Vec<u8>) {
+        self.wrapped_shredding_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id, wrapped);
+    }
+
+    /// The material of one version of `key`, unwrapped once and then cached.
+    pub fn material(&self, key: &Key, version: u32) -> Result<Arc<SecretKey>, CryptoError> {
+        if let Some(m) = self
+            .materials
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(key.id, version))
+        {
+            return Ok(m.clone());
+        }
+        let sealed = key.version(version).ok_or(CryptoError)?;
+        let shredding_key = {
+            let wrapped = self
+                .wrapped_shredding_keys
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            let wrapped = wrapped.get(&key.id).ok_or(CryptoError)?;
+            let bytes = self
+                .root
+                .unwrap(LABEL_SHREDDING_KEY, key.id.as_bytes(), wrapped)?;
+            SecretKey::from_slice(&bytes).ok_or(CryptoError)?
+        };
+        let bytes = aead::open(
+            &shredding_key,
+            &material_aad(&key.id, version),
+            &sealed.sealed.0,
+        )?;
+        let material = Arc::new(SecretKey::from_slice(&bytes).ok_or(CryptoError)?);
+        self.materials
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((key.id, version), material.clone());
+        Ok(material)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::secret::SecretKey;
+    use crate::domain::ids::{AccountId, Region};
+    use crate::domain::key::{KeySpec, KeyState, KeyUsage, KeyVersion, Origin};
+
+    fn key_with(id: KeyId, sealed: Sealed) -> Key {
+        Key {
+            id,
+            account: AccountId::parse("111122223333").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            arn: String::new(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            description: String::new(),
+            spec: KeySpec::SymmetricDefault,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            state: KeyState::Enabled,
+            versions: vec![KeyVersion { number: 1, sealed }],
+            tags: vec![],
+            stream_version: 1,
+        }
+    }
+
+    #[test]
+    fn material_unwraps_through_the_shredding_key_and_is_stable() {
+        let keyring = Keyring::new(RootKey::from_secret(SecretKey::generate()));
+        let id = KeyId::from_uuid(uuid::Uuid::new_v4());
+        let secrets = keyring.new_key_secrets(&id);
+        let key = key_with(id, secrets.sealed_material.clone());
+        // Without its shredding key the material cannot be opened.
+        assert!(keyring.material(&key, 1).is_err());
+        keyring.add_wrapped_shredding_key(id, secrets.wrapped_shredding_key.clone());
+        let first = keyring.material(&key, 1).unwrap();
+        assert_eq!(first.expose(), keyring.material(&key, 1).unwrap().expose());
+        assert!(keyring.material(&key, 2).is_err());
+
+        // Another keyring with the same root key derives the same material (restart).
+        let other_id = KeyId::from_uuid(uuid::Uuid::new_v4());
+        let moved = key_with(other_id, secrets.sealed_material);
+        keyring.add_wrapped_shredding_key(other_id, secrets.wrapped_shredding_key);
+        // Material sealed for one key id does not open under another (AAD binds the id).
+        assert!(keyring.material(&moved, 1).is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! The root key: wraps shredding keys and access-key secrets. Providers: a key
+//! file (default; created on first start with mode 0600) or an environment variable.
+
+use super::aead;
+use super::secret::{SecretBytes, SecretKey};
+use super::CryptoError;
+use std::io::Write;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Domain-separation labels: each wrapped thing has its own AAD prefix.
+pub const LABEL_SHREDDING_KEY: &[u8] = b"keyledger/v1/shredding-key";
+pub const LABEL_ACCESS_KEY_SECRET: &[u8] = b"keyledger/v1/access-key-secret";
+pub const LABEL_KEY_MATERIAL: &[u8] = b"keyledger/v1/key-material";
+
+/// `label ‖ 0x00 ‖ context`: the AAD of a wrapped secret.
+pub fn labelled_aad(label: &[u8], context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(label.len() + 1 + context.len());
+    aad.extend_from_slice(label);
+    aad.push(0);
+    aad.extend_from_slice(context);
+    aad
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootKeyError {
+    #[error("root key file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("root key {0} must be 64 hex characters (32 bytes)")]
+    Malformed(String),
+}
+
+pub struct RootKey(SecretKey);
+
+impl std::fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootKey").finish_non_exhaustive()
+    }
+}
+
+impl RootKey {
+    pub fn from_secret(key: SecretKey) -> RootKey {
+        RootKey(key)
+    }
+
+    /// Parse 64 hex characters (surrounding whitespace ignored).
+    pub fn from_hex(text: &str, source: &str) -> Result<RootKey, RootKeyError> {
+        let bytes = Zeroizing::new(
+            hex::decode(text.trim()).map_err(|_| RootKeyError::Malformed(source.into()))?,
+        );
+        SecretKey::from_slice(&bytes)
+            .map(RootKey)
+            .ok_or_else(|| RootKeyError::Malformed(source.into()))
+    }
+
+    /// Load the key file, creating it (mode 0600) with a fresh key if it does not exist.
+    pub fn load_or_create_file(path: &Path) -> Result<(RootKey, bool), RootKeyError> {
+        let io = |source| RootKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let text = Zeroizing::new(text);
+                Ok((
+                    RootKey::from_hex(&text, &path.display().to_string())?,
+                    false,
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = SecretKey::generate();
+                let text = Zeroizing::new(format!("{}\n", hex::encode(key.expose())));
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(io)?;
+                file.write_all(text.as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                Ok((RootKey(key), true))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Read the key from an environment variable (64 hex characters).
+    pub fn from_env(var: &str) -> Result<Option<RootKey>, RootKeyError> {
+        match std::env::var(var) {
+            Ok(value) => {
+                let value = Zeroizing::new(value);
+                RootKey::from_hex(&value, &format!("from ${var}")).map(Some)
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    pub fn wrap(&self, label: &[u8], context: &[u8], secret: &[u8]) -> Vec<u8> {
+        aead::seal(&self.0, &labelled_aad(label, context), secret)
+    }
+
+    pub fn unwrap(
+        &self,
+        label: &[u8],
+        context: &[u8],
+        wrapped: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        aead::open(&self.0, &labelled_aad(label, context), wrapped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key");
+        let (first, created) = RootKey::load_or_create_file(&path).unwrap();
+        assert!(created);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let (second, created) = RootKey::load_or_create_file(&path).unwrap();
+        assert!(!created);
+        let wrapped = first.wrap(LABEL_SHREDDING_KEY, b"k", b"secret");
+        assert_eq!(
+            &second.unwrap(LABEL_SHREDDING_KEY, b"k", &wrapped).unwrap()[..],
+            b"secret"
+        );
+    }
+
+    #[test]
+    fn labels_and_contexts_separate_wrapped_secrets() {
+        let root = RootKey::from_secret(SecretKey::generate());
+        let wrapped = root.wrap(LABEL_SHREDDING_KEY, b"key-1", b"secret");
+        assert!(root
+            .unwrap(LABEL_ACCESS_KEY_SECRET, b"key-1", &wrapped)
+            .is_err());
+        assert!(root
+            .unwrap(LABEL_SHREDDING_KEY, b"key-2", &wrapped)
+            .is_err());
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        assert!(RootKey::from_hex("abcd", "test").is_err());
+        assert!(RootKey::from_hex(&"zz".repeat(32), "test").is_err());
+        assert!(RootKey::from_hex(&"ab".repeat(32), "test").is_ok());
+    }
+}

@@ -1,0 +1,276 @@
+//! Events: facts in the past tense, one envelope for all (DESIGN.md "Events").
+//!
+//! Two families share the log: lifecycle events ([`DomainEvent`], on per-key or
+//! per-account streams, folded by the key-state projection) and usage events
+//! (`ApiCallRecorded`, one per API call, whose body is a CloudTrail record).
+
+use super::ids::{AccountId, KeyId, Region};
+use super::key::{KeySpec, KeyUsage, Origin};
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Bytes sealed by the crypto layer (nonce ‖ ciphertext ‖ tag); base64 in JSON.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed(pub Vec<u8>);
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Sealed {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sealed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map(Sealed)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    #[serde(rename = "TagKey")]
+    pub key: String,
+    #[serde(rename = "TagValue")]
+    pub value: String,
+}
+
+/// Who did it: the authenticated caller, or the service itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub principal_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCreated {
+    pub account_id: AccountId,
+}
+
+/// An access key for SigV4. The secret is sealed under the root key: never in the clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyCreated {
+    pub access_key_id: String,
+    pub account_id: AccountId,
+    pub principal_arn: String,
+    pub user_name: String,
+    pub sealed_secret: Sealed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCreated {
+    pub key_id: KeyId,
+    pub account_id: AccountId,
+    pub region: Region,
+    #[serde(with = "time::serde::rfc3339")]
+    pub creation_date: OffsetDateTime,
+    pub description: String,
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
+    pub origin: Origin,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    pub material_version: u32,
+    /// The key material, sealed under the key's shredding key.
+    pub sealed_material: Sealed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEnabled {
+    pub key_id: KeyId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDisabled {
+    pub key_id: KeyId,
+}
+
+/// Lifecycle events: what the key-state projection folds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event_type", content = "body")]
+pub enum DomainEvent {
+    AccountCreated(AccountCreated),
+    AccessKeyCreated(AccessKeyCreated),
+    KeyCreated(KeyCreated),
+    KeyEnabled(KeyEnabled),
+    KeyDisabled(KeyDisabled),
+}
+
+impl DomainEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            DomainEvent::AccountCreated(_) => "AccountCreated",
+            DomainEvent::AccessKeyCreated(_) => "AccessKeyCreated",
+            DomainEvent::KeyCreated(_) => "KeyCreated",
+            DomainEvent::KeyEnabled(_) => "KeyEnabled",
+            DomainEvent::KeyDisabled(_) => "KeyDisabled",
+        }
+    }
+
+    /// The stream this event belongs to.
+    pub fn stream(&self) -> String {
+        match self {
+            DomainEvent::AccountCreated(e) => account_stream(&e.account_id),
+            DomainEvent::AccessKeyCreated(e) => account_stream(&e.account_id),
+            DomainEvent::KeyCreated(e) => e.key_id.stream(),
+            DomainEvent::KeyEnabled(e) => e.key_id.stream(),
+            DomainEvent::KeyDisabled(e) => e.key_id.stream(),
+        }
+    }
+}
+
+pub fn account_stream(account: &AccountId) -> String {
+    format!("account/{account}")
+}
+
+/// The body of an event: a lifecycle fact, or the CloudTrail record of an API call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventBody {
+    Lifecycle(DomainEvent),
+    ApiCall(ApiCallRecorded),
+}
+
+/// A usage event: the CloudTrail-shaped record of one API call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event_type", content = "body")]
+pub enum ApiCallRecorded {
+    ApiCallRecorded(serde_json::Value),
+}
+
+/// The current schema version of every event type (upcasting starts when one changes).
+pub const EVENT_VERSION: u32 = 1;
+
+/// The envelope every stored event has. Its JSON serialization is what the chain hashes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: Uuid,
+    pub event_version: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stream_version: Option<u64>,
+    pub request_id: String,
+    pub event_name: String,
+    pub read_only: bool,
+    pub actor: Actor,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_message: Option<String>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Envelope {
+    pub fn lifecycle(&self) -> Option<&DomainEvent> {
+        match &self.body {
+            EventBody::Lifecycle(e) => Some(e),
+            EventBody::ApiCall(_) => None,
+        }
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        match &self.body {
+            EventBody::Lifecycle(e) => e.event_type(),
+            EventBody::ApiCall(_) => "ApiCallRecorded",
+        }
+    }
+
+    /// Decode a stored event, refusing versions this build does not know.
+    pub fn decode(data: &[u8]) -> Result<Envelope, String> {
+        let envelope: Envelope = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+        if envelope.event_version != EVENT_VERSION {
+            return Err(format!(
+                "{} version {} is newer than this build understands",
+                envelope.event_type(),
+                envelope.event_version
+            ));
+        }
+        Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn envelope(body: EventBody) -> Envelope {
+        Envelope {
+            event_id: Uuid::nil(),
+            event_version: EVENT_VERSION,
+            time: datetime!(2026-11-23 10:00:00.123456 UTC),
+            stream: Some("key/x".into()),
+            stream_version: Some(2),
+            request_id: "r".into(),
+            event_name: "DisableKey".into(),
+            read_only: false,
+            actor: Actor {
+                account_id: Some("111122223333".into()),
+                ..Actor::default()
+            },
+            error_code: None,
+            error_message: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn lifecycle_envelopes_round_trip_through_json() {
+        let key_id = KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        let e = envelope(EventBody::Lifecycle(DomainEvent::KeyDisabled(
+            KeyDisabled { key_id },
+        )));
+        let json = serde_json::to_vec(&e).unwrap();
+        let text = String::from_utf8(json.clone()).unwrap();
+        assert!(text.contains(r#""event_type":"KeyDisabled""#), "{text}");
+        assert_eq!(Envelope::decode(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn usage_envelopes_round_trip_through_json() {
+        let record = serde_json::json!({"eventName": "Encrypt", "readOnly": true});
+        let e = envelope(EventBody::ApiCall(ApiCallRecorded::ApiCallRecorded(record)));
+        let json = serde_json::to_vec(&e).unwrap();
+        let back = Envelope::decode(&json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.event_type(), "ApiCallRecorded");
+        assert!(back.lifecycle().is_none());
+    }
+
+    #[test]
+    fn unknown_event_versions_are_refused() {
+        let key_id = KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        let mut e = envelope(EventBody::Lifecycle(DomainEvent::KeyEnabled(KeyEnabled {
+            key_id,
+        })));
+        e.event_version = 99;
+        assert!(Envelope::decode(&serde_json::to_vec(&e).unwrap()).is_err());
+    }
+
+    #[test]
+    fn sealed_bytes_debug_prints_no_content() {
+        assert_eq!(format!("{:?}", Sealed(vec![7; 40])), "Sealed(40 bytes)");
+    }
+}

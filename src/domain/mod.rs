@@ -1,0 +1,22 @@
+//! The pure command side: ids, the key aggregate, events, decide/apply.
+//! No I/O, no clock, no randomness, no crypto.
+
+pub mod events;
+pub mod ids;
+pub mod key;
+
+/// Why a command was refused. The HTTP layer maps each to an AWS error type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Disabled(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    Validation(String),
+}

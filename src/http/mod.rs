@@ -1,0 +1,174 @@
+//! HTTP: the AWS KMS JSON 1.1 endpoint at `POST /`, `/healthz`, SigV4 and the
+//! mapping of errors to AWS status codes and `__type` names.
+
+pub mod auth;
+pub mod sigv4;
+
+use crate::app::{ApiError, RequestContext, Service};
+use actix_web::dev::Server;
+use actix_web::http::{header::HeaderMap, StatusCode};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use auth::Authenticator;
+use std::sync::{Arc, OnceLock};
+
+/// Largest request body accepted (AWS KMS requests are at most a few tens of KB).
+const MAX_BODY: usize = 1 << 20;
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+const TARGET_PREFIX: &str = "TrentService.";
+
+/// The service once projections are rebuilt and the writer runs; until then `/healthz` says 503.
+pub struct Ready {
+    pub service: Arc<Service>,
+    pub authenticator: Authenticator,
+}
+
+#[derive(Default)]
+pub struct Shared {
+    ready: OnceLock<Ready>,
+}
+
+impl Shared {
+    pub fn set_ready(&self, service: Arc<Service>) {
+        let authenticator = Authenticator::new(service.projections.clone());
+        let _ = self.ready.set(Ready {
+            service,
+            authenticator,
+        });
+    }
+}
+
+/// Serve on an already-bound listener (tests bind port 0). Stop it with the returned handle.
+pub fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    workers: usize,
+) -> std::io::Result<Server> {
+    let data = web::Data::from(shared);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .route("/", web::post().to(aws_json))
+            .route("/healthz", web::get().to(healthz))
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run())
+}
+
+async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
+    match shared.ready.get() {
+        Some(_) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(r#"{"status":"ok"}"#),
+        None => HttpResponse::ServiceUnavailable()
+            .content_type("application/json")
+            .body(r#"{"status":"starting"}"#),
+    }
+}
+
+/// HTTP status of each AWS error type, as the AWS KMS service model gives them.
+fn status(error: &ApiError) -> StatusCode {
+    match error {
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ApiError::Disabled(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
+        ApiError::DryRun => StatusCode::PRECONDITION_FAILED,
+        ApiError::MissingAuthenticationToken(_) | ApiError::AccessDenied(_) => {
+            StatusCode::FORBIDDEN
+        }
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn error_response(request_id: &str, error: &ApiError) -> HttpResponse {
+    let body = serde_json::json!({ "__type": error.code(), "message": error.to_string() });
+    HttpResponse::build(status(error))
+        .insert_header(("x-amzn-RequestId", request_id))
+        .content_type(JSON_1_1)
+        .body(body.to_string())
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let Some(ready) = shared.ready.get() else {
+        // Nothing can be recorded before the ledger is open, so nothing is done.
+        let mut response = error_response(
+            &request_id,
+            &ApiError::Internal("keyledger is starting; retry shortly.".into()),
+        );
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        return response;
+    };
+    let service = &ready.service;
+    let headers = req.headers();
+    let target = header(headers, "x-amz-target").unwrap_or_default();
+    let operation = target
+        .strip_prefix(TARGET_PREFIX)
+        .unwrap_or(if target.is_empty() { "" } else { target });
+
+    // SigV4 over the request exactly as received.
+    let header_pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
+        .collect();
+    let payload_hash = sigv4::sha256_hex(&body);
+    let uri = req.uri();
+    let parts = sigv4::RequestParts {
+        method: req.method().as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or_default(),
+        headers: &header_pairs,
+        payload_sha256_hex: &payload_hash,
+    };
+    let now = service.clock.now();
+    let authenticated = ready.authenticator.authenticate(
+        header(headers, "authorization"),
+        header(headers, "x-amz-date"),
+        &parts,
+        now,
+    );
+    let ctx = RequestContext {
+        request_id: request_id.clone(),
+        region: authenticated
+            .region
+            .clone()
+            .unwrap_or_else(|| service.default_region.clone()),
+        source_ip: req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        user_agent: header(headers, "user-agent")
+            .unwrap_or_default()
+            .chars()
+            .take(256)
+            .collect(),
+        access_key_id: authenticated.access_key_id.clone(),
+    };
+    let mut caller = authenticated.caller;
+    if caller.is_ok() && !target.is_empty() && !target.starts_with(TARGET_PREFIX) {
+        caller = Err(ApiError::UnknownOperation(format!(
+            "{} is not a TrentService target.",
+            crate::app::trail::event_name(target)
+        )));
+    }
+    match service
+        .handle(
+            &ctx,
+            caller.as_ref().map_err(Clone::clone),
+            operation,
+            &body,
+        )
+        .await
+    {
+        Ok(response) => HttpResponse::Ok()
+            .insert_header(("x-amzn-RequestId", request_id.as_str()))
+            .content_type(JSON_1_1)
+            .body(response.to_string()),
+        Err(e) => error_response(&request_id, &e),
+    }
+}

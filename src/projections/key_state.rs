@@ -1,0 +1,74 @@
+//! The key-state projection: what the command handler reads.
+
+use crate::domain::events::DomainEvent;
+use crate::domain::ids::{AccountId, KeyId, Region};
+use crate::domain::key::{apply, Key};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Default)]
+struct Index {
+    keys: HashMap<KeyId, Arc<Key>>,
+    /// Creation order, for ListKeys.
+    order: Vec<KeyId>,
+}
+
+#[derive(Default)]
+pub struct KeyStates {
+    index: RwLock<Index>,
+}
+
+impl KeyStates {
+    pub fn apply(&self, event: &DomainEvent) {
+        let key_id = match event {
+            DomainEvent::KeyCreated(e) => e.key_id,
+            DomainEvent::KeyEnabled(e) => e.key_id,
+            DomainEvent::KeyDisabled(e) => e.key_id,
+            DomainEvent::AccountCreated(_) | DomainEvent::AccessKeyCreated(_) => return,
+        };
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        let before = index.keys.get(&key_id).map(|k| (**k).clone());
+        let existed = before.is_some();
+        match apply(before, event) {
+            Some(key) => {
+                if !existed {
+                    index.order.push(key_id);
+                }
+                index.keys.insert(key_id, Arc::new(key));
+            }
+            None => {
+                index.keys.remove(&key_id);
+                index.order.retain(|id| *id != key_id);
+            }
+        }
+    }
+
+    pub fn get(&self, key_id: &KeyId) -> Option<Arc<Key>> {
+        self.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys
+            .get(key_id)
+            .cloned()
+    }
+
+    /// The keys of one account in one region, in creation order.
+    pub fn list(&self, account: &AccountId, region: &Region) -> Vec<Arc<Key>> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index
+            .order
+            .iter()
+            .filter_map(|id| index.keys.get(id))
+            .filter(|k| &k.account == account && &k.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// Every key, ordered by id: a stable form for comparing two projections.
+    pub fn snapshot(&self) -> Vec<Key> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let mut keys: Vec<Key> = index.keys.values().map(|k| (**k).clone()).collect();
+        keys.sort_by_key(|k| k.id);
+        keys
+    }
+}

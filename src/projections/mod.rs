@@ -1,0 +1,66 @@
+//! Projections: deterministic folds over the ledger. Live, the writer hands
+//! each committed batch to [`Projections`]; at start-up the same folds run over
+//! the stored log, so both roads give the same state.
+
+pub mod credentials;
+pub mod key_state;
+
+use crate::crypto::keyring::Keyring;
+use crate::domain::events::{DomainEvent, Envelope};
+use crate::domain::ids::KeyId;
+use crate::ledger::{CommitListener, NewEvent, StoreError};
+use std::sync::Arc;
+
+pub use credentials::Credentials;
+pub use key_state::KeyStates;
+
+/// Every in-process read model, fed in log order.
+pub struct Projections {
+    pub keys: KeyStates,
+    pub credentials: Credentials,
+    pub keyring: Arc<Keyring>,
+}
+
+impl Projections {
+    pub fn new(keyring: Arc<Keyring>) -> Projections {
+        Projections {
+            keys: KeyStates::default(),
+            credentials: Credentials::default(),
+            keyring,
+        }
+    }
+
+    pub fn apply(&self, event: &DomainEvent) {
+        self.keys.apply(event);
+        self.credentials.apply(event);
+    }
+
+    /// Rebuild from stored lifecycle events (position, envelope JSON), in log order.
+    pub fn replay(&self, events: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        for (position, data) in events {
+            let envelope = Envelope::decode(data).map_err(|reason| StoreError::Corrupt {
+                position: *position,
+                reason,
+            })?;
+            if let Some(event) = envelope.lifecycle() {
+                self.apply(event);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CommitListener for Projections {
+    fn committed(&self, events: &[(u64, &NewEvent)], shredding_keys: &[(KeyId, Vec<u8>)]) {
+        // Shredding keys first: a key must be usable as soon as its creation is visible.
+        for (key_id, wrapped) in shredding_keys {
+            self.keyring
+                .add_wrapped_shredding_key(*key_id, wrapped.clone());
+        }
+        for (_, event) in events {
+            if let Some(lifecycle) = &event.lifecycle {
+                self.apply(lifecycle);
+            }
+        }
+    }
+}
