@@ -1,0 +1,226 @@
+//! Black-box harness: the real `keyledger` binary on port 0 with a temp data
+//! dir, driven by the real `aws-sdk-kms` client.
+#![allow(dead_code)]
+
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyledger");
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AdminCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub account_id: String,
+    pub region: String,
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub endpoint: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    pub credentials: AdminCredentials,
+    pub client: aws_sdk_kms::Client,
+}
+
+impl Server {
+    /// Start on `data_dir`, writing the server's log next to it; returns once `/healthz` says 200.
+    pub async fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    pub async fn start_with(data_dir: &Path, extra_args: &[&str]) -> Server {
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .env("KEYLEDGER_LOG", "debug")
+            .env_remove("KEYLEDGER_ROOT_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("spawn keyledger");
+        let stdout = child.stdout.take().unwrap();
+        let (endpoint, credentials_path) = tokio::task::spawn_blocking(move || {
+            let mut endpoint = None;
+            let mut credentials = None;
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    endpoint = Some(url.to_owned());
+                }
+                if let Some(path) = line.strip_prefix("admin credentials: ") {
+                    credentials = Some(PathBuf::from(path));
+                }
+                if line == "ready" {
+                    break;
+                }
+            }
+            (
+                endpoint.expect("no 'listening on' line"),
+                credentials.expect("no 'admin credentials' line"),
+            )
+        })
+        .await
+        .unwrap();
+        let credentials: AdminCredentials =
+            serde_json::from_slice(&std::fs::read(&credentials_path).unwrap()).unwrap();
+        let client = client(
+            &endpoint,
+            &credentials.region,
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+        );
+        let server = Server {
+            child: Some(child),
+            endpoint,
+            data_dir: data_dir.to_owned(),
+            log,
+            credentials,
+            client,
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    pub async fn wait_healthy(&self) {
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{}/healthz", self.endpoint)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server never became healthy");
+    }
+
+    /// A client for another region or identity against this server.
+    pub fn client_for(
+        &self,
+        region: &str,
+        access_key_id: &str,
+        secret: &str,
+    ) -> aws_sdk_kms::Client {
+        client(&self.endpoint, region, access_key_id, secret)
+    }
+
+    /// SIGTERM, then wait: a clean shutdown.
+    pub fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let _ = child.wait();
+    }
+
+    /// SIGKILL: no shutdown at all.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn client(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "keyledger-test",
+        ))
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// The AWS error type (`__type`) of a failed SDK call.
+pub fn error_code<E, R>(
+    result: Result<impl std::fmt::Debug, aws_sdk_kms::error::SdkError<E, R>>,
+) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(ok) => panic!("expected an error, got {ok:?}"),
+        Err(e) => e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("not a service error: {e:?}")),
+    }
+}
+
+/// Run `keyledger verify`, returning (success, stdout).
+pub fn verify(data_dir: &Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["verify", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Every stored event's JSON, in log order (read-only, beside a running server).
+pub async fn stored_events(data_dir: &Path) -> Vec<serde_json::Value> {
+    use sqlx::{ConnectOptions, Row};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(data_dir.join("ledger.db"))
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("SELECT data FROM events ORDER BY position")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| serde_json::from_slice(&row.get::<Vec<u8>, _>("data")).unwrap())
+        .collect()
+}
+
+/// The usage events (CloudTrail records) in log order.
+pub async fn trail(data_dir: &Path) -> Vec<serde_json::Value> {
+    stored_events(data_dir)
+        .await
+        .into_iter()
+        .filter(|e| e["event_type"] == "ApiCallRecorded")
+        .map(|e| e["body"].clone())
+        .collect()
+}
