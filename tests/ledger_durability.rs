@@ -1,0 +1,432 @@
+//! The ledger's invariants, black-box: durability across clean and unclean
+//! restarts, tamper evidence, no plaintext at rest, concurrent appends.
+
+mod common;
+
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{DataKeySpec, KeyState};
+use base64::Engine as _;
+use common::{stored_events, trail, verify, Server};
+use std::path::Path;
+
+async fn encrypt(server: &Server, key_id: &str, plaintext: &[u8]) -> Blob {
+    server
+        .client
+        .encrypt()
+        .key_id(key_id)
+        .plaintext(Blob::new(plaintext.to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap()
+}
+
+async fn decrypt(server: &Server, blob: &Blob) -> Vec<u8> {
+    server
+        .client
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap()
+        .into_inner()
+}
+
+/// Keys, states and ciphertexts made before a restart are all there after it.
+async fn survives_restart(kill: bool) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let credentials = server.credentials.clone();
+    let enabled = server
+        .client
+        .create_key()
+        .description("stays")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let disabled = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let blob = encrypt(&server, &enabled, b"before restart").await;
+    let blob2 = encrypt(&server, &disabled, b"also before").await;
+    server
+        .client
+        .disable_key()
+        .key_id(&disabled)
+        .send()
+        .await
+        .unwrap();
+    let events_before = stored_events(&dir).await.len();
+    let head_before = verify(&dir).1;
+    if kill {
+        server.kill();
+    } else {
+        server.stop();
+    }
+
+    let server = Server::start(&dir).await;
+    assert_eq!(
+        server.credentials.access_key_id, credentials.access_key_id,
+        "the bootstrap is reused"
+    );
+    assert_eq!(server.credentials.account_id, credentials.account_id);
+    assert_eq!(
+        stored_events(&dir).await.len(),
+        events_before,
+        "no event lost, none added by a restart"
+    );
+    assert_eq!(verify(&dir).1, head_before);
+    let meta = server
+        .client
+        .describe_key()
+        .key_id(&enabled)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.description(), Some("stays"));
+    assert_eq!(meta.key_state(), Some(&KeyState::Enabled));
+    let meta = server
+        .client
+        .describe_key()
+        .key_id(&disabled)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.key_state(), Some(&KeyState::Disabled));
+    assert_eq!(decrypt(&server, &blob).await, b"before restart");
+    server
+        .client
+        .enable_key()
+        .key_id(&disabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decrypt(&server, &blob2).await, b"also before");
+    assert_eq!(
+        server.client.list_keys().send().await.unwrap().keys().len(),
+        2
+    );
+    let (ok, out) = verify(&dir);
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn state_survives_a_clean_restart() {
+    survives_restart(false).await;
+}
+
+#[tokio::test]
+async fn state_survives_a_kill() {
+    survives_restart(true).await;
+}
+
+#[tokio::test]
+async fn every_answered_call_is_durable_when_the_process_is_killed() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let key = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let mut answered = 0;
+    for i in 0..40u32 {
+        encrypt(&server, &key, &i.to_be_bytes()).await;
+        answered += 1;
+    }
+    server.kill();
+    let records = trail(&dir).await;
+    let encrypts = records
+        .iter()
+        .filter(|r| r["eventName"] == "Encrypt")
+        .count();
+    assert_eq!(encrypts, answered);
+}
+
+fn flip_byte_in_file(path: &Path, needle: &[u8]) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("needle in file");
+    bytes[at + needle.len() - 1] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn verify_detects_an_edited_event() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let key = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    for _ in 0..5 {
+        encrypt(&server, &key, b"x").await;
+    }
+    server.stop();
+    let (ok, out) = verify(&dir);
+    assert!(ok, "{out}");
+    let events = stored_events(&dir).await.len();
+    assert!(
+        out.starts_with(&format!("{events} events verified, head ")),
+        "{out}"
+    );
+
+    // Fold the WAL into the main file so the event rows sit in ledger.db itself.
+    {
+        use sqlx::{Connection, SqliteConnection};
+        let mut conn =
+            SqliteConnection::connect(&format!("sqlite://{}", dir.join("ledger.db").display()))
+                .await
+                .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    // Change one byte of the first Encrypt record in the raw file: "Encrypt" → "Encrypu".
+    flip_byte_in_file(&dir.join("ledger.db"), br#""eventName":"Encrypt""#);
+    let (ok, out) = verify(&dir);
+    assert!(!ok, "an edited event must fail verification: {out}");
+    assert!(out.contains("position"), "names the position: {out}");
+}
+
+#[tokio::test]
+async fn verify_detects_a_deleted_or_rewritten_row() {
+    use sqlx::{Connection, SqliteConnection};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let key = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    for _ in 0..5 {
+        encrypt(&server, &key, b"x").await;
+    }
+    server.stop();
+    let url = format!("sqlite://{}", dir.join("ledger.db").display());
+
+    let copy = root.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!(
+        "VACUUM INTO '{}'",
+        copy.join("ledger.db").display()
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM events WHERE position = 4")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let (ok, out) = verify(&dir);
+    assert!(!ok);
+    assert!(out.contains("position 4"), "{out}");
+
+    // A rewritten event whose own hash was recomputed still breaks the next link.
+    let mut conn =
+        SqliteConnection::connect(&format!("sqlite://{}", copy.join("ledger.db").display()))
+            .await
+            .unwrap();
+    let (data, prev): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT e.data, p.hash FROM events e JOIN events p ON p.position = e.position - 1 WHERE e.position = 5",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let forged = String::from_utf8(data)
+        .unwrap()
+        .replace("127.0.0.1", "10.9.9.9")
+        .into_bytes();
+    let hash = replay::chain_hash(&prev.try_into().unwrap(), 5, &forged);
+    sqlx::query("UPDATE events SET data = ?, hash = ? WHERE position = 5")
+        .bind(&forged)
+        .bind(&hash[..])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let (ok, out) = verify(&copy);
+    assert!(!ok);
+    assert!(out.contains("position 6"), "{out}");
+}
+
+fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
+    vec![
+        secret.to_vec(),
+        hex::encode(secret).into_bytes(),
+        hex::encode_upper(secret).into_bytes(),
+        base64::engine::general_purpose::STANDARD
+            .encode(secret)
+            .into_bytes(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(secret)
+            .into_bytes(),
+    ]
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_plaintext_or_data_key_at_rest_or_in_logs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let kms = &server.client;
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let plaintext = b"KNOWN-PLAINTEXT-7f3a9c-never-at-rest".to_vec();
+    let blob = encrypt(&server, &key, &plaintext).await;
+    assert_eq!(decrypt(&server, &blob).await, plaintext);
+    let mut secrets = vec![plaintext];
+    for _ in 0..3 {
+        let dk = kms
+            .generate_data_key()
+            .key_id(&key)
+            .key_spec(DataKeySpec::Aes256)
+            .send()
+            .await
+            .unwrap();
+        secrets.push(dk.plaintext.unwrap().into_inner());
+    }
+    secrets.push(
+        kms.generate_random()
+            .number_of_bytes(32)
+            .send()
+            .await
+            .unwrap()
+            .plaintext
+            .unwrap()
+            .into_inner(),
+    );
+    let log = server.log.clone();
+    server.stop();
+
+    let mut files = files_under(&dir);
+    files.push(log);
+    assert!(files.iter().any(|f| f.ends_with("ledger.db")));
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in &secrets {
+            for encoded in encodings(secret) {
+                assert!(
+                    !bytes
+                        .windows(encoded.len())
+                        .any(|w| w == encoded.as_slice()),
+                    "{} holds a secret",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn hundreds_of_concurrent_encrypts_are_all_recorded_in_an_intact_chain() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let key = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let mut tasks = Vec::new();
+    for i in 0..400u32 {
+        let client = server.client.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .encrypt()
+                .key_id(key)
+                .plaintext(Blob::new(i.to_be_bytes().to_vec()))
+                .send()
+                .await
+                .map(|o| o.ciphertext_blob.unwrap())
+        }));
+    }
+    let mut blobs = Vec::new();
+    for t in tasks {
+        blobs.push(t.await.unwrap().expect("every concurrent Encrypt succeeds"));
+    }
+    assert_eq!(decrypt(&server, &blobs[399]).await, 399u32.to_be_bytes());
+    let records = trail(&dir).await;
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["eventName"] == "Encrypt")
+            .count(),
+        400
+    );
+    let mut ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["eventID"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), records.len(), "event ids are unique");
+    let (ok, out) = verify(&dir);
+    assert!(ok, "{out}");
+}
