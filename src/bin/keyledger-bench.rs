@@ -1,1 +1,899 @@
-fn main() {}
+//! `keyledger-bench`: a closed-loop load generator for a keyledger server on this machine.
+//!
+//! It creates one symmetric key (signed `CreateKey`), then runs each workload in turn
+//! against the same server: N tasks, each with its own keep-alive HTTP/1.1 connection,
+//! send one request at a time for a warm-up and then for the measured duration. Every KMS
+//! request is signed on the fly with SigV4, as a real client would (the derived signing key
+//! is cached per date, the `X-Amz-Date` string per second).
+//!
+//! Output (stdout), one line per workload and a final ratio line:
+//!
+//! ```text
+//! encrypt   connections=64 duration=10.0s requests=412345 rate=41234.5/s p50=1.21ms p99=4.80ms max=17.30ms errors=0
+//! healthz   connections=64 duration=10.0s requests=...
+//! ratio encrypt/healthz=0.47
+//! ```
+//!
+//! A request counts when it completes inside the measured window; `rate` is those requests
+//! divided by the window. Latencies cover every counted request that got an HTTP response.
+//! Errors: a connection or I/O failure, a timeout, an unparsable response, a status other
+//! than 200, or a 200 whose body the workload rejects. Exit status: 0 if no workload had
+//! errors, 1 if one did (or completed nothing), 2 if the run could not start.
+//!
+//! # Adding a workload
+//! A workload is a name plus a [`RequestGen`] that writes one complete request (and may
+//! check a 200 response body): add a [`WorkloadDef`] to [`WORKLOADS`]. Signed KMS calls go
+//! through [`Signer::kms_request`]; keys a workload needs are created up front in
+//! [`Fixtures::create`].
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use base64::Engine as _;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use keyledger::http::sigv4::{self, SigningKey};
+use rand::{RngCore, SeedableRng};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+const SERVICE: &str = "kms";
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+/// A request slower than this is an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed connect, so a dead server does not turn the run into a busy loop.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(20);
+/// How long to wait for `/healthz` to say 200 before giving up.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+const MAX_DURATION_SECS: f64 = 3600.0;
+const MAX_WARMUP_SECS: f64 = 600.0;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+
+/// Load generator for keyledger (AWS KMS JSON 1.1 over HTTP/1.1, SigV4-signed).
+///
+/// Creates one symmetric key with a signed CreateKey, then runs each workload in turn
+/// against the same server: CONNECTIONS tasks, each with its own keep-alive connection and
+/// one request in flight, for WARMUP seconds (not counted) and then DURATION seconds.
+/// Prints one line per workload and a final `ratio` line. Exits 1 if any workload had
+/// errors, 2 if the run could not start.
+#[derive(Parser, Debug)]
+#[command(name = "keyledger-bench", version)]
+struct Args {
+    /// Server to load, `http://HOST[:PORT]`. Only loopback hosts are accepted
+    /// (127.0.0.0/8, localhost, ::1).
+    #[arg(long, value_name = "URL")]
+    endpoint: String,
+
+    /// The admin-credentials.json that `keyledger serve` wrote in its data dir
+    /// ({"access_key_id","secret_access_key","account_id","region"}).
+    #[arg(long, value_name = "FILE")]
+    credentials: PathBuf,
+
+    /// Concurrent connections (one task and one keep-alive TCP connection each).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    connections: u32,
+
+    /// Measured seconds per workload (at most 3600).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    duration: f64,
+
+    /// Warm-up seconds per workload before measuring (at most 600).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    warmup: f64,
+
+    /// Comma-separated workloads, run one after the other (see the list below).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "encrypt,healthz",
+        value_name = "LIST"
+    )]
+    workload: Vec<String>,
+
+    /// Tokio worker threads for the generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    threads: u32,
+}
+
+fn workload_help() -> String {
+    let mut s = String::from("Workloads:\n");
+    for w in WORKLOADS {
+        let _ = writeln!(s, "  {:<10}{}", w.name, w.about);
+    }
+    s.push_str(
+        "\nOutput: one line per workload, e.g.\n  encrypt   connections=64 duration=10.0s \
+         requests=412345 rate=41234.5/s p50=1.21ms p99=4.80ms max=17.30ms errors=0\n\
+         then `ratio A/B=...` for each workload A against healthz (or the first workload).",
+    );
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------------------------
+
+/// Produces the requests of one workload, for one connection (each task owns one).
+trait RequestGen: Send {
+    /// Appends one complete HTTP/1.1 request (head and body) to `out`.
+    fn request(&mut self, signer: &mut Signer, out: &mut Vec<u8>);
+
+    /// Checks the body of a 200 response; `Err` counts the request as an error.
+    fn check(&self, _body: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What the workloads need from the server, created once before measuring.
+struct Fixtures {
+    /// A `SYMMETRIC_DEFAULT` key (`CreateKey` with `{"Description":"bench"}`).
+    symmetric_key_id: String,
+}
+
+impl Fixtures {
+    async fn create(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Self> {
+        let created = kms_call(
+            endpoint,
+            signer,
+            "TrentService.CreateKey",
+            br#"{"Description":"bench"}"#,
+        )
+        .await
+        .context("CreateKey")?;
+        let symmetric_key_id = created
+            .pointer("/KeyMetadata/KeyId")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| anyhow!("CreateKey response has no KeyMetadata.KeyId: {created}"))?
+            .to_owned();
+        Ok(Self { symmetric_key_id })
+    }
+}
+
+struct WorkloadDef {
+    name: &'static str,
+    about: &'static str,
+    /// One generator per connection.
+    new: fn(&Fixtures) -> Box<dyn RequestGen>,
+}
+
+const WORKLOADS: &[WorkloadDef] = &[
+    WorkloadDef {
+        name: "healthz",
+        about: "GET /healthz, unsigned (the HTTP floor)",
+        new: Healthz::boxed,
+    },
+    WorkloadDef {
+        name: "encrypt",
+        about: "signed TrentService.Encrypt of 256 random bytes under the bench key",
+        new: Encrypt::boxed,
+    },
+];
+
+fn workload(name: &str) -> Option<&'static WorkloadDef> {
+    WORKLOADS.iter().find(|w| w.name == name)
+}
+
+struct Healthz;
+
+impl Healthz {
+    fn boxed(_: &Fixtures) -> Box<dyn RequestGen> {
+        Box::new(Healthz)
+    }
+}
+
+impl RequestGen for Healthz {
+    fn request(&mut self, signer: &mut Signer, out: &mut Vec<u8>) {
+        let _ = write!(
+            out,
+            "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n",
+            signer.host
+        );
+    }
+}
+
+struct Encrypt {
+    /// `{"KeyId":"<id>","Plaintext":"` — the key id JSON-escaped once.
+    prefix: String,
+    rng: rand::rngs::StdRng,
+    plaintext: [u8; 256],
+    body: String,
+}
+
+impl Encrypt {
+    fn boxed(f: &Fixtures) -> Box<dyn RequestGen> {
+        let key = serde_json::to_string(&f.symmetric_key_id).expect("a string serialises");
+        Box::new(Encrypt {
+            prefix: format!(r#"{{"KeyId":{key},"Plaintext":""#),
+            rng: rand::rngs::StdRng::from_entropy(),
+            plaintext: [0; 256],
+            body: String::with_capacity(512),
+        })
+    }
+}
+
+impl RequestGen for Encrypt {
+    fn request(&mut self, signer: &mut Signer, out: &mut Vec<u8>) {
+        self.rng.fill_bytes(&mut self.plaintext);
+        self.body.clear();
+        self.body.push_str(&self.prefix);
+        base64::engine::general_purpose::STANDARD.encode_string(self.plaintext, &mut self.body);
+        self.body.push_str("\"}");
+        signer.kms_request(out, "TrentService.Encrypt", self.body.as_bytes());
+    }
+
+    fn check(&self, body: &[u8]) -> Result<(), String> {
+        if find(body, b"\"CiphertextBlob\"").is_some() {
+            Ok(())
+        } else {
+            Err(format!(
+                "200 without CiphertextBlob: {}",
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            ))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint and credentials
+// ---------------------------------------------------------------------------------------------
+
+struct Endpoint {
+    /// The `Host` header: the URL's authority as given.
+    host: String,
+    addr: SocketAddr,
+}
+
+async fn parse_endpoint(url: &str) -> anyhow::Result<Endpoint> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("endpoint {url:?}: only http:// URLs are supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if !(path.is_empty() || path == "/") {
+        bail!("endpoint {url:?}: a path is not supported (the KMS endpoint is POST /)");
+    }
+    if authority.is_empty() || authority.contains('@') {
+        bail!("endpoint {url:?}: bad host");
+    }
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (h, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| anyhow!("endpoint {url:?}: unclosed ["))?;
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| anyhow!("endpoint {url:?}: bad port"))?,
+            ),
+        };
+        (h, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port: u16 = match port {
+        None => 80,
+        Some(p) => p
+            .parse()
+            .map_err(|_| anyhow!("endpoint {url:?}: bad port {p:?}"))?,
+    };
+    let refuse = || {
+        anyhow!(
+            "endpoint {url:?}: refusing a non-loopback host (only 127.0.0.0/8, localhost and ::1)"
+        )
+    };
+    let addr = if host.eq_ignore_ascii_case("localhost") {
+        tokio::net::lookup_host(("localhost", port))
+            .await
+            .context("resolving localhost")?
+            .find(|a| a.ip().is_loopback())
+            .ok_or_else(refuse)?
+    } else {
+        let ip: IpAddr = host.parse().map_err(|_| refuse())?;
+        if !ip.is_loopback() {
+            return Err(refuse());
+        }
+        SocketAddr::new(ip, port)
+    };
+    Ok(Endpoint {
+        host: authority.to_owned(),
+        addr,
+    })
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    access_key_id: String,
+    secret_access_key: String,
+    region: String,
+}
+
+fn read_credentials(path: &Path) -> anyhow::Result<Credentials> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// SigV4 signing
+// ---------------------------------------------------------------------------------------------
+
+/// Signs KMS requests; one per task, so nothing is shared or locked.
+#[derive(Clone)]
+struct Signer {
+    creds: Arc<Credentials>,
+    host: Arc<str>,
+    /// Unix second `amz_date` was formatted for.
+    second: i64,
+    amz_date: String,
+    /// `YYYYMMDD` that `key` was derived for.
+    key: Option<(String, SigningKey)>,
+}
+
+impl Signer {
+    fn new(creds: Arc<Credentials>, host: &str) -> Self {
+        Self {
+            creds,
+            host: host.into(),
+            second: i64::MIN,
+            amz_date: String::new(),
+            key: None,
+        }
+    }
+
+    fn refresh_clock(&mut self) {
+        let now = OffsetDateTime::now_utc();
+        let second = now.unix_timestamp();
+        if second == self.second {
+            return;
+        }
+        self.second = second;
+        self.amz_date = sigv4::format_amz_date(now);
+        let date = &self.amz_date[..8];
+        if self.key.as_ref().map(|(d, _)| d.as_str()) != Some(date) {
+            let key = sigv4::derive_signing_key(
+                self.creds.secret_access_key.as_bytes(),
+                date,
+                &self.creds.region,
+                SERVICE,
+            );
+            self.key = Some((date.to_owned(), key));
+        }
+    }
+
+    /// Appends a signed `POST /` with `X-Amz-Target: target` and `body` to `out`.
+    fn kms_request(&mut self, out: &mut Vec<u8>, target: &str, body: &[u8]) {
+        self.refresh_clock();
+        let (_, key) = self.key.as_ref().expect("refresh_clock derives a key");
+        let payload_hash = sigv4::sha256_hex(body);
+        let headers = [
+            ("content-type", JSON_1_1),
+            ("host", &*self.host),
+            ("x-amz-date", self.amz_date.as_str()),
+            ("x-amz-target", target),
+        ];
+        let parts = sigv4::RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            payload_sha256_hex: &payload_hash,
+        };
+        let authorization = sigv4::authorization_header(
+            &parts,
+            &self.creds.access_key_id,
+            key,
+            &self.amz_date,
+            &self.creds.region,
+            SERVICE,
+        );
+        let _ = write!(
+            out,
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {JSON_1_1}\r\nX-Amz-Target: {target}\r\n\
+             X-Amz-Date: {}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            self.host,
+            self.amz_date,
+            body.len()
+        );
+        out.extend_from_slice(body);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal HTTP/1.1 client
+// ---------------------------------------------------------------------------------------------
+
+struct Conn {
+    stream: TcpStream,
+    /// Bytes read and not yet consumed.
+    buf: Vec<u8>,
+}
+
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+}
+
+enum Failure {
+    Connect(std::io::Error),
+    Io(std::io::Error),
+    Closed,
+    Parse(String),
+    Timeout,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(e) => write!(f, "connect: {e}"),
+            Failure::Io(e) => write!(f, "i/o: {e}"),
+            Failure::Closed => f.write_str("connection closed before a complete response"),
+            Failure::Parse(m) => write!(f, "bad response: {m}"),
+            Failure::Timeout => write!(f, "no response within {REQUEST_TIMEOUT:?}"),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Sends `request` on `conn` (connecting first if there is none) and reads one response.
+/// On any failure the connection is dropped; on `Connection: close` too, after the response.
+async fn exchange(
+    endpoint: &Endpoint,
+    conn: &mut Option<Conn>,
+    request: &[u8],
+) -> Result<Response, Failure> {
+    if conn.is_none() {
+        let stream = TcpStream::connect(endpoint.addr)
+            .await
+            .map_err(Failure::Connect)?;
+        let _ = stream.set_nodelay(true);
+        *conn = Some(Conn {
+            stream,
+            buf: Vec::with_capacity(8192),
+        });
+    }
+    let c = conn.as_mut().expect("just connected");
+    let result = exchange_on(c, request).await;
+    match &result {
+        Ok((_, true)) | Err(_) => *conn = None,
+        Ok((_, false)) => {}
+    }
+    result.map(|(r, _)| r)
+}
+
+async fn fill(c: &mut Conn) -> Result<(), Failure> {
+    c.buf.reserve(8192);
+    match c.stream.read_buf(&mut c.buf).await {
+        Ok(0) => Err(Failure::Closed),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::Io(e)),
+    }
+}
+
+/// Returns the response and whether the connection must be closed after it.
+async fn exchange_on(c: &mut Conn, request: &[u8]) -> Result<(Response, bool), Failure> {
+    c.stream.write_all(request).await.map_err(Failure::Io)?;
+
+    // Head, up to CRLFCRLF.
+    let mut scanned = 0;
+    let head_end = loop {
+        if let Some(i) = find(&c.buf[scanned..], b"\r\n\r\n") {
+            break scanned + i + 4;
+        }
+        scanned = c.buf.len().saturating_sub(3);
+        if c.buf.len() > MAX_HEADER_BYTES {
+            return Err(Failure::Parse("response head too large".into()));
+        }
+        fill(c).await?;
+    };
+    let head = std::str::from_utf8(&c.buf[..head_end])
+        .map_err(|_| Failure::Parse("response head is not UTF-8".into()))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut fields = status_line.splitn(3, ' ');
+    let version = fields.next().unwrap_or_default();
+    let status: u16 = match (version, fields.next().map(str::parse)) {
+        ("HTTP/1.1" | "HTTP/1.0", Some(Ok(s))) => s,
+        _ => return Err(Failure::Parse(format!("status line {status_line:?}"))),
+    };
+    let mut close = version == "HTTP/1.0";
+    let mut content_length: Option<usize> = None;
+    for line in lines.filter(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(Failure::Parse(format!("header line {line:?}")));
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .parse()
+                .map_err(|_| Failure::Parse(format!("Content-Length {value:?}")))?;
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                close = true;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                close = false;
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(Failure::Parse(format!(
+                "Transfer-Encoding {value:?} is not supported"
+            )));
+        }
+    }
+
+    let body = match content_length {
+        Some(n) if n > MAX_BODY_BYTES => {
+            return Err(Failure::Parse(format!("body of {n} bytes is too large")))
+        }
+        Some(n) => {
+            while c.buf.len() < head_end + n {
+                fill(c).await?;
+            }
+            let body = c.buf[head_end..head_end + n].to_vec();
+            c.buf.drain(..head_end + n);
+            body
+        }
+        None if status == 204 || status == 304 || (100..200).contains(&status) => {
+            c.buf.drain(..head_end);
+            Vec::new()
+        }
+        None => {
+            // Body delimited by the end of the connection.
+            close = true;
+            loop {
+                if c.buf.len() > head_end + MAX_BODY_BYTES {
+                    return Err(Failure::Parse("body too large".into()));
+                }
+                match fill(c).await {
+                    Ok(()) => {}
+                    Err(Failure::Closed) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            c.buf[head_end..].to_vec()
+        }
+    };
+    Ok((Response { status, body }, close))
+}
+
+/// One request on a fresh connection, for setup.
+async fn one_shot(endpoint: &Endpoint, request: &[u8]) -> Result<Response, Failure> {
+    let mut conn = None;
+    match tokio::time::timeout(REQUEST_TIMEOUT, exchange(endpoint, &mut conn, request)).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::Timeout),
+    }
+}
+
+async fn wait_ready(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut request = Vec::new();
+    Healthz.request(signer, &mut request);
+    loop {
+        let last = match one_shot(endpoint, &request).await {
+            Ok(r) if r.status == 200 => return Ok(()),
+            Ok(r) => format!("/healthz said {}", r.status),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            bail!(
+                "server at {} not ready after {READY_TIMEOUT:?}: {last}",
+                endpoint.host
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A signed KMS call for setup; returns the parsed 200 response.
+async fn kms_call(
+    endpoint: &Endpoint,
+    signer: &mut Signer,
+    target: &str,
+    body: &[u8],
+) -> anyhow::Result<serde_json::Value> {
+    let mut request = Vec::new();
+    signer.kms_request(&mut request, target, body);
+    let response = one_shot(endpoint, &request)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let text = String::from_utf8_lossy(&response.body);
+    if response.status != 200 {
+        bail!("HTTP {}: {text}", response.status);
+    }
+    serde_json::from_slice(&response.body).with_context(|| format!("response is not JSON: {text}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a workload
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Stats {
+    /// Microseconds, one per counted request that got a response.
+    latencies_us: Vec<u32>,
+    requests: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Stats {
+    fn merge(&mut self, other: Stats) {
+        self.latencies_us.extend_from_slice(&other.latencies_us);
+        self.requests += other.requests;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+async fn connection_task(
+    endpoint: Arc<Endpoint>,
+    mut gen: Box<dyn RequestGen>,
+    mut signer: Signer,
+    measure_start: Instant,
+    end: Instant,
+    capacity: usize,
+) -> Stats {
+    let mut stats = Stats {
+        latencies_us: Vec::with_capacity(capacity),
+        ..Stats::default()
+    };
+    let mut conn: Option<Conn> = None;
+    let mut request = Vec::with_capacity(2048);
+    loop {
+        let start = Instant::now();
+        if start >= end {
+            break;
+        }
+        request.clear();
+        gen.request(&mut signer, &mut request);
+        // A request still running at `end` is not counted, so there is no point waiting longer.
+        let deadline = (start + REQUEST_TIMEOUT).min(end);
+        let result =
+            match tokio::time::timeout_at(deadline, exchange(&endpoint, &mut conn, &request)).await
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    conn = None;
+                    Err(Failure::Timeout)
+                }
+            };
+        let done = Instant::now();
+        let counted = done >= measure_start && done < end;
+        let latency = u32::try_from((done - start).as_micros()).unwrap_or(u32::MAX);
+        let outcome: Result<(), String> = match &result {
+            Ok(r) if r.status == 200 => gen.check(&r.body),
+            Ok(r) => Err(format!(
+                "HTTP {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        if counted {
+            stats.requests += 1;
+            if result.is_ok() {
+                stats.latencies_us.push(latency);
+            }
+            if let Err(message) = outcome {
+                stats.errors += 1;
+                if stats.first_error.is_none() {
+                    stats.first_error = Some(message);
+                }
+            }
+        }
+        if matches!(result, Err(Failure::Connect(_))) {
+            tokio::time::sleep(CONNECT_BACKOFF.min(end.saturating_duration_since(Instant::now())))
+                .await;
+        }
+    }
+    stats
+}
+
+struct Summary {
+    name: &'static str,
+    rate: f64,
+    errors: u64,
+    requests: u64,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    // Nearest rank.
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+async fn run_workload(
+    def: &'static WorkloadDef,
+    fixtures: &Fixtures,
+    endpoint: &Arc<Endpoint>,
+    signer: &Signer,
+    args: &Args,
+) -> Summary {
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let duration = Duration::from_secs_f64(args.duration);
+    eprintln!(
+        "# {}: {} connections, warm-up {:.1}s, measuring {:.1}s",
+        def.name, args.connections, args.warmup, args.duration
+    );
+    let t0 = Instant::now();
+    let measure_start = t0 + warmup;
+    let end = measure_start + duration;
+    // A first guess (2000 requests/s per connection); the Vec grows if it is short.
+    let capacity = ((args.duration * 2000.0) as usize).min(1 << 20);
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|_| {
+            tokio::spawn(connection_task(
+                endpoint.clone(),
+                (def.new)(fixtures),
+                signer.clone(),
+                measure_start,
+                end,
+                capacity,
+            ))
+        })
+        .collect();
+    let mut stats = Stats::default();
+    for task in tasks {
+        match task.await {
+            Ok(s) => stats.merge(s),
+            Err(e) => {
+                stats.errors += 1;
+                stats
+                    .first_error
+                    .get_or_insert_with(|| format!("task failed: {e}"));
+            }
+        }
+    }
+    let mut lat = stats.latencies_us;
+    lat.sort_unstable();
+    let secs = duration.as_secs_f64();
+    let rate = stats.requests as f64 / secs;
+    let ms = |us: f64| us / 1000.0;
+    println!(
+        "{:<10}connections={} duration={:.1}s requests={} rate={:.1}/s p50={:.2}ms p99={:.2}ms max={:.2}ms errors={}",
+        def.name,
+        args.connections,
+        secs,
+        stats.requests,
+        rate,
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().map_or(0.0, f64::from)),
+        stats.errors
+    );
+    if let Some(e) = &stats.first_error {
+        eprintln!("# {}: first error: {e}", def.name);
+    }
+    Summary {
+        name: def.name,
+        rate,
+        errors: stats.errors,
+        requests: stats.requests,
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let endpoint = Arc::new(parse_endpoint(&args.endpoint).await?);
+    let creds = Arc::new(read_credentials(&args.credentials)?);
+    let mut signer = Signer::new(creds, &endpoint.host);
+
+    wait_ready(&endpoint, &mut signer).await?;
+    let fixtures = Fixtures::create(&endpoint, &mut signer).await?;
+    eprintln!(
+        "# endpoint {} ({}), key {}, threads {}",
+        endpoint.host, endpoint.addr, fixtures.symmetric_key_id, args.threads
+    );
+
+    let mut summaries = Vec::new();
+    for name in &args.workload {
+        let def = workload(name).expect("validated in main");
+        summaries.push(run_workload(def, &fixtures, &endpoint, &signer, &args).await);
+    }
+
+    if summaries.len() > 1 {
+        let base = summaries
+            .iter()
+            .find(|s| s.name == "healthz")
+            .unwrap_or(&summaries[0]);
+        let mut line = String::from("ratio");
+        for s in summaries.iter().filter(|s| s.name != base.name) {
+            let ratio = if base.rate > 0.0 {
+                s.rate / base.rate
+            } else {
+                0.0
+            };
+            let _ = write!(line, " {}/{}={ratio:.2}", s.name, base.name);
+        }
+        println!("{line}");
+    }
+
+    let failed: Vec<_> = summaries
+        .iter()
+        .filter(|s| s.errors > 0 || s.requests == 0)
+        .map(|s| s.name)
+        .collect();
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "# workloads with errors or no completed requests: {}",
+            failed.join(",")
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn main() -> ExitCode {
+    let matches = Args::command().after_help(workload_help()).get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let check = || -> anyhow::Result<()> {
+        if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= MAX_DURATION_SECS)
+        {
+            bail!("--duration must be in (0, {MAX_DURATION_SECS}] seconds");
+        }
+        if !(args.warmup.is_finite() && args.warmup >= 0.0 && args.warmup <= MAX_WARMUP_SECS) {
+            bail!("--warmup must be in [0, {MAX_WARMUP_SECS}] seconds");
+        }
+        if args.workload.is_empty() {
+            bail!("--workload is empty");
+        }
+        for name in &args.workload {
+            if workload(name).is_none() {
+                let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
+                bail!("unknown workload {name:?} (known: {})", known.join(", "));
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = check() {
+        eprintln!("keyledger-bench: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads as usize)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("keyledger-bench: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("keyledger-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
