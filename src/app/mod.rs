@@ -9,9 +9,7 @@ pub mod shapes;
 pub mod trail;
 
 use crate::crypto::keyring::Keyring;
-use crate::domain::events::{
-    Actor, ApiCallRecorded, DomainEvent, Envelope, EventBody, EVENT_VERSION,
-};
+use crate::domain::events::{Actor, DomainEvent, Envelope, EventBody, EVENT_VERSION};
 use crate::domain::ids::{AccountId, KeyId, Region};
 use crate::ledger::{AppendBatch, AppendError, Ledger, NewEvent};
 use crate::projections::Projections;
@@ -168,7 +166,7 @@ impl Service {
             actor,
             error_code: error.map(|e| e.code().to_owned()),
             error_message: error.map(|e| e.to_string()),
-            body: EventBody::ApiCall(ApiCallRecorded::ApiCallRecorded(cloudtrail)),
+            body: trail::UsageBody::ApiCallRecorded(cloudtrail),
         };
         events.push(NewEvent {
             stream: None,
@@ -219,7 +217,7 @@ pub fn lifecycle_event(
     }
 }
 
-fn to_json(envelope: &Envelope) -> Vec<u8> {
+fn to_json<B: serde::Serialize>(envelope: &Envelope<B>) -> Vec<u8> {
     // Serializing plain data to a Vec cannot fail: no maps with non-string keys, no I/O.
     serde_json::to_vec(envelope).expect("an envelope always serializes")
 }

@@ -1,7 +1,8 @@
 //! CloudTrail records of API calls (the body of every usage event).
 
 use super::{ApiError, CallRecord, Caller, RequestContext};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -27,77 +28,136 @@ pub fn event_time(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-pub fn cloudtrail_record(
-    ctx: &RequestContext,
-    caller: Option<&Caller>,
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Resource<'a> {
+    #[serde(rename = "accountId")]
+    pub account_id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(rename = "ARN")]
+    pub arn: &'a str,
+}
+
+/// One CloudTrail record, borrowing from the call it describes (no copies on the hot path).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudTrailRecord<'a> {
+    pub event_version: &'static str,
+    pub user_identity: UserIdentity<'a>,
+    pub event_time: String,
+    pub event_source: &'static str,
+    pub event_name: &'a str,
+    pub aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: &'a str,
+    pub user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    pub request_parameters: &'a Value,
+    pub response_elements: &'a Value,
+    #[serde(rename = "requestID")]
+    pub request_id: &'a str,
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub read_only: bool,
+    pub resources: Vec<Resource<'a>>,
+    pub event_type: &'static str,
+    pub management_event: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_account_id: Option<&'a str>,
+    pub event_category: &'static str,
+}
+
+/// The body of a usage event as written: `{"event_type":"ApiCallRecorded","body":{…}}`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event_type", content = "body")]
+pub enum UsageBody<'a> {
+    ApiCallRecorded(CloudTrailRecord<'a>),
+}
+
+const NULL: Value = Value::Null;
+
+pub fn cloudtrail_record<'a>(
+    ctx: &'a RequestContext,
+    caller: Option<&'a Caller>,
     event_id: Uuid,
     now: OffsetDateTime,
-    event_name: &str,
-    record: &CallRecord,
+    event_name: &'a str,
+    record: &'a CallRecord,
     error: Option<&ApiError>,
-) -> Value {
+) -> CloudTrailRecord<'a> {
     let user_identity = match caller {
-        Some(c) => json!({
-            "type": "IAMUser",
-            "principalId": c.access_key_id,
-            "arn": c.principal_arn,
-            "accountId": c.account.as_str(),
-            "accessKeyId": c.access_key_id,
-            "userName": c.user_name,
-        }),
-        None => {
-            let mut identity = Map::new();
-            identity.insert("type".into(), json!("Unknown"));
-            if let Some(akid) = &ctx.access_key_id {
-                identity.insert("accessKeyId".into(), json!(akid));
-            }
-            Value::Object(identity)
-        }
+        Some(c) => UserIdentity {
+            kind: "IAMUser",
+            principal_id: Some(&c.access_key_id),
+            arn: Some(&c.principal_arn),
+            account_id: Some(c.account.as_str()),
+            access_key_id: Some(&c.access_key_id),
+            user_name: Some(&c.user_name),
+        },
+        None => UserIdentity {
+            kind: "Unknown",
+            principal_id: None,
+            arn: None,
+            account_id: None,
+            access_key_id: ctx.access_key_id.as_deref(),
+            user_name: None,
+        },
     };
-    let resources: Vec<Value> = record
+    let resources = record
         .resources
         .iter()
-        .map(|arn| {
-            let account = arn.split(':').nth(4).unwrap_or_default();
-            json!({"accountId": account, "type": "AWS::KMS::Key", "ARN": arn})
+        .map(|arn| Resource {
+            account_id: arn.split(':').nth(4).unwrap_or_default(),
+            kind: "AWS::KMS::Key",
+            arn,
         })
         .collect();
-    let mut r = Map::new();
-    r.insert("eventVersion".into(), json!(EVENT_VERSION));
-    r.insert("userIdentity".into(), user_identity);
-    r.insert("eventTime".into(), json!(event_time(now)));
-    r.insert("eventSource".into(), json!("kms.amazonaws.com"));
-    r.insert("eventName".into(), json!(event_name));
-    r.insert("awsRegion".into(), json!(ctx.region.as_str()));
-    r.insert("sourceIPAddress".into(), json!(ctx.source_ip));
-    r.insert("userAgent".into(), json!(ctx.user_agent));
-    if let Some(e) = error {
-        r.insert("errorCode".into(), json!(e.code()));
-        r.insert("errorMessage".into(), json!(e.to_string()));
-    }
-    r.insert(
-        "requestParameters".into(),
-        record.request_parameters.clone(),
-    );
-    r.insert(
-        "responseElements".into(),
-        if error.is_some() {
-            Value::Null
+    CloudTrailRecord {
+        event_version: EVENT_VERSION,
+        user_identity,
+        event_time: event_time(now),
+        event_source: "kms.amazonaws.com",
+        event_name,
+        aws_region: ctx.region.as_str(),
+        source_ip_address: &ctx.source_ip,
+        user_agent: &ctx.user_agent,
+        error_code: error.map(|e| e.code()),
+        error_message: error.map(|e| e.to_string()),
+        request_parameters: &record.request_parameters,
+        response_elements: if error.is_some() {
+            &NULL
         } else {
-            record.response_elements.clone()
+            &record.response_elements
         },
-    );
-    r.insert("requestID".into(), json!(ctx.request_id));
-    r.insert("eventID".into(), json!(event_id.to_string()));
-    r.insert("readOnly".into(), json!(record.read_only));
-    r.insert("resources".into(), Value::Array(resources));
-    r.insert("eventType".into(), json!("AwsApiCall"));
-    r.insert("managementEvent".into(), json!(true));
-    if let Some(c) = caller {
-        r.insert("recipientAccountId".into(), json!(c.account.as_str()));
+        request_id: &ctx.request_id,
+        event_id: event_id.to_string(),
+        read_only: record.read_only,
+        resources,
+        event_type: "AwsApiCall",
+        management_event: true,
+        recipient_account_id: caller.map(|c| c.account.as_str()),
+        event_category: "Management",
     }
-    r.insert("eventCategory".into(), json!("Management"));
-    Value::Object(r)
 }
 
 #[cfg(test)]

@@ -3,16 +3,37 @@
 
 use super::secret::{SecretBytes, SecretKey};
 use super::CryptoError;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use zeroize::Zeroizing;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+use chacha20::cipher::consts::U10;
+use rand::RngCore;
+use zeroize::{Zeroize, Zeroizing};
 
 pub const NONCE_LEN: usize = 24;
 pub const TAG_LEN: usize = 16;
 
-/// A fresh random nonce.
+/// A fresh random nonce, from the thread-local CSPRNG (ChaCha12 seeded and
+/// periodically reseeded from the OS): no system call per encryption.
 pub fn random_nonce() -> [u8; NONCE_LEN] {
-    XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng).into()
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    nonce
+}
+
+/// XChaCha20-Poly1305 as draft-irtf-cfrg-xchacha-03 §2.3 builds it: the subkey is
+/// HChaCha20(key, nonce[0..16]); the AEAD is ChaCha20-Poly1305 under the subkey
+/// with the 96-bit nonce `0x00000000 ‖ nonce[16..24]`.
+fn xchacha_key(key: &SecretKey, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce) {
+    let (prefix, suffix) = nonce.split_at(16);
+    let mut subkey = chacha20::hchacha::<U10>(key.expose().into(), prefix.into());
+    let unbound = UnboundKey::new(&CHACHA20_POLY1305, &subkey)
+        .expect("HChaCha20 yields 32 bytes, the ChaCha20-Poly1305 key length");
+    subkey.as_mut_slice().zeroize();
+    let mut short_nonce = [0u8; 12];
+    short_nonce[4..].copy_from_slice(suffix);
+    (
+        LessSafeKey::new(unbound),
+        Nonce::assume_unique_for_key(short_nonce),
+    )
 }
 
 /// Encrypt `plaintext` under `key` with `nonce`, binding `aad`; returns `ciphertext ‖ tag`.
@@ -22,17 +43,14 @@ pub fn encrypt_with_nonce(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Vec<u8> {
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let (cipher, nonce) = xchacha_key(key, nonce);
+    let mut in_out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    in_out.extend_from_slice(plaintext);
     cipher
-        .encrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        // The only failure is a plaintext beyond 256 GiB, which no caller can pass.
-        .expect("XChaCha20-Poly1305 encrypts any message below 256 GiB")
+        .seal_in_place_append_tag(nonce, Aad::from(aad), &mut in_out)
+        // Fails only for messages beyond ChaCha20's 256 GiB, which no caller can pass.
+        .expect("ChaCha20-Poly1305 encrypts any message below 256 GiB");
+    in_out
 }
 
 /// Decrypt `ciphertext ‖ tag`.
@@ -42,17 +60,14 @@ pub fn decrypt_with_nonce(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<SecretBytes, CryptoError> {
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
-    cipher
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .map(Zeroizing::new)
-        .map_err(|_| CryptoError)
+    let (cipher, nonce) = xchacha_key(key, nonce);
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    let plaintext_len = cipher
+        .open_in_place(nonce, Aad::from(aad), &mut buffer)
+        .map_err(|_| CryptoError)?
+        .len();
+    buffer.truncate(plaintext_len);
+    Ok(buffer)
 }
 
 /// Seal `plaintext` under `key` with a random nonce: `nonce ‖ ciphertext ‖ tag`.
@@ -116,6 +131,30 @@ mod tests {
             assert!(open(&key, b"aad", &bad).is_err(), "flip at {i} undetected");
         }
         assert!(open(&key, b"aad", &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn matches_rustcrypto_xchacha20_poly1305() {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        for len in [0usize, 1, 15, 16, 64, 255, 4096] {
+            let key = SecretKey::generate();
+            let nonce = random_nonce();
+            let plaintext: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let reference = chacha20poly1305::XChaCha20Poly1305::new(key.expose().into())
+                .encrypt(
+                    (&nonce).into(),
+                    Payload {
+                        msg: &plaintext,
+                        aad: b"aad",
+                    },
+                )
+                .unwrap();
+            assert_eq!(
+                encrypt_with_nonce(&key, &nonce, b"aad", &plaintext),
+                reference,
+                "len {len}"
+            );
+        }
     }
 
     #[test]

@@ -160,8 +160,10 @@ pub enum ApiCallRecorded {
 pub const EVENT_VERSION: u32 = 1;
 
 /// The envelope every stored event has. Its JSON serialization is what the chain hashes.
+/// `B` is the body: [`EventBody`] when reading; the write path of usage events
+/// serializes a borrowed CloudTrail record in its place, to the same JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
+pub struct Envelope<B = EventBody> {
     pub event_id: Uuid,
     pub event_version: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -179,10 +181,10 @@ pub struct Envelope {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_message: Option<String>,
     #[serde(flatten)]
-    pub body: EventBody,
+    pub body: B,
 }
 
-impl Envelope {
+impl Envelope<EventBody> {
     pub fn lifecycle(&self) -> Option<&DomainEvent> {
         match &self.body {
             EventBody::Lifecycle(e) => Some(e),

@@ -38,12 +38,23 @@ pub struct SqliteLedger {
     pub readers: SqlitePool,
 }
 
+/// How often the background checkpointer folds the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
 impl SqliteLedger {
+    /// Open (creating and migrating) the ledger file. The writer connection never
+    /// checkpoints itself — a checkpoint's fsync of the main file would stall every
+    /// waiting request — so a background task does it; call within a Tokio runtime.
     pub async fn open(path: &Path) -> Result<SqliteLedger, StoreError> {
-        let mut conn = SqliteConnection::connect_with(&options(path))
+        let writer_options = options(path).pragma("wal_autocheckpoint", "0");
+        let mut conn = SqliteConnection::connect_with(&writer_options)
             .await
             .map_err(storage)?;
         migrate(&mut conn).await?;
+        let checkpointer = SqliteConnection::connect_with(&options(path))
+            .await
+            .map_err(storage)?;
+        tokio::spawn(checkpoint_forever(checkpointer));
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options(path).read_only(true))
@@ -53,6 +64,21 @@ impl SqliteLedger {
             store: SqliteStore { conn },
             readers,
         })
+    }
+}
+
+async fn checkpoint_forever(mut conn: SqliteConnection) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // PASSIVE: copy what it can without blocking the writer or readers.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
     }
 }
 
@@ -86,16 +112,34 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO events (position, stream, stream_version, event_name, data, hash) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
+/// The whole batch as one multi-statement SQL text: `BEGIN; INSERT …; COMMIT`.
+///
+/// One sqlx call per batch means one hand-off to SQLite's worker thread instead of
+/// one per statement; under load each hand-off waits for a core, and the
+/// commit cycle bounds how fast the group commit can go.
+fn batch_sql(rows: usize, shredding_keys: usize) -> String {
+    let mut sql = String::with_capacity(40 + rows * 14 + shredding_keys * 64);
+    sql.push_str("BEGIN IMMEDIATE;");
+    let mut left = rows;
+    while left > 0 {
+        let n = left.min(ROWS_PER_STATEMENT);
+        sql.push_str(
+            "INSERT INTO events (position, stream, stream_version, event_name, data, hash) VALUES ",
+        );
+        for i in 0..n {
+            sql.push_str(if i == 0 {
+                "(?,?,?,?,?,?)"
+            } else {
+                ",(?,?,?,?,?,?)"
+            });
         }
-        sql.push_str("(?,?,?,?,?,?)");
+        sql.push(';');
+        left -= n;
     }
+    for _ in 0..shredding_keys {
+        sql.push_str("INSERT INTO shredding_keys (key_id, wrapped) VALUES (?,?);");
+    }
+    sql.push_str("COMMIT;");
     sql
 }
 
@@ -109,30 +153,27 @@ impl LedgerStore for SqliteStore {
         rows: &[Row<'_>],
         shredding_keys: &[(KeyId, Vec<u8>)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.conn.begin().await.map_err(storage)?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                query = query
-                    .bind(row.position as i64)
-                    .bind(row.stream)
-                    .bind(row.stream_version.map(|v| v as i64))
-                    .bind(row.event_name)
-                    .bind(row.data)
-                    .bind(&row.hash[..]);
-            }
-            query.execute(&mut *tx).await.map_err(storage)?;
+        let sql = batch_sql(rows.len(), shredding_keys.len());
+        // Cache the prepared statements of ordinary batch sizes only.
+        let mut query = sqlx::query(&sql).persistent(rows.len() <= ROWS_PER_STATEMENT);
+        for row in rows {
+            query = query
+                .bind(row.position as i64)
+                .bind(row.stream)
+                .bind(row.stream_version.map(|v| v as i64))
+                .bind(row.event_name)
+                .bind(row.data)
+                .bind(&row.hash[..]);
         }
         for (key_id, wrapped) in shredding_keys {
-            sqlx::query("INSERT INTO shredding_keys (key_id, wrapped) VALUES (?, ?)")
-                .bind(key_id.to_string())
-                .bind(wrapped.as_slice())
-                .execute(&mut *tx)
-                .await
-                .map_err(storage)?;
+            query = query.bind(key_id.to_string()).bind(wrapped.as_slice());
         }
-        tx.commit().await.map_err(storage)
+        if let Err(e) = query.execute(&mut self.conn).await {
+            // A statement failed inside the transaction: undo all of it.
+            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            return Err(storage(e));
+        }
+        Ok(())
     }
 }
 

@@ -86,6 +86,33 @@ fn check_streams(
     Ok(())
 }
 
+/// Batch sizes and commit times, logged at debug level every few seconds.
+#[derive(Default)]
+struct CommitStats {
+    commits: u64,
+    events: u64,
+    busy: std::time::Duration,
+    since: Option<std::time::Instant>,
+}
+
+impl CommitStats {
+    fn record(&mut self, events: usize, took: std::time::Duration) {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.commits += 1;
+        self.events += events as u64;
+        self.busy += took;
+        if since.elapsed() >= std::time::Duration::from_secs(5) {
+            tracing::debug!(
+                commits = self.commits,
+                events_per_commit = self.events as f64 / self.commits as f64,
+                mean_commit_us = self.busy.as_micros() as u64 / self.commits,
+                "ledger writer"
+            );
+            *self = CommitStats::default();
+        }
+    }
+}
+
 async fn run<S: LedgerStore>(
     mut store: S,
     mut heads: Heads,
@@ -93,6 +120,7 @@ async fn run<S: LedgerStore>(
     listener: Arc<dyn CommitListener>,
 ) {
     let mut pending: Vec<Pending> = Vec::new();
+    let mut stats = CommitStats::default();
     while let Some(first) = rx.recv().await {
         pending.push(first);
         while pending.len() < MAX_BATCH {
@@ -138,7 +166,10 @@ async fn run<S: LedgerStore>(
             shredding_keys.extend(p.batch.shredding_keys.iter().cloned());
         }
 
-        match store.commit(&rows, &shredding_keys).await {
+        let started = std::time::Instant::now();
+        let outcome = store.commit(&rows, &shredding_keys).await;
+        stats.record(rows.len(), started.elapsed());
+        match outcome {
             Ok(()) => {
                 drop(rows);
                 let first_position = heads.position + 1;
