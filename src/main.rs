@@ -146,6 +146,7 @@ fn serve(
                 println!("account {}", opened.account_id);
                 println!("admin credentials: {}", opened.credentials_path.display());
                 println!("ready");
+                tokio::spawn(keyledger::app::scheduler::run_forever(opened.service.clone()));
                 shared.set_ready(opened.service);
             }
             Err(e) => {

@@ -27,13 +27,14 @@ impl<S: LedgerStore> LedgerStore for FailingStore<S> {
         &mut self,
         rows: &[Row<'_>],
         shredding_keys: &[(KeyId, Vec<u8>)],
+        shredded: &[KeyId],
     ) -> Result<(), StoreError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Storage(
                 "injected failure: the disk is gone".into(),
             ));
         }
-        self.inner.commit(rows, shredding_keys).await
+        self.inner.commit(rows, shredding_keys, shredded).await
     }
 }
 

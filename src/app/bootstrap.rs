@@ -96,6 +96,7 @@ pub async fn open_with<S: LedgerStore>(
     let ledger = Ledger::start(wrap(opened.store), heads, projections.clone());
     let service = Arc::new(Service {
         ledger,
+        readers: opened.readers.clone(),
         projections,
         keyring,
         clock,
@@ -120,7 +121,6 @@ pub async fn open_with<S: LedgerStore>(
     if !credentials_path.exists() {
         write_credentials(&service, &account_id, &settings.region, &credentials_path)?;
     }
-    opened.readers.close().await;
     Ok(Opened {
         service,
         credentials_path,
@@ -187,7 +187,7 @@ async fn bootstrap_account(
                 lifecycle_event(&request_id, "Bootstrap", &actor, now, event, version)
             })
             .collect(),
-        shredding_keys: vec![],
+        ..AppendBatch::default()
     };
     service
         .ledger

@@ -37,7 +37,12 @@ pub enum ApiError {
     #[error("{0}")]
     Tag(String),
     #[error("{0}")]
+    InvalidAliasName(String),
+    #[error("{0}")]
     LimitExceeded(String),
+    /// A decision raced a concurrent change; the handler decides again.
+    #[error("{0}")]
+    Conflict(String),
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
     #[error("{0}")]
@@ -75,6 +80,8 @@ impl ApiError {
             ApiError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             ApiError::Tag(_) => "TagException",
             ApiError::LimitExceeded(_) => "LimitExceededException",
+            ApiError::InvalidAliasName(_) => "InvalidAliasNameException",
+            ApiError::Conflict(_) => "ConflictException",
             ApiError::DryRun => "DryRunOperationException",
             ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
             ApiError::InvalidSignature(_) => "InvalidSignatureException",
@@ -111,6 +118,11 @@ impl From<DomainError> for ApiError {
             DomainError::Disabled(m) => ApiError::Disabled(m),
             DomainError::InvalidState(m) => ApiError::InvalidState(m),
             DomainError::Validation(m) => ApiError::Validation(m),
+            DomainError::Tag(m) => ApiError::Tag(m),
+            DomainError::InvalidAliasName(m) => ApiError::InvalidAliasName(m),
+            DomainError::LimitExceeded(m) => ApiError::LimitExceeded(m),
+            DomainError::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
+            DomainError::Conflict(m) => ApiError::Conflict(m),
         }
     }
 }

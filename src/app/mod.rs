@@ -4,6 +4,9 @@
 
 pub mod bootstrap;
 pub mod error;
+pub mod history;
+pub mod lifecycle;
+pub mod scheduler;
 pub mod operations;
 pub mod shapes;
 pub mod trail;
@@ -30,6 +33,26 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock tests set and move by hand.
+pub struct ManualClock(std::sync::Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    pub fn new(start: OffsetDateTime) -> ManualClock {
+        ManualClock(std::sync::Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -65,6 +88,11 @@ pub struct CallRecord {
     /// Lifecycle events with the stream version each takes.
     pub lifecycle: Vec<(DomainEvent, u64)>,
     pub shredding_keys: Vec<(KeyId, Vec<u8>)>,
+    /// Keys crypto-shredded by this call.
+    pub shredded: Vec<KeyId>,
+    /// Set for what the service does by itself (scheduled rotation, deletion), recorded as a
+    /// CloudTrail `AwsServiceEvent` in this account.
+    pub service_account: Option<AccountId>,
 }
 
 /// How many times a command is re-decided after an optimistic-concurrency conflict.
@@ -72,6 +100,8 @@ const MAX_CONFLICT_RETRIES: usize = 16;
 
 pub struct Service {
     pub ledger: Ledger,
+    /// Read-only connections for what is folded on demand (point-in-time state, history).
+    pub readers: sqlx::SqlitePool,
     pub projections: Arc<Projections>,
     pub keyring: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
@@ -92,7 +122,7 @@ impl Service {
             let now = self.clock.now();
             let mut record = CallRecord::default();
             let result = match &caller {
-                Ok(caller) => self.execute(caller, ctx, operation, body, now, &mut record),
+                Ok(caller) => self.execute(caller, ctx, operation, body, now, &mut record).await,
                 Err(e) => Err(e.clone()),
             };
             let batch = self.audit_batch(
@@ -103,6 +133,10 @@ impl Service {
                 record,
                 &result,
             );
+            if matches!(result, Err(ApiError::Conflict(_))) {
+                // Decided against a state that moved on: decide again, record only the outcome.
+                continue;
+            }
             match self.ledger.append(batch).await {
                 Ok(_) => return result,
                 Err(AppendError::Conflict { .. }) => continue,
@@ -120,7 +154,7 @@ impl Service {
     }
 
     /// The events that record a call: its lifecycle events, then its usage event.
-    fn audit_batch(
+    pub(crate) fn audit_batch(
         &self,
         ctx: &RequestContext,
         caller: Option<&Caller>,
@@ -131,8 +165,12 @@ impl Service {
     ) -> AppendBatch {
         let event_name = trail::event_name(operation);
         let actor = Actor {
-            account_id: caller.map(|c| c.account.to_string()),
-            principal_arn: caller.map(|c| c.principal_arn.clone()),
+            account_id: caller
+                .map(|c| c.account.to_string())
+                .or_else(|| record.service_account.as_ref().map(|a| a.to_string())),
+            principal_arn: caller
+                .map(|c| c.principal_arn.clone())
+                .or_else(|| record.service_account.as_ref().map(|_| scheduler::SERVICE_PRINCIPAL.to_owned())),
             access_key_id: ctx.access_key_id.clone(),
             source_ip: Some(ctx.source_ip.clone()),
             user_agent: Some(ctx.user_agent.clone()),
@@ -174,15 +212,10 @@ impl Service {
             data: to_json(&envelope),
             lifecycle: None,
         });
-        let shredding_keys = if error.is_none() {
-            record.shredding_keys
-        } else {
-            Vec::new()
-        };
-        AppendBatch {
-            events,
-            shredding_keys,
+        if error.is_some() {
+            return AppendBatch { events, ..AppendBatch::default() };
         }
+        AppendBatch { events, shredding_keys: record.shredding_keys, shredded: record.shredded }
     }
 }
 
@@ -213,7 +246,7 @@ pub fn lifecycle_event(
         stream: Some((event.stream(), stream_version)),
         event_name: event_name.to_owned(),
         data: to_json(&envelope),
-        lifecycle: Some(event.clone()),
+        lifecycle: Some((event.clone(), now)),
     }
 }
 

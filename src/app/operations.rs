@@ -4,9 +4,8 @@
 use super::shapes::*;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::{ciphertext, context::canonical_context, secret::random_bytes};
-use crate::domain::events::Tag;
 use crate::domain::ids::{KeyId, KeyRef};
-use crate::domain::key::{apply, decide, Key, KeyCommand, KeySpec, KeyState, KeyUsage, Origin};
+use crate::domain::key::{apply, decide, Key, KeyCommand, KeySpec, KeyState, KeyUsage, Operation, Origin};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -16,49 +15,46 @@ use uuid::Uuid;
 
 /// AWS KMS operations keyledger does not serve yet: answered as unsupported, not unknown.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "CancelKeyDeletion",
     "ConnectCustomKeyStore",
-    "CreateAlias",
     "CreateCustomKeyStore",
     "CreateGrant",
-    "DeleteAlias",
     "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
     "DeriveSharedSecret",
     "DescribeCustomKeyStores",
-    "DisableKeyRotation",
     "DisconnectCustomKeyStore",
-    "EnableKeyRotation",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
     "GenerateMac",
-    "GetKeyPolicy",
-    "GetKeyRotationStatus",
     "GetParametersForImport",
     "GetPublicKey",
     "ImportKeyMaterial",
-    "ListAliases",
     "ListGrants",
-    "ListKeyPolicies",
-    "ListKeyRotations",
-    "ListResourceTags",
     "ListRetirableGrants",
-    "PutKeyPolicy",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
-    "RotateKeyOnDemand",
-    "ScheduleKeyDeletion",
     "Sign",
-    "TagResource",
-    "UntagResource",
-    "UpdateAlias",
     "UpdateCustomKeyStore",
-    "UpdateKeyDescription",
     "UpdatePrimaryRegion",
     "Verify",
     "VerifyMac",
 ];
+
+/// Operations CloudTrail marks `readOnly: true` (they change no state).
+const READ_ONLY: &[&str] = &[
+    "DescribeKey", "ListKeys", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "ListAliases", "ListResourceTags",
+    "GetKeyPolicy", "ListKeyPolicies", "GetKeyRotationStatus", "ListKeyRotations",
+    super::history::KEY_AS_OF, super::history::KEY_HISTORY,
+];
+
+/// Whether a `KeyId` parameter may name an alias (AWS accepts aliases only for some operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resolve {
+    KeyOnly,
+    AliasesToo,
+}
 
 const MAX_PLAINTEXT: usize = 4096;
 const MAX_CIPHERTEXT: usize = 6144;
@@ -70,7 +66,7 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
@@ -82,12 +78,12 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-fn epoch_seconds(t: OffsetDateTime) -> f64 {
+pub(crate) fn epoch_seconds(t: OffsetDateTime) -> f64 {
     t.unix_timestamp_nanos() as f64 / 1e9
 }
 
 /// AWS's KeyMetadata.
-pub fn key_metadata(key: &Key) -> Value {
+pub(crate) fn key_metadata(key: &Key) -> Value {
     let mut m = json!({
         "AWSAccountId": key.account.as_str(),
         "KeyId": key.id.to_string(),
@@ -106,10 +102,14 @@ pub fn key_metadata(key: &Key) -> Value {
     if key.usage == KeyUsage::EncryptDecrypt && key.spec == KeySpec::SymmetricDefault {
         m["EncryptionAlgorithms"] = json!([SYMMETRIC_DEFAULT]);
     }
+    if let Some(deletion) = key.deletion {
+        m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date));
+        m["PendingDeletionWindowInDays"] = json!(deletion.window_days);
+    }
     m
 }
 
-fn check_length(member: &str, len: usize, min: usize, max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_length(member: &str, len: usize, min: usize, max: usize) -> Result<(), ApiError> {
     if len < min {
         return Err(ApiError::constraint(
             member,
@@ -127,7 +127,7 @@ fn check_length(member: &str, len: usize, min: usize, max: usize) -> Result<(), 
     Ok(())
 }
 
-fn check_range(member: &str, value: i64, min: i64, max: i64) -> Result<(), ApiError> {
+pub(crate) fn check_range(member: &str, value: i64, min: i64, max: i64) -> Result<(), ApiError> {
     if value < min {
         return Err(ApiError::constraint(
             member,
@@ -145,7 +145,7 @@ fn check_range(member: &str, value: i64, min: i64, max: i64) -> Result<(), ApiEr
     Ok(())
 }
 
-fn check_key_id_param(member: &str, key_id: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_key_id_param(member: &str, key_id: Option<&str>) -> Result<(), ApiError> {
     match key_id {
         None => Err(ApiError::missing(member)),
         Some(k) => check_length(member, k.len(), 1, 2048),
@@ -224,7 +224,7 @@ fn context_value(context: &Option<EncryptionContext>) -> Value {
     }
 }
 
-fn without_nulls(mut v: Value) -> Value {
+pub(crate) fn without_nulls(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, value| !value.is_null());
     }
@@ -232,7 +232,7 @@ fn without_nulls(mut v: Value) -> Value {
 }
 
 impl Service {
-    pub(crate) fn execute(
+    pub(crate) async fn execute(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
@@ -241,8 +241,28 @@ impl Service {
         now: OffsetDateTime,
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        rec.read_only = !matches!(operation, "CreateKey" | "EnableKey" | "DisableKey");
+        rec.read_only = READ_ONLY.contains(&operation);
         match operation {
+            "CreateAlias" => self.create_alias(caller, ctx, body, rec),
+            "UpdateAlias" => self.update_alias(caller, ctx, body, rec),
+            "DeleteAlias" => self.delete_alias(caller, ctx, body, rec),
+            "ListAliases" => self.list_aliases(caller, ctx, body, rec),
+            "UpdateKeyDescription" => self.update_key_description(caller, ctx, body, now, rec),
+            "TagResource" => self.tag_resource(caller, ctx, body, now, rec),
+            "UntagResource" => self.untag_resource(caller, ctx, body, now, rec),
+            "ListResourceTags" => self.list_resource_tags(caller, ctx, body, rec),
+            "PutKeyPolicy" => self.put_key_policy(caller, ctx, body, now, rec),
+            "GetKeyPolicy" => self.get_key_policy(caller, ctx, body, rec),
+            "ListKeyPolicies" => self.list_key_policies(caller, ctx, body, rec),
+            "EnableKeyRotation" => self.enable_key_rotation(caller, ctx, body, now, rec),
+            "DisableKeyRotation" => self.disable_key_rotation(caller, ctx, body, now, rec),
+            "GetKeyRotationStatus" => self.get_key_rotation_status(caller, ctx, body, rec),
+            "RotateKeyOnDemand" => self.rotate_key_on_demand(caller, ctx, body, now, rec),
+            "ListKeyRotations" => self.list_key_rotations(caller, ctx, body, rec),
+            "ScheduleKeyDeletion" => self.schedule_key_deletion(caller, ctx, body, now, rec),
+            "CancelKeyDeletion" => self.cancel_key_deletion(caller, ctx, body, now, rec),
+            super::history::KEY_AS_OF => self.key_as_of(caller, ctx, body, rec).await,
+            super::history::KEY_HISTORY => self.key_history(caller, ctx, body, rec).await,
             "CreateKey" => self.create_key(caller, ctx, parse(body)?, now, rec),
             "DescribeKey" => self.describe_key(caller, ctx, parse(body)?, rec),
             "ListKeys" => self.list_keys(caller, ctx, parse(body)?, rec),
@@ -274,11 +294,12 @@ impl Service {
     }
 
     /// Resolve a `KeyId` parameter to a key of the caller's account in the request's region.
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_id: &str,
+        aliases: Resolve,
     ) -> Result<Arc<Key>, ApiError> {
         let not_found = |id: &KeyId| {
             ApiError::NotFound(format!(
@@ -286,27 +307,38 @@ impl Service {
                 crate::domain::ids::key_arn(&ctx.region, &caller.account, id)
             ))
         };
+        let alias_not_found = |alias: &str| {
+            ApiError::NotFound(format!(
+                "Alias arn:aws:kms:{}:{}:{alias} is not found.",
+                ctx.region, caller.account
+            ))
+        };
         let id = match KeyRef::parse(key_id) {
             None => return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'"))),
             Some(KeyRef::Id(id)) => id,
-            Some(KeyRef::Arn {
-                region,
-                account,
-                key_id: id,
-            }) => {
+            Some(KeyRef::Arn { region, account, key_id: id }) => {
                 if region != ctx.region || account != caller.account {
                     return Err(ApiError::NotFound(format!("Key '{key_id}' does not exist")));
                 }
                 id
             }
-            Some(KeyRef::AliasName(alias)) => {
-                return Err(ApiError::NotFound(format!(
-                    "Alias arn:aws:kms:{}:{}:{alias} is not found.",
-                    ctx.region, caller.account
-                )))
+            Some(KeyRef::AliasName(_) | KeyRef::AliasArn { .. }) if aliases == Resolve::KeyOnly => {
+                return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'")))
             }
-            Some(KeyRef::AliasArn { .. }) => {
-                return Err(ApiError::NotFound(format!("Alias {key_id} is not found.")))
+            Some(KeyRef::AliasName(alias)) => {
+                match self.projections.aliases.get(&ctx.region, &caller.account, &alias) {
+                    Some(a) => a.key_id,
+                    None => return Err(alias_not_found(&alias)),
+                }
+            }
+            Some(KeyRef::AliasArn { region, account, alias }) => {
+                if region != ctx.region || account != caller.account {
+                    return Err(ApiError::NotFound(format!("Alias {key_id} is not found.")));
+                }
+                match self.projections.aliases.get(&ctx.region, &caller.account, &alias) {
+                    Some(a) => a.key_id,
+                    None => return Err(alias_not_found(&alias)),
+                }
             }
         };
         match self.projections.keys.get(&id) {
@@ -394,14 +426,9 @@ impl Service {
             })?,
         };
         if let Some(policy) = &req.policy {
-            check_length("policy", policy.chars().count(), 1, 32768)?;
-            if serde_json::from_str::<serde_json::Map<String, Value>>(policy).is_err() {
-                return Err(ApiError::MalformedPolicyDocument(
-                    "The new key policy is not valid JSON.".into(),
-                ));
-            }
+            super::lifecycle::check_policy(policy)?;
         }
-        let tags = validate_tags(req.tags.unwrap_or_default())?;
+        let tags = super::lifecycle::validate_tags(req.tags.unwrap_or_default())?;
         if spec != KeySpec::SymmetricDefault {
             return Err(ApiError::UnsupportedOperation(format!(
                 "KeySpec {} is not supported by keyledger yet; only SYMMETRIC_DEFAULT keys can be created.",
@@ -436,6 +463,7 @@ impl Service {
             usage,
             origin,
             tags,
+            policy: req.policy.unwrap_or_else(|| super::lifecycle::default_policy(caller.account.as_str())),
             sealed_material: secrets.sealed_material,
         };
         let events = decide(None, command, now)?;
@@ -462,7 +490,7 @@ impl Service {
         rec.request_parameters = json!({ "keyId": req.key_id });
         check_key_id_param("keyId", req.key_id.as_deref())?;
         check_grant_tokens(&req.grant_tokens)?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
         rec.resources.push(key.arn.clone());
         Ok(json!({ "KeyMetadata": key_metadata(&key) }))
     }
@@ -517,10 +545,9 @@ impl Service {
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
         check_key_id_param("keyId", req.key_id.as_deref())?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::KeyOnly)?;
         rec.resources.push(key.arn.clone());
-        let events = decide(Some(&key), command, now)?;
-        rec.lifecycle = events.into_iter().zip(key.stream_version + 1..).collect();
+        self.change(&key, command, now, rec)?;
         Ok(json!({}))
     }
 
@@ -548,9 +575,9 @@ impl Service {
             req.encryption_algorithm.as_deref(),
             None,
         )?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
         rec.resources.push(key.arn.clone());
-        key.check_usable()?;
+        key.check(Operation::Encrypt)?;
         check_encrypt_decrypt(&key, "Encrypt")?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
@@ -577,11 +604,18 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<(Arc<Key>, crate::crypto::secret::SecretBytes), ApiError> {
         let requested = requested_key
-            .map(|k| self.resolve(caller, ctx, k))
+            .map(|k| self.resolve(caller, ctx, k, Resolve::AliasesToo))
             .transpose()?;
         let header = ciphertext::parse_header(blob).map_err(|_| opaque_ciphertext_error())?;
         let key = match self.projections.keys.get(&header.key_id) {
             Some(k) if k.account == caller.account && k.region == ctx.region => k,
+            // A deleted key is gone for every API, as at AWS.
+            _ if self.projections.keys.was_deleted(&header.key_id) => {
+                return Err(ApiError::NotFound(format!(
+                    "Key '{}' does not exist",
+                    crate::domain::ids::key_arn(&ctx.region, &caller.account, &header.key_id)
+                )))
+            }
             _ => return Err(opaque_ciphertext_error()),
         };
         if let Some(requested) = &requested {
@@ -592,7 +626,7 @@ impl Service {
             }
         }
         rec.resources.push(key.arn.clone());
-        key.check_usable()?;
+        key.check(Operation::Decrypt)?;
         check_encrypt_decrypt(&key, "Decrypt")?;
         let version = key
             .version(header.version)
@@ -689,6 +723,7 @@ impl Service {
             caller,
             ctx,
             req.destination_key_id.as_deref().unwrap_or_default(),
+            Resolve::AliasesToo,
         )?;
         let (source, plaintext) = self.open_blob(
             caller,
@@ -701,7 +736,7 @@ impl Service {
         if !rec.resources.contains(&destination.arn) {
             rec.resources.push(destination.arn.clone());
         }
-        destination.check_usable()?;
+        destination.check(Operation::ReEncrypt)?;
         check_encrypt_decrypt(&destination, "ReEncrypt")?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
@@ -760,9 +795,9 @@ impl Service {
         if with_plaintext {
             check_unsupported_recipient(&req.recipient)?;
         }
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default())?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
         rec.resources.push(key.arn.clone());
-        key.check_usable()?;
+        key.check(Operation::GenerateDataKey)?;
         check_encrypt_decrypt(
             &key,
             if with_plaintext {
@@ -804,31 +839,4 @@ impl Service {
         check_unsupported_recipient(&req.recipient)?;
         Ok(json!({ "Plaintext": b64(&random_bytes(n as usize)) }))
     }
-}
-
-fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
-    if tags.len() > 50 {
-        return Err(ApiError::Tag("Too many tags: a key has at most 50.".into()));
-    }
-    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
-    for t in tags {
-        let key = t
-            .tag_key
-            .ok_or_else(|| ApiError::missing("tags.member.tagKey"))?;
-        let value = t
-            .tag_value
-            .ok_or_else(|| ApiError::missing("tags.member.tagValue"))?;
-        check_length("tags.member.tagKey", key.chars().count(), 1, 128)?;
-        check_length("tags.member.tagValue", value.chars().count(), 0, 256)?;
-        if key.starts_with("aws:") {
-            return Err(ApiError::Tag(
-                "Tag keys beginning with aws: are reserved.".into(),
-            ));
-        }
-        if out.iter().any(|existing| existing.key == key) {
-            return Err(ApiError::Tag(format!("Duplicate tag key {key}.")));
-        }
-        out.push(Tag { key, value });
-    }
-    Ok(out)
 }

@@ -31,8 +31,8 @@ pub fn event_time(t: OffsetDateTime) -> String {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +43,8 @@ pub struct UserIdentity<'a> {
     pub access_key_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,22 +107,33 @@ pub fn cloudtrail_record<'a>(
     record: &'a CallRecord,
     error: Option<&ApiError>,
 ) -> CloudTrailRecord<'a> {
-    let user_identity = match caller {
-        Some(c) => UserIdentity {
-            kind: "IAMUser",
+    let user_identity = match (caller, &record.service_account) {
+        (Some(c), _) => UserIdentity {
+            kind: Some("IAMUser"),
             principal_id: Some(&c.access_key_id),
             arn: Some(&c.principal_arn),
             account_id: Some(c.account.as_str()),
             access_key_id: Some(&c.access_key_id),
             user_name: Some(&c.user_name),
+            invoked_by: None,
         },
-        None => UserIdentity {
-            kind: "Unknown",
+        (None, Some(account)) => UserIdentity {
+            kind: None,
+            principal_id: None,
+            arn: None,
+            account_id: Some(account.as_str()),
+            access_key_id: None,
+            user_name: None,
+            invoked_by: Some(super::scheduler::SERVICE_PRINCIPAL),
+        },
+        (None, None) => UserIdentity {
+            kind: Some("Unknown"),
             principal_id: None,
             arn: None,
             account_id: None,
             access_key_id: ctx.access_key_id.as_deref(),
             user_name: None,
+            invoked_by: None,
         },
     };
     let resources = record
@@ -153,9 +166,11 @@ pub fn cloudtrail_record<'a>(
         event_id: event_id.to_string(),
         read_only: record.read_only,
         resources,
-        event_type: "AwsApiCall",
+        event_type: if record.service_account.is_some() { "AwsServiceEvent" } else { "AwsApiCall" },
         management_event: true,
-        recipient_account_id: caller.map(|c| c.account.as_str()),
+        recipient_account_id: caller
+            .map(|c| c.account.as_str())
+            .or(record.service_account.as_ref().map(|a| a.as_str())),
         event_category: "Management",
     }
 }

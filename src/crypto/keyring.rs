@@ -69,6 +69,27 @@ impl Keyring {
             .insert(key_id, wrapped);
     }
 
+    /// Drop everything held for a deleted key (its shredding key is destroyed with it).
+    pub fn forget(&self, key_id: &KeyId) {
+        self.wrapped_shredding_keys.write().unwrap_or_else(|p| p.into_inner()).remove(key_id);
+        self.materials.write().unwrap_or_else(|p| p.into_inner()).retain(|(id, _), _| id != key_id);
+    }
+
+    /// Seal fresh material for `version` of an existing key (rotation).
+    pub fn new_version_material(&self, key_id: &KeyId, version: u32) -> Result<Sealed, CryptoError> {
+        let wrapped = self
+            .wrapped_shredding_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+            .cloned()
+            .ok_or(CryptoError)?;
+        let bytes = self.root.unwrap(LABEL_SHREDDING_KEY, key_id.as_bytes(), &wrapped)?;
+        let shredding_key = SecretKey::from_slice(&bytes).ok_or(CryptoError)?;
+        let material = SecretKey::generate();
+        Ok(Sealed(aead::seal(&shredding_key, &material_aad(key_id, version), material.expose())))
+    }
+
     /// The material of one version of `key`, unwrapped once and then cached.
     pub fn material(&self, key: &Key, version: u32) -> Result<Arc<SecretKey>, CryptoError> {
         if let Some(m) = self
@@ -124,7 +145,15 @@ mod tests {
             usage: KeyUsage::EncryptDecrypt,
             origin: Origin::AwsKms,
             state: KeyState::Enabled,
-            versions: vec![KeyVersion { number: 1, sealed }],
+            versions: vec![KeyVersion {
+                number: 1,
+                sealed,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+                rotation_type: None,
+            }],
+            policy: String::new(),
+            rotation: None,
+            deletion: None,
             tags: vec![],
             stream_version: 1,
         }

@@ -88,6 +88,9 @@ pub struct KeyCreated {
     pub origin: Origin,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The key policy document (AWS's default key policy when the caller gave none).
+    #[serde(default)]
+    pub policy: String,
     pub material_version: u32,
     /// The key material, sealed under the key's shredding key.
     pub sealed_material: Sealed,
@@ -103,6 +106,122 @@ pub struct KeyDisabled {
     pub key_id: KeyId,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDescriptionUpdated {
+    pub key_id: KeyId,
+    pub description: String,
+}
+
+/// Tags added or overwritten.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTagged {
+    pub key_id: KeyId,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUntagged {
+    pub key_id: KeyId,
+    pub tag_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPolicyPut {
+    pub key_id: KeyId,
+    pub policy_name: String,
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotationEnabled {
+    pub key_id: KeyId,
+    pub rotation_period_days: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_rotation_date: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotationDisabled {
+    pub key_id: KeyId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RotationType {
+    #[serde(rename = "AUTOMATIC")]
+    Automatic,
+    #[serde(rename = "ON_DEMAND")]
+    OnDemand,
+}
+
+impl RotationType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RotationType::Automatic => "AUTOMATIC",
+            RotationType::OnDemand => "ON_DEMAND",
+        }
+    }
+}
+
+/// A new material version; new encryptions use it, old versions still decrypt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotated {
+    pub key_id: KeyId,
+    pub material_version: u32,
+    pub rotation_type: RotationType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub rotation_date: OffsetDateTime,
+    /// The new material, sealed under the key's shredding key (AAD binds id and version).
+    pub sealed_material: Sealed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDeletionScheduled {
+    pub key_id: KeyId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub deletion_date: OffsetDateTime,
+    pub pending_window_days: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDeletionCancelled {
+    pub key_id: KeyId,
+}
+
+/// The key is gone and its shredding key destroyed in the same transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDeleted {
+    pub key_id: KeyId,
+}
+
+/// An alias and the key it names (alias events live on the alias's own stream).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasCreated {
+    pub alias_name: String,
+    pub account_id: AccountId,
+    pub region: Region,
+    pub key_id: KeyId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasUpdated {
+    pub alias_name: String,
+    pub account_id: AccountId,
+    pub region: Region,
+    pub key_id: KeyId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasDeleted {
+    pub alias_name: String,
+    pub account_id: AccountId,
+    pub region: Region,
+}
+
+/// The stream of an alias: aliases are unique per account and region.
+pub fn alias_stream(region: &Region, account: &AccountId, alias_name: &str) -> String {
+    format!("alias/{region}/{account}/{alias_name}")
+}
+
 /// Lifecycle events: what the key-state projection folds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event_type", content = "body")]
@@ -112,27 +231,77 @@ pub enum DomainEvent {
     KeyCreated(KeyCreated),
     KeyEnabled(KeyEnabled),
     KeyDisabled(KeyDisabled),
+    KeyDescriptionUpdated(KeyDescriptionUpdated),
+    KeyTagged(KeyTagged),
+    KeyUntagged(KeyUntagged),
+    KeyPolicyPut(KeyPolicyPut),
+    KeyRotationEnabled(KeyRotationEnabled),
+    KeyRotationDisabled(KeyRotationDisabled),
+    KeyRotated(KeyRotated),
+    KeyDeletionScheduled(KeyDeletionScheduled),
+    KeyDeletionCancelled(KeyDeletionCancelled),
+    KeyDeleted(KeyDeleted),
+    AliasCreated(AliasCreated),
+    AliasUpdated(AliasUpdated),
+    AliasDeleted(AliasDeleted),
 }
 
 impl DomainEvent {
     pub fn event_type(&self) -> &'static str {
+        use DomainEvent::*;
         match self {
-            DomainEvent::AccountCreated(_) => "AccountCreated",
-            DomainEvent::AccessKeyCreated(_) => "AccessKeyCreated",
-            DomainEvent::KeyCreated(_) => "KeyCreated",
-            DomainEvent::KeyEnabled(_) => "KeyEnabled",
-            DomainEvent::KeyDisabled(_) => "KeyDisabled",
+            AccountCreated(_) => "AccountCreated",
+            AccessKeyCreated(_) => "AccessKeyCreated",
+            KeyCreated(_) => "KeyCreated",
+            KeyEnabled(_) => "KeyEnabled",
+            KeyDisabled(_) => "KeyDisabled",
+            KeyDescriptionUpdated(_) => "KeyDescriptionUpdated",
+            KeyTagged(_) => "KeyTagged",
+            KeyUntagged(_) => "KeyUntagged",
+            KeyPolicyPut(_) => "KeyPolicyPut",
+            KeyRotationEnabled(_) => "KeyRotationEnabled",
+            KeyRotationDisabled(_) => "KeyRotationDisabled",
+            KeyRotated(_) => "KeyRotated",
+            KeyDeletionScheduled(_) => "KeyDeletionScheduled",
+            KeyDeletionCancelled(_) => "KeyDeletionCancelled",
+            KeyDeleted(_) => "KeyDeleted",
+            AliasCreated(_) => "AliasCreated",
+            AliasUpdated(_) => "AliasUpdated",
+            AliasDeleted(_) => "AliasDeleted",
+        }
+    }
+
+    /// The key this event is about, if it is a key lifecycle event.
+    pub fn key_id(&self) -> Option<KeyId> {
+        use DomainEvent::*;
+        match self {
+            KeyCreated(e) => Some(e.key_id),
+            KeyEnabled(e) => Some(e.key_id),
+            KeyDisabled(e) => Some(e.key_id),
+            KeyDescriptionUpdated(e) => Some(e.key_id),
+            KeyTagged(e) => Some(e.key_id),
+            KeyUntagged(e) => Some(e.key_id),
+            KeyPolicyPut(e) => Some(e.key_id),
+            KeyRotationEnabled(e) => Some(e.key_id),
+            KeyRotationDisabled(e) => Some(e.key_id),
+            KeyRotated(e) => Some(e.key_id),
+            KeyDeletionScheduled(e) => Some(e.key_id),
+            KeyDeletionCancelled(e) => Some(e.key_id),
+            KeyDeleted(e) => Some(e.key_id),
+            AccountCreated(_) | AccessKeyCreated(_) | AliasCreated(_) | AliasUpdated(_) | AliasDeleted(_) => None,
         }
     }
 
     /// The stream this event belongs to.
     pub fn stream(&self) -> String {
+        use DomainEvent::*;
         match self {
-            DomainEvent::AccountCreated(e) => account_stream(&e.account_id),
-            DomainEvent::AccessKeyCreated(e) => account_stream(&e.account_id),
-            DomainEvent::KeyCreated(e) => e.key_id.stream(),
-            DomainEvent::KeyEnabled(e) => e.key_id.stream(),
-            DomainEvent::KeyDisabled(e) => e.key_id.stream(),
+            AccountCreated(e) => account_stream(&e.account_id),
+            AccessKeyCreated(e) => account_stream(&e.account_id),
+            AliasCreated(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
+            AliasUpdated(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
+            AliasDeleted(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
+            other => other.key_id().map(|id| id.stream()).unwrap_or_default(),
         }
     }
 }

@@ -1,7 +1,11 @@
 //! The key aggregate: state, `decide` and `apply`. Pure: no clock, randomness,
 //! crypto or I/O — the command handler brings those in.
 
-use super::events::{DomainEvent, KeyCreated, KeyDisabled, KeyEnabled, Sealed, Tag};
+use super::events::{
+    DomainEvent, KeyCreated, KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled,
+    KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyPolicyPut, KeyRotated, KeyRotationDisabled,
+    KeyRotationEnabled, KeyTagged, KeyUntagged, RotationType, Sealed, Tag,
+};
 use super::ids::{key_arn, AccountId, KeyId, Region};
 use super::DomainError;
 use serde::{Deserialize, Serialize};
@@ -86,6 +90,23 @@ aws_enum!(
 pub struct KeyVersion {
     pub number: u32,
     pub sealed: Sealed,
+    pub created_at: OffsetDateTime,
+    /// How the version came to be; `None` for the key's first material.
+    pub rotation_type: Option<RotationType>,
+}
+
+/// Automatic rotation, when enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotationSchedule {
+    pub period_days: u32,
+    pub next_rotation_date: OffsetDateTime,
+}
+
+/// A pending deletion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingDeletion {
+    pub deletion_date: OffsetDateTime,
+    pub window_days: u32,
 }
 
 /// A key as the key-state projection knows it.
@@ -103,36 +124,153 @@ pub struct Key {
     pub state: KeyState,
     pub versions: Vec<KeyVersion>,
     pub tags: Vec<Tag>,
+    pub policy: String,
+    pub rotation: Option<RotationSchedule>,
+    pub deletion: Option<PendingDeletion>,
     /// The last lifecycle event applied to this key's stream.
     pub stream_version: u64,
 }
 
+/// AWS KMS allows this many on-demand rotations per key.
+pub const MAX_ON_DEMAND_ROTATIONS: usize = 10;
+pub const MIN_ROTATION_PERIOD_DAYS: u32 = 90;
+pub const MAX_ROTATION_PERIOD_DAYS: u32 = 2560;
+pub const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
+pub const MIN_PENDING_WINDOW_DAYS: u32 = 7;
+pub const MAX_PENDING_WINDOW_DAYS: u32 = 30;
+pub const DEFAULT_PENDING_WINDOW_DAYS: u32 = 30;
+pub const DEFAULT_POLICY_NAME: &str = "default";
+
 impl Key {
     pub fn current_version(&self) -> &KeyVersion {
         // Invariant: KeyCreated always carries version 1, and versions are only ever added.
-        self.versions
-            .last()
-            .expect("a key always has at least one version")
+        self.versions.last().expect("a key always has at least one version")
     }
 
     pub fn version(&self, number: u32) -> Option<&KeyVersion> {
         self.versions.iter().find(|v| v.number == number)
     }
 
-    /// Whether cryptographic operations may use this key now, with AWS's error for each state.
-    pub fn check_usable(&self) -> Result<(), DomainError> {
-        match self.state {
-            KeyState::Enabled => Ok(()),
-            KeyState::Disabled => Err(DomainError::Disabled(format!("{} is disabled.", self.arn))),
-            KeyState::PendingDeletion => Err(DomainError::InvalidState(format!(
-                "{} is pending deletion.",
-                self.arn
-            ))),
-            other => Err(DomainError::InvalidState(format!(
+    pub fn on_demand_rotations(&self) -> usize {
+        self.versions.iter().filter(|v| v.rotation_type == Some(RotationType::OnDemand)).count()
+    }
+
+    /// Whether `operation` may run in the key's current state — AWS's key-state table.
+    pub fn check(&self, operation: Operation) -> Result<(), DomainError> {
+        match (self.state, operation.rule_in(self.state)) {
+            (_, Rule::Allowed) => Ok(()),
+            (KeyState::Disabled, Rule::Disabled) => {
+                Err(DomainError::Disabled(format!("{} is disabled.", self.arn)))
+            }
+            (state, _) => Err(DomainError::InvalidState(format!(
                 "{} is {}.",
                 self.arn,
-                other.as_str()
+                if state == KeyState::PendingDeletion { "pending deletion" } else { state.as_str() }
             ))),
+        }
+    }
+
+    /// Whether cryptographic operations may use this key now (Encrypt's row of the table).
+    pub fn check_usable(&self) -> Result<(), DomainError> {
+        self.check(Operation::Encrypt)
+    }
+}
+
+/// API operations that the key-state table speaks of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    CancelKeyDeletion,
+    CreateAlias,
+    Decrypt,
+    DeleteAlias,
+    DescribeKey,
+    DisableKey,
+    DisableKeyRotation,
+    EnableKey,
+    EnableKeyRotation,
+    Encrypt,
+    GenerateDataKey,
+    GetKeyPolicy,
+    GetKeyRotationStatus,
+    ListKeyPolicies,
+    ListKeyRotations,
+    ListResourceTags,
+    PutKeyPolicy,
+    ReEncrypt,
+    RotateKeyOnDemand,
+    ScheduleKeyDeletion,
+    TagResource,
+    UntagResource,
+    UpdateAlias,
+    UpdateKeyDescription,
+}
+
+/// What the table says for one operation in one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    Allowed,
+    /// `DisabledException`.
+    Disabled,
+    /// `KMSInvalidStateException`.
+    InvalidState,
+}
+
+impl Operation {
+    pub const ALL: &'static [Operation] = &[
+        Operation::CancelKeyDeletion,
+        Operation::CreateAlias,
+        Operation::Decrypt,
+        Operation::DeleteAlias,
+        Operation::DescribeKey,
+        Operation::DisableKey,
+        Operation::DisableKeyRotation,
+        Operation::EnableKey,
+        Operation::EnableKeyRotation,
+        Operation::Encrypt,
+        Operation::GenerateDataKey,
+        Operation::GetKeyPolicy,
+        Operation::GetKeyRotationStatus,
+        Operation::ListKeyPolicies,
+        Operation::ListKeyRotations,
+        Operation::ListResourceTags,
+        Operation::PutKeyPolicy,
+        Operation::ReEncrypt,
+        Operation::RotateKeyOnDemand,
+        Operation::ScheduleKeyDeletion,
+        Operation::TagResource,
+        Operation::UntagResource,
+        Operation::UpdateAlias,
+        Operation::UpdateKeyDescription,
+    ];
+
+    /// The AWS KMS key-state table ("Key states of AWS KMS keys", Developer Guide),
+    /// for the states keyledger has: Enabled, Disabled, PendingDeletion.
+    pub fn rule_in(self, state: KeyState) -> Rule {
+        use Operation::*;
+        use Rule::*;
+        match state {
+            KeyState::Enabled => match self {
+                CancelKeyDeletion => InvalidState,
+                _ => Allowed,
+            },
+            KeyState::Disabled => match self {
+                CancelKeyDeletion => InvalidState,
+                Decrypt | Encrypt | GenerateDataKey | ReEncrypt | RotateKeyOnDemand
+                | EnableKeyRotation | DisableKeyRotation => Disabled,
+                _ => Allowed,
+            },
+            KeyState::PendingDeletion => match self {
+                CancelKeyDeletion | DeleteAlias | DescribeKey | GetKeyPolicy
+                | GetKeyRotationStatus | ListKeyPolicies | ListKeyRotations | ListResourceTags
+                | PutKeyPolicy => Allowed,
+                _ => InvalidState,
+            },
+            _ => match self {
+                DescribeKey | GetKeyPolicy | ListKeyPolicies | ListResourceTags | DeleteAlias => {
+                    Allowed
+                }
+                _ => InvalidState,
+            },
         }
     }
 }
@@ -163,10 +301,53 @@ pub enum KeyCommand {
         usage: KeyUsage,
         origin: Origin,
         tags: Vec<Tag>,
+        policy: String,
         sealed_material: Sealed,
     },
     Enable,
     Disable,
+    UpdateDescription(String),
+    Tag(Vec<Tag>),
+    Untag(Vec<String>),
+    PutPolicy { policy_name: String, policy: String },
+    EnableRotation { period_days: u32 },
+    DisableRotation,
+    /// `version` must be the next version number; the material is sealed for it.
+    Rotate { version: u32, rotation_type: RotationType, sealed_material: Sealed },
+    ScheduleDeletion { window_days: u32 },
+    CancelDeletion,
+    /// The scheduler's deletion of a key whose waiting period is over.
+    Delete,
+}
+
+impl KeyCommand {
+    /// The operation of the key-state table this command is checked as.
+    fn operation(&self) -> Option<Operation> {
+        Some(match self {
+            KeyCommand::Create { .. } | KeyCommand::Delete => return None,
+            KeyCommand::Enable => Operation::EnableKey,
+            KeyCommand::Disable => Operation::DisableKey,
+            KeyCommand::UpdateDescription(_) => Operation::UpdateKeyDescription,
+            KeyCommand::Tag(_) => Operation::TagResource,
+            KeyCommand::Untag(_) => Operation::UntagResource,
+            KeyCommand::PutPolicy { .. } => Operation::PutKeyPolicy,
+            KeyCommand::EnableRotation { .. } => Operation::EnableKeyRotation,
+            KeyCommand::DisableRotation => Operation::DisableKeyRotation,
+            KeyCommand::Rotate { rotation_type: RotationType::OnDemand, .. } => {
+                Operation::RotateKeyOnDemand
+            }
+            KeyCommand::Rotate { rotation_type: RotationType::Automatic, .. } => return None,
+            KeyCommand::ScheduleDeletion { .. } => Operation::ScheduleKeyDeletion,
+            KeyCommand::CancelDeletion => Operation::CancelKeyDeletion,
+        })
+    }
+}
+
+/// A key has at most this many tags.
+pub const MAX_TAGS: usize = 50;
+
+fn days(n: u32) -> time::Duration {
+    time::Duration::days(i64::from(n))
 }
 
 /// Decide which events a command produces against the current state.
@@ -175,7 +356,7 @@ pub fn decide(
     command: KeyCommand,
     now: OffsetDateTime,
 ) -> Result<Vec<DomainEvent>, DomainError> {
-    match (key, command) {
+    let key = match (key, command) {
         (
             None,
             KeyCommand::Create {
@@ -187,6 +368,7 @@ pub fn decide(
                 usage,
                 origin,
                 tags,
+                policy,
                 sealed_material,
             },
         ) => {
@@ -197,7 +379,7 @@ pub fn decide(
                     spec.as_str()
                 )));
             }
-            Ok(vec![DomainEvent::KeyCreated(KeyCreated {
+            return Ok(vec![DomainEvent::KeyCreated(KeyCreated {
                 key_id,
                 account_id: account,
                 region,
@@ -207,38 +389,137 @@ pub fn decide(
                 key_usage: usage,
                 origin,
                 tags,
+                policy,
                 material_version: 1,
                 sealed_material,
-            })])
+            })]);
         }
-        (Some(key), KeyCommand::Create { .. }) => Err(DomainError::AlreadyExists(format!(
-            "{} already exists",
-            key.arn
-        ))),
-        (None, _) => Err(DomainError::NotFound("key does not exist".into())),
-        (Some(key), KeyCommand::Enable) => match key.state {
-            KeyState::Enabled => Ok(vec![]),
-            KeyState::Disabled => Ok(vec![DomainEvent::KeyEnabled(KeyEnabled { key_id: key.id })]),
-            _ => Err(invalid_state(key)),
+        (Some(key), KeyCommand::Create { .. }) => {
+            return Err(DomainError::AlreadyExists(format!("{} already exists", key.arn)))
+        }
+        (None, _) => return Err(DomainError::NotFound("key does not exist".into())),
+        (Some(key), command) => {
+            if let Some(operation) = command.operation() {
+                key.check(operation)?;
+            }
+            (key, command)
+        }
+    };
+    let (key, command) = key;
+    let key_id = key.id;
+    let event = match command {
+        KeyCommand::Create { .. } => unreachable!("handled above"),
+        KeyCommand::Enable if key.state == KeyState::Enabled => return Ok(vec![]),
+        KeyCommand::Enable => DomainEvent::KeyEnabled(KeyEnabled { key_id }),
+        KeyCommand::Disable if key.state == KeyState::Disabled => return Ok(vec![]),
+        KeyCommand::Disable => DomainEvent::KeyDisabled(KeyDisabled { key_id }),
+        KeyCommand::UpdateDescription(description) => {
+            DomainEvent::KeyDescriptionUpdated(KeyDescriptionUpdated { key_id, description })
+        }
+        KeyCommand::Tag(tags) => {
+            let mut keys: Vec<&str> = key.tags.iter().map(|t| t.key.as_str()).collect();
+            for t in &tags {
+                if !keys.contains(&t.key.as_str()) {
+                    keys.push(&t.key);
+                }
+            }
+            if keys.len() > MAX_TAGS {
+                return Err(DomainError::Tag(format!(
+                    "A key can have at most {MAX_TAGS} tags; this request would give it {}.",
+                    keys.len()
+                )));
+            }
+            DomainEvent::KeyTagged(KeyTagged { key_id, tags })
+        }
+        KeyCommand::Untag(tag_keys) => DomainEvent::KeyUntagged(KeyUntagged { key_id, tag_keys }),
+        KeyCommand::PutPolicy { policy_name, policy } => {
+            DomainEvent::KeyPolicyPut(KeyPolicyPut { key_id, policy_name, policy })
+        }
+        KeyCommand::EnableRotation { period_days } => {
+            if key.spec != KeySpec::SymmetricDefault {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} does not support automatic key rotation.",
+                    key.arn
+                )));
+            }
+            if !(MIN_ROTATION_PERIOD_DAYS..=MAX_ROTATION_PERIOD_DAYS).contains(&period_days) {
+                return Err(DomainError::Validation(format!(
+                    "1 validation error detected: Value '{period_days}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between {MIN_ROTATION_PERIOD_DAYS} and {MAX_ROTATION_PERIOD_DAYS}"
+                )));
+            }
+            DomainEvent::KeyRotationEnabled(KeyRotationEnabled {
+                key_id,
+                rotation_period_days: period_days,
+                next_rotation_date: now + days(period_days),
+            })
+        }
+        KeyCommand::DisableRotation => {
+            DomainEvent::KeyRotationDisabled(KeyRotationDisabled { key_id })
+        }
+        KeyCommand::Rotate { version, rotation_type, sealed_material } => {
+            if key.spec != KeySpec::SymmetricDefault {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} does not support rotation.",
+                    key.arn
+                )));
+            }
+            if rotation_type == RotationType::OnDemand
+                && key.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS
+            {
+                return Err(DomainError::LimitExceeded(format!(
+                    "{} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
+                    key.arn
+                )));
+            }
+            let next = key.current_version().number + 1;
+            if version != next {
+                return Err(DomainError::Conflict(format!(
+                    "rotation prepared version {version}, the next is {next}"
+                )));
+            }
+            DomainEvent::KeyRotated(KeyRotated {
+                key_id,
+                material_version: version,
+                rotation_type,
+                rotation_date: now,
+                sealed_material,
+            })
+        }
+        KeyCommand::ScheduleDeletion { window_days } => {
+            if !(MIN_PENDING_WINDOW_DAYS..=MAX_PENDING_WINDOW_DAYS).contains(&window_days) {
+                return Err(DomainError::Validation(format!(
+                    "1 validation error detected: Value '{window_days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between {MIN_PENDING_WINDOW_DAYS} and {MAX_PENDING_WINDOW_DAYS}"
+                )));
+            }
+            DomainEvent::KeyDeletionScheduled(KeyDeletionScheduled {
+                key_id,
+                deletion_date: now + days(window_days),
+                pending_window_days: window_days,
+            })
+        }
+        KeyCommand::CancelDeletion => {
+            DomainEvent::KeyDeletionCancelled(KeyDeletionCancelled { key_id })
+        }
+        KeyCommand::Delete => match key.deletion {
+            Some(d) if key.state == KeyState::PendingDeletion && d.deletion_date <= now => {
+                DomainEvent::KeyDeleted(KeyDeleted { key_id })
+            }
+            _ => {
+                return Err(DomainError::InvalidState(format!(
+                    "{} is not due for deletion.",
+                    key.arn
+                )))
+            }
         },
-        (Some(key), KeyCommand::Disable) => match key.state {
-            KeyState::Disabled => Ok(vec![]),
-            KeyState::Enabled => Ok(vec![DomainEvent::KeyDisabled(KeyDisabled {
-                key_id: key.id,
-            })]),
-            _ => Err(invalid_state(key)),
-        },
-    }
+    };
+    Ok(vec![event])
 }
 
-fn invalid_state(key: &Key) -> DomainError {
-    DomainError::InvalidState(format!("{} is {}.", key.arn, key.state.as_str()))
-}
-
-/// Fold one lifecycle event into a key's state. Events that are not about keys leave it as is.
+/// Fold one lifecycle event into a key's state. Events that are not about this key leave it as is;
+/// `KeyDeleted` ends it.
 pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
-    match event {
-        DomainEvent::KeyCreated(e) => Some(Key {
+    if let DomainEvent::KeyCreated(e) = event {
+        return Some(Key {
             id: e.key_id,
             arn: key_arn(&e.region, &e.account_id, &e.key_id),
             account: e.account_id.clone(),
@@ -252,25 +533,72 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             versions: vec![KeyVersion {
                 number: e.material_version,
                 sealed: e.sealed_material.clone(),
+                created_at: e.creation_date,
+                rotation_type: None,
             }],
             tags: e.tags.clone(),
+            policy: e.policy.clone(),
+            rotation: None,
+            deletion: None,
             stream_version: 1,
-        }),
-        DomainEvent::KeyEnabled(_) => key.map(|k| Key {
-            state: KeyState::Enabled,
-            ..bump(k)
-        }),
-        DomainEvent::KeyDisabled(_) => key.map(|k| Key {
-            state: KeyState::Disabled,
-            ..bump(k)
-        }),
-        DomainEvent::AccountCreated(_) | DomainEvent::AccessKeyCreated(_) => key,
+        });
     }
-}
-
-fn bump(mut key: Key) -> Key {
+    let mut key = key?;
     key.stream_version += 1;
-    key
+    match event {
+        DomainEvent::KeyEnabled(_) => key.state = KeyState::Enabled,
+        DomainEvent::KeyDisabled(_) => key.state = KeyState::Disabled,
+        DomainEvent::KeyDescriptionUpdated(e) => key.description = e.description.clone(),
+        DomainEvent::KeyTagged(e) => {
+            for tag in &e.tags {
+                match key.tags.iter_mut().find(|t| t.key == tag.key) {
+                    Some(existing) => existing.value = tag.value.clone(),
+                    None => key.tags.push(tag.clone()),
+                }
+            }
+        }
+        DomainEvent::KeyUntagged(e) => key.tags.retain(|t| !e.tag_keys.contains(&t.key)),
+        DomainEvent::KeyPolicyPut(e) => key.policy = e.policy.clone(),
+        DomainEvent::KeyRotationEnabled(e) => {
+            key.rotation = Some(RotationSchedule {
+                period_days: e.rotation_period_days,
+                next_rotation_date: e.next_rotation_date,
+            })
+        }
+        DomainEvent::KeyRotationDisabled(_) => key.rotation = None,
+        DomainEvent::KeyRotated(e) => {
+            key.versions.push(KeyVersion {
+                number: e.material_version,
+                sealed: e.sealed_material.clone(),
+                created_at: e.rotation_date,
+                rotation_type: Some(e.rotation_type),
+            });
+            if let Some(schedule) = &mut key.rotation {
+                // Any rotation restarts the automatic period, as at AWS.
+                schedule.next_rotation_date = e.rotation_date + days(schedule.period_days);
+            }
+        }
+        DomainEvent::KeyDeletionScheduled(e) => {
+            key.state = KeyState::PendingDeletion;
+            key.deletion = Some(PendingDeletion {
+                deletion_date: e.deletion_date,
+                window_days: e.pending_window_days,
+            });
+        }
+        DomainEvent::KeyDeletionCancelled(_) => {
+            // AWS returns a key whose deletion is cancelled to Disabled.
+            key.state = KeyState::Disabled;
+            key.deletion = None;
+        }
+        DomainEvent::KeyDeleted(_) => return None,
+        DomainEvent::KeyCreated(_)
+        | DomainEvent::AccountCreated(_)
+        | DomainEvent::AccessKeyCreated(_)
+        | DomainEvent::AliasCreated(_)
+        | DomainEvent::AliasUpdated(_)
+        | DomainEvent::AliasDeleted(_) => key.stream_version -= 1,
+    }
+    Some(key)
 }
 
 #[cfg(test)]
@@ -291,6 +619,7 @@ mod tests {
             usage: KeyUsage::EncryptDecrypt,
             origin: Origin::AwsKms,
             tags: vec![],
+            policy: "{}".into(),
             sealed_material: Sealed(vec![1, 2, 3]),
         }
     }

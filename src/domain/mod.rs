@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod ids;
+pub mod alias;
 pub mod key;
 
 /// Why a command was refused. The HTTP layer maps each to an AWS error type.
@@ -19,4 +20,15 @@ pub enum DomainError {
     InvalidState(String),
     #[error("{0}")]
     Validation(String),
+    #[error("{0}")]
+    Tag(String),
+    #[error("{0}")]
+    InvalidAliasName(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    /// The command was prepared against a state that has moved on; decide it again.
+    #[error("{0}")]
+    Conflict(String),
 }

@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod sigv4;
 
-use crate::app::{ApiError, RequestContext, Service};
+use crate::app::{ApiError, Caller, RequestContext, Service};
 use actix_web::dev::Server;
 use actix_web::http::{header::HeaderMap, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -50,6 +50,7 @@ pub fn serve(
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .route("/", web::post().to(aws_json))
             .route("/healthz", web::get().to(healthz))
+            .route("/v1/keys/{key:.+}", web::get().to(native_key))
     })
     .workers(workers.max(1))
     .shutdown_timeout(10)
@@ -72,7 +73,9 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
 fn status(error: &ApiError) -> StatusCode {
     match error {
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        ApiError::Disabled(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
+        ApiError::Disabled(_) | ApiError::InvalidState(_) | ApiError::Conflict(_) => {
+            StatusCode::CONFLICT
+        }
         ApiError::DryRun => StatusCode::PRECONDITION_FAILED,
         ApiError::MissingAuthenticationToken(_) | ApiError::AccessDenied(_) => {
             StatusCode::FORBIDDEN
@@ -93,30 +96,20 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let Some(ready) = shared.ready.get() else {
-        // Nothing can be recorded before the ledger is open, so nothing is done.
-        let mut response = error_response(
-            &request_id,
-            &ApiError::Internal("keyledger is starting; retry shortly.".into()),
-        );
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        return response;
-    };
-    let service = &ready.service;
+/// Step 1 for any endpoint: SigV4 over the request exactly as received, and what is
+/// known of the caller whether or not it succeeded.
+fn authenticate_request(
+    ready: &Ready,
+    req: &HttpRequest,
+    body: &[u8],
+    request_id: &str,
+) -> (RequestContext, Result<Caller, ApiError>) {
     let headers = req.headers();
-    let target = header(headers, "x-amz-target").unwrap_or_default();
-    let operation = target
-        .strip_prefix(TARGET_PREFIX)
-        .unwrap_or(if target.is_empty() { "" } else { target });
-
-    // SigV4 over the request exactly as received.
     let header_pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
         .collect();
-    let payload_hash = sigv4::sha256_hex(&body);
+    let payload_hash = sigv4::sha256_hex(body);
     let uri = req.uri();
     let parts = sigv4::RequestParts {
         method: req.method().as_str(),
@@ -125,7 +118,8 @@ async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
         headers: &header_pairs,
         payload_sha256_hex: &payload_hash,
     };
-    let now = service.clock.now();
+    // Signatures are checked against the wall clock, whatever the service's (injectable) clock says.
+    let now = time::OffsetDateTime::now_utc();
     let authenticated = ready.authenticator.authenticate(
         header(headers, "authorization"),
         header(headers, "x-amz-date"),
@@ -133,42 +127,92 @@ async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
         now,
     );
     let ctx = RequestContext {
-        request_id: request_id.clone(),
+        request_id: request_id.to_owned(),
         region: authenticated
             .region
             .clone()
-            .unwrap_or_else(|| service.default_region.clone()),
-        source_ip: req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
-        user_agent: header(headers, "user-agent")
-            .unwrap_or_default()
-            .chars()
-            .take(256)
-            .collect(),
+            .unwrap_or_else(|| ready.service.default_region.clone()),
+        source_ip: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        user_agent: header(headers, "user-agent").unwrap_or_default().chars().take(256).collect(),
         access_key_id: authenticated.access_key_id.clone(),
     };
-    let mut caller = authenticated.caller;
+    (ctx, authenticated.caller)
+}
+
+fn starting(request_id: &str) -> HttpResponse {
+    // Nothing can be recorded before the ledger is open, so nothing is done.
+    let mut response = error_response(
+        request_id,
+        &ApiError::Internal("keyledger is starting; retry shortly.".into()),
+    );
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+}
+
+async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let Some(ready) = shared.ready.get() else {
+        return starting(&request_id);
+    };
+    let target = header(req.headers(), "x-amz-target").unwrap_or_default();
+    let operation = target
+        .strip_prefix(TARGET_PREFIX)
+        .unwrap_or(if target.is_empty() { "" } else { target });
+    let (ctx, mut caller) = authenticate_request(ready, &req, &body, &request_id);
     if caller.is_ok() && !target.is_empty() && !target.starts_with(TARGET_PREFIX) {
         caller = Err(ApiError::UnknownOperation(format!(
             "{} is not a TrentService target.",
             crate::app::trail::event_name(target)
         )));
     }
-    match service
-        .handle(
-            &ctx,
-            caller.as_ref().map_err(Clone::clone),
-            operation,
-            &body,
-        )
-        .await
-    {
+    match ready.service.handle(&ctx, caller.as_ref().map_err(Clone::clone), operation, &body).await {
         Ok(response) => HttpResponse::Ok()
             .insert_header(("x-amzn-RequestId", request_id.as_str()))
             .content_type(JSON_1_1)
             .body(response.to_string()),
         Err(e) => error_response(&request_id, &e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AsOfQuery {
+    as_of: Option<String>,
+}
+
+/// `GET /v1/keys/{key}?as_of=…` and `GET /v1/keys/{key}/history` (the key percent-encoded
+/// when it is an ARN). SigV4-signed like the AWS endpoint, recorded like any call.
+async fn native_key(
+    req: HttpRequest,
+    query: web::Query<AsOfQuery>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let Some(ready) = shared.ready.get() else {
+        return starting(&request_id);
+    };
+    let raw = req.uri().path().strip_prefix("/v1/keys/").unwrap_or_default();
+    let (raw_key, operation) = match raw.strip_suffix("/history") {
+        Some(key) => (key, crate::app::history::KEY_HISTORY),
+        None => (raw, crate::app::history::KEY_AS_OF),
+    };
+    let key = percent_encoding::percent_decode_str(raw_key).decode_utf8_lossy().into_owned();
+    let body = serde_json::json!({ "KeyId": key, "AsOf": query.as_of }).to_string();
+    let (ctx, caller) = authenticate_request(ready, &req, b"", &request_id);
+    match ready.service.handle(&ctx, caller.as_ref().map_err(Clone::clone), operation, body.as_bytes()).await {
+        Ok(response) => HttpResponse::Ok()
+            .insert_header(("x-amzn-RequestId", request_id.as_str()))
+            .content_type("application/json")
+            .body(response.to_string()),
+        Err(e) => {
+            let mut response = error_response(&request_id, &e);
+            response.headers_mut().insert(
+                actix_web::http::header::CONTENT_TYPE,
+                actix_web::http::header::HeaderValue::from_static("application/json"),
+            );
+            if matches!(e, ApiError::NotFound(_)) {
+                *response.status_mut() = StatusCode::NOT_FOUND;
+            }
+            response
+        }
     }
 }

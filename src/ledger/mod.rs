@@ -8,6 +8,7 @@ use crate::domain::events::DomainEvent;
 use crate::domain::ids::KeyId;
 use std::collections::HashMap;
 use std::future::Future;
+use time::OffsetDateTime;
 
 pub use writer::{CommitListener, Ledger};
 
@@ -19,7 +20,8 @@ pub struct NewEvent {
     pub stream: Option<(String, u64)>,
     pub event_name: String,
     pub data: Vec<u8>,
-    pub lifecycle: Option<DomainEvent>,
+    /// The typed fact and its time, for lifecycle events.
+    pub lifecycle: Option<(DomainEvent, OffsetDateTime)>,
 }
 
 /// Events that must be durable together, plus shredding keys created with them.
@@ -27,6 +29,8 @@ pub struct NewEvent {
 pub struct AppendBatch {
     pub events: Vec<NewEvent>,
     pub shredding_keys: Vec<(KeyId, Vec<u8>)>,
+    /// Keys whose shredding keys are destroyed in the same transaction (crypto-shredding).
+    pub shredded: Vec<KeyId>,
 }
 
 /// One row as the store writes it.
@@ -81,5 +85,6 @@ pub trait LedgerStore: Send + 'static {
         &mut self,
         rows: &[Row<'_>],
         shredding_keys: &[(KeyId, Vec<u8>)],
+        shredded: &[KeyId],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -46,7 +46,10 @@ impl SqliteLedger {
     /// checkpoints itself — a checkpoint's fsync of the main file would stall every
     /// waiting request — so a background task does it; call within a Tokio runtime.
     pub async fn open(path: &Path) -> Result<SqliteLedger, StoreError> {
-        let writer_options = options(path).pragma("wal_autocheckpoint", "0");
+        // secure_delete: a destroyed shredding key is overwritten, not left in a free page.
+        let writer_options = options(path)
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("secure_delete", "ON");
         let mut conn = SqliteConnection::connect_with(&writer_options)
             .await
             .map_err(storage)?;
@@ -117,7 +120,7 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
 /// One sqlx call per batch means one hand-off to SQLite's worker thread instead of
 /// one per statement; under load each hand-off waits for a core, and the
 /// commit cycle bounds how fast the group commit can go.
-fn batch_sql(rows: usize, shredding_keys: usize) -> String {
+fn batch_sql(rows: usize, shredding_keys: usize, shredded: usize) -> String {
     let mut sql = String::with_capacity(40 + rows * 14 + shredding_keys * 64);
     sql.push_str("BEGIN IMMEDIATE;");
     let mut left = rows;
@@ -139,6 +142,9 @@ fn batch_sql(rows: usize, shredding_keys: usize) -> String {
     for _ in 0..shredding_keys {
         sql.push_str("INSERT INTO shredding_keys (key_id, wrapped) VALUES (?,?);");
     }
+    for _ in 0..shredded {
+        sql.push_str("DELETE FROM shredding_keys WHERE key_id = ?;");
+    }
     sql.push_str("COMMIT;");
     sql
 }
@@ -152,8 +158,9 @@ impl LedgerStore for SqliteStore {
         &mut self,
         rows: &[Row<'_>],
         shredding_keys: &[(KeyId, Vec<u8>)],
+        shredded: &[KeyId],
     ) -> Result<(), StoreError> {
-        let sql = batch_sql(rows.len(), shredding_keys.len());
+        let sql = batch_sql(rows.len(), shredding_keys.len(), shredded.len());
         // Cache the prepared statements of ordinary batch sizes only.
         let mut query = sqlx::query(&sql).persistent(rows.len() <= ROWS_PER_STATEMENT);
         for row in rows {
@@ -167,6 +174,9 @@ impl LedgerStore for SqliteStore {
         }
         for (key_id, wrapped) in shredding_keys {
             query = query.bind(key_id.to_string()).bind(wrapped.as_slice());
+        }
+        for key_id in shredded {
+            query = query.bind(key_id.to_string());
         }
         if let Err(e) = query.execute(&mut self.conn).await {
             // A statement failed inside the transaction: undo all of it.
@@ -301,7 +311,7 @@ mod tests {
         let key_id = KeyId::from_uuid(uuid::Uuid::new_v4());
         ledger
             .store
-            .commit(&rows, &[(key_id, vec![9; 72])])
+            .commit(&rows, &[(key_id, vec![9; 72])], &[])
             .await
             .unwrap();
         let heads = ledger.store.heads().await.unwrap();
@@ -325,7 +335,7 @@ mod tests {
             data: b"{}",
             hash,
         }];
-        assert!(ledger.store.commit(&dup, &[]).await.is_err());
+        assert!(ledger.store.commit(&dup, &[], &[]).await.is_err());
         assert_eq!(ledger.store.heads().await.unwrap().position, 150);
     }
 

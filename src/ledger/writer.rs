@@ -148,6 +148,7 @@ async fn run<S: LedgerStore>(
         // Chain the accepted events.
         let mut rows = Vec::new();
         let mut shredding_keys = Vec::new();
+        let mut shredded = Vec::new();
         let mut position = heads.position;
         let mut hash = heads.hash;
         for p in &accepted {
@@ -164,10 +165,11 @@ async fn run<S: LedgerStore>(
                 });
             }
             shredding_keys.extend(p.batch.shredding_keys.iter().cloned());
+            shredded.extend(p.batch.shredded.iter().copied());
         }
 
         let started = std::time::Instant::now();
-        let outcome = store.commit(&rows, &shredding_keys).await;
+        let outcome = store.commit(&rows, &shredding_keys, &shredded).await;
         stats.record(rows.len(), started.elapsed());
         match outcome {
             Ok(()) => {
@@ -236,6 +238,7 @@ mod tests {
             &mut self,
             rows: &[Row<'_>],
             _: &[(KeyId, Vec<u8>)],
+            _: &[KeyId],
         ) -> Result<(), StoreError> {
             if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(StoreError::Storage("disk on fire".into()));
@@ -276,7 +279,7 @@ mod tests {
     fn batch(events: Vec<NewEvent>) -> AppendBatch {
         AppendBatch {
             events,
-            shredding_keys: vec![],
+            ..AppendBatch::default()
         }
     }
 

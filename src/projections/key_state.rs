@@ -9,6 +9,8 @@ use std::sync::{Arc, RwLock};
 #[derive(Default)]
 struct Index {
     keys: HashMap<KeyId, Arc<Key>>,
+    /// Keys deleted for good: gone for every API.
+    deleted: std::collections::HashSet<KeyId>,
     /// Creation order, for ListKeys.
     order: Vec<KeyId>,
 }
@@ -20,12 +22,7 @@ pub struct KeyStates {
 
 impl KeyStates {
     pub fn apply(&self, event: &DomainEvent) {
-        let key_id = match event {
-            DomainEvent::KeyCreated(e) => e.key_id,
-            DomainEvent::KeyEnabled(e) => e.key_id,
-            DomainEvent::KeyDisabled(e) => e.key_id,
-            DomainEvent::AccountCreated(_) | DomainEvent::AccessKeyCreated(_) => return,
-        };
+        let Some(key_id) = event.key_id() else { return };
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         let before = index.keys.get(&key_id).map(|k| (**k).clone());
         let existed = before.is_some();
@@ -37,10 +34,23 @@ impl KeyStates {
                 index.keys.insert(key_id, Arc::new(key));
             }
             None => {
+                if existed {
+                    index.deleted.insert(key_id);
+                }
                 index.keys.remove(&key_id);
                 index.order.retain(|id| *id != key_id);
             }
         }
+    }
+
+    pub fn was_deleted(&self, key_id: &KeyId) -> bool {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).deleted.contains(key_id)
+    }
+
+    /// Every key of every account, in creation order (the scheduler's worklist).
+    pub fn all(&self) -> Vec<Arc<Key>> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index.order.iter().filter_map(|id| index.keys.get(id)).cloned().collect()
     }
 
     pub fn get(&self, key_id: &KeyId) -> Option<Arc<Key>> {

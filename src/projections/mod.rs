@@ -2,6 +2,7 @@
 //! each committed batch to [`Projections`]; at start-up the same folds run over
 //! the stored log, so both roads give the same state.
 
+pub mod aliases;
 pub mod credentials;
 pub mod key_state;
 
@@ -10,13 +11,16 @@ use crate::domain::events::{DomainEvent, Envelope};
 use crate::domain::ids::KeyId;
 use crate::ledger::{CommitListener, NewEvent, StoreError};
 use std::sync::Arc;
+use time::OffsetDateTime;
 
+pub use aliases::Aliases;
 pub use credentials::Credentials;
 pub use key_state::KeyStates;
 
 /// Every in-process read model, fed in log order.
 pub struct Projections {
     pub keys: KeyStates,
+    pub aliases: Aliases,
     pub credentials: Credentials,
     pub keyring: Arc<Keyring>,
 }
@@ -25,13 +29,16 @@ impl Projections {
     pub fn new(keyring: Arc<Keyring>) -> Projections {
         Projections {
             keys: KeyStates::default(),
+            aliases: Aliases::default(),
             credentials: Credentials::default(),
             keyring,
         }
     }
 
-    pub fn apply(&self, event: &DomainEvent) {
+    /// Fold one lifecycle event recorded at `time`.
+    pub fn apply(&self, event: &DomainEvent, time: OffsetDateTime) {
         self.keys.apply(event);
+        self.aliases.apply(event, time);
         self.credentials.apply(event);
     }
 
@@ -43,7 +50,7 @@ impl Projections {
                 reason,
             })?;
             if let Some(event) = envelope.lifecycle() {
-                self.apply(event);
+                self.apply(event, envelope.time);
             }
         }
         Ok(())
@@ -58,8 +65,11 @@ impl CommitListener for Projections {
                 .add_wrapped_shredding_key(*key_id, wrapped.clone());
         }
         for (_, event) in events {
-            if let Some(lifecycle) = &event.lifecycle {
-                self.apply(lifecycle);
+            if let Some((lifecycle, time)) = &event.lifecycle {
+                if let DomainEvent::KeyDeleted(e) = lifecycle {
+                    self.keyring.forget(&e.key_id);
+                }
+                self.apply(lifecycle, *time);
             }
         }
     }

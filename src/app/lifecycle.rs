@@ -1,0 +1,479 @@
+//! Lifecycle operations: aliases, description, tags, key policies, rotation
+//! and deletion. Each one decides against the key (or alias) state and leaves
+//! lifecycle events in the call record; nothing is changed in place.
+
+use super::operations::{
+    check_length, check_range, epoch_seconds, parse, without_nulls, Resolve,
+};
+use super::shapes::TagShape;
+use super::{ApiError, CallRecord, Caller, RequestContext, Service};
+use crate::domain::alias::{self, AliasCommand};
+use crate::domain::events::{alias_stream, DomainEvent, RotationType, Tag};
+use crate::domain::key::{
+    decide, Key, KeyCommand, KeyState, Operation, DEFAULT_PENDING_WINDOW_DAYS,
+    DEFAULT_POLICY_NAME, DEFAULT_ROTATION_PERIOD_DAYS,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// AWS's default key policy: the account (through IAM) may do anything with the key.
+pub fn default_policy(account: &str) -> String {
+    serde_json::to_string_pretty(&json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{account}:root") },
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    }))
+    .expect("a JSON literal serializes")
+}
+
+/// A policy document as AWS accepts it: 1–32768 characters of JSON with a top-level object.
+pub fn check_policy(policy: &str) -> Result<(), ApiError> {
+    check_length("policy", policy.chars().count(), 1, 32768)?;
+    if serde_json::from_str::<serde_json::Map<String, Value>>(policy).is_err() {
+        return Err(ApiError::MalformedPolicyDocument(
+            "The new key policy is not a valid JSON document.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
+    if tags.len() > crate::domain::key::MAX_TAGS {
+        return Err(ApiError::Tag("Too many tags: a key has at most 50.".into()));
+    }
+    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let key = t.tag_key.ok_or_else(|| ApiError::missing("tags.member.tagKey"))?;
+        let value = t.tag_value.ok_or_else(|| ApiError::missing("tags.member.tagValue"))?;
+        check_length("tags.member.tagKey", key.chars().count(), 1, 128)?;
+        check_length("tags.member.tagValue", value.chars().count(), 0, 256)?;
+        if key.starts_with("aws:") {
+            return Err(ApiError::Tag("Tag keys beginning with aws: are reserved.".into()));
+        }
+        if out.iter().any(|existing| existing.key == key) {
+            return Err(ApiError::Tag(format!("Duplicate tag key {key}.")));
+        }
+        out.push(Tag { key, value });
+    }
+    Ok(out)
+}
+
+fn iso(t: OffsetDateTime) -> f64 {
+    epoch_seconds(t)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct AliasRequest {
+    alias_name: Option<String>,
+    target_key_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct ListRequest {
+    key_id: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct DescriptionRequest {
+    key_id: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct TagRequest {
+    key_id: Option<String>,
+    tags: Option<Vec<TagShape>>,
+    tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyRequest {
+    key_id: Option<String>,
+    policy_name: Option<String>,
+    policy: Option<String>,
+    bypass_policy_lockout_safety_check: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct RotationRequest {
+    key_id: Option<String>,
+    rotation_period_in_days: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct DeletionRequest {
+    key_id: Option<String>,
+    pending_window_in_days: Option<i64>,
+}
+
+/// Page through `items` after an opaque marker (the index of the next item).
+fn page<'a, T>(
+    items: &'a [T],
+    limit: Option<i64>,
+    max: i64,
+    marker: Option<&str>,
+) -> Result<(Vec<&'a T>, Option<String>), ApiError> {
+    let limit = limit.unwrap_or(100.min(max));
+    check_range("limit", limit, 1, max)?;
+    let start = match marker {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i <= items.len())
+            .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?,
+    };
+    let end = (start + limit as usize).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].iter().collect(), next))
+}
+
+fn paged(mut response: Value, next: Option<String>) -> Value {
+    response["Truncated"] = json!(next.is_some());
+    if let Some(next) = next {
+        response["NextMarker"] = json!(next);
+    }
+    response
+}
+
+impl Service {
+    /// Decide `command` on `key` and leave its events in the record.
+    pub(crate) fn change(
+        &self,
+        key: &Key,
+        command: KeyCommand,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Vec<DomainEvent>, ApiError> {
+        let events = decide(Some(key), command, now)?;
+        let first = key.stream_version + 1 + rec.lifecycle.iter().filter(|(e, _)| e.key_id() == Some(key.id)).count() as u64;
+        rec.lifecycle.extend(events.iter().cloned().zip(first..));
+        Ok(events)
+    }
+
+    fn key_for_change(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        key_id: Option<&str>,
+        rec: &mut CallRecord,
+    ) -> Result<Arc<Key>, ApiError> {
+        super::operations::check_key_id_param("keyId", key_id)?;
+        let key = self.resolve(caller, ctx, key_id.unwrap_or_default(), Resolve::KeyOnly)?;
+        rec.resources.push(key.arn.clone());
+        Ok(key)
+    }
+
+    pub(crate) fn create_alias(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: AliasRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
+        let name = req.alias_name.ok_or_else(|| ApiError::missing("aliasName"))?;
+        super::operations::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
+        alias::validate_name(&name)?;
+        let target = self.resolve(caller, ctx, req.target_key_id.as_deref().unwrap_or_default(), Resolve::KeyOnly)?;
+        rec.resources.push(target.arn.clone());
+        let existing = self.projections.aliases.get(&ctx.region, &caller.account, &name);
+        let events = alias::decide(
+            existing.as_ref(),
+            AliasCommand::Create { name: name.clone(), account: caller.account.clone(), region: ctx.region.clone(), target: &target },
+        )?;
+        let version = self.projections.aliases.stream_version(&ctx.region, &caller.account, &name) + 1;
+        rec.lifecycle.extend(events.into_iter().zip(version..));
+        Ok(json!({}))
+    }
+
+    pub(crate) fn update_alias(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: AliasRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
+        let name = req.alias_name.ok_or_else(|| ApiError::missing("aliasName"))?;
+        super::operations::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
+        alias::validate_name(&name)?;
+        let target = self.resolve(caller, ctx, req.target_key_id.as_deref().unwrap_or_default(), Resolve::KeyOnly)?;
+        let existing = self.projections.aliases.get(&ctx.region, &caller.account, &name).ok_or_else(|| {
+            ApiError::NotFound(format!("Alias arn:aws:kms:{}:{}:{name} is not found.", ctx.region, caller.account))
+        })?;
+        let current = self.projections.keys.get(&existing.key_id);
+        if let Some(current) = &current {
+            rec.resources.push(current.arn.clone());
+        }
+        rec.resources.push(target.arn.clone());
+        let events = alias::decide(Some(&existing), AliasCommand::Update { target: &target, current_target: current.as_deref() })?;
+        rec.lifecycle.extend(events.into_iter().zip(existing.stream_version + 1..));
+        Ok(json!({}))
+    }
+
+    pub(crate) fn delete_alias(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: AliasRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "aliasName": req.alias_name }));
+        let name = req.alias_name.ok_or_else(|| ApiError::missing("aliasName"))?;
+        check_length("aliasName", name.len(), 1, alias::MAX_ALIAS_NAME)?;
+        let existing = self.projections.aliases.get(&ctx.region, &caller.account, &name).ok_or_else(|| {
+            ApiError::NotFound(format!("Alias arn:aws:kms:{}:{}:{name} is not found.", ctx.region, caller.account))
+        })?;
+        if let Some(key) = self.projections.keys.get(&existing.key_id) {
+            rec.resources.push(key.arn.clone());
+        }
+        let events = alias::decide(Some(&existing), AliasCommand::Delete)?;
+        rec.lifecycle.extend(events.into_iter().zip(existing.stream_version + 1..));
+        Ok(json!({}))
+    }
+
+    pub(crate) fn list_aliases(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: ListRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        let key = match req.key_id.as_deref() {
+            None => None,
+            Some(k) => {
+                let key = self.resolve(caller, ctx, k, Resolve::KeyOnly)?;
+                rec.resources.push(key.arn.clone());
+                Some(key.id)
+            }
+        };
+        let aliases = self.projections.aliases.list(&ctx.region, &caller.account, key);
+        let (items, next) = page(&aliases, req.limit, 100, req.marker.as_deref())?;
+        let listed: Vec<Value> = items
+            .iter()
+            .map(|a| {
+                json!({
+                    "AliasName": a.name,
+                    "AliasArn": a.arn(),
+                    "TargetKeyId": a.key_id.to_string(),
+                    "CreationDate": iso(a.created_at),
+                    "LastUpdatedDate": iso(a.updated_at),
+                })
+            })
+            .collect();
+        Ok(paged(json!({ "Aliases": listed }), next))
+    }
+
+    pub(crate) fn update_key_description(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: DescriptionRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "description": req.description }));
+        let description = req.description.clone().ok_or_else(|| ApiError::missing("description"))?;
+        check_length("description", description.chars().count(), 0, 8192)?;
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        self.change(&key, KeyCommand::UpdateDescription(description), now, rec)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn tag_resource(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: TagRequest = parse(body)?;
+        let tag_keys: Vec<&str> = req.tags.iter().flatten().filter_map(|t| t.tag_key.as_deref()).collect();
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "tagKeys": tag_keys }));
+        let tags = validate_tags(req.tags.ok_or_else(|| ApiError::missing("tags"))?)?;
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        self.change(&key, KeyCommand::Tag(tags), now, rec)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn untag_resource(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: TagRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "tagKeys": req.tag_keys }));
+        let tag_keys = req.tag_keys.ok_or_else(|| ApiError::missing("tagKeys"))?;
+        for k in &tag_keys {
+            check_length("tagKeys.member", k.chars().count(), 1, 128)?;
+        }
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        self.change(&key, KeyCommand::Untag(tag_keys), now, rec)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn list_resource_tags(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: ListRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        key.check(Operation::ListResourceTags)?;
+        let (items, next) = page(&key.tags, req.limit, 50, req.marker.as_deref())?;
+        let tags: Vec<Value> = items.iter().map(|t| json!({ "TagKey": t.key, "TagValue": t.value })).collect();
+        Ok(paged(json!({ "Tags": tags }), next))
+    }
+
+    pub(crate) fn put_key_policy(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: PolicyRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME),
+            "policy": req.policy,
+            "bypassPolicyLockoutSafetyCheck": req.bypass_policy_lockout_safety_check,
+        }));
+        let policy_name = check_policy_name(req.policy_name.as_deref())?;
+        let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
+        check_policy(&policy)?;
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        self.change(&key, KeyCommand::PutPolicy { policy_name, policy }, now, rec)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn get_key_policy(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: PolicyRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME) }));
+        let policy_name = check_policy_name(req.policy_name.as_deref())?;
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        key.check(Operation::GetKeyPolicy)?;
+        Ok(json!({ "Policy": key.policy, "PolicyName": policy_name }))
+    }
+
+    pub(crate) fn list_key_policies(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: ListRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        key.check(Operation::ListKeyPolicies)?;
+        let names = [DEFAULT_POLICY_NAME];
+        let (items, next) = page(&names, req.limit, 1000, req.marker.as_deref())?;
+        Ok(paged(json!({ "PolicyNames": items }), next))
+    }
+
+    pub(crate) fn enable_key_rotation(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: RotationRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "rotationPeriodInDays": req.rotation_period_in_days }));
+        let period = req.rotation_period_in_days.unwrap_or(i64::from(DEFAULT_ROTATION_PERIOD_DAYS));
+        check_range("rotationPeriodInDays", period, 90, 2560)?;
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        self.change(&key, KeyCommand::EnableRotation { period_days: period as u32 }, now, rec)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn disable_key_rotation(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: RotationRequest = parse(body)?;
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
+            return Err(ApiError::UnsupportedOperation(format!("{} does not support automatic key rotation.", key.arn)));
+        }
+        self.change(&key, KeyCommand::DisableRotation, now, rec)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn get_key_rotation_status(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: RotationRequest = parse(body)?;
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        key.check(Operation::GetKeyRotationStatus)?;
+        if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
+            return Err(ApiError::UnsupportedOperation(format!("{} does not support automatic key rotation.", key.arn)));
+        }
+        let mut response = json!({ "KeyRotationEnabled": key.rotation.is_some(), "KeyId": key.arn });
+        if let Some(r) = key.rotation {
+            response["RotationPeriodInDays"] = json!(r.period_days);
+            response["NextRotationDate"] = json!(iso(r.next_rotation_date));
+        }
+        Ok(response)
+    }
+
+    pub(crate) fn rotate_key_on_demand(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: RotationRequest = parse(body)?;
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        key.check(Operation::RotateKeyOnDemand)?;
+        self.rotate(&key, RotationType::OnDemand, now, rec)?;
+        Ok(json!({ "KeyId": key.arn }))
+    }
+
+    /// Add a material version: sealed under the key's shredding key for the next version number.
+    pub(crate) fn rotate(&self, key: &Key, rotation_type: RotationType, now: OffsetDateTime, rec: &mut CallRecord) -> Result<(), ApiError> {
+        if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
+            return Err(ApiError::UnsupportedOperation(format!("{} does not support rotation.", key.arn)));
+        }
+        let version = key.current_version().number + 1;
+        let sealed_material = self.keyring.new_version_material(&key.id, version).map_err(|_| {
+            ApiError::Internal("The key's shredding key is unavailable.".into())
+        })?;
+        self.change(key, KeyCommand::Rotate { version, rotation_type, sealed_material }, now, rec)?;
+        Ok(())
+    }
+
+    pub(crate) fn list_key_rotations(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: ListRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        key.check(Operation::ListKeyRotations)?;
+        if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
+            return Err(ApiError::UnsupportedOperation(format!("{} does not support rotation.", key.arn)));
+        }
+        let rotations: Vec<_> = key.versions.iter().filter(|v| v.rotation_type.is_some()).collect();
+        let (items, next) = page(&rotations, req.limit, 1000, req.marker.as_deref())?;
+        let listed: Vec<Value> = items
+            .iter()
+            .map(|v| {
+                json!({
+                    "KeyId": key.arn,
+                    "RotationDate": iso(v.created_at),
+                    "RotationType": v.rotation_type.map(|t| t.as_str()),
+                })
+            })
+            .collect();
+        Ok(paged(json!({ "Rotations": listed }), next))
+    }
+
+    pub(crate) fn schedule_key_deletion(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: DeletionRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "pendingWindowInDays": req.pending_window_in_days }));
+        let window = req.pending_window_in_days.unwrap_or(i64::from(DEFAULT_PENDING_WINDOW_DAYS));
+        check_range("pendingWindowInDays", window, 7, 30)?;
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let events = self.change(&key, KeyCommand::ScheduleDeletion { window_days: window as u32 }, now, rec)?;
+        let deletion_date = match events.first() {
+            Some(DomainEvent::KeyDeletionScheduled(e)) => e.deletion_date,
+            _ => return Err(ApiError::Internal("deletion was not scheduled".into())),
+        };
+        let response = json!({
+            "KeyId": key.arn,
+            "DeletionDate": iso(deletion_date),
+            "KeyState": KeyState::PendingDeletion.as_str(),
+            "PendingWindowInDays": window,
+        });
+        rec.response_elements = json!({ "keyId": key.arn, "deletionDate": super::trail::event_time(deletion_date), "keyState": "PendingDeletion", "pendingWindowInDays": window });
+        Ok(response)
+    }
+
+    pub(crate) fn cancel_key_deletion(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: DeletionRequest = parse(body)?;
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        self.change(&key, KeyCommand::CancelDeletion, now, rec)?;
+        Ok(json!({ "KeyId": key.arn }))
+    }
+
+    /// The scheduler's deletion: the key's aliases go with it, and its shredding key is destroyed
+    /// in the same transaction.
+    pub(crate) fn delete_due_key(&self, key: &Key, now: OffsetDateTime, rec: &mut CallRecord) -> Result<(), ApiError> {
+        rec.resources.push(key.arn.clone());
+        rec.request_parameters = json!({ "keyId": key.id.to_string() });
+        for a in self.projections.aliases.list(&key.region, &key.account, Some(key.id)) {
+            let events = alias::decide(Some(&a), AliasCommand::Delete)?;
+            debug_assert_eq!(alias_stream(&a.region, &a.account, &a.name), events[0].stream());
+            rec.lifecycle.extend(events.into_iter().zip(a.stream_version + 1..));
+        }
+        self.change(key, KeyCommand::Delete, now, rec)?;
+        rec.shredded.push(key.id);
+        Ok(())
+    }
+}
+
+fn check_policy_name(name: Option<&str>) -> Result<String, ApiError> {
+    match name {
+        None | Some(DEFAULT_POLICY_NAME) => Ok(DEFAULT_POLICY_NAME.to_owned()),
+        Some(other) => Err(ApiError::constraint(
+            "policyName",
+            Some(other),
+            "Member must satisfy regular expression pattern: default",
+        )),
+    }
+}

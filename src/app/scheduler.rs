@@ -1,0 +1,97 @@
+//! The scheduler: what the service does by itself — automatic rotations and
+//! deletions whose waiting period is over. Each is recorded like an API call
+//! (CloudTrail `AwsServiceEvent`: `RotateKey`, `DeleteKey`). Time comes from the
+//! service's injectable clock, so tests move it instead of sleeping.
+
+use super::{ApiError, CallRecord, RequestContext, Service};
+use crate::domain::events::RotationType;
+use crate::domain::ids::KeyId;
+use crate::domain::key::KeyState;
+use crate::ledger::AppendError;
+use std::time::Duration;
+
+/// How often the background scheduler looks for due work.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// The source and user agent CloudTrail gives service events.
+pub const SERVICE_PRINCIPAL: &str = "kms.amazonaws.com";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Due {
+    Delete,
+    Rotate,
+}
+
+impl Service {
+    /// Do everything due now; returns how many keys were deleted or rotated.
+    pub async fn run_due(&self) -> Result<usize, ApiError> {
+        let mut done = 0;
+        for key in self.projections.keys.all() {
+            let now = self.clock.now();
+            let due = match (key.state, key.deletion, key.rotation) {
+                (KeyState::PendingDeletion, Some(d), _) if d.deletion_date <= now => Due::Delete,
+                // AWS rotates enabled keys only; a disabled key rotates when re-enabled and due.
+                (KeyState::Enabled, _, Some(r)) if r.next_rotation_date <= now => Due::Rotate,
+                _ => continue,
+            };
+            if self.service_event(key.id, due).await? {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Record and apply one service action on `key_id`, re-deciding on conflicts.
+    async fn service_event(&self, key_id: KeyId, due: Due) -> Result<bool, ApiError> {
+        for _ in 0..16 {
+            let Some(key) = self.projections.keys.get(&key_id) else { return Ok(false) };
+            let now = self.clock.now();
+            let ctx = RequestContext {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                region: key.region.clone(),
+                source_ip: SERVICE_PRINCIPAL.into(),
+                user_agent: SERVICE_PRINCIPAL.into(),
+                access_key_id: None,
+            };
+            let mut record =
+                CallRecord { service_account: Some(key.account.clone()), ..CallRecord::default() };
+            let (name, result) = match due {
+                Due::Delete => ("DeleteKey", self.delete_due_key(&key, now, &mut record)),
+                Due::Rotate => {
+                    record.resources.push(key.arn.clone());
+                    record.request_parameters = serde_json::json!({ "keyId": key.id.to_string() });
+                    ("RotateKey", self.rotate(&key, RotationType::Automatic, now, &mut record))
+                }
+            };
+            match result {
+                Ok(()) => {}
+                // The state moved on under us (e.g. deletion was cancelled): nothing is due.
+                Err(ApiError::InvalidState(_) | ApiError::Disabled(_)) => return Ok(false),
+                Err(ApiError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+            let batch = self.audit_batch(&ctx, None, name, now, record, &Ok(serde_json::Value::Null));
+            match self.ledger.append(batch).await {
+                Ok(_) => {
+                    tracing::info!(key = %key_id, event = name, "scheduled action recorded");
+                    return Ok(true);
+                }
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(AppendError::Unavailable(reason)) => return Err(ApiError::Internal(reason)),
+            }
+        }
+        Err(ApiError::Internal("the scheduled action kept conflicting".into()))
+    }
+}
+
+/// Run the scheduler until the process ends.
+pub async fn run_forever(service: std::sync::Arc<Service>) {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = service.run_due().await {
+            tracing::warn!(error = %e, "scheduler pass failed; retrying next tick");
+        }
+    }
+}
