@@ -53,6 +53,11 @@ enum Command {
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Rebuild key state from the ledger alone and print it as JSON (no server, no keys used).
+    State {
+        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +80,9 @@ fn main() -> ExitCode {
         } => serve(data_dir, listen, region, account_id, workers, config),
         Command::Verify { data_dir } => {
             verify(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
+        }
+        Command::State { data_dir } => {
+            state(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
         }
     };
     match result {
@@ -146,7 +154,9 @@ fn serve(
                 println!("account {}", opened.account_id);
                 println!("admin credentials: {}", opened.credentials_path.display());
                 println!("ready");
-                tokio::spawn(keyledger::app::scheduler::run_forever(opened.service.clone()));
+                tokio::spawn(keyledger::app::scheduler::run_forever(
+                    opened.service.clone(),
+                ));
                 shared.set_ready(opened.service);
             }
             Err(e) => {
@@ -157,6 +167,35 @@ fn serve(
         running.await??;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn state(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    use keyledger::crypto::{keyring::Keyring, root_key::RootKey, secret::SecretKey};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let path = data_dir.join(LEDGER_FILE);
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
+    let snapshot = runtime.block_on(async {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .read_only(true),
+            )
+            .await?;
+        let events = keyledger::ledger::sqlite::lifecycle_events(&pool).await?;
+        // The fold needs no key: a throwaway keyring stands in for the real one.
+        let keyring = Keyring::new(RootKey::from_secret(SecretKey::generate()));
+        let projections = keyledger::projections::Projections::new(Arc::new(keyring));
+        projections.replay(&events)?;
+        anyhow::Ok(projections.snapshot_json())
+    })?;
+    println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn verify(data_dir: PathBuf) -> anyhow::Result<ExitCode> {

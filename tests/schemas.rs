@@ -4,7 +4,7 @@ mod common;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, Tag};
-use common::{stored_events, Server};
+use common::Server;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -88,31 +88,22 @@ async fn every_written_event_matches_its_schema() {
         .send()
         .await;
 
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    let envelope = validator(&schemas.join("envelope.v1.json"));
-    let mut seen = BTreeSet::new();
-    let events = stored_events(&dir).await;
-    for event in &events {
-        check(&envelope, event, "envelope");
-        let event_type = event["event_type"].as_str().unwrap();
-        let path = schemas
-            .join("events")
-            .join(format!("{event_type}.v{}.json", event["event_version"]));
-        check(&validator(&path), &event["body"], event_type);
-        seen.insert(event_type.to_owned());
-    }
-    let expected: BTreeSet<String> = [
+    let seen = common::check_schemas(&dir).await;
+    for t in [
         "AccountCreated",
         "AccessKeyCreated",
         "KeyCreated",
         "KeyEnabled",
         "KeyDisabled",
         "ApiCallRecorded",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
-    assert_eq!(seen, expected, "the test wrote every event type");
+    ] {
+        assert!(seen.contains(t), "the test wrote a {t}");
+    }
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let expected: BTreeSet<String> = keyledger::domain::events::EVENT_TYPES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
     // Every schema file is for a type the service writes.
     let files: BTreeSet<String> = std::fs::read_dir(schemas.join("events"))
         .unwrap()

@@ -73,9 +73,11 @@ async fn lifecycle_until(
 fn key_id_of(caller: &Caller, ctx: &RequestContext, text: &str) -> Result<KeyId, ApiError> {
     match KeyRef::parse(text) {
         Some(KeyRef::Id(id)) => Ok(id),
-        Some(KeyRef::Arn { region, account, key_id }) if region == ctx.region && account == caller.account => {
-            Ok(key_id)
-        }
+        Some(KeyRef::Arn {
+            region,
+            account,
+            key_id,
+        }) if region == ctx.region && account == caller.account => Ok(key_id),
         _ => Err(ApiError::NotFound(format!("Invalid keyId '{text}'"))),
     }
 }
@@ -107,7 +109,13 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: AsOfRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "asOf": req.as_of }));
-        let key_id = key_id_of(caller, ctx, req.key_id.as_deref().ok_or_else(|| ApiError::missing("keyId"))?)?;
+        let key_id = key_id_of(
+            caller,
+            ctx,
+            req.key_id
+                .as_deref()
+                .ok_or_else(|| ApiError::missing("keyId"))?,
+        )?;
         let as_of = req.as_of.as_deref().map(AsOf::parse).transpose()?;
         let events = lifecycle_until(self, as_of).await?;
         // A fresh fold of the log up to that point: the same `apply` the live projection runs.
@@ -134,7 +142,11 @@ impl Service {
             .iter()
             .map(|a| json!({ "AliasName": a.name, "AliasArn": a.arn() }))
             .collect();
-        let tags: Vec<Value> = key.tags.iter().map(|t| json!({ "TagKey": t.key, "TagValue": t.value })).collect();
+        let tags: Vec<Value> = key
+            .tags
+            .iter()
+            .map(|t| json!({ "TagKey": t.key, "TagValue": t.value }))
+            .collect();
         let position = events.last().map(|(p, _)| *p).unwrap_or(0);
         Ok(json!({
             "KeyMetadata": key_metadata(&key),
@@ -156,15 +168,25 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: AsOfRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({ "keyId": req.key_id }));
-        let key_id = key_id_of(caller, ctx, req.key_id.as_deref().ok_or_else(|| ApiError::missing("keyId"))?)?;
+        let key_id = key_id_of(
+            caller,
+            ctx,
+            req.key_id
+                .as_deref()
+                .ok_or_else(|| ApiError::missing("keyId"))?,
+        )?;
         let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
         let mut listed = Vec::new();
         let mut belongs = false;
         for (position, envelope) in lifecycle_until(self, None).await? {
-            let Some(event) = envelope.lifecycle() else { continue };
+            let Some(event) = envelope.lifecycle() else {
+                continue;
+            };
             let about_key = match event {
                 DomainEvent::KeyCreated(e) => {
-                    belongs = e.key_id == key_id && e.account_id == caller.account && e.region == ctx.region;
+                    belongs = e.key_id == key_id
+                        && e.account_id == caller.account
+                        && e.region == ctx.region;
                     e.key_id == key_id
                 }
                 DomainEvent::AliasCreated(e) => e.key_id == key_id,

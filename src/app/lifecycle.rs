@@ -2,16 +2,14 @@
 //! and deletion. Each one decides against the key (or alias) state and leaves
 //! lifecycle events in the call record; nothing is changed in place.
 
-use super::operations::{
-    check_length, check_range, epoch_seconds, parse, without_nulls, Resolve,
-};
+use super::operations::{check_length, check_range, epoch_seconds, parse, without_nulls, Resolve};
 use super::shapes::TagShape;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::alias::{self, AliasCommand};
 use crate::domain::events::{alias_stream, DomainEvent, RotationType, Tag};
 use crate::domain::key::{
-    decide, Key, KeyCommand, KeyState, Operation, DEFAULT_PENDING_WINDOW_DAYS,
-    DEFAULT_POLICY_NAME, DEFAULT_ROTATION_PERIOD_DAYS,
+    decide, Key, KeyCommand, KeyState, Operation, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_POLICY_NAME,
+    DEFAULT_ROTATION_PERIOD_DAYS,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,12 +49,18 @@ pub fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
     }
     let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
     for t in tags {
-        let key = t.tag_key.ok_or_else(|| ApiError::missing("tags.member.tagKey"))?;
-        let value = t.tag_value.ok_or_else(|| ApiError::missing("tags.member.tagValue"))?;
+        let key = t
+            .tag_key
+            .ok_or_else(|| ApiError::missing("tags.member.tagKey"))?;
+        let value = t
+            .tag_value
+            .ok_or_else(|| ApiError::missing("tags.member.tagValue"))?;
         check_length("tags.member.tagKey", key.chars().count(), 1, 128)?;
         check_length("tags.member.tagValue", value.chars().count(), 0, 256)?;
         if key.starts_with("aws:") {
-            return Err(ApiError::Tag("Tag keys beginning with aws: are reserved.".into()));
+            return Err(ApiError::Tag(
+                "Tag keys beginning with aws: are reserved.".into(),
+            ));
         }
         if out.iter().any(|existing| existing.key == key) {
             return Err(ApiError::Tag(format!("Duplicate tag key {key}.")));
@@ -163,7 +167,13 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Vec<DomainEvent>, ApiError> {
         let events = decide(Some(key), command, now)?;
-        let first = key.stream_version + 1 + rec.lifecycle.iter().filter(|(e, _)| e.key_id() == Some(key.id)).count() as u64;
+        let first = key.stream_version
+            + 1
+            + rec
+                .lifecycle
+                .iter()
+                .filter(|(e, _)| e.key_id() == Some(key.id))
+                .count() as u64;
         rec.lifecycle.extend(events.iter().cloned().zip(first..));
         Ok(events)
     }
@@ -181,63 +191,140 @@ impl Service {
         Ok(key)
     }
 
-    pub(crate) fn create_alias(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn create_alias(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: AliasRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
-        let name = req.alias_name.ok_or_else(|| ApiError::missing("aliasName"))?;
+        rec.request_parameters =
+            without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
+        let name = req
+            .alias_name
+            .ok_or_else(|| ApiError::missing("aliasName"))?;
         super::operations::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
         alias::validate_name(&name)?;
-        let target = self.resolve(caller, ctx, req.target_key_id.as_deref().unwrap_or_default(), Resolve::KeyOnly)?;
+        let target = self.resolve(
+            caller,
+            ctx,
+            req.target_key_id.as_deref().unwrap_or_default(),
+            Resolve::KeyOnly,
+        )?;
         rec.resources.push(target.arn.clone());
-        let existing = self.projections.aliases.get(&ctx.region, &caller.account, &name);
+        let existing = self
+            .projections
+            .aliases
+            .get(&ctx.region, &caller.account, &name);
         let events = alias::decide(
             existing.as_ref(),
-            AliasCommand::Create { name: name.clone(), account: caller.account.clone(), region: ctx.region.clone(), target: &target },
+            AliasCommand::Create {
+                name: name.clone(),
+                account: caller.account.clone(),
+                region: ctx.region.clone(),
+                target: &target,
+            },
         )?;
-        let version = self.projections.aliases.stream_version(&ctx.region, &caller.account, &name) + 1;
+        let version = self
+            .projections
+            .aliases
+            .stream_version(&ctx.region, &caller.account, &name)
+            + 1;
         rec.lifecycle.extend(events.into_iter().zip(version..));
         Ok(json!({}))
     }
 
-    pub(crate) fn update_alias(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn update_alias(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: AliasRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
-        let name = req.alias_name.ok_or_else(|| ApiError::missing("aliasName"))?;
+        rec.request_parameters =
+            without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
+        let name = req
+            .alias_name
+            .ok_or_else(|| ApiError::missing("aliasName"))?;
         super::operations::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
         alias::validate_name(&name)?;
-        let target = self.resolve(caller, ctx, req.target_key_id.as_deref().unwrap_or_default(), Resolve::KeyOnly)?;
-        let existing = self.projections.aliases.get(&ctx.region, &caller.account, &name).ok_or_else(|| {
-            ApiError::NotFound(format!("Alias arn:aws:kms:{}:{}:{name} is not found.", ctx.region, caller.account))
-        })?;
+        let target = self.resolve(
+            caller,
+            ctx,
+            req.target_key_id.as_deref().unwrap_or_default(),
+            Resolve::KeyOnly,
+        )?;
+        let existing = self
+            .projections
+            .aliases
+            .get(&ctx.region, &caller.account, &name)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "Alias arn:aws:kms:{}:{}:{name} is not found.",
+                    ctx.region, caller.account
+                ))
+            })?;
         let current = self.projections.keys.get(&existing.key_id);
         if let Some(current) = &current {
             rec.resources.push(current.arn.clone());
         }
         rec.resources.push(target.arn.clone());
-        let events = alias::decide(Some(&existing), AliasCommand::Update { target: &target, current_target: current.as_deref() })?;
-        rec.lifecycle.extend(events.into_iter().zip(existing.stream_version + 1..));
+        let events = alias::decide(
+            Some(&existing),
+            AliasCommand::Update {
+                target: &target,
+                current_target: current.as_deref(),
+            },
+        )?;
+        rec.lifecycle
+            .extend(events.into_iter().zip(existing.stream_version + 1..));
         Ok(json!({}))
     }
 
-    pub(crate) fn delete_alias(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn delete_alias(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: AliasRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({ "aliasName": req.alias_name }));
-        let name = req.alias_name.ok_or_else(|| ApiError::missing("aliasName"))?;
+        let name = req
+            .alias_name
+            .ok_or_else(|| ApiError::missing("aliasName"))?;
         check_length("aliasName", name.len(), 1, alias::MAX_ALIAS_NAME)?;
-        let existing = self.projections.aliases.get(&ctx.region, &caller.account, &name).ok_or_else(|| {
-            ApiError::NotFound(format!("Alias arn:aws:kms:{}:{}:{name} is not found.", ctx.region, caller.account))
-        })?;
+        let existing = self
+            .projections
+            .aliases
+            .get(&ctx.region, &caller.account, &name)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "Alias arn:aws:kms:{}:{}:{name} is not found.",
+                    ctx.region, caller.account
+                ))
+            })?;
         if let Some(key) = self.projections.keys.get(&existing.key_id) {
             rec.resources.push(key.arn.clone());
         }
         let events = alias::decide(Some(&existing), AliasCommand::Delete)?;
-        rec.lifecycle.extend(events.into_iter().zip(existing.stream_version + 1..));
+        rec.lifecycle
+            .extend(events.into_iter().zip(existing.stream_version + 1..));
         Ok(json!({}))
     }
 
-    pub(crate) fn list_aliases(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn list_aliases(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: ListRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        rec.request_parameters =
+            without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
         let key = match req.key_id.as_deref() {
             None => None,
             Some(k) => {
@@ -246,7 +333,10 @@ impl Service {
                 Some(key.id)
             }
         };
-        let aliases = self.projections.aliases.list(&ctx.region, &caller.account, key);
+        let aliases = self
+            .projections
+            .aliases
+            .list(&ctx.region, &caller.account, key);
         let (items, next) = page(&aliases, req.limit, 100, req.marker.as_deref())?;
         let listed: Vec<Value> = items
             .iter()
@@ -263,19 +353,42 @@ impl Service {
         Ok(paged(json!({ "Aliases": listed }), next))
     }
 
-    pub(crate) fn update_key_description(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn update_key_description(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: DescriptionRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "description": req.description }));
-        let description = req.description.clone().ok_or_else(|| ApiError::missing("description"))?;
+        rec.request_parameters =
+            without_nulls(json!({ "keyId": req.key_id, "description": req.description }));
+        let description = req
+            .description
+            .clone()
+            .ok_or_else(|| ApiError::missing("description"))?;
         check_length("description", description.chars().count(), 0, 8192)?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         self.change(&key, KeyCommand::UpdateDescription(description), now, rec)?;
         Ok(json!({}))
     }
 
-    pub(crate) fn tag_resource(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn tag_resource(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: TagRequest = parse(body)?;
-        let tag_keys: Vec<&str> = req.tags.iter().flatten().filter_map(|t| t.tag_key.as_deref()).collect();
+        let tag_keys: Vec<&str> = req
+            .tags
+            .iter()
+            .flatten()
+            .filter_map(|t| t.tag_key.as_deref())
+            .collect();
         rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "tagKeys": tag_keys }));
         let tags = validate_tags(req.tags.ok_or_else(|| ApiError::missing("tags"))?)?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
@@ -283,9 +396,17 @@ impl Service {
         Ok(json!({}))
     }
 
-    pub(crate) fn untag_resource(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn untag_resource(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: TagRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "tagKeys": req.tag_keys }));
+        rec.request_parameters =
+            without_nulls(json!({ "keyId": req.key_id, "tagKeys": req.tag_keys }));
         let tag_keys = req.tag_keys.ok_or_else(|| ApiError::missing("tagKeys"))?;
         for k in &tag_keys {
             check_length("tagKeys.member", k.chars().count(), 1, 128)?;
@@ -295,17 +416,34 @@ impl Service {
         Ok(json!({}))
     }
 
-    pub(crate) fn list_resource_tags(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn list_resource_tags(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: ListRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        rec.request_parameters =
+            without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::ListResourceTags)?;
         let (items, next) = page(&key.tags, req.limit, 50, req.marker.as_deref())?;
-        let tags: Vec<Value> = items.iter().map(|t| json!({ "TagKey": t.key, "TagValue": t.value })).collect();
+        let tags: Vec<Value> = items
+            .iter()
+            .map(|t| json!({ "TagKey": t.key, "TagValue": t.value }))
+            .collect();
         Ok(paged(json!({ "Tags": tags }), next))
     }
 
-    pub(crate) fn put_key_policy(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn put_key_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: PolicyRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({
             "keyId": req.key_id,
@@ -317,22 +455,45 @@ impl Service {
         let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
         check_policy(&policy)?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
-        self.change(&key, KeyCommand::PutPolicy { policy_name, policy }, now, rec)?;
+        self.change(
+            &key,
+            KeyCommand::PutPolicy {
+                policy_name,
+                policy,
+            },
+            now,
+            rec,
+        )?;
         Ok(json!({}))
     }
 
-    pub(crate) fn get_key_policy(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn get_key_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: PolicyRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME) }));
+        rec.request_parameters = without_nulls(
+            json!({ "keyId": req.key_id, "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME) }),
+        );
         let policy_name = check_policy_name(req.policy_name.as_deref())?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::GetKeyPolicy)?;
         Ok(json!({ "Policy": key.policy, "PolicyName": policy_name }))
     }
 
-    pub(crate) fn list_key_policies(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn list_key_policies(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: ListRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        rec.request_parameters =
+            without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::ListKeyPolicies)?;
         let names = [DEFAULT_POLICY_NAME];
@@ -340,36 +501,74 @@ impl Service {
         Ok(paged(json!({ "PolicyNames": items }), next))
     }
 
-    pub(crate) fn enable_key_rotation(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "rotationPeriodInDays": req.rotation_period_in_days }));
-        let period = req.rotation_period_in_days.unwrap_or(i64::from(DEFAULT_ROTATION_PERIOD_DAYS));
+        rec.request_parameters = without_nulls(
+            json!({ "keyId": req.key_id, "rotationPeriodInDays": req.rotation_period_in_days }),
+        );
+        let period = req
+            .rotation_period_in_days
+            .unwrap_or(i64::from(DEFAULT_ROTATION_PERIOD_DAYS));
         check_range("rotationPeriodInDays", period, 90, 2560)?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
-        self.change(&key, KeyCommand::EnableRotation { period_days: period as u32 }, now, rec)?;
+        self.change(
+            &key,
+            KeyCommand::EnableRotation {
+                period_days: period as u32,
+            },
+            now,
+            rec,
+        )?;
         Ok(json!({}))
     }
 
-    pub(crate) fn disable_key_rotation(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn disable_key_rotation(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
-            return Err(ApiError::UnsupportedOperation(format!("{} does not support automatic key rotation.", key.arn)));
+            return Err(ApiError::UnsupportedOperation(format!(
+                "{} does not support automatic key rotation.",
+                key.arn
+            )));
         }
         self.change(&key, KeyCommand::DisableRotation, now, rec)?;
         Ok(json!({}))
     }
 
-    pub(crate) fn get_key_rotation_status(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn get_key_rotation_status(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::GetKeyRotationStatus)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
-            return Err(ApiError::UnsupportedOperation(format!("{} does not support automatic key rotation.", key.arn)));
+            return Err(ApiError::UnsupportedOperation(format!(
+                "{} does not support automatic key rotation.",
+                key.arn
+            )));
         }
-        let mut response = json!({ "KeyRotationEnabled": key.rotation.is_some(), "KeyId": key.arn });
+        let mut response =
+            json!({ "KeyRotationEnabled": key.rotation.is_some(), "KeyId": key.arn });
         if let Some(r) = key.rotation {
             response["RotationPeriodInDays"] = json!(r.period_days);
             response["NextRotationDate"] = json!(iso(r.next_rotation_date));
@@ -377,7 +576,14 @@ impl Service {
         Ok(response)
     }
 
-    pub(crate) fn rotate_key_on_demand(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
@@ -387,27 +593,60 @@ impl Service {
     }
 
     /// Add a material version: sealed under the key's shredding key for the next version number.
-    pub(crate) fn rotate(&self, key: &Key, rotation_type: RotationType, now: OffsetDateTime, rec: &mut CallRecord) -> Result<(), ApiError> {
+    pub(crate) fn rotate(
+        &self,
+        key: &Key,
+        rotation_type: RotationType,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<(), ApiError> {
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
-            return Err(ApiError::UnsupportedOperation(format!("{} does not support rotation.", key.arn)));
+            return Err(ApiError::UnsupportedOperation(format!(
+                "{} does not support rotation.",
+                key.arn
+            )));
         }
         let version = key.current_version().number + 1;
-        let sealed_material = self.keyring.new_version_material(&key.id, version).map_err(|_| {
-            ApiError::Internal("The key's shredding key is unavailable.".into())
-        })?;
-        self.change(key, KeyCommand::Rotate { version, rotation_type, sealed_material }, now, rec)?;
+        let sealed_material = self
+            .keyring
+            .new_version_material(&key.id, version)
+            .map_err(|_| ApiError::Internal("The key's shredding key is unavailable.".into()))?;
+        self.change(
+            key,
+            KeyCommand::Rotate {
+                version,
+                rotation_type,
+                sealed_material,
+            },
+            now,
+            rec,
+        )?;
         Ok(())
     }
 
-    pub(crate) fn list_key_rotations(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn list_key_rotations(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: ListRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        rec.request_parameters =
+            without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::ListKeyRotations)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
-            return Err(ApiError::UnsupportedOperation(format!("{} does not support rotation.", key.arn)));
+            return Err(ApiError::UnsupportedOperation(format!(
+                "{} does not support rotation.",
+                key.arn
+            )));
         }
-        let rotations: Vec<_> = key.versions.iter().filter(|v| v.rotation_type.is_some()).collect();
+        let rotations: Vec<_> = key
+            .versions
+            .iter()
+            .filter(|v| v.rotation_type.is_some())
+            .collect();
         let (items, next) = page(&rotations, req.limit, 1000, req.marker.as_deref())?;
         let listed: Vec<Value> = items
             .iter()
@@ -422,13 +661,31 @@ impl Service {
         Ok(paged(json!({ "Rotations": listed }), next))
     }
 
-    pub(crate) fn schedule_key_deletion(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: DeletionRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "pendingWindowInDays": req.pending_window_in_days }));
-        let window = req.pending_window_in_days.unwrap_or(i64::from(DEFAULT_PENDING_WINDOW_DAYS));
+        rec.request_parameters = without_nulls(
+            json!({ "keyId": req.key_id, "pendingWindowInDays": req.pending_window_in_days }),
+        );
+        let window = req
+            .pending_window_in_days
+            .unwrap_or(i64::from(DEFAULT_PENDING_WINDOW_DAYS));
         check_range("pendingWindowInDays", window, 7, 30)?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
-        let events = self.change(&key, KeyCommand::ScheduleDeletion { window_days: window as u32 }, now, rec)?;
+        let events = self.change(
+            &key,
+            KeyCommand::ScheduleDeletion {
+                window_days: window as u32,
+            },
+            now,
+            rec,
+        )?;
         let deletion_date = match events.first() {
             Some(DomainEvent::KeyDeletionScheduled(e)) => e.deletion_date,
             _ => return Err(ApiError::Internal("deletion was not scheduled".into())),
@@ -443,7 +700,14 @@ impl Service {
         Ok(response)
     }
 
-    pub(crate) fn cancel_key_deletion(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], now: OffsetDateTime, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: DeletionRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
@@ -453,13 +717,26 @@ impl Service {
 
     /// The scheduler's deletion: the key's aliases go with it, and its shredding key is destroyed
     /// in the same transaction.
-    pub(crate) fn delete_due_key(&self, key: &Key, now: OffsetDateTime, rec: &mut CallRecord) -> Result<(), ApiError> {
+    pub(crate) fn delete_due_key(
+        &self,
+        key: &Key,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<(), ApiError> {
         rec.resources.push(key.arn.clone());
         rec.request_parameters = json!({ "keyId": key.id.to_string() });
-        for a in self.projections.aliases.list(&key.region, &key.account, Some(key.id)) {
+        for a in self
+            .projections
+            .aliases
+            .list(&key.region, &key.account, Some(key.id))
+        {
             let events = alias::decide(Some(&a), AliasCommand::Delete)?;
-            debug_assert_eq!(alias_stream(&a.region, &a.account, &a.name), events[0].stream());
-            rec.lifecycle.extend(events.into_iter().zip(a.stream_version + 1..));
+            debug_assert_eq!(
+                alias_stream(&a.region, &a.account, &a.name),
+                events[0].stream()
+            );
+            rec.lifecycle
+                .extend(events.into_iter().zip(a.stream_version + 1..));
         }
         self.change(key, KeyCommand::Delete, now, rec)?;
         rec.shredded.push(key.id);

@@ -6,8 +6,8 @@ pub mod bootstrap;
 pub mod error;
 pub mod history;
 pub mod lifecycle;
-pub mod scheduler;
 pub mod operations;
+pub mod scheduler;
 pub mod shapes;
 pub mod trail;
 
@@ -122,7 +122,10 @@ impl Service {
             let now = self.clock.now();
             let mut record = CallRecord::default();
             let result = match &caller {
-                Ok(caller) => self.execute(caller, ctx, operation, body, now, &mut record).await,
+                Ok(caller) => {
+                    self.execute(caller, ctx, operation, body, now, &mut record)
+                        .await
+                }
                 Err(e) => Err(e.clone()),
             };
             let batch = self.audit_batch(
@@ -168,9 +171,12 @@ impl Service {
             account_id: caller
                 .map(|c| c.account.to_string())
                 .or_else(|| record.service_account.as_ref().map(|a| a.to_string())),
-            principal_arn: caller
-                .map(|c| c.principal_arn.clone())
-                .or_else(|| record.service_account.as_ref().map(|_| scheduler::SERVICE_PRINCIPAL.to_owned())),
+            principal_arn: caller.map(|c| c.principal_arn.clone()).or_else(|| {
+                record
+                    .service_account
+                    .as_ref()
+                    .map(|_| scheduler::SERVICE_PRINCIPAL.to_owned())
+            }),
             access_key_id: ctx.access_key_id.clone(),
             source_ip: Some(ctx.source_ip.clone()),
             user_agent: Some(ctx.user_agent.clone()),
@@ -213,9 +219,16 @@ impl Service {
             lifecycle: None,
         });
         if error.is_some() {
-            return AppendBatch { events, ..AppendBatch::default() };
+            return AppendBatch {
+                events,
+                ..AppendBatch::default()
+            };
         }
-        AppendBatch { events, shredding_keys: record.shredding_keys, shredded: record.shredded }
+        AppendBatch {
+            events,
+            shredding_keys: record.shredding_keys,
+            shredded: record.shredded,
+        }
     }
 }
 

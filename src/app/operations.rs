@@ -5,7 +5,9 @@ use super::shapes::*;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::{ciphertext, context::canonical_context, secret::random_bytes};
 use crate::domain::ids::{KeyId, KeyRef};
-use crate::domain::key::{apply, decide, Key, KeyCommand, KeySpec, KeyState, KeyUsage, Operation, Origin};
+use crate::domain::key::{
+    apply, decide, Key, KeyCommand, KeySpec, KeyState, KeyUsage, Operation, Origin,
+};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -43,10 +45,22 @@ const NOT_YET_SUPPORTED: &[&str] = &[
 
 /// Operations CloudTrail marks `readOnly: true` (they change no state).
 const READ_ONLY: &[&str] = &[
-    "DescribeKey", "ListKeys", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "ListAliases", "ListResourceTags",
-    "GetKeyPolicy", "ListKeyPolicies", "GetKeyRotationStatus", "ListKeyRotations",
-    super::history::KEY_AS_OF, super::history::KEY_HISTORY,
+    "DescribeKey",
+    "ListKeys",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "ListAliases",
+    "ListResourceTags",
+    "GetKeyPolicy",
+    "ListKeyPolicies",
+    "GetKeyRotationStatus",
+    "ListKeyRotations",
+    super::history::KEY_AS_OF,
+    super::history::KEY_HISTORY,
 ];
 
 /// Whether a `KeyId` parameter may name an alias (AWS accepts aliases only for some operations).
@@ -109,7 +123,12 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
     m
 }
 
-pub(crate) fn check_length(member: &str, len: usize, min: usize, max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_length(
+    member: &str,
+    len: usize,
+    min: usize,
+    max: usize,
+) -> Result<(), ApiError> {
     if len < min {
         return Err(ApiError::constraint(
             member,
@@ -316,7 +335,11 @@ impl Service {
         let id = match KeyRef::parse(key_id) {
             None => return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'"))),
             Some(KeyRef::Id(id)) => id,
-            Some(KeyRef::Arn { region, account, key_id: id }) => {
+            Some(KeyRef::Arn {
+                region,
+                account,
+                key_id: id,
+            }) => {
                 if region != ctx.region || account != caller.account {
                     return Err(ApiError::NotFound(format!("Key '{key_id}' does not exist")));
                 }
@@ -326,16 +349,28 @@ impl Service {
                 return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'")))
             }
             Some(KeyRef::AliasName(alias)) => {
-                match self.projections.aliases.get(&ctx.region, &caller.account, &alias) {
+                match self
+                    .projections
+                    .aliases
+                    .get(&ctx.region, &caller.account, &alias)
+                {
                     Some(a) => a.key_id,
                     None => return Err(alias_not_found(&alias)),
                 }
             }
-            Some(KeyRef::AliasArn { region, account, alias }) => {
+            Some(KeyRef::AliasArn {
+                region,
+                account,
+                alias,
+            }) => {
                 if region != ctx.region || account != caller.account {
                     return Err(ApiError::NotFound(format!("Alias {key_id} is not found.")));
                 }
-                match self.projections.aliases.get(&ctx.region, &caller.account, &alias) {
+                match self
+                    .projections
+                    .aliases
+                    .get(&ctx.region, &caller.account, &alias)
+                {
                     Some(a) => a.key_id,
                     None => return Err(alias_not_found(&alias)),
                 }
@@ -463,7 +498,9 @@ impl Service {
             usage,
             origin,
             tags,
-            policy: req.policy.unwrap_or_else(|| super::lifecycle::default_policy(caller.account.as_str())),
+            policy: req
+                .policy
+                .unwrap_or_else(|| super::lifecycle::default_policy(caller.account.as_str())),
             sealed_material: secrets.sealed_material,
         };
         let events = decide(None, command, now)?;
@@ -490,7 +527,12 @@ impl Service {
         rec.request_parameters = json!({ "keyId": req.key_id });
         check_key_id_param("keyId", req.key_id.as_deref())?;
         check_grant_tokens(&req.grant_tokens)?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
+        let key = self.resolve(
+            caller,
+            ctx,
+            req.key_id.as_deref().unwrap_or_default(),
+            Resolve::AliasesToo,
+        )?;
         rec.resources.push(key.arn.clone());
         Ok(json!({ "KeyMetadata": key_metadata(&key) }))
     }
@@ -545,7 +587,12 @@ impl Service {
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
         check_key_id_param("keyId", req.key_id.as_deref())?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::KeyOnly)?;
+        let key = self.resolve(
+            caller,
+            ctx,
+            req.key_id.as_deref().unwrap_or_default(),
+            Resolve::KeyOnly,
+        )?;
         rec.resources.push(key.arn.clone());
         self.change(&key, command, now, rec)?;
         Ok(json!({}))
@@ -575,7 +622,12 @@ impl Service {
             req.encryption_algorithm.as_deref(),
             None,
         )?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
+        let key = self.resolve(
+            caller,
+            ctx,
+            req.key_id.as_deref().unwrap_or_default(),
+            Resolve::AliasesToo,
+        )?;
         rec.resources.push(key.arn.clone());
         key.check(Operation::Encrypt)?;
         check_encrypt_decrypt(&key, "Encrypt")?;
@@ -795,7 +847,12 @@ impl Service {
         if with_plaintext {
             check_unsupported_recipient(&req.recipient)?;
         }
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
+        let key = self.resolve(
+            caller,
+            ctx,
+            req.key_id.as_deref().unwrap_or_default(),
+            Resolve::AliasesToo,
+        )?;
         rec.resources.push(key.arn.clone());
         key.check(Operation::GenerateDataKey)?;
         check_encrypt_decrypt(

@@ -44,7 +44,9 @@ impl Service {
     /// Record and apply one service action on `key_id`, re-deciding on conflicts.
     async fn service_event(&self, key_id: KeyId, due: Due) -> Result<bool, ApiError> {
         for _ in 0..16 {
-            let Some(key) = self.projections.keys.get(&key_id) else { return Ok(false) };
+            let Some(key) = self.projections.keys.get(&key_id) else {
+                return Ok(false);
+            };
             let now = self.clock.now();
             let ctx = RequestContext {
                 request_id: uuid::Uuid::new_v4().to_string(),
@@ -53,14 +55,19 @@ impl Service {
                 user_agent: SERVICE_PRINCIPAL.into(),
                 access_key_id: None,
             };
-            let mut record =
-                CallRecord { service_account: Some(key.account.clone()), ..CallRecord::default() };
+            let mut record = CallRecord {
+                service_account: Some(key.account.clone()),
+                ..CallRecord::default()
+            };
             let (name, result) = match due {
                 Due::Delete => ("DeleteKey", self.delete_due_key(&key, now, &mut record)),
                 Due::Rotate => {
                     record.resources.push(key.arn.clone());
                     record.request_parameters = serde_json::json!({ "keyId": key.id.to_string() });
-                    ("RotateKey", self.rotate(&key, RotationType::Automatic, now, &mut record))
+                    (
+                        "RotateKey",
+                        self.rotate(&key, RotationType::Automatic, now, &mut record),
+                    )
                 }
             };
             match result {
@@ -70,7 +77,8 @@ impl Service {
                 Err(ApiError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
-            let batch = self.audit_batch(&ctx, None, name, now, record, &Ok(serde_json::Value::Null));
+            let batch =
+                self.audit_batch(&ctx, None, name, now, record, &Ok(serde_json::Value::Null));
             match self.ledger.append(batch).await {
                 Ok(_) => {
                     tracing::info!(key = %key_id, event = name, "scheduled action recorded");
@@ -80,7 +88,9 @@ impl Service {
                 Err(AppendError::Unavailable(reason)) => return Err(ApiError::Internal(reason)),
             }
         }
-        Err(ApiError::Internal("the scheduled action kept conflicting".into()))
+        Err(ApiError::Internal(
+            "the scheduled action kept conflicting".into(),
+        ))
     }
 }
 

@@ -166,7 +166,11 @@ pub fn cloudtrail_record<'a>(
         event_id: event_id.to_string(),
         read_only: record.read_only,
         resources,
-        event_type: if record.service_account.is_some() { "AwsServiceEvent" } else { "AwsApiCall" },
+        event_type: if record.service_account.is_some() {
+            "AwsServiceEvent"
+        } else {
+            "AwsApiCall"
+        },
         management_event: true,
         recipient_account_id: caller
             .map(|c| c.account.as_str())

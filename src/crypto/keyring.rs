@@ -71,12 +71,22 @@ impl Keyring {
 
     /// Drop everything held for a deleted key (its shredding key is destroyed with it).
     pub fn forget(&self, key_id: &KeyId) {
-        self.wrapped_shredding_keys.write().unwrap_or_else(|p| p.into_inner()).remove(key_id);
-        self.materials.write().unwrap_or_else(|p| p.into_inner()).retain(|(id, _), _| id != key_id);
+        self.wrapped_shredding_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
+        self.materials
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(id, _), _| id != key_id);
     }
 
     /// Seal fresh material for `version` of an existing key (rotation).
-    pub fn new_version_material(&self, key_id: &KeyId, version: u32) -> Result<Sealed, CryptoError> {
+    pub fn new_version_material(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+    ) -> Result<Sealed, CryptoError> {
         let wrapped = self
             .wrapped_shredding_keys
             .read()
@@ -84,10 +94,16 @@ impl Keyring {
             .get(key_id)
             .cloned()
             .ok_or(CryptoError)?;
-        let bytes = self.root.unwrap(LABEL_SHREDDING_KEY, key_id.as_bytes(), &wrapped)?;
+        let bytes = self
+            .root
+            .unwrap(LABEL_SHREDDING_KEY, key_id.as_bytes(), &wrapped)?;
         let shredding_key = SecretKey::from_slice(&bytes).ok_or(CryptoError)?;
         let material = SecretKey::generate();
-        Ok(Sealed(aead::seal(&shredding_key, &material_aad(key_id, version), material.expose())))
+        Ok(Sealed(aead::seal(
+            &shredding_key,
+            &material_aad(key_id, version),
+            material.expose(),
+        )))
     }
 
     /// The material of one version of `key`, unwrapped once and then cached.

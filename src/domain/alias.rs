@@ -36,7 +36,10 @@ pub fn validate_name(name: &str) -> Result<(), DomainError> {
             "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must have length between 1 and {MAX_ALIAS_NAME}"
         )));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b':')) {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b':'))
+    {
         return Err(DomainError::Validation(format!(
             "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
         )));
@@ -47,7 +50,9 @@ pub fn validate_name(name: &str) -> Result<(), DomainError> {
         ));
     };
     if rest.is_empty() || name.contains(':') {
-        return Err(DomainError::InvalidAliasName(format!("{name} is not a valid alias name.")));
+        return Err(DomainError::InvalidAliasName(format!(
+            "{name} is not a valid alias name."
+        )));
     }
     if name.starts_with(RESERVED_PREFIX) {
         return Err(DomainError::InvalidAliasName(format!(
@@ -58,8 +63,16 @@ pub fn validate_name(name: &str) -> Result<(), DomainError> {
 }
 
 pub enum AliasCommand<'a> {
-    Create { name: String, account: AccountId, region: Region, target: &'a Key },
-    Update { target: &'a Key, current_target: Option<&'a Key> },
+    Create {
+        name: String,
+        account: AccountId,
+        region: Region,
+        target: &'a Key,
+    },
+    Update {
+        target: &'a Key,
+        current_target: Option<&'a Key>,
+    },
     Delete,
 }
 
@@ -72,7 +85,15 @@ pub fn decide(
             "An alias with the name {} already exists",
             existing.arn()
         ))),
-        (None, AliasCommand::Create { name, account, region, target }) => {
+        (
+            None,
+            AliasCommand::Create {
+                name,
+                account,
+                region,
+                target,
+            },
+        ) => {
             validate_name(&name)?;
             target.check(Operation::CreateAlias)?;
             Ok(vec![DomainEvent::AliasCreated(AliasCreated {
@@ -83,7 +104,13 @@ pub fn decide(
             })])
         }
         (None, _) => Err(DomainError::NotFound("Alias does not exist".into())),
-        (Some(alias), AliasCommand::Update { target, current_target }) => {
+        (
+            Some(alias),
+            AliasCommand::Update {
+                target,
+                current_target,
+            },
+        ) => {
             validate_name(&alias.name)?;
             target.check(Operation::UpdateAlias)?;
             if let Some(current) = current_target {
@@ -103,7 +130,10 @@ pub fn decide(
         }
         (Some(alias), AliasCommand::Delete) => {
             if alias.name.starts_with(RESERVED_PREFIX) {
-                return Err(DomainError::InvalidAliasName(format!("{} is reserved.", alias.name)));
+                return Err(DomainError::InvalidAliasName(format!(
+                    "{} is reserved.",
+                    alias.name
+                )));
             }
             Ok(vec![DomainEvent::AliasDeleted(AliasDeleted {
                 alias_name: alias.name.clone(),
@@ -145,11 +175,26 @@ mod tests {
     #[test]
     fn alias_names_as_aws_checks_them() {
         assert!(validate_name("alias/my-key_1/prod").is_ok());
-        assert!(matches!(validate_name("my-key"), Err(DomainError::Validation(_))));
-        assert!(matches!(validate_name("alias/"), Err(DomainError::InvalidAliasName(_))));
-        assert!(matches!(validate_name("alias/aws/s3"), Err(DomainError::InvalidAliasName(_))));
-        assert!(matches!(validate_name("alias/has space"), Err(DomainError::Validation(_))));
-        assert!(matches!(validate_name(&format!("alias/{}", "a".repeat(251))), Err(DomainError::Validation(_))));
+        assert!(matches!(
+            validate_name("my-key"),
+            Err(DomainError::Validation(_))
+        ));
+        assert!(matches!(
+            validate_name("alias/"),
+            Err(DomainError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            validate_name("alias/aws/s3"),
+            Err(DomainError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            validate_name("alias/has space"),
+            Err(DomainError::Validation(_))
+        ));
+        assert!(matches!(
+            validate_name(&format!("alias/{}", "a".repeat(251))),
+            Err(DomainError::Validation(_))
+        ));
         assert!(validate_name(&format!("alias/{}", "a".repeat(250))).is_ok());
     }
 }

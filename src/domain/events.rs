@@ -288,7 +288,8 @@ impl DomainEvent {
             KeyDeletionScheduled(e) => Some(e.key_id),
             KeyDeletionCancelled(e) => Some(e.key_id),
             KeyDeleted(e) => Some(e.key_id),
-            AccountCreated(_) | AccessKeyCreated(_) | AliasCreated(_) | AliasUpdated(_) | AliasDeleted(_) => None,
+            AccountCreated(_) | AccessKeyCreated(_) | AliasCreated(_) | AliasUpdated(_)
+            | AliasDeleted(_) => None,
         }
     }
 
@@ -324,6 +325,29 @@ pub enum EventBody {
 pub enum ApiCallRecorded {
     ApiCallRecorded(serde_json::Value),
 }
+
+/// Every event type the service writes (each has a schema in `schemas/events/`).
+pub const EVENT_TYPES: &[&str] = &[
+    "AccountCreated",
+    "AccessKeyCreated",
+    "KeyCreated",
+    "KeyEnabled",
+    "KeyDisabled",
+    "KeyDescriptionUpdated",
+    "KeyTagged",
+    "KeyUntagged",
+    "KeyPolicyPut",
+    "KeyRotationEnabled",
+    "KeyRotationDisabled",
+    "KeyRotated",
+    "KeyDeletionScheduled",
+    "KeyDeletionCancelled",
+    "KeyDeleted",
+    "AliasCreated",
+    "AliasUpdated",
+    "AliasDeleted",
+    "ApiCallRecorded",
+];
 
 /// The current schema version of every event type (upcasting starts when one changes).
 pub const EVENT_VERSION: u32 = 1;

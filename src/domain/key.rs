@@ -144,7 +144,9 @@ pub const DEFAULT_POLICY_NAME: &str = "default";
 impl Key {
     pub fn current_version(&self) -> &KeyVersion {
         // Invariant: KeyCreated always carries version 1, and versions are only ever added.
-        self.versions.last().expect("a key always has at least one version")
+        self.versions
+            .last()
+            .expect("a key always has at least one version")
     }
 
     pub fn version(&self, number: u32) -> Option<&KeyVersion> {
@@ -152,7 +154,10 @@ impl Key {
     }
 
     pub fn on_demand_rotations(&self) -> usize {
-        self.versions.iter().filter(|v| v.rotation_type == Some(RotationType::OnDemand)).count()
+        self.versions
+            .iter()
+            .filter(|v| v.rotation_type == Some(RotationType::OnDemand))
+            .count()
     }
 
     /// Whether `operation` may run in the key's current state — AWS's key-state table.
@@ -165,7 +170,11 @@ impl Key {
             (state, _) => Err(DomainError::InvalidState(format!(
                 "{} is {}.",
                 self.arn,
-                if state == KeyState::PendingDeletion { "pending deletion" } else { state.as_str() }
+                if state == KeyState::PendingDeletion {
+                    "pending deletion"
+                } else {
+                    state.as_str()
+                }
             ))),
         }
     }
@@ -309,12 +318,23 @@ pub enum KeyCommand {
     UpdateDescription(String),
     Tag(Vec<Tag>),
     Untag(Vec<String>),
-    PutPolicy { policy_name: String, policy: String },
-    EnableRotation { period_days: u32 },
+    PutPolicy {
+        policy_name: String,
+        policy: String,
+    },
+    EnableRotation {
+        period_days: u32,
+    },
     DisableRotation,
     /// `version` must be the next version number; the material is sealed for it.
-    Rotate { version: u32, rotation_type: RotationType, sealed_material: Sealed },
-    ScheduleDeletion { window_days: u32 },
+    Rotate {
+        version: u32,
+        rotation_type: RotationType,
+        sealed_material: Sealed,
+    },
+    ScheduleDeletion {
+        window_days: u32,
+    },
     CancelDeletion,
     /// The scheduler's deletion of a key whose waiting period is over.
     Delete,
@@ -333,10 +353,14 @@ impl KeyCommand {
             KeyCommand::PutPolicy { .. } => Operation::PutKeyPolicy,
             KeyCommand::EnableRotation { .. } => Operation::EnableKeyRotation,
             KeyCommand::DisableRotation => Operation::DisableKeyRotation,
-            KeyCommand::Rotate { rotation_type: RotationType::OnDemand, .. } => {
-                Operation::RotateKeyOnDemand
-            }
-            KeyCommand::Rotate { rotation_type: RotationType::Automatic, .. } => return None,
+            KeyCommand::Rotate {
+                rotation_type: RotationType::OnDemand,
+                ..
+            } => Operation::RotateKeyOnDemand,
+            KeyCommand::Rotate {
+                rotation_type: RotationType::Automatic,
+                ..
+            } => return None,
             KeyCommand::ScheduleDeletion { .. } => Operation::ScheduleKeyDeletion,
             KeyCommand::CancelDeletion => Operation::CancelKeyDeletion,
         })
@@ -395,7 +419,10 @@ pub fn decide(
             })]);
         }
         (Some(key), KeyCommand::Create { .. }) => {
-            return Err(DomainError::AlreadyExists(format!("{} already exists", key.arn)))
+            return Err(DomainError::AlreadyExists(format!(
+                "{} already exists",
+                key.arn
+            )))
         }
         (None, _) => return Err(DomainError::NotFound("key does not exist".into())),
         (Some(key), command) => {
@@ -414,7 +441,10 @@ pub fn decide(
         KeyCommand::Disable if key.state == KeyState::Disabled => return Ok(vec![]),
         KeyCommand::Disable => DomainEvent::KeyDisabled(KeyDisabled { key_id }),
         KeyCommand::UpdateDescription(description) => {
-            DomainEvent::KeyDescriptionUpdated(KeyDescriptionUpdated { key_id, description })
+            DomainEvent::KeyDescriptionUpdated(KeyDescriptionUpdated {
+                key_id,
+                description,
+            })
         }
         KeyCommand::Tag(tags) => {
             let mut keys: Vec<&str> = key.tags.iter().map(|t| t.key.as_str()).collect();
@@ -432,9 +462,14 @@ pub fn decide(
             DomainEvent::KeyTagged(KeyTagged { key_id, tags })
         }
         KeyCommand::Untag(tag_keys) => DomainEvent::KeyUntagged(KeyUntagged { key_id, tag_keys }),
-        KeyCommand::PutPolicy { policy_name, policy } => {
-            DomainEvent::KeyPolicyPut(KeyPolicyPut { key_id, policy_name, policy })
-        }
+        KeyCommand::PutPolicy {
+            policy_name,
+            policy,
+        } => DomainEvent::KeyPolicyPut(KeyPolicyPut {
+            key_id,
+            policy_name,
+            policy,
+        }),
         KeyCommand::EnableRotation { period_days } => {
             if key.spec != KeySpec::SymmetricDefault {
                 return Err(DomainError::UnsupportedOperation(format!(
@@ -456,7 +491,11 @@ pub fn decide(
         KeyCommand::DisableRotation => {
             DomainEvent::KeyRotationDisabled(KeyRotationDisabled { key_id })
         }
-        KeyCommand::Rotate { version, rotation_type, sealed_material } => {
+        KeyCommand::Rotate {
+            version,
+            rotation_type,
+            sealed_material,
+        } => {
             if key.spec != KeySpec::SymmetricDefault {
                 return Err(DomainError::UnsupportedOperation(format!(
                     "{} does not support rotation.",

@@ -1,9 +1,9 @@
 //! The pure command side: ids, the key aggregate, events, decide/apply.
 //! No I/O, no clock, no randomness, no crypto.
 
+pub mod alias;
 pub mod events;
 pub mod ids;
-pub mod alias;
 pub mod key;
 
 /// Why a command was refused. The HTTP layer maps each to an AWS error type.

@@ -132,8 +132,15 @@ fn authenticate_request(
             .region
             .clone()
             .unwrap_or_else(|| ready.service.default_region.clone()),
-        source_ip: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
-        user_agent: header(headers, "user-agent").unwrap_or_default().chars().take(256).collect(),
+        source_ip: req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        user_agent: header(headers, "user-agent")
+            .unwrap_or_default()
+            .chars()
+            .take(256)
+            .collect(),
         access_key_id: authenticated.access_key_id.clone(),
     };
     (ctx, authenticated.caller)
@@ -165,7 +172,16 @@ async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
             crate::app::trail::event_name(target)
         )));
     }
-    match ready.service.handle(&ctx, caller.as_ref().map_err(Clone::clone), operation, &body).await {
+    match ready
+        .service
+        .handle(
+            &ctx,
+            caller.as_ref().map_err(Clone::clone),
+            operation,
+            &body,
+        )
+        .await
+    {
         Ok(response) => HttpResponse::Ok()
             .insert_header(("x-amzn-RequestId", request_id.as_str()))
             .content_type(JSON_1_1)
@@ -190,15 +206,30 @@ async fn native_key(
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };
-    let raw = req.uri().path().strip_prefix("/v1/keys/").unwrap_or_default();
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/keys/")
+        .unwrap_or_default();
     let (raw_key, operation) = match raw.strip_suffix("/history") {
         Some(key) => (key, crate::app::history::KEY_HISTORY),
         None => (raw, crate::app::history::KEY_AS_OF),
     };
-    let key = percent_encoding::percent_decode_str(raw_key).decode_utf8_lossy().into_owned();
+    let key = percent_encoding::percent_decode_str(raw_key)
+        .decode_utf8_lossy()
+        .into_owned();
     let body = serde_json::json!({ "KeyId": key, "AsOf": query.as_of }).to_string();
     let (ctx, caller) = authenticate_request(ready, &req, b"", &request_id);
-    match ready.service.handle(&ctx, caller.as_ref().map_err(Clone::clone), operation, body.as_bytes()).await {
+    match ready
+        .service
+        .handle(
+            &ctx,
+            caller.as_ref().map_err(Clone::clone),
+            operation,
+            body.as_bytes(),
+        )
+        .await
+    {
         Ok(response) => HttpResponse::Ok()
             .insert_header(("x-amzn-RequestId", request_id.as_str()))
             .content_type("application/json")

@@ -183,6 +183,16 @@ impl LedgerStore for SqliteStore {
             let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
             return Err(storage(e));
         }
+        if !shredded.is_empty() {
+            // Crypto-shredding: the WAL still holds page images with the destroyed shredding
+            // keys; fold it into the main file (secure_delete zeroed them there) and truncate it.
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut self.conn)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL truncation after shredding failed; the checkpointer will retry");
+            }
+        }
         Ok(())
     }
 }

@@ -68,6 +68,11 @@ impl Aliases {
 
     /// Every alias, for comparing two projections.
     pub fn snapshot(&self) -> Vec<Alias> {
-        self.by_stream.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.by_stream
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }

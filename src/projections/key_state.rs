@@ -44,13 +44,22 @@ impl KeyStates {
     }
 
     pub fn was_deleted(&self, key_id: &KeyId) -> bool {
-        self.index.read().unwrap_or_else(|p| p.into_inner()).deleted.contains(key_id)
+        self.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .deleted
+            .contains(key_id)
     }
 
     /// Every key of every account, in creation order (the scheduler's worklist).
     pub fn all(&self) -> Vec<Arc<Key>> {
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        index.order.iter().filter_map(|id| index.keys.get(id)).cloned().collect()
+        index
+            .order
+            .iter()
+            .filter_map(|id| index.keys.get(id))
+            .cloned()
+            .collect()
     }
 
     pub fn get(&self, key_id: &KeyId) -> Option<Arc<Key>> {

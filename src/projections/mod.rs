@@ -57,6 +57,48 @@ impl Projections {
     }
 }
 
+impl Projections {
+    /// Every key and alias as canonical JSON: equal projections give equal bytes.
+    pub fn snapshot_json(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .snapshot()
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "id": k.id, "account": k.account, "region": k.region, "arn": k.arn,
+                    "created_at": k.created_at.unix_timestamp_nanos().to_string(),
+                    "description": k.description, "spec": k.spec, "usage": k.usage, "origin": k.origin,
+                    "state": k.state, "policy": k.policy, "tags": k.tags, "stream_version": k.stream_version,
+                    "rotation": k.rotation.map(|r| serde_json::json!([r.period_days, r.next_rotation_date.unix_timestamp_nanos().to_string()])),
+                    "deletion": k.deletion.map(|d| serde_json::json!([d.window_days, d.deletion_date.unix_timestamp_nanos().to_string()])),
+                    "versions": k.versions.iter().map(|v| serde_json::json!({
+                        "number": v.number, "sealed": b64(&v.sealed.0),
+                        "created_at": v.created_at.unix_timestamp_nanos().to_string(),
+                        "rotation_type": v.rotation_type,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let aliases: Vec<serde_json::Value> = self
+            .aliases
+            .snapshot()
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "name": a.name, "account": a.account, "region": a.region, "key_id": a.key_id,
+                    "created_at": a.created_at.unix_timestamp_nanos().to_string(),
+                    "updated_at": a.updated_at.unix_timestamp_nanos().to_string(),
+                    "stream_version": a.stream_version,
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys, "aliases": aliases })
+    }
+}
+
 impl CommitListener for Projections {
     fn committed(&self, events: &[(u64, &NewEvent)], shredding_keys: &[(KeyId, Vec<u8>)]) {
         // Shredding keys first: a key must be usable as soon as its creation is visible.

@@ -224,3 +224,123 @@ pub async fn trail(data_dir: &Path) -> Vec<serde_json::Value> {
         .map(|e| e["body"].clone())
         .collect()
 }
+
+/// The real service in this process (real SQLite, real HTTP on port 0, real SDK client)
+/// with a clock the test moves, for what depends on time: rotation, deletion.
+pub struct InProcess {
+    pub service: std::sync::Arc<keyledger::app::Service>,
+    pub clock: std::sync::Arc<keyledger::app::ManualClock>,
+    pub client: aws_sdk_kms::Client,
+    pub endpoint: String,
+    pub credentials: AdminCredentials,
+    pub data_dir: PathBuf,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl InProcess {
+    pub async fn start(data_dir: &Path) -> InProcess {
+        use keyledger::app::bootstrap::{open_with, Settings};
+        use keyledger::domain::ids::Region;
+        let clock = std::sync::Arc::new(keyledger::app::ManualClock::new(
+            time::OffsetDateTime::now_utc(),
+        ));
+        let settings = Settings {
+            data_dir: data_dir.to_owned(),
+            region: Region::parse("us-east-1").unwrap(),
+            account_id: None,
+        };
+        let opened = open_with(&settings, |store| store, clock.clone())
+            .await
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let shared = std::sync::Arc::new(keyledger::http::Shared::default());
+        shared.set_ready(opened.service.clone());
+        let server = keyledger::http::serve(listener, shared, 1).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let credentials: AdminCredentials =
+            serde_json::from_slice(&std::fs::read(&opened.credentials_path).unwrap()).unwrap();
+        let client = client(
+            &endpoint,
+            &credentials.region,
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+        );
+        InProcess {
+            service: opened.service,
+            clock,
+            client,
+            endpoint,
+            credentials,
+            data_dir: data_dir.to_owned(),
+            handle,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+
+    /// Advance the clock and run the scheduler once.
+    pub async fn advance(&self, by: time::Duration) -> usize {
+        use keyledger::app::Clock;
+        self.clock.advance(by);
+        let _ = self.clock.now();
+        self.service.run_due().await.unwrap()
+    }
+}
+
+/// Check every stored event against `schemas/`; returns the event types seen.
+pub async fn check_schemas(data_dir: &Path) -> std::collections::BTreeSet<String> {
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let load = |path: PathBuf| {
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let envelope = load(schemas.join("envelope.v1.json"));
+    let mut seen = std::collections::BTreeSet::new();
+    for event in stored_events(data_dir).await {
+        let errors: Vec<String> = envelope
+            .iter_errors(&event)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "envelope does not match its schema: {errors:?}\n{event:#}"
+        );
+        let event_type = event["event_type"].as_str().unwrap().to_owned();
+        let body = load(
+            schemas
+                .join("events")
+                .join(format!("{event_type}.v{}.json", event["event_version"])),
+        );
+        let errors: Vec<String> = body
+            .iter_errors(&event["body"])
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{event_type} does not match its schema: {errors:?}\n{event:#}"
+        );
+        seen.insert(event_type);
+    }
+    seen
+}
+
+/// The AWS error type of an SDK error.
+pub fn sdk_code<E, R>(e: aws_sdk_kms::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{e:?}"))
+}
