@@ -344,3 +344,52 @@ where
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{e:?}"))
 }
+
+/// A SigV4-signed GET of the native REST API: (status, JSON body).
+pub async fn signed_get(
+    endpoint: &str,
+    credentials: &AdminCredentials,
+    path_and_query: &str,
+) -> (u16, serde_json::Value) {
+    use keyledger::http::sigv4;
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let headers = [("host", host.as_str()), ("x-amz-date", amz_date.as_str())];
+    let payload = sigv4::sha256_hex(b"");
+    let parts = sigv4::RequestParts {
+        method: "GET",
+        path,
+        query,
+        headers: &headers,
+        payload_sha256_hex: &payload,
+    };
+    let key = sigv4::derive_signing_key(
+        credentials.secret_access_key.as_bytes(),
+        &amz_date[..8],
+        &credentials.region,
+        "kms",
+    );
+    let authorization = sigv4::authorization_header(
+        &parts,
+        &credentials.access_key_id,
+        &key,
+        &amz_date,
+        &credentials.region,
+        "kms",
+    );
+    let response = reqwest::Client::new()
+        .get(format!("{endpoint}{path_and_query}"))
+        .header("x-amz-date", &amz_date)
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
