@@ -3,6 +3,8 @@
 
 use super::shapes::*;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
+use crate::crypto::asymmetric as asym;
+use crate::crypto::secret::SecretBytes;
 use crate::crypto::{ciphertext, context::canonical_context, secret::random_bytes};
 use crate::domain::ids::{KeyId, KeyRef};
 use crate::domain::key::{
@@ -113,8 +115,20 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         "KeySpec": key.spec.as_str(),
         "MultiRegion": false,
     });
-    if key.usage == KeyUsage::EncryptDecrypt && key.spec == KeySpec::SymmetricDefault {
-        m["EncryptionAlgorithms"] = json!([SYMMETRIC_DEFAULT]);
+    match (key.spec, key.usage) {
+        (KeySpec::SymmetricDefault, _) => m["EncryptionAlgorithms"] = json!([SYMMETRIC_DEFAULT]),
+        (spec, KeyUsage::EncryptDecrypt) => {
+            m["EncryptionAlgorithms"] = json!(asym::encryption_algorithms(spec.as_str()))
+        }
+        (spec, KeyUsage::SignVerify) => {
+            m["SigningAlgorithms"] = json!(asym::signing_algorithms(spec.as_str()))
+        }
+        (spec, KeyUsage::GenerateVerifyMac) => {
+            m["MacAlgorithms"] = json!(asym::mac_algorithms(spec.as_str()))
+        }
+        (spec, KeyUsage::KeyAgreement) => {
+            m["KeyAgreementAlgorithms"] = json!(asym::key_agreement_algorithms(spec.as_str()))
+        }
     }
     if let Some(deletion) = key.deletion {
         m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date));
@@ -207,6 +221,39 @@ fn check_symmetric_algorithm(
             &format!("Member must satisfy enum value set: {ENCRYPTION_ALGORITHMS}"),
         )),
     }
+}
+
+/// An EncryptionAlgorithm value must be one AWS knows.
+fn check_algorithm_value(member: &str, algorithm: Option<&str>) -> Result<(), ApiError> {
+    match algorithm {
+        None | Some(SYMMETRIC_DEFAULT | "RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE") => Ok(()),
+        Some(other) => Err(ApiError::constraint(
+            member,
+            Some(other),
+            &format!("Member must satisfy enum value set: {ENCRYPTION_ALGORITHMS}"),
+        )),
+    }
+}
+
+/// The OAEP algorithm an RSA call names; RSA keys have no default.
+fn asymmetric_algorithm(key: &Key, algorithm: Option<&str>) -> Result<&'static str, ApiError> {
+    let offered = asym::encryption_algorithms(key.spec.as_str());
+    match algorithm.and_then(|a| offered.iter().find(|o| **o == a)) {
+        Some(a) => Ok(a),
+        None => Err(ApiError::InvalidKeyUsage(format!(
+            "{} requires one of the encryption algorithms {offered:?}, not {}.",
+            key.arn,
+            algorithm.unwrap_or(SYMMETRIC_DEFAULT)
+        ))),
+    }
+}
+
+pub(crate) fn wrong_usage(key: &Key, operation: &str) -> ApiError {
+    ApiError::InvalidKeyUsage(format!(
+        "{} key usage is {} which is not valid for {operation}.",
+        key.arn,
+        key.usage.as_str()
+    ))
 }
 
 fn check_encrypt_decrypt(key: &Key, operation: &str) -> Result<(), ApiError> {
@@ -382,16 +429,26 @@ impl Service {
         }
     }
 
-    /// The material of a key version, for the hot path.
-    fn material(
+    /// The unsealed material of a key version (cached after the first unwrap).
+    pub(crate) fn material(
         &self,
         key: &Key,
         version: u32,
-    ) -> Result<Arc<crate::crypto::secret::SecretKey>, ApiError> {
+    ) -> Result<Arc<crate::crypto::secret::SecretBytes>, ApiError> {
         self.keyring.material(key, version).map_err(|_| {
             tracing::error!(key = %key.id, version, "key material cannot be unsealed");
             ApiError::Internal("The key material is unavailable.".into())
         })
+    }
+
+    /// The AEAD key of a symmetric key version, for the hot path.
+    fn symmetric_material(
+        &self,
+        key: &Key,
+        version: u32,
+    ) -> Result<crate::crypto::secret::SecretKey, ApiError> {
+        crate::crypto::secret::SecretKey::from_slice(&self.material(key, version)?)
+            .ok_or_else(|| ApiError::Internal("The key material is not a symmetric key.".into()))
     }
 
     fn create_key(
@@ -464,9 +521,15 @@ impl Service {
             super::lifecycle::check_policy(policy)?;
         }
         let tags = super::lifecycle::validate_tags(req.tags.unwrap_or_default())?;
-        if spec != KeySpec::SymmetricDefault {
-            return Err(ApiError::UnsupportedOperation(format!(
-                "KeySpec {} is not supported by keyledger yet; only SYMMETRIC_DEFAULT keys can be created.",
+        if spec == KeySpec::Sm2 {
+            return Err(ApiError::UnsupportedOperation(
+                "KeySpec SM2 is only offered in the AWS China Regions; keyledger does not support it.".into(),
+            ));
+        }
+        if !crate::domain::key::spec_allows_usage(spec, usage) {
+            return Err(ApiError::Validation(format!(
+                "KeyUsage {} is not compatible with KeySpec {}",
+                usage.as_str(),
                 spec.as_str()
             )));
         }
@@ -488,7 +551,13 @@ impl Service {
         }
 
         let key_id = KeyId::from_uuid(Uuid::new_v4());
-        let secrets = self.keyring.new_key_secrets(&key_id);
+        let material = match spec {
+            KeySpec::SymmetricDefault => random_bytes(32),
+            other => crate::crypto::asymmetric::generate_private_key(other.as_str())
+                .map_err(|_| ApiError::Internal("Key generation failed.".into()))?,
+        };
+        let secrets = self.keyring.new_key_secrets(&key_id, &material);
+        drop(material);
         let command = KeyCommand::Create {
             key_id,
             account: caller.account.clone(),
@@ -598,66 +667,74 @@ impl Service {
         Ok(json!({}))
     }
 
-    fn encrypt(
+    /// Encrypt `plaintext` under `key` with `algorithm` (absent: SYMMETRIC_DEFAULT).
+    fn seal_for(
         &self,
-        caller: &Caller,
-        ctx: &RequestContext,
-        req: EncryptRequest,
-        rec: &mut CallRecord,
-    ) -> Result<Value, ApiError> {
-        rec.request_parameters = without_nulls(json!({
-            "keyId": req.key_id,
-            "encryptionAlgorithm": req.encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT),
-            "encryptionContext": context_value(&req.encryption_context),
-            "dryRun": req.dry_run,
-        }));
-        check_key_id_param("keyId", req.key_id.as_deref())?;
-        let plaintext = req
-            .plaintext
-            .ok_or_else(|| ApiError::missing("plaintext"))?;
-        check_length("plaintext", plaintext.0.len(), 1, MAX_PLAINTEXT)?;
-        check_grant_tokens(&req.grant_tokens)?;
-        check_symmetric_algorithm(
-            "encryptionAlgorithm",
-            req.encryption_algorithm.as_deref(),
-            None,
-        )?;
-        let key = self.resolve(
-            caller,
-            ctx,
-            req.key_id.as_deref().unwrap_or_default(),
-            Resolve::AliasesToo,
-        )?;
-        rec.resources.push(key.arn.clone());
-        key.check(Operation::Encrypt)?;
-        check_encrypt_decrypt(&key, "Encrypt")?;
-        if req.dry_run == Some(true) {
-            return Err(ApiError::DryRun);
+        key: &Key,
+        algorithm: Option<&str>,
+        context: &Option<EncryptionContext>,
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, &'static str), ApiError> {
+        if key.usage != KeyUsage::EncryptDecrypt {
+            return Err(wrong_usage(key, "Encrypt"));
         }
-        let version = key.current_version().number;
-        let material = self.material(&key, version)?;
-        let context = canonical_context(&req.encryption_context.unwrap_or_default());
-        let blob = ciphertext::encrypt(&material, &key.id, version, &context, &plaintext.0);
-        Ok(json!({
-            "CiphertextBlob": b64(&blob),
-            "KeyId": key.arn,
-            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
-        }))
+        if key.spec == KeySpec::SymmetricDefault {
+            check_symmetric_algorithm("encryptionAlgorithm", algorithm, Some(key))?;
+            let version = key.current_version().number;
+            let material = self.symmetric_material(key, version)?;
+            let canonical = canonical_context(&context.clone().unwrap_or_default());
+            let blob = ciphertext::encrypt(&material, &key.id, version, &canonical, plaintext);
+            return Ok((blob, SYMMETRIC_DEFAULT));
+        }
+        let algorithm = asymmetric_algorithm(key, algorithm)?;
+        if context.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err(ApiError::Validation(
+                "EncryptionContext is not supported with asymmetric KMS keys.".into(),
+            ));
+        }
+        let max = asym::rsa_max_plaintext(key.spec.as_str(), algorithm).unwrap_or(0);
+        if plaintext.len() > max {
+            return Err(ApiError::Validation(format!(
+                "Plaintext is {} bytes; {} with {algorithm} encrypts at most {max}.",
+                plaintext.len(),
+                key.spec.as_str()
+            )));
+        }
+        let material = self.material(key, key.current_version().number)?;
+        let ciphertext = asym::rsa_encrypt(key.spec.as_str(), &material, algorithm, plaintext)
+            .map_err(|_| ApiError::Internal("RSA encryption failed.".into()))?;
+        Ok((ciphertext, algorithm))
     }
 
-    /// Find the key a blob names and open it; shared by Decrypt and ReEncrypt.
-    fn open_blob(
+    /// Decrypt `blob`: under the key it names (symmetric), or under `requested_key` (RSA,
+    /// where AWS requires the KeyId).
+    #[allow(clippy::too_many_arguments)]
+    fn open_for(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         blob: &[u8],
         requested_key: Option<&str>,
+        algorithm: Option<&str>,
         context: &Option<EncryptionContext>,
         rec: &mut CallRecord,
-    ) -> Result<(Arc<Key>, crate::crypto::secret::SecretBytes), ApiError> {
+    ) -> Result<(Arc<Key>, SecretBytes, &'static str), ApiError> {
         let requested = requested_key
             .map(|k| self.resolve(caller, ctx, k, Resolve::AliasesToo))
             .transpose()?;
+        if let Some(key) = requested.as_ref().filter(|k| k.spec != KeySpec::SymmetricDefault) {
+            rec.resources.push(key.arn.clone());
+            key.check(Operation::Decrypt)?;
+            if key.usage != KeyUsage::EncryptDecrypt {
+                return Err(wrong_usage(key, "Decrypt"));
+            }
+            let algorithm = asymmetric_algorithm(key, algorithm)?;
+            let material = self.material(key, key.current_version().number)?;
+            let plaintext = asym::rsa_decrypt(key.spec.as_str(), &material, algorithm, blob)
+                .map_err(|_| opaque_ciphertext_error())?;
+            return Ok((key.clone(), plaintext, algorithm));
+        }
+        check_symmetric_algorithm("encryptionAlgorithm", algorithm, requested.as_deref())?;
         let header = ciphertext::parse_header(blob).map_err(|_| opaque_ciphertext_error())?;
         let key = match self.projections.keys.get(&header.key_id) {
             Some(k) if k.account == caller.account && k.region == ctx.region => k,
@@ -680,15 +757,52 @@ impl Service {
         rec.resources.push(key.arn.clone());
         key.check(Operation::Decrypt)?;
         check_encrypt_decrypt(&key, "Decrypt")?;
-        let version = key
-            .version(header.version)
-            .ok_or_else(opaque_ciphertext_error)?
-            .number;
-        let material = self.material(&key, version)?;
+        let version = key.version(header.version).ok_or_else(opaque_ciphertext_error)?.number;
+        let material = self.symmetric_material(&key, version)?;
         let canonical = canonical_context(&context.clone().unwrap_or_default());
-        let plaintext = ciphertext::decrypt(&material, blob, &canonical)
-            .map_err(|_| opaque_ciphertext_error())?;
-        Ok((key, plaintext))
+        let plaintext =
+            ciphertext::decrypt(&material, blob, &canonical).map_err(|_| opaque_ciphertext_error())?;
+        Ok((key, plaintext, SYMMETRIC_DEFAULT))
+    }
+
+    fn encrypt(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: EncryptRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "encryptionAlgorithm": req.encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT),
+            "encryptionContext": context_value(&req.encryption_context),
+            "dryRun": req.dry_run,
+        }));
+        check_key_id_param("keyId", req.key_id.as_deref())?;
+        let plaintext = req.plaintext.ok_or_else(|| ApiError::missing("plaintext"))?;
+        check_length("plaintext", plaintext.0.len(), 1, MAX_PLAINTEXT)?;
+        check_grant_tokens(&req.grant_tokens)?;
+        check_algorithm_value("encryptionAlgorithm", req.encryption_algorithm.as_deref())?;
+        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
+        rec.resources.push(key.arn.clone());
+        key.check(Operation::Encrypt)?;
+        if req.dry_run == Some(true) {
+            if key.usage != KeyUsage::EncryptDecrypt {
+                return Err(wrong_usage(&key, "Encrypt"));
+            }
+            return Err(ApiError::DryRun);
+        }
+        let (blob, algorithm) = self.seal_for(
+            &key,
+            req.encryption_algorithm.as_deref(),
+            &req.encryption_context,
+            &plaintext.0,
+        )?;
+        Ok(json!({
+            "CiphertextBlob": b64(&blob),
+            "KeyId": key.arn,
+            "EncryptionAlgorithm": algorithm,
+        }))
     }
 
     fn decrypt(
@@ -704,25 +818,20 @@ impl Service {
             "encryptionContext": context_value(&req.encryption_context),
             "dryRun": req.dry_run,
         }));
-        let blob = req
-            .ciphertext_blob
-            .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
+        let blob = req.ciphertext_blob.ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
         check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
         if let Some(k) = req.key_id.as_deref() {
             check_length("keyId", k.len(), 1, 2048)?;
         }
         check_grant_tokens(&req.grant_tokens)?;
         check_unsupported_recipient(&req.recipient)?;
-        check_symmetric_algorithm(
-            "encryptionAlgorithm",
-            req.encryption_algorithm.as_deref(),
-            None,
-        )?;
-        let (key, plaintext) = self.open_blob(
+        check_algorithm_value("encryptionAlgorithm", req.encryption_algorithm.as_deref())?;
+        let (key, plaintext, algorithm) = self.open_for(
             caller,
             ctx,
             &blob.0,
             req.key_id.as_deref(),
+            req.encryption_algorithm.as_deref(),
             &req.encryption_context,
             rec,
         )?;
@@ -732,7 +841,7 @@ impl Service {
         Ok(json!({
             "KeyId": key.arn,
             "Plaintext": b64(&plaintext),
-            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "EncryptionAlgorithm": algorithm,
         }))
     }
 
@@ -752,24 +861,17 @@ impl Service {
             "destinationEncryptionContext": context_value(&req.destination_encryption_context),
             "dryRun": req.dry_run,
         }));
-        let blob = req
-            .ciphertext_blob
-            .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
+        let blob = req.ciphertext_blob.ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
         check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
         check_key_id_param("destinationKeyId", req.destination_key_id.as_deref())?;
         if let Some(k) = req.source_key_id.as_deref() {
             check_length("sourceKeyId", k.len(), 1, 2048)?;
         }
         check_grant_tokens(&req.grant_tokens)?;
-        check_symmetric_algorithm(
-            "sourceEncryptionAlgorithm",
-            req.source_encryption_algorithm.as_deref(),
-            None,
-        )?;
-        check_symmetric_algorithm(
+        check_algorithm_value("sourceEncryptionAlgorithm", req.source_encryption_algorithm.as_deref())?;
+        check_algorithm_value(
             "destinationEncryptionAlgorithm",
             req.destination_encryption_algorithm.as_deref(),
-            None,
         )?;
         let destination = self.resolve(
             caller,
@@ -777,11 +879,12 @@ impl Service {
             req.destination_key_id.as_deref().unwrap_or_default(),
             Resolve::AliasesToo,
         )?;
-        let (source, plaintext) = self.open_blob(
+        let (source, plaintext, source_algorithm) = self.open_for(
             caller,
             ctx,
             &blob.0,
             req.source_key_id.as_deref(),
+            req.source_encryption_algorithm.as_deref(),
             &req.source_encryption_context,
             rec,
         )?;
@@ -789,21 +892,21 @@ impl Service {
             rec.resources.push(destination.arn.clone());
         }
         destination.check(Operation::ReEncrypt)?;
-        check_encrypt_decrypt(&destination, "ReEncrypt")?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
         }
-        let version = destination.current_version().number;
-        let material = self.material(&destination, version)?;
-        let context = canonical_context(&req.destination_encryption_context.unwrap_or_default());
-        let new_blob =
-            ciphertext::encrypt(&material, &destination.id, version, &context, &plaintext);
+        let (new_blob, destination_algorithm) = self.seal_for(
+            &destination,
+            req.destination_encryption_algorithm.as_deref(),
+            &req.destination_encryption_context,
+            &plaintext,
+        )?;
         Ok(json!({
             "CiphertextBlob": b64(&new_blob),
             "SourceKeyId": source.arn,
             "KeyId": destination.arn,
-            "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
-            "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "SourceEncryptionAlgorithm": source_algorithm,
+            "DestinationEncryptionAlgorithm": destination_algorithm,
         }))
     }
 
@@ -868,7 +971,7 @@ impl Service {
         }
         let data_key = random_bytes(length);
         let version = key.current_version().number;
-        let material = self.material(&key, version)?;
+        let material = self.symmetric_material(&key, version)?;
         let context = canonical_context(&req.encryption_context.unwrap_or_default());
         let blob = ciphertext::encrypt(&material, &key.id, version, &context, &data_key);
         let mut response = json!({ "CiphertextBlob": b64(&blob), "KeyId": key.arn });

@@ -3,7 +3,7 @@
 
 use super::aead;
 use super::root_key::{labelled_aad, RootKey, LABEL_KEY_MATERIAL, LABEL_SHREDDING_KEY};
-use super::secret::SecretKey;
+use super::secret::{SecretBytes, SecretKey};
 use super::CryptoError;
 use crate::domain::events::Sealed;
 use crate::domain::ids::KeyId;
@@ -21,7 +21,9 @@ pub struct NewKeySecrets {
 pub struct Keyring {
     root: RootKey,
     wrapped_shredding_keys: RwLock<HashMap<KeyId, Vec<u8>>>,
-    materials: RwLock<HashMap<(KeyId, u32), Arc<SecretKey>>>,
+    /// Unsealed material: 32 bytes for symmetric keys, PKCS#8 DER for asymmetric ones,
+    /// the raw key for HMAC keys.
+    materials: RwLock<HashMap<(KeyId, u32), Arc<SecretBytes>>>,
 }
 
 fn material_aad(key_id: &KeyId, version: u32) -> Vec<u8> {
@@ -43,21 +45,16 @@ impl Keyring {
         &self.root
     }
 
-    /// Generate a shredding key and version-1 material for a new key.
-    pub fn new_key_secrets(&self, key_id: &KeyId) -> NewKeySecrets {
+    /// Generate a shredding key and seal `material` as version 1 of a new key under it.
+    pub fn new_key_secrets(&self, key_id: &KeyId, material: &[u8]) -> NewKeySecrets {
         let shredding_key = SecretKey::generate();
-        let material = SecretKey::generate();
         NewKeySecrets {
             wrapped_shredding_key: self.root.wrap(
                 LABEL_SHREDDING_KEY,
                 key_id.as_bytes(),
                 shredding_key.expose(),
             ),
-            sealed_material: Sealed(aead::seal(
-                &shredding_key,
-                &material_aad(key_id, 1),
-                material.expose(),
-            )),
+            sealed_material: Sealed(aead::seal(&shredding_key, &material_aad(key_id, 1), material)),
         }
     }
 
@@ -107,7 +104,7 @@ impl Keyring {
     }
 
     /// The material of one version of `key`, unwrapped once and then cached.
-    pub fn material(&self, key: &Key, version: u32) -> Result<Arc<SecretKey>, CryptoError> {
+    pub fn material(&self, key: &Key, version: u32) -> Result<Arc<SecretBytes>, CryptoError> {
         if let Some(m) = self
             .materials
             .read()
@@ -133,7 +130,7 @@ impl Keyring {
             &material_aad(&key.id, version),
             &sealed.sealed.0,
         )?;
-        let material = Arc::new(SecretKey::from_slice(&bytes).ok_or(CryptoError)?);
+        let material = Arc::new(bytes);
         self.materials
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -179,13 +176,14 @@ mod tests {
     fn material_unwraps_through_the_shredding_key_and_is_stable() {
         let keyring = Keyring::new(RootKey::from_secret(SecretKey::generate()));
         let id = KeyId::from_uuid(uuid::Uuid::new_v4());
-        let secrets = keyring.new_key_secrets(&id);
+        let secrets = keyring.new_key_secrets(&id, &[7u8; 32]);
         let key = key_with(id, secrets.sealed_material.clone());
         // Without its shredding key the material cannot be opened.
         assert!(keyring.material(&key, 1).is_err());
         keyring.add_wrapped_shredding_key(id, secrets.wrapped_shredding_key.clone());
         let first = keyring.material(&key, 1).unwrap();
-        assert_eq!(first.expose(), keyring.material(&key, 1).unwrap().expose());
+        assert_eq!(&first[..], &[7u8; 32]);
+        assert_eq!(&first[..], &keyring.material(&key, 1).unwrap()[..]);
         assert!(keyring.material(&key, 2).is_err());
 
         // Another keyring with the same root key derives the same material (restart).

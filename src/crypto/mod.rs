@@ -3,6 +3,7 @@
 //! and the keyring.
 
 pub mod aead;
+pub mod asymmetric;
 pub mod ciphertext;
 pub mod context;
 pub mod keyring;
