@@ -313,7 +313,7 @@ async fn malformed_requests_and_unknown_operations() {
 
     let (_, body) = send(
         &server,
-        sign(&server, "TrentService.Sign", "{}", &secret, now),
+        sign(&server, "TrentService.CreateGrant", "{}", &secret, now),
     )
     .await;
     assert_eq!(body["__type"], "UnsupportedOperationException", "{body}");

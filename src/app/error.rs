@@ -49,6 +49,11 @@ pub enum ApiError {
     UnrecognizedClient(String),
     #[error("{0}")]
     InvalidSignature(String),
+    /// Verify: the signature is not valid (not a SigV4 failure).
+    #[error("{0}")]
+    KmsInvalidSignature(String),
+    #[error("{0}")]
+    InvalidMac(String),
     #[error("{0}")]
     IncompleteSignature(String),
     #[error("{0}")]
@@ -85,6 +90,8 @@ impl ApiError {
             ApiError::DryRun => "DryRunOperationException",
             ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
             ApiError::InvalidSignature(_) => "InvalidSignatureException",
+            ApiError::KmsInvalidSignature(_) => "KMSInvalidSignatureException",
+            ApiError::InvalidMac(_) => "KMSInvalidMacException",
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::AccessDenied(_) => "AccessDeniedException",

@@ -2,6 +2,7 @@
 //! reply. Every call, successful or not, ends as a CloudTrail-shaped usage
 //! event in the ledger, durable before the caller hears anything.
 
+pub mod asymmetric;
 pub mod bootstrap;
 pub mod error;
 pub mod history;

@@ -24,25 +24,17 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "CreateGrant",
     "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
-    "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
     "GetParametersForImport",
-    "GetPublicKey",
     "ImportKeyMaterial",
     "ListGrants",
     "ListRetirableGrants",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
-    "Sign",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
-    "Verify",
-    "VerifyMac",
 ];
 
 /// Operations CloudTrail marks `readOnly: true` (they change no state).
@@ -185,7 +177,7 @@ pub(crate) fn check_key_id_param(member: &str, key_id: Option<&str>) -> Result<(
     }
 }
 
-fn check_grant_tokens(tokens: &Option<Vec<String>>) -> Result<(), ApiError> {
+pub(crate) fn check_grant_tokens(tokens: &Option<Vec<String>>) -> Result<(), ApiError> {
     if let Some(tokens) = tokens {
         if tokens.len() > 10 {
             return Err(ApiError::constraint(
@@ -310,6 +302,16 @@ impl Service {
         rec.read_only = READ_ONLY.contains(&operation);
         match operation {
             "CreateAlias" => self.create_alias(caller, ctx, body, rec),
+            "GetPublicKey" => self.get_public_key(caller, ctx, body, rec),
+            "Sign" => self.sign(caller, ctx, body, rec),
+            "Verify" => self.verify(caller, ctx, body, rec),
+            "GenerateMac" => self.generate_mac(caller, ctx, body, false, rec),
+            "VerifyMac" => self.generate_mac(caller, ctx, body, true, rec),
+            "DeriveSharedSecret" => self.derive_shared_secret(caller, ctx, body, rec),
+            "GenerateDataKeyPair" => self.generate_data_key_pair(caller, ctx, body, true, rec),
+            "GenerateDataKeyPairWithoutPlaintext" => {
+                self.generate_data_key_pair(caller, ctx, body, false, rec)
+            }
             "UpdateAlias" => self.update_alias(caller, ctx, body, rec),
             "DeleteAlias" => self.delete_alias(caller, ctx, body, rec),
             "ListAliases" => self.list_aliases(caller, ctx, body, rec),

@@ -214,6 +214,13 @@ pub enum Operation {
     UntagResource,
     UpdateAlias,
     UpdateKeyDescription,
+    GetPublicKey,
+    Sign,
+    Verify,
+    GenerateMac,
+    VerifyMac,
+    DeriveSharedSecret,
+    GenerateDataKeyPair,
 }
 
 /// What the table says for one operation in one state.
@@ -252,6 +259,13 @@ impl Operation {
         Operation::UntagResource,
         Operation::UpdateAlias,
         Operation::UpdateKeyDescription,
+        Operation::GetPublicKey,
+        Operation::Sign,
+        Operation::Verify,
+        Operation::GenerateMac,
+        Operation::VerifyMac,
+        Operation::DeriveSharedSecret,
+        Operation::GenerateDataKeyPair,
     ];
 
     /// The AWS KMS key-state table ("Key states of AWS KMS keys", Developer Guide),
@@ -267,7 +281,8 @@ impl Operation {
             KeyState::Disabled => match self {
                 CancelKeyDeletion => InvalidState,
                 Decrypt | Encrypt | GenerateDataKey | ReEncrypt | RotateKeyOnDemand
-                | EnableKeyRotation | DisableKeyRotation => Disabled,
+                | EnableKeyRotation | DisableKeyRotation | GetPublicKey | Sign | Verify
+                | GenerateMac | VerifyMac | DeriveSharedSecret | GenerateDataKeyPair => Disabled,
                 _ => Allowed,
             },
             KeyState::PendingDeletion => match self {

@@ -1,0 +1,369 @@
+//! Asymmetric, HMAC and key-agreement operations, and data key pairs. The
+//! cryptography is `crypto::asymmetric`; here are AWS's shapes, validation,
+//! key-state and key-usage rules. Messages, signatures, MACs and secrets never
+//! reach the trail: only key ids and algorithm names do.
+
+use super::operations::{
+    check_key_id_param, check_length, parse, without_nulls, wrong_usage, Resolve,
+};
+use super::shapes::{Blob, EncryptionContext, SecretBlob};
+use super::{ApiError, CallRecord, Caller, RequestContext, Service};
+use crate::crypto::asymmetric::{self as asym, InputError, MessageType};
+use crate::crypto::{ciphertext, context::canonical_context};
+use crate::domain::key::{Key, KeySpec, KeyUsage, Operation};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const MAX_MESSAGE: usize = 4096;
+const SIGNING_ALGORITHMS: &str = "[RSASSA_PSS_SHA_256, RSASSA_PSS_SHA_384, RSASSA_PSS_SHA_512, RSASSA_PKCS1_V1_5_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, RSASSA_PKCS1_V1_5_SHA_512, ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512, SM2DSA, ML_DSA_SHAKE_256, ED25519_SHA_512, ED25519_PH_SHA_512]";
+const MAC_ALGORITHMS: &[&str] = &["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
+const KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+    "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519",
+];
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SignRequest {
+    key_id: Option<String>,
+    message: Option<SecretBlob>,
+    message_type: Option<String>,
+    signing_algorithm: Option<String>,
+    signature: Option<Blob>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MacRequest {
+    key_id: Option<String>,
+    message: Option<SecretBlob>,
+    mac_algorithm: Option<String>,
+    mac: Option<Blob>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeriveRequest {
+    key_id: Option<String>,
+    key_agreement_algorithm: Option<String>,
+    public_key: Option<Blob>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+    recipient: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataKeyPairRequest {
+    key_id: Option<String>,
+    key_pair_spec: Option<String>,
+    encryption_context: Option<EncryptionContext>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+    recipient: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PublicKeyRequest {
+    key_id: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+}
+
+fn input_error(e: InputError, key: &Key, operation: &str) -> ApiError {
+    match e {
+        InputError::AlgorithmNotForKey => ApiError::InvalidKeyUsage(format!(
+            "The algorithm is not valid for {} ({}) in {operation}.",
+            key.arn,
+            key.spec.as_str()
+        )),
+        InputError::DigestLengthMismatch { expected, actual } => ApiError::Validation(format!(
+            "Digest is {actual} bytes, but the signing algorithm's digest is {expected} bytes."
+        )),
+        InputError::MessageTooLong => ApiError::Validation("The message is too long for this key.".into()),
+        InputError::Crypto => ApiError::Internal(format!("{operation} failed.")),
+    }
+}
+
+fn message_type(text: Option<&str>) -> Result<MessageType, ApiError> {
+    match text {
+        None | Some("RAW") => Ok(MessageType::Raw),
+        Some("DIGEST") => Ok(MessageType::Digest),
+        Some(other) => Err(ApiError::constraint(
+            "messageType",
+            Some(other),
+            "Member must satisfy enum value set: [RAW, DIGEST, EXTERNAL_MU]",
+        )),
+    }
+}
+
+fn check_known(member: &str, value: &str, set: &str) -> Result<(), ApiError> {
+    if set.trim_matches(|c| c == '[' || c == ']').split(", ").any(|v| v == value) {
+        Ok(())
+    } else {
+        Err(ApiError::constraint(member, Some(value), &format!("Member must satisfy enum value set: {set}")))
+    }
+}
+
+fn public_key_metadata(key: &Key) -> Value {
+    let mut m = json!({
+        "KeyId": key.arn,
+        "CustomerMasterKeySpec": key.spec.as_str(),
+        "KeySpec": key.spec.as_str(),
+        "KeyUsage": key.usage.as_str(),
+    });
+    match key.usage {
+        KeyUsage::EncryptDecrypt => m["EncryptionAlgorithms"] = json!(asym::encryption_algorithms(key.spec.as_str())),
+        KeyUsage::SignVerify => m["SigningAlgorithms"] = json!(asym::signing_algorithms(key.spec.as_str())),
+        KeyUsage::KeyAgreement => {
+            m["KeyAgreementAlgorithms"] = json!(asym::key_agreement_algorithms(key.spec.as_str()))
+        }
+        KeyUsage::GenerateVerifyMac => {}
+    }
+    m
+}
+
+impl Service {
+    /// Resolve a key for an asymmetric/HMAC operation and check its state.
+    fn usable(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        key_id: Option<&str>,
+        operation: Operation,
+        rec: &mut CallRecord,
+    ) -> Result<Arc<Key>, ApiError> {
+        check_key_id_param("keyId", key_id)?;
+        let key = self.resolve(caller, ctx, key_id.unwrap_or_default(), Resolve::AliasesToo)?;
+        rec.resources.push(key.arn.clone());
+        key.check(operation)?;
+        Ok(key)
+    }
+
+    pub(crate) fn get_public_key(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: PublicKeyRequest = parse(body)?;
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::GetPublicKey, rec)?;
+        if matches!(key.spec, KeySpec::SymmetricDefault | KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512) {
+            return Err(ApiError::UnsupportedOperation(format!("{} is not an asymmetric key; it has no public key.", key.arn)));
+        }
+        let material = self.material(&key, key.current_version().number)?;
+        let public = asym::public_key_der(key.spec.as_str(), &material)
+            .map_err(|_| ApiError::Internal("The public key cannot be derived.".into()))?;
+        let mut response = public_key_metadata(&key);
+        response["PublicKey"] = json!(b64(&public));
+        Ok(response)
+    }
+
+    pub(crate) fn sign(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: SignRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "messageType": req.message_type.as_deref().unwrap_or("RAW"),
+            "signingAlgorithm": req.signing_algorithm,
+            "dryRun": req.dry_run,
+        }));
+        let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
+        check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
+        let message_type = message_type(req.message_type.as_deref())?;
+        let algorithm = req.signing_algorithm.ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
+        check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::Sign, rec)?;
+        if key.usage != KeyUsage::SignVerify {
+            return Err(wrong_usage(&key, "Sign"));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let material = self.material(&key, key.current_version().number)?;
+        let signature = asym::sign(key.spec.as_str(), &material, &algorithm, &message.0, message_type)
+            .map_err(|e| input_error(e, &key, "Sign"))?;
+        Ok(json!({ "KeyId": key.arn, "Signature": b64(&signature), "SigningAlgorithm": algorithm }))
+    }
+
+    pub(crate) fn verify(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: SignRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "messageType": req.message_type.as_deref().unwrap_or("RAW"),
+            "signingAlgorithm": req.signing_algorithm,
+            "dryRun": req.dry_run,
+        }));
+        let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
+        check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
+        let signature = req.signature.ok_or_else(|| ApiError::missing("signature"))?;
+        check_length("signature", signature.0.len(), 1, 6144)?;
+        let message_type = message_type(req.message_type.as_deref())?;
+        let algorithm = req.signing_algorithm.ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
+        check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::Verify, rec)?;
+        if key.usage != KeyUsage::SignVerify {
+            return Err(wrong_usage(&key, "Verify"));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let material = self.material(&key, key.current_version().number)?;
+        let valid = asym::verify(key.spec.as_str(), &material, &algorithm, &message.0, message_type, &signature.0)
+            .map_err(|e| input_error(e, &key, "Verify"))?;
+        if !valid {
+            return Err(ApiError::KmsInvalidSignature(
+                "The signature does not verify with this key, message and algorithm.".into(),
+            ));
+        }
+        Ok(json!({ "KeyId": key.arn, "SignatureValid": true, "SigningAlgorithm": algorithm }))
+    }
+
+    pub(crate) fn generate_mac(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], verify: bool, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: MacRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "macAlgorithm": req.mac_algorithm,
+            "dryRun": req.dry_run,
+        }));
+        let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
+        check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
+        let algorithm = req.mac_algorithm.ok_or_else(|| ApiError::missing("macAlgorithm"))?;
+        if !MAC_ALGORITHMS.contains(&algorithm.as_str()) {
+            return Err(ApiError::constraint(
+                "macAlgorithm",
+                Some(&algorithm),
+                "Member must satisfy enum value set: [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]",
+            ));
+        }
+        let mac = if verify {
+            let mac = req.mac.ok_or_else(|| ApiError::missing("mac"))?;
+            check_length("mac", mac.0.len(), 1, 6144)?;
+            Some(mac)
+        } else {
+            None
+        };
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        let operation = if verify { Operation::VerifyMac } else { Operation::GenerateMac };
+        let name = if verify { "VerifyMac" } else { "GenerateMac" };
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, rec)?;
+        if key.usage != KeyUsage::GenerateVerifyMac {
+            return Err(wrong_usage(&key, name));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let material = self.material(&key, key.current_version().number)?;
+        match mac {
+            None => {
+                let mac = asym::generate_mac(key.spec.as_str(), &material, &algorithm, &message.0)
+                    .map_err(|e| input_error(e, &key, name))?;
+                Ok(json!({ "Mac": b64(&mac), "MacAlgorithm": algorithm, "KeyId": key.arn }))
+            }
+            Some(mac) => {
+                let valid = asym::verify_mac(key.spec.as_str(), &material, &algorithm, &message.0, &mac.0)
+                    .map_err(|e| input_error(e, &key, name))?;
+                if !valid {
+                    return Err(ApiError::InvalidMac("The MAC does not verify with this key, message and algorithm.".into()));
+                }
+                Ok(json!({ "KeyId": key.arn, "MacValid": true, "MacAlgorithm": algorithm }))
+            }
+        }
+    }
+
+    pub(crate) fn derive_shared_secret(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: DeriveRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "keyAgreementAlgorithm": req.key_agreement_algorithm,
+            "dryRun": req.dry_run,
+        }));
+        let algorithm = req.key_agreement_algorithm.ok_or_else(|| ApiError::missing("keyAgreementAlgorithm"))?;
+        if algorithm != "ECDH" {
+            return Err(ApiError::constraint("keyAgreementAlgorithm", Some(&algorithm), "Member must satisfy enum value set: [ECDH]"));
+        }
+        let public_key = req.public_key.ok_or_else(|| ApiError::missing("publicKey"))?;
+        check_length("publicKey", public_key.0.len(), 1, 8192)?;
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        if req.recipient.is_some() {
+            return Err(ApiError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into()));
+        }
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::DeriveSharedSecret, rec)?;
+        if key.usage != KeyUsage::KeyAgreement {
+            return Err(wrong_usage(&key, "DeriveSharedSecret"));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let material = self.material(&key, key.current_version().number)?;
+        let secret = asym::derive_shared_secret(key.spec.as_str(), &material, &public_key.0).map_err(|e| match e {
+            InputError::Crypto => ApiError::Validation(
+                "PublicKey must be a DER-encoded SubjectPublicKeyInfo on the key's curve.".into(),
+            ),
+            other => input_error(other, &key, "DeriveSharedSecret"),
+        })?;
+        Ok(json!({
+            "KeyId": key.arn,
+            "SharedSecret": b64(&secret),
+            "KeyAgreementAlgorithm": algorithm,
+            "KeyOrigin": key.origin.as_str(),
+        }))
+    }
+
+    pub(crate) fn generate_data_key_pair(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], with_plaintext: bool, rec: &mut CallRecord) -> Result<Value, ApiError> {
+        let req: DataKeyPairRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "keyPairSpec": req.key_pair_spec,
+            "encryptionContext": req.encryption_context.as_ref().filter(|c| !c.is_empty()),
+            "dryRun": req.dry_run,
+        }));
+        let spec = req.key_pair_spec.ok_or_else(|| ApiError::missing("keyPairSpec"))?;
+        if spec == "SM2" {
+            return Err(ApiError::UnsupportedOperation("KeyPairSpec SM2 is only offered in the AWS China Regions.".into()));
+        }
+        if !KEY_PAIR_SPECS.contains(&spec.as_str()) {
+            return Err(ApiError::constraint(
+                "keyPairSpec",
+                Some(&spec),
+                &format!("Member must satisfy enum value set: [{}, SM2]", KEY_PAIR_SPECS.join(", ")),
+            ));
+        }
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        if req.recipient.is_some() {
+            return Err(ApiError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into()));
+        }
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::GenerateDataKeyPair, rec)?;
+        if key.spec != KeySpec::SymmetricDefault || key.usage != KeyUsage::EncryptDecrypt {
+            return Err(wrong_usage(&key, "GenerateDataKeyPair"));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        let (private, public) = asym::generate_data_key_pair(&spec)
+            .map_err(|_| ApiError::Internal("Key pair generation failed.".into()))?;
+        let version = key.current_version().number;
+        let material = crate::crypto::secret::SecretKey::from_slice(&self.material(&key, version)?)
+            .ok_or_else(|| ApiError::Internal("The key material is not a symmetric key.".into()))?;
+        let context = canonical_context(&req.encryption_context.unwrap_or_default());
+        let blob = ciphertext::encrypt(&material, &key.id, version, &context, &private);
+        let mut response = json!({
+            "PrivateKeyCiphertextBlob": b64(&blob),
+            "PublicKey": b64(&public),
+            "KeyId": key.arn,
+            "KeyPairSpec": spec,
+        });
+        if with_plaintext {
+            response["PrivateKeyPlaintext"] = json!(b64(&private));
+        }
+        Ok(response)
+    }
+}
