@@ -135,7 +135,13 @@ async fn create_key_validation() {
     let (_dir, server) = server().await;
     let kms = &server.client;
     assert_eq!(
-        error_code(kms.create_key().key_spec(KeySpec::Sm2).key_usage(KeyUsageType::SignVerify).send().await),
+        error_code(
+            kms.create_key()
+                .key_spec(KeySpec::Sm2)
+                .key_usage(KeyUsageType::SignVerify)
+                .send()
+                .await
+        ),
         "UnsupportedOperationException"
     );
     assert_eq!(

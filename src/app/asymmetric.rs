@@ -18,10 +18,21 @@ use std::sync::Arc;
 
 const MAX_MESSAGE: usize = 4096;
 const SIGNING_ALGORITHMS: &str = "[RSASSA_PSS_SHA_256, RSASSA_PSS_SHA_384, RSASSA_PSS_SHA_512, RSASSA_PKCS1_V1_5_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, RSASSA_PKCS1_V1_5_SHA_512, ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512, SM2DSA, ML_DSA_SHAKE_256, ED25519_SHA_512, ED25519_PH_SHA_512]";
-const MAC_ALGORITHMS: &[&str] = &["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
+const MAC_ALGORITHMS: &[&str] = &[
+    "HMAC_SHA_224",
+    "HMAC_SHA_256",
+    "HMAC_SHA_384",
+    "HMAC_SHA_512",
+];
 const KEY_PAIR_SPECS: &[&str] = &[
-    "RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
-    "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "ECC_NIST_EDWARDS25519",
 ];
 
 fn b64(bytes: &[u8]) -> String {
@@ -90,7 +101,9 @@ fn input_error(e: InputError, key: &Key, operation: &str) -> ApiError {
         InputError::DigestLengthMismatch { expected, actual } => ApiError::Validation(format!(
             "Digest is {actual} bytes, but the signing algorithm's digest is {expected} bytes."
         )),
-        InputError::MessageTooLong => ApiError::Validation("The message is too long for this key.".into()),
+        InputError::MessageTooLong => {
+            ApiError::Validation("The message is too long for this key.".into())
+        }
         InputError::Crypto => ApiError::Internal(format!("{operation} failed.")),
     }
 }
@@ -108,10 +121,18 @@ fn message_type(text: Option<&str>) -> Result<MessageType, ApiError> {
 }
 
 fn check_known(member: &str, value: &str, set: &str) -> Result<(), ApiError> {
-    if set.trim_matches(|c| c == '[' || c == ']').split(", ").any(|v| v == value) {
+    if set
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .any(|v| v == value)
+    {
         Ok(())
     } else {
-        Err(ApiError::constraint(member, Some(value), &format!("Member must satisfy enum value set: {set}")))
+        Err(ApiError::constraint(
+            member,
+            Some(value),
+            &format!("Member must satisfy enum value set: {set}"),
+        ))
     }
 }
 
@@ -123,8 +144,12 @@ fn public_key_metadata(key: &Key) -> Value {
         "KeyUsage": key.usage.as_str(),
     });
     match key.usage {
-        KeyUsage::EncryptDecrypt => m["EncryptionAlgorithms"] = json!(asym::encryption_algorithms(key.spec.as_str())),
-        KeyUsage::SignVerify => m["SigningAlgorithms"] = json!(asym::signing_algorithms(key.spec.as_str())),
+        KeyUsage::EncryptDecrypt => {
+            m["EncryptionAlgorithms"] = json!(asym::encryption_algorithms(key.spec.as_str()))
+        }
+        KeyUsage::SignVerify => {
+            m["SigningAlgorithms"] = json!(asym::signing_algorithms(key.spec.as_str()))
+        }
         KeyUsage::KeyAgreement => {
             m["KeyAgreementAlgorithms"] = json!(asym::key_agreement_algorithms(key.spec.as_str()))
         }
@@ -150,13 +175,35 @@ impl Service {
         Ok(key)
     }
 
-    pub(crate) fn get_public_key(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn get_public_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: PublicKeyRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
         super::operations::check_grant_tokens(&req.grant_tokens)?;
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::GetPublicKey, rec)?;
-        if matches!(key.spec, KeySpec::SymmetricDefault | KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512) {
-            return Err(ApiError::UnsupportedOperation(format!("{} is not an asymmetric key; it has no public key.", key.arn)));
+        let key = self.usable(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Operation::GetPublicKey,
+            rec,
+        )?;
+        if matches!(
+            key.spec,
+            KeySpec::SymmetricDefault
+                | KeySpec::Hmac224
+                | KeySpec::Hmac256
+                | KeySpec::Hmac384
+                | KeySpec::Hmac512
+        ) {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "{} is not an asymmetric key; it has no public key.",
+                key.arn
+            )));
         }
         let material = self.material(&key, key.current_version().number)?;
         let public = asym::public_key_der(key.spec.as_str(), &material)
@@ -166,7 +213,13 @@ impl Service {
         Ok(response)
     }
 
-    pub(crate) fn sign(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn sign(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: SignRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({
             "keyId": req.key_id,
@@ -177,7 +230,9 @@ impl Service {
         let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
         check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
         let message_type = message_type(req.message_type.as_deref())?;
-        let algorithm = req.signing_algorithm.ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
+        let algorithm = req
+            .signing_algorithm
+            .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
         super::operations::check_grant_tokens(&req.grant_tokens)?;
         let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::Sign, rec)?;
@@ -188,12 +243,24 @@ impl Service {
             return Err(ApiError::DryRun);
         }
         let material = self.material(&key, key.current_version().number)?;
-        let signature = asym::sign(key.spec.as_str(), &material, &algorithm, &message.0, message_type)
-            .map_err(|e| input_error(e, &key, "Sign"))?;
+        let signature = asym::sign(
+            key.spec.as_str(),
+            &material,
+            &algorithm,
+            &message.0,
+            message_type,
+        )
+        .map_err(|e| input_error(e, &key, "Sign"))?;
         Ok(json!({ "KeyId": key.arn, "Signature": b64(&signature), "SigningAlgorithm": algorithm }))
     }
 
-    pub(crate) fn verify(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn verify(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: SignRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({
             "keyId": req.key_id,
@@ -203,10 +270,14 @@ impl Service {
         }));
         let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
         check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
-        let signature = req.signature.ok_or_else(|| ApiError::missing("signature"))?;
+        let signature = req
+            .signature
+            .ok_or_else(|| ApiError::missing("signature"))?;
         check_length("signature", signature.0.len(), 1, 6144)?;
         let message_type = message_type(req.message_type.as_deref())?;
-        let algorithm = req.signing_algorithm.ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
+        let algorithm = req
+            .signing_algorithm
+            .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
         super::operations::check_grant_tokens(&req.grant_tokens)?;
         let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::Verify, rec)?;
@@ -217,8 +288,15 @@ impl Service {
             return Err(ApiError::DryRun);
         }
         let material = self.material(&key, key.current_version().number)?;
-        let valid = asym::verify(key.spec.as_str(), &material, &algorithm, &message.0, message_type, &signature.0)
-            .map_err(|e| input_error(e, &key, "Verify"))?;
+        let valid = asym::verify(
+            key.spec.as_str(),
+            &material,
+            &algorithm,
+            &message.0,
+            message_type,
+            &signature.0,
+        )
+        .map_err(|e| input_error(e, &key, "Verify"))?;
         if !valid {
             return Err(ApiError::KmsInvalidSignature(
                 "The signature does not verify with this key, message and algorithm.".into(),
@@ -227,7 +305,14 @@ impl Service {
         Ok(json!({ "KeyId": key.arn, "SignatureValid": true, "SigningAlgorithm": algorithm }))
     }
 
-    pub(crate) fn generate_mac(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], verify: bool, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn generate_mac(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        verify: bool,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: MacRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({
             "keyId": req.key_id,
@@ -236,7 +321,9 @@ impl Service {
         }));
         let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
         check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
-        let algorithm = req.mac_algorithm.ok_or_else(|| ApiError::missing("macAlgorithm"))?;
+        let algorithm = req
+            .mac_algorithm
+            .ok_or_else(|| ApiError::missing("macAlgorithm"))?;
         if !MAC_ALGORITHMS.contains(&algorithm.as_str()) {
             return Err(ApiError::constraint(
                 "macAlgorithm",
@@ -252,7 +339,11 @@ impl Service {
             None
         };
         super::operations::check_grant_tokens(&req.grant_tokens)?;
-        let operation = if verify { Operation::VerifyMac } else { Operation::GenerateMac };
+        let operation = if verify {
+            Operation::VerifyMac
+        } else {
+            Operation::GenerateMac
+        };
         let name = if verify { "VerifyMac" } else { "GenerateMac" };
         let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, rec)?;
         if key.usage != KeyUsage::GenerateVerifyMac {
@@ -269,34 +360,59 @@ impl Service {
                 Ok(json!({ "Mac": b64(&mac), "MacAlgorithm": algorithm, "KeyId": key.arn }))
             }
             Some(mac) => {
-                let valid = asym::verify_mac(key.spec.as_str(), &material, &algorithm, &message.0, &mac.0)
-                    .map_err(|e| input_error(e, &key, name))?;
+                let valid =
+                    asym::verify_mac(key.spec.as_str(), &material, &algorithm, &message.0, &mac.0)
+                        .map_err(|e| input_error(e, &key, name))?;
                 if !valid {
-                    return Err(ApiError::InvalidMac("The MAC does not verify with this key, message and algorithm.".into()));
+                    return Err(ApiError::InvalidMac(
+                        "The MAC does not verify with this key, message and algorithm.".into(),
+                    ));
                 }
                 Ok(json!({ "KeyId": key.arn, "MacValid": true, "MacAlgorithm": algorithm }))
             }
         }
     }
 
-    pub(crate) fn derive_shared_secret(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn derive_shared_secret(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: DeriveRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({
             "keyId": req.key_id,
             "keyAgreementAlgorithm": req.key_agreement_algorithm,
             "dryRun": req.dry_run,
         }));
-        let algorithm = req.key_agreement_algorithm.ok_or_else(|| ApiError::missing("keyAgreementAlgorithm"))?;
+        let algorithm = req
+            .key_agreement_algorithm
+            .ok_or_else(|| ApiError::missing("keyAgreementAlgorithm"))?;
         if algorithm != "ECDH" {
-            return Err(ApiError::constraint("keyAgreementAlgorithm", Some(&algorithm), "Member must satisfy enum value set: [ECDH]"));
+            return Err(ApiError::constraint(
+                "keyAgreementAlgorithm",
+                Some(&algorithm),
+                "Member must satisfy enum value set: [ECDH]",
+            ));
         }
-        let public_key = req.public_key.ok_or_else(|| ApiError::missing("publicKey"))?;
+        let public_key = req
+            .public_key
+            .ok_or_else(|| ApiError::missing("publicKey"))?;
         check_length("publicKey", public_key.0.len(), 1, 8192)?;
         super::operations::check_grant_tokens(&req.grant_tokens)?;
         if req.recipient.is_some() {
-            return Err(ApiError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into()));
+            return Err(ApiError::UnsupportedOperation(
+                "Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into(),
+            ));
         }
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::DeriveSharedSecret, rec)?;
+        let key = self.usable(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Operation::DeriveSharedSecret,
+            rec,
+        )?;
         if key.usage != KeyUsage::KeyAgreement {
             return Err(wrong_usage(&key, "DeriveSharedSecret"));
         }
@@ -304,12 +420,14 @@ impl Service {
             return Err(ApiError::DryRun);
         }
         let material = self.material(&key, key.current_version().number)?;
-        let secret = asym::derive_shared_secret(key.spec.as_str(), &material, &public_key.0).map_err(|e| match e {
-            InputError::Crypto => ApiError::Validation(
-                "PublicKey must be a DER-encoded SubjectPublicKeyInfo on the key's curve.".into(),
-            ),
-            other => input_error(other, &key, "DeriveSharedSecret"),
-        })?;
+        let secret = asym::derive_shared_secret(key.spec.as_str(), &material, &public_key.0)
+            .map_err(|e| match e {
+                InputError::Crypto => ApiError::Validation(
+                    "PublicKey must be a DER-encoded SubjectPublicKeyInfo on the key's curve."
+                        .into(),
+                ),
+                other => input_error(other, &key, "DeriveSharedSecret"),
+            })?;
         Ok(json!({
             "KeyId": key.arn,
             "SharedSecret": b64(&secret),
@@ -318,7 +436,14 @@ impl Service {
         }))
     }
 
-    pub(crate) fn generate_data_key_pair(&self, caller: &Caller, ctx: &RequestContext, body: &[u8], with_plaintext: bool, rec: &mut CallRecord) -> Result<Value, ApiError> {
+    pub(crate) fn generate_data_key_pair(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        with_plaintext: bool,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
         let req: DataKeyPairRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({
             "keyId": req.key_id,
@@ -326,22 +451,37 @@ impl Service {
             "encryptionContext": req.encryption_context.as_ref().filter(|c| !c.is_empty()),
             "dryRun": req.dry_run,
         }));
-        let spec = req.key_pair_spec.ok_or_else(|| ApiError::missing("keyPairSpec"))?;
+        let spec = req
+            .key_pair_spec
+            .ok_or_else(|| ApiError::missing("keyPairSpec"))?;
         if spec == "SM2" {
-            return Err(ApiError::UnsupportedOperation("KeyPairSpec SM2 is only offered in the AWS China Regions.".into()));
+            return Err(ApiError::UnsupportedOperation(
+                "KeyPairSpec SM2 is only offered in the AWS China Regions.".into(),
+            ));
         }
         if !KEY_PAIR_SPECS.contains(&spec.as_str()) {
             return Err(ApiError::constraint(
                 "keyPairSpec",
                 Some(&spec),
-                &format!("Member must satisfy enum value set: [{}, SM2]", KEY_PAIR_SPECS.join(", ")),
+                &format!(
+                    "Member must satisfy enum value set: [{}, SM2]",
+                    KEY_PAIR_SPECS.join(", ")
+                ),
             ));
         }
         super::operations::check_grant_tokens(&req.grant_tokens)?;
         if req.recipient.is_some() {
-            return Err(ApiError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into()));
+            return Err(ApiError::UnsupportedOperation(
+                "Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into(),
+            ));
         }
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::GenerateDataKeyPair, rec)?;
+        let key = self.usable(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Operation::GenerateDataKeyPair,
+            rec,
+        )?;
         if key.spec != KeySpec::SymmetricDefault || key.usage != KeyUsage::EncryptDecrypt {
             return Err(wrong_usage(&key, "GenerateDataKeyPair"));
         }

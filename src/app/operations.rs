@@ -218,7 +218,9 @@ fn check_symmetric_algorithm(
 /// An EncryptionAlgorithm value must be one AWS knows.
 fn check_algorithm_value(member: &str, algorithm: Option<&str>) -> Result<(), ApiError> {
     match algorithm {
-        None | Some(SYMMETRIC_DEFAULT | "RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE") => Ok(()),
+        None | Some(SYMMETRIC_DEFAULT | "RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE") => {
+            Ok(())
+        }
         Some(other) => Err(ApiError::constraint(
             member,
             Some(other),
@@ -724,7 +726,10 @@ impl Service {
         let requested = requested_key
             .map(|k| self.resolve(caller, ctx, k, Resolve::AliasesToo))
             .transpose()?;
-        if let Some(key) = requested.as_ref().filter(|k| k.spec != KeySpec::SymmetricDefault) {
+        if let Some(key) = requested
+            .as_ref()
+            .filter(|k| k.spec != KeySpec::SymmetricDefault)
+        {
             rec.resources.push(key.arn.clone());
             key.check(Operation::Decrypt)?;
             if key.usage != KeyUsage::EncryptDecrypt {
@@ -759,11 +764,14 @@ impl Service {
         rec.resources.push(key.arn.clone());
         key.check(Operation::Decrypt)?;
         check_encrypt_decrypt(&key, "Decrypt")?;
-        let version = key.version(header.version).ok_or_else(opaque_ciphertext_error)?.number;
+        let version = key
+            .version(header.version)
+            .ok_or_else(opaque_ciphertext_error)?
+            .number;
         let material = self.symmetric_material(&key, version)?;
         let canonical = canonical_context(&context.clone().unwrap_or_default());
-        let plaintext =
-            ciphertext::decrypt(&material, blob, &canonical).map_err(|_| opaque_ciphertext_error())?;
+        let plaintext = ciphertext::decrypt(&material, blob, &canonical)
+            .map_err(|_| opaque_ciphertext_error())?;
         Ok((key, plaintext, SYMMETRIC_DEFAULT))
     }
 
@@ -781,11 +789,18 @@ impl Service {
             "dryRun": req.dry_run,
         }));
         check_key_id_param("keyId", req.key_id.as_deref())?;
-        let plaintext = req.plaintext.ok_or_else(|| ApiError::missing("plaintext"))?;
+        let plaintext = req
+            .plaintext
+            .ok_or_else(|| ApiError::missing("plaintext"))?;
         check_length("plaintext", plaintext.0.len(), 1, MAX_PLAINTEXT)?;
         check_grant_tokens(&req.grant_tokens)?;
         check_algorithm_value("encryptionAlgorithm", req.encryption_algorithm.as_deref())?;
-        let key = self.resolve(caller, ctx, req.key_id.as_deref().unwrap_or_default(), Resolve::AliasesToo)?;
+        let key = self.resolve(
+            caller,
+            ctx,
+            req.key_id.as_deref().unwrap_or_default(),
+            Resolve::AliasesToo,
+        )?;
         rec.resources.push(key.arn.clone());
         key.check(Operation::Encrypt)?;
         if req.dry_run == Some(true) {
@@ -820,7 +835,9 @@ impl Service {
             "encryptionContext": context_value(&req.encryption_context),
             "dryRun": req.dry_run,
         }));
-        let blob = req.ciphertext_blob.ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
+        let blob = req
+            .ciphertext_blob
+            .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
         check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
         if let Some(k) = req.key_id.as_deref() {
             check_length("keyId", k.len(), 1, 2048)?;
@@ -863,14 +880,19 @@ impl Service {
             "destinationEncryptionContext": context_value(&req.destination_encryption_context),
             "dryRun": req.dry_run,
         }));
-        let blob = req.ciphertext_blob.ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
+        let blob = req
+            .ciphertext_blob
+            .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
         check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
         check_key_id_param("destinationKeyId", req.destination_key_id.as_deref())?;
         if let Some(k) = req.source_key_id.as_deref() {
             check_length("sourceKeyId", k.len(), 1, 2048)?;
         }
         check_grant_tokens(&req.grant_tokens)?;
-        check_algorithm_value("sourceEncryptionAlgorithm", req.source_encryption_algorithm.as_deref())?;
+        check_algorithm_value(
+            "sourceEncryptionAlgorithm",
+            req.source_encryption_algorithm.as_deref(),
+        )?;
         check_algorithm_value(
             "destinationEncryptionAlgorithm",
             req.destination_encryption_algorithm.as_deref(),

@@ -54,7 +54,11 @@ impl Keyring {
                 key_id.as_bytes(),
                 shredding_key.expose(),
             ),
-            sealed_material: Sealed(aead::seal(&shredding_key, &material_aad(key_id, 1), material)),
+            sealed_material: Sealed(aead::seal(
+                &shredding_key,
+                &material_aad(key_id, 1),
+                material,
+            )),
         }
     }
 
