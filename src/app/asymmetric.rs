@@ -213,6 +213,50 @@ impl Service {
         Ok(response)
     }
 
+    /// What Sign and Verify share: validation, key resolution, state and usage checks.
+    fn signing_inputs(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: &SignRequest,
+        operation: Operation,
+        rec: &mut CallRecord,
+    ) -> Result<(Arc<Key>, MessageType, String), ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "messageType": req.message_type.as_deref().unwrap_or("RAW"),
+            "signingAlgorithm": req.signing_algorithm,
+            "dryRun": req.dry_run,
+        }));
+        let message = req
+            .message
+            .as_ref()
+            .ok_or_else(|| ApiError::missing("message"))?;
+        check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
+        let message_type = message_type(req.message_type.as_deref())?;
+        let algorithm = req
+            .signing_algorithm
+            .clone()
+            .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
+        check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
+        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, rec)?;
+        if key.usage != KeyUsage::SignVerify {
+            return Err(wrong_usage(
+                &key,
+                if operation == Operation::Sign {
+                    "Sign"
+                } else {
+                    "Verify"
+                },
+            ));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        Ok((key, message_type, algorithm))
+    }
+
     pub(crate) fn sign(
         &self,
         caller: &Caller,
@@ -221,33 +265,15 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         let req: SignRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({
-            "keyId": req.key_id,
-            "messageType": req.message_type.as_deref().unwrap_or("RAW"),
-            "signingAlgorithm": req.signing_algorithm,
-            "dryRun": req.dry_run,
-        }));
-        let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
-        check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
-        let message_type = message_type(req.message_type.as_deref())?;
-        let algorithm = req
-            .signing_algorithm
-            .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
-        check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::Sign, rec)?;
-        if key.usage != KeyUsage::SignVerify {
-            return Err(wrong_usage(&key, "Sign"));
-        }
-        if req.dry_run == Some(true) {
-            return Err(ApiError::DryRun);
-        }
+        let (key, message_type, algorithm) =
+            self.signing_inputs(caller, ctx, &req, Operation::Sign, rec)?;
+        let message = req.message.as_ref().map(|m| &m.0[..]).unwrap_or_default();
         let material = self.material(&key, key.current_version().number)?;
         let signature = asym::sign(
             key.spec.as_str(),
             &material,
             &algorithm,
-            &message.0,
+            message,
             message_type,
         )
         .map_err(|e| input_error(e, &key, "Sign"))?;
@@ -262,37 +288,22 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         let req: SignRequest = parse(body)?;
-        rec.request_parameters = without_nulls(json!({
-            "keyId": req.key_id,
-            "messageType": req.message_type.as_deref().unwrap_or("RAW"),
-            "signingAlgorithm": req.signing_algorithm,
-            "dryRun": req.dry_run,
-        }));
-        let message = req.message.ok_or_else(|| ApiError::missing("message"))?;
-        check_length("message", message.0.len(), 1, MAX_MESSAGE)?;
+        if let Some(signature) = &req.signature {
+            check_length("signature", signature.0.len(), 1, 6144)?;
+        }
+        let (key, message_type, algorithm) =
+            self.signing_inputs(caller, ctx, &req, Operation::Verify, rec)?;
         let signature = req
             .signature
+            .as_ref()
             .ok_or_else(|| ApiError::missing("signature"))?;
-        check_length("signature", signature.0.len(), 1, 6144)?;
-        let message_type = message_type(req.message_type.as_deref())?;
-        let algorithm = req
-            .signing_algorithm
-            .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
-        check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), Operation::Verify, rec)?;
-        if key.usage != KeyUsage::SignVerify {
-            return Err(wrong_usage(&key, "Verify"));
-        }
-        if req.dry_run == Some(true) {
-            return Err(ApiError::DryRun);
-        }
+        let message = req.message.as_ref().map(|m| &m.0[..]).unwrap_or_default();
         let material = self.material(&key, key.current_version().number)?;
         let valid = asym::verify(
             key.spec.as_str(),
             &material,
             &algorithm,
-            &message.0,
+            message,
             message_type,
             &signature.0,
         )

@@ -191,13 +191,14 @@ impl Service {
         Ok(key)
     }
 
-    pub(crate) fn create_alias(
+    /// Parse an alias request naming a target key: (alias name, target key).
+    fn alias_and_target(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         body: &[u8],
         rec: &mut CallRecord,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<(String, Arc<Key>), ApiError> {
         let req: AliasRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
@@ -212,25 +213,30 @@ impl Service {
             req.target_key_id.as_deref().unwrap_or_default(),
             Resolve::KeyOnly,
         )?;
+        Ok((name, target))
+    }
+
+    pub(crate) fn create_alias(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
         rec.resources.push(target.arn.clone());
-        let existing = self
-            .projections
-            .aliases
-            .get(&ctx.region, &caller.account, &name);
+        let aliases = &self.projections.aliases;
+        let existing = aliases.get(&ctx.region, &caller.account, &name);
+        let version = aliases.stream_version(&ctx.region, &caller.account, &name) + 1;
         let events = alias::decide(
             existing.as_ref(),
             AliasCommand::Create {
-                name: name.clone(),
+                name,
                 account: caller.account.clone(),
                 region: ctx.region.clone(),
                 target: &target,
             },
         )?;
-        let version = self
-            .projections
-            .aliases
-            .stream_version(&ctx.region, &caller.account, &name)
-            + 1;
         rec.lifecycle.extend(events.into_iter().zip(version..));
         Ok(json!({}))
     }
@@ -242,20 +248,7 @@ impl Service {
         body: &[u8],
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        let req: AliasRequest = parse(body)?;
-        rec.request_parameters =
-            without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
-        let name = req
-            .alias_name
-            .ok_or_else(|| ApiError::missing("aliasName"))?;
-        super::operations::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
-        alias::validate_name(&name)?;
-        let target = self.resolve(
-            caller,
-            ctx,
-            req.target_key_id.as_deref().unwrap_or_default(),
-            Resolve::KeyOnly,
-        )?;
+        let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
         let existing = self
             .projections
             .aliases

@@ -152,6 +152,26 @@ pub(crate) fn check_length(
     Ok(())
 }
 
+/// An enum member: absent → `default`; unknown → AWS's enum-constraint ValidationException.
+fn parse_enum<T>(
+    member: &str,
+    value: Option<&str>,
+    default: T,
+    parse: fn(&str) -> Option<T>,
+    value_set: fn() -> String,
+) -> Result<T, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse(v).ok_or_else(|| {
+            ApiError::constraint(
+                member,
+                Some(v),
+                &format!("Member must satisfy enum value set: {}", value_set()),
+            )
+        }),
+    }
+}
+
 pub(crate) fn check_range(member: &str, value: i64, min: i64, max: i64) -> Result<(), ApiError> {
     if value < min {
         return Err(ApiError::constraint(
@@ -478,49 +498,29 @@ impl Service {
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
             ));
         }
-        let spec = match req
-            .key_spec
-            .as_deref()
-            .or(req.customer_master_key_spec.as_deref())
-        {
-            None => KeySpec::SymmetricDefault,
-            Some(s) => KeySpec::parse(s).ok_or_else(|| {
-                ApiError::constraint(
-                    "keySpec",
-                    Some(s),
-                    &format!(
-                        "Member must satisfy enum value set: {}",
-                        KeySpec::value_set()
-                    ),
-                )
-            })?,
-        };
-        let usage = match req.key_usage.as_deref() {
-            None => KeyUsage::EncryptDecrypt,
-            Some(s) => KeyUsage::parse(s).ok_or_else(|| {
-                ApiError::constraint(
-                    "keyUsage",
-                    Some(s),
-                    &format!(
-                        "Member must satisfy enum value set: {}",
-                        KeyUsage::value_set()
-                    ),
-                )
-            })?,
-        };
-        let origin = match req.origin.as_deref() {
-            None => Origin::AwsKms,
-            Some(s) => Origin::parse(s).ok_or_else(|| {
-                ApiError::constraint(
-                    "origin",
-                    Some(s),
-                    &format!(
-                        "Member must satisfy enum value set: {}",
-                        Origin::value_set()
-                    ),
-                )
-            })?,
-        };
+        let spec = parse_enum(
+            "keySpec",
+            req.key_spec
+                .as_deref()
+                .or(req.customer_master_key_spec.as_deref()),
+            KeySpec::SymmetricDefault,
+            KeySpec::parse,
+            KeySpec::value_set,
+        )?;
+        let usage = parse_enum(
+            "keyUsage",
+            req.key_usage.as_deref(),
+            KeyUsage::EncryptDecrypt,
+            KeyUsage::parse,
+            KeyUsage::value_set,
+        )?;
+        let origin = parse_enum(
+            "origin",
+            req.origin.as_deref(),
+            Origin::AwsKms,
+            Origin::parse,
+            Origin::value_set,
+        )?;
         if let Some(policy) = &req.policy {
             super::lifecycle::check_policy(policy)?;
         }
