@@ -1,18 +1,33 @@
 //! `keyledger-bench`: a closed-loop load generator for a keyledger server on this machine.
 //!
-//! It creates one symmetric key (signed `CreateKey`), then runs each workload in turn
-//! against the same server: N tasks, each with its own keep-alive HTTP/1.1 connection,
-//! send one request at a time for a warm-up and then for the measured duration. Every KMS
-//! request is signed on the fly with SigV4, as a real client would (the derived signing key
-//! is cached per date, the `X-Amz-Date` string per second).
+//! It creates the keys the selected workloads need (signed `CreateKey`s), then runs each
+//! workload in turn against the same server: N tasks, each with its own keep-alive HTTP/1.1
+//! connection, send one request at a time for a warm-up and then for the measured duration.
+//! Every KMS request is signed on the fly with SigV4, as a real client would (the derived
+//! signing key is cached per date, the `X-Amz-Date` string per second).
 //!
-//! Output (stdout), one line per workload and a final ratio line:
+//! With `--primitives` (or `--workload all`) it first measures, in-process and on one core,
+//! the raw rate of the primitive behind each workload (the same `keyledger::crypto` calls
+//! the server makes), so each HTTP rate can be read against what one core can do.
+//!
+//! Output (stdout), one line per primitive and per workload, then ratio lines:
 //!
 //! ```text
-//! encrypt   connections=64 duration=10.0s requests=412345 rate=41234.5/s p50=1.21ms p99=4.80ms max=17.30ms errors=0
+//! primitive xchacha20poly1305-256B rate=1234567.8/s ops=1234568 duration=1.00s
 //! healthz   connections=64 duration=10.0s requests=...
-//! ratio encrypt/healthz=0.47
+//! encrypt   connections=64 duration=10.0s requests=412345 rate=41234.5/s p50=1.21ms p99=4.80ms max=17.30ms errors=0
+//! sign-p256 connections=64 duration=10.0s requests=...
+//! ratio encrypt/healthz=0.47 sign-p256/healthz=0.25
+//! ratio sign-p256/encrypt=0.52 (target >= 0.50)
+//! ratio encrypt/primitive=0.03
+//! ratio sign-p256/primitive=0.71
 //! ```
+//!
+//! The first ratio line sets every workload against healthz (or the first workload); then,
+//! if encrypt ran, one line per other workload against encrypt from the same run (with the
+//! target where the issue sets one); then, if primitives were measured, each workload's
+//! HTTP rate over its primitive's single-core rate. Missed targets are noted on stderr and
+//! do not change the exit status.
 //!
 //! A request counts when it completes inside the measured window; `rate` is those requests
 //! divided by the window. Latencies cover every counted request that got an HTTP response.
@@ -23,8 +38,9 @@
 //! # Adding a workload
 //! A workload is a name plus a [`RequestGen`] that writes one complete request (and may
 //! check a 200 response body): add a [`WorkloadDef`] to [`WORKLOADS`]. Signed KMS calls go
-//! through [`Signer::kms_request`]; keys a workload needs are created up front in
-//! [`Fixtures::create`].
+//! through [`Signer::kms_request`]; what a workload needs from the server (its [`Need`]s) is
+//! created up front in [`Fixtures::create`]. A primitive to compare it with goes in
+//! [`PRIMITIVES`].
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
@@ -38,6 +54,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use clap::{CommandFactory, FromArgMatches, Parser};
+use keyledger::crypto::aead;
+use keyledger::crypto::asymmetric::{self as asym, MessageType};
+use keyledger::crypto::secret::SecretKey;
 use keyledger::http::sigv4::{self, SigningKey};
 use rand::{RngCore, SeedableRng};
 use serde::Deserialize;
@@ -58,6 +77,13 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const MAX_DURATION_SECS: f64 = 3600.0;
 const MAX_WARMUP_SECS: f64 = 600.0;
+/// Bytes of the random message (plaintext) in every Encrypt, Sign, Verify and GenerateMac.
+const MESSAGE_BYTES: usize = 256;
+/// How long each primitive is measured, after an uncounted warm-up.
+const PRIMITIVE_DURATION: Duration = Duration::from_secs(1);
+const PRIMITIVE_WARMUP: Duration = Duration::from_millis(100);
+/// `--workload` value that selects every workload (and `--primitives`).
+const ALL: &str = "all";
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -65,11 +91,11 @@ const MAX_WARMUP_SECS: f64 = 600.0;
 
 /// Load generator for keyledger (AWS KMS JSON 1.1 over HTTP/1.1, SigV4-signed).
 ///
-/// Creates one symmetric key with a signed CreateKey, then runs each workload in turn
-/// against the same server: CONNECTIONS tasks, each with its own keep-alive connection and
-/// one request in flight, for WARMUP seconds (not counted) and then DURATION seconds.
-/// Prints one line per workload and a final `ratio` line. Exits 1 if any workload had
-/// errors, 2 if the run could not start.
+/// Creates the keys the selected workloads need with signed CreateKeys, then runs each
+/// workload in turn against the same server: CONNECTIONS tasks, each with its own keep-alive
+/// connection and one request in flight, for WARMUP seconds (not counted) and then DURATION
+/// seconds. Prints one line per workload and then `ratio` lines. Exits 1 if any workload had
+/// errors, 2 if the run could not start; a missed target does not change the exit status.
 #[derive(Parser, Debug)]
 #[command(name = "keyledger-bench", version)]
 struct Args {
@@ -95,7 +121,8 @@ struct Args {
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     warmup: f64,
 
-    /// Comma-separated workloads, run one after the other (see the list below).
+    /// Comma-separated workloads, run one after the other (see the list below);
+    /// `all` runs every workload and implies --primitives.
     #[arg(
         long,
         value_delimiter = ',',
@@ -107,17 +134,41 @@ struct Args {
     /// Tokio worker threads for the generator (it shares the machine with the server).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     threads: u32,
+
+    /// Before the HTTP workloads, measure each raw primitive (XChaCha20-Poly1305, ECDSA
+    /// P-256 sign and verify, Ed25519 sign, RSA-2048 PSS sign, HMAC-SHA-256) in-process,
+    /// single-threaded, for about a second each.
+    #[arg(long)]
+    primitives: bool,
 }
 
 fn workload_help() -> String {
-    let mut s = String::from("Workloads:\n");
+    let mut s = String::from("Workloads (default encrypt,healthz):\n");
     for w in WORKLOADS {
-        let _ = writeln!(s, "  {:<10}{}", w.name, w.about);
+        let _ = writeln!(s, "  {:<14}{}", w.name, w.about);
+    }
+    let _ = writeln!(
+        s,
+        "  {ALL:<14}every workload above, in this order, plus --primitives"
+    );
+    s.push_str("\nPrimitives (--primitives; one core, in-process, ~1 s each):\n");
+    for p in PRIMITIVES {
+        let _ = writeln!(s, "  {:<26}{}", p.name, p.about);
     }
     s.push_str(
-        "\nOutput: one line per workload, e.g.\n  encrypt   connections=64 duration=10.0s \
-         requests=412345 rate=41234.5/s p50=1.21ms p99=4.80ms max=17.30ms errors=0\n\
-         then `ratio A/B=...` for each workload A against healthz (or the first workload).",
+        "\nOutput: `primitive NAME rate=.../s ...` per primitive, one line per workload, e.g.\n  \
+         encrypt   connections=64 duration=10.0s requests=412345 rate=41234.5/s p50=1.21ms \
+         p99=4.80ms max=17.30ms errors=0\n\
+         then `ratio A/B=...` for each workload A against healthz (or the first workload); \
+         if encrypt ran, `ratio A/encrypt=...` for each other workload (with the target where \
+         there is one:",
+    );
+    for (name, target) in TARGETS {
+        let _ = write!(s, " {name} >= {target:.2}");
+    }
+    s.push_str(
+        "); if primitives were measured, `ratio A/primitive=...`, the HTTP rate over the \
+         single-core primitive rate.",
     );
     s
 }
@@ -137,34 +188,134 @@ trait RequestGen: Send {
     }
 }
 
-/// What the workloads need from the server, created once before measuring.
+/// Something a workload needs from the server, created once before measuring.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Need {
+    /// A `SYMMETRIC_DEFAULT` key.
+    SymmetricKey,
+    /// An `ECC_NIST_P256` `SIGN_VERIFY` key.
+    P256Key,
+    /// An `ECC_NIST_EDWARDS25519` `SIGN_VERIFY` key.
+    Ed25519Key,
+    /// An `RSA_2048` `SIGN_VERIFY` key.
+    Rsa2048Key,
+    /// An `HMAC_256` `GENERATE_VERIFY_MAC` key.
+    Hmac256Key,
+    /// One random message signed once with the P-256 key (`ECDSA_SHA_256`, RAW).
+    P256Signature,
+}
+
+impl Need {
+    /// Keys in creation order, each with its `CreateKey` body.
+    const KEYS: [(Need, &'static str); 5] = [
+        (Need::SymmetricKey, r#"{"Description":"bench"}"#),
+        (
+            Need::P256Key,
+            r#"{"Description":"bench","KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}"#,
+        ),
+        (
+            Need::Ed25519Key,
+            r#"{"Description":"bench","KeySpec":"ECC_NIST_EDWARDS25519","KeyUsage":"SIGN_VERIFY"}"#,
+        ),
+        (
+            Need::Rsa2048Key,
+            r#"{"Description":"bench","KeySpec":"RSA_2048","KeyUsage":"SIGN_VERIFY"}"#,
+        ),
+        (
+            Need::Hmac256Key,
+            r#"{"Description":"bench","KeySpec":"HMAC_256","KeyUsage":"GENERATE_VERIFY_MAC"}"#,
+        ),
+    ];
+}
+
+/// A message and its signature, base64 as they go in a request.
+struct SignedMessage {
+    message_b64: String,
+    signature_b64: String,
+}
+
+/// What the selected workloads need from the server, created once before measuring.
 struct Fixtures {
-    /// A `SYMMETRIC_DEFAULT` key (`CreateKey` with `{"Description":"bench"}`).
-    symmetric_key_id: String,
+    /// Key ids, one per key [`Need`] of the selected workloads.
+    keys: Vec<(Need, String)>,
+    /// For [`Need::P256Signature`].
+    p256_signed: Option<SignedMessage>,
 }
 
 impl Fixtures {
-    async fn create(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Self> {
-        let created = kms_call(
-            endpoint,
-            signer,
-            "TrentService.CreateKey",
-            br#"{"Description":"bench"}"#,
-        )
-        .await
-        .context("CreateKey")?;
-        let symmetric_key_id = created
-            .pointer("/KeyMetadata/KeyId")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| anyhow!("CreateKey response has no KeyMetadata.KeyId: {created}"))?
-            .to_owned();
-        Ok(Self { symmetric_key_id })
+    async fn create(
+        endpoint: &Endpoint,
+        signer: &mut Signer,
+        needs: &[Need],
+    ) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        for (need, body) in Need::KEYS {
+            let wanted = needs.contains(&need)
+                || (need == Need::P256Key && needs.contains(&Need::P256Signature));
+            if !wanted {
+                continue;
+            }
+            let created = kms_call(endpoint, signer, "TrentService.CreateKey", body.as_bytes())
+                .await
+                .with_context(|| format!("CreateKey {body}"))?;
+            let key_id = created
+                .pointer("/KeyMetadata/KeyId")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| anyhow!("CreateKey response has no KeyMetadata.KeyId: {created}"))?
+                .to_owned();
+            eprintln!("# fixture {need:?} {key_id}");
+            keys.push((need, key_id));
+        }
+        let mut fixtures = Self {
+            keys,
+            p256_signed: None,
+        };
+        if needs.contains(&Need::P256Signature) {
+            let mut message = [0u8; MESSAGE_BYTES];
+            rand::thread_rng().fill_bytes(&mut message);
+            let message_b64 = base64::engine::general_purpose::STANDARD.encode(message);
+            let body = serde_json::json!({
+                "KeyId": fixtures.key_id(Need::P256Key),
+                "Message": message_b64,
+                "MessageType": "RAW",
+                "SigningAlgorithm": "ECDSA_SHA_256",
+            });
+            let signed = kms_call(
+                endpoint,
+                signer,
+                "TrentService.Sign",
+                body.to_string().as_bytes(),
+            )
+            .await
+            .context("Sign (the verify-p256 fixture)")?;
+            let signature_b64 = signed
+                .get("Signature")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| anyhow!("Sign response has no Signature: {signed}"))?
+                .to_owned();
+            fixtures.p256_signed = Some(SignedMessage {
+                message_b64,
+                signature_b64,
+            });
+        }
+        Ok(fixtures)
+    }
+
+    /// The id of a key created for `need`; the selected workloads declared it.
+    fn key_id(&self, need: Need) -> &str {
+        self.keys
+            .iter()
+            .find(|(n, _)| *n == need)
+            .map(|(_, id)| id.as_str())
+            .unwrap_or_else(|| panic!("no {need:?} fixture: a workload does not declare it"))
     }
 }
 
 struct WorkloadDef {
     name: &'static str,
     about: &'static str,
+    /// What [`Fixtures::create`] must make for it.
+    needs: &'static [Need],
     /// One generator per connection.
     new: fn(&Fixtures) -> Box<dyn RequestGen>,
 }
@@ -173,14 +324,51 @@ const WORKLOADS: &[WorkloadDef] = &[
     WorkloadDef {
         name: "healthz",
         about: "GET /healthz, unsigned (the HTTP floor)",
+        needs: &[],
         new: Healthz::boxed,
     },
     WorkloadDef {
         name: "encrypt",
-        about: "signed TrentService.Encrypt of 256 random bytes under the bench key",
-        new: Encrypt::boxed,
+        about: "signed TrentService.Encrypt of 256 random bytes under a symmetric key",
+        needs: &[Need::SymmetricKey],
+        new: RandomMessage::encrypt,
+    },
+    WorkloadDef {
+        name: "sign-p256",
+        about: "TrentService.Sign, ECC_NIST_P256 key, ECDSA_SHA_256, RAW 256 random bytes",
+        needs: &[Need::P256Key],
+        new: RandomMessage::sign_p256,
+    },
+    WorkloadDef {
+        name: "sign-ed25519",
+        about:
+            "TrentService.Sign, ECC_NIST_EDWARDS25519 key, ED25519_SHA_512, RAW 256 random bytes",
+        needs: &[Need::Ed25519Key],
+        new: RandomMessage::sign_ed25519,
+    },
+    WorkloadDef {
+        name: "sign-rsa2048",
+        about: "TrentService.Sign, RSA_2048 key, RSASSA_PSS_SHA_256, RAW 256 random bytes",
+        needs: &[Need::Rsa2048Key],
+        new: RandomMessage::sign_rsa2048,
+    },
+    WorkloadDef {
+        name: "verify-p256",
+        about: "TrentService.Verify, ECC_NIST_P256 key, ECDSA_SHA_256, one 256-byte message \
+                and signature made at setup",
+        needs: &[Need::P256Key, Need::P256Signature],
+        new: VerifyFixed::verify_p256,
+    },
+    WorkloadDef {
+        name: "mac",
+        about: "TrentService.GenerateMac, HMAC_256 key, HMAC_SHA_256 of 256 random bytes",
+        needs: &[Need::Hmac256Key],
+        new: RandomMessage::mac,
     },
 ];
+
+/// Targets from the issue: workload rate over encrypt rate, same run.
+const TARGETS: &[(&str, f64)] = &[("sign-p256", 0.50), ("mac", 0.90)];
 
 fn workload(name: &str) -> Option<&'static WorkloadDef> {
     WORKLOADS.iter().find(|w| w.name == name)
@@ -204,46 +392,295 @@ impl RequestGen for Healthz {
     }
 }
 
-struct Encrypt {
-    /// `{"KeyId":"<id>","Plaintext":"` — the key id JSON-escaped once.
+/// A signed KMS call whose body is a fixed JSON prefix, 256 fresh random bytes in base64
+/// and `"}`; a 200 body must contain `expect`.
+struct RandomMessage {
+    target: &'static str,
+    /// `{"KeyId":"<id>",...,"<Field>":"` — built (and the key id JSON-escaped) once.
     prefix: String,
+    expect: &'static str,
     rng: rand::rngs::StdRng,
-    plaintext: [u8; 256],
+    message: [u8; MESSAGE_BYTES],
     body: String,
 }
 
-impl Encrypt {
-    fn boxed(f: &Fixtures) -> Box<dyn RequestGen> {
-        let key = serde_json::to_string(&f.symmetric_key_id).expect("a string serialises");
-        Box::new(Encrypt {
-            prefix: format!(r#"{{"KeyId":{key},"Plaintext":""#),
+impl RandomMessage {
+    /// `fields` are JSON members (each followed by a comma) between KeyId and the message.
+    fn boxed(
+        target: &'static str,
+        key_id: &str,
+        fields: &str,
+        message_field: &str,
+        expect: &'static str,
+    ) -> Box<dyn RequestGen> {
+        let key = serde_json::to_string(key_id).expect("a string serialises");
+        Box::new(RandomMessage {
+            target,
+            prefix: format!(r#"{{"KeyId":{key},{fields}"{message_field}":""#),
+            expect,
             rng: rand::rngs::StdRng::from_entropy(),
-            plaintext: [0; 256],
+            message: [0; MESSAGE_BYTES],
             body: String::with_capacity(512),
+        })
+    }
+
+    fn encrypt(f: &Fixtures) -> Box<dyn RequestGen> {
+        Self::boxed(
+            "TrentService.Encrypt",
+            f.key_id(Need::SymmetricKey),
+            "",
+            "Plaintext",
+            "\"CiphertextBlob\"",
+        )
+    }
+
+    fn sign(key_id: &str, algorithm: &str) -> Box<dyn RequestGen> {
+        Self::boxed(
+            "TrentService.Sign",
+            key_id,
+            &format!(r#""MessageType":"RAW","SigningAlgorithm":"{algorithm}","#),
+            "Message",
+            "\"Signature\"",
+        )
+    }
+
+    fn sign_p256(f: &Fixtures) -> Box<dyn RequestGen> {
+        Self::sign(f.key_id(Need::P256Key), "ECDSA_SHA_256")
+    }
+
+    fn sign_ed25519(f: &Fixtures) -> Box<dyn RequestGen> {
+        Self::sign(f.key_id(Need::Ed25519Key), "ED25519_SHA_512")
+    }
+
+    fn sign_rsa2048(f: &Fixtures) -> Box<dyn RequestGen> {
+        Self::sign(f.key_id(Need::Rsa2048Key), "RSASSA_PSS_SHA_256")
+    }
+
+    fn mac(f: &Fixtures) -> Box<dyn RequestGen> {
+        Self::boxed(
+            "TrentService.GenerateMac",
+            f.key_id(Need::Hmac256Key),
+            r#""MacAlgorithm":"HMAC_SHA_256","#,
+            "Message",
+            "\"Mac\"",
+        )
+    }
+}
+
+impl RequestGen for RandomMessage {
+    fn request(&mut self, signer: &mut Signer, out: &mut Vec<u8>) {
+        self.rng.fill_bytes(&mut self.message);
+        self.body.clear();
+        self.body.push_str(&self.prefix);
+        base64::engine::general_purpose::STANDARD.encode_string(self.message, &mut self.body);
+        self.body.push_str("\"}");
+        signer.kms_request(out, self.target, self.body.as_bytes());
+    }
+
+    fn check(&self, body: &[u8]) -> Result<(), String> {
+        expect_in(body, self.expect)
+    }
+}
+
+/// The same signed KMS body every time; a 200 body must contain `expect`.
+struct VerifyFixed {
+    body: Vec<u8>,
+    expect: &'static str,
+}
+
+impl VerifyFixed {
+    fn verify_p256(f: &Fixtures) -> Box<dyn RequestGen> {
+        let signed = f
+            .p256_signed
+            .as_ref()
+            .expect("verify-p256 declares Need::P256Signature");
+        let body = serde_json::json!({
+            "KeyId": f.key_id(Need::P256Key),
+            "Message": signed.message_b64,
+            "MessageType": "RAW",
+            "Signature": signed.signature_b64,
+            "SigningAlgorithm": "ECDSA_SHA_256",
+        });
+        Box::new(VerifyFixed {
+            body: body.to_string().into_bytes(),
+            expect: "\"SignatureValid\":true",
         })
     }
 }
 
-impl RequestGen for Encrypt {
+impl RequestGen for VerifyFixed {
     fn request(&mut self, signer: &mut Signer, out: &mut Vec<u8>) {
-        self.rng.fill_bytes(&mut self.plaintext);
-        self.body.clear();
-        self.body.push_str(&self.prefix);
-        base64::engine::general_purpose::STANDARD.encode_string(self.plaintext, &mut self.body);
-        self.body.push_str("\"}");
-        signer.kms_request(out, "TrentService.Encrypt", self.body.as_bytes());
+        signer.kms_request(out, "TrentService.Verify", &self.body);
     }
 
     fn check(&self, body: &[u8]) -> Result<(), String> {
-        if find(body, b"\"CiphertextBlob\"").is_some() {
-            Ok(())
-        } else {
-            Err(format!(
-                "200 without CiphertextBlob: {}",
-                String::from_utf8_lossy(&body[..body.len().min(300)])
-            ))
-        }
+        expect_in(body, self.expect)
     }
+}
+
+fn expect_in(body: &[u8], expect: &str) -> Result<(), String> {
+    if find(body, expect.as_bytes()).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "200 without {expect}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw primitives, in-process on one core
+// ---------------------------------------------------------------------------------------------
+
+struct PrimitiveDef {
+    name: &'static str,
+    about: &'static str,
+    /// The workload whose server-side work this is.
+    workload: &'static str,
+}
+
+const PRIMITIVES: &[PrimitiveDef] = &[
+    PrimitiveDef {
+        name: "xchacha20poly1305-256B",
+        about: "crypto::aead::seal of 256 bytes, empty AAD (encrypt)",
+        workload: "encrypt",
+    },
+    PrimitiveDef {
+        name: "ecdsa-p256-sign",
+        about: "asymmetric::sign ECC_NIST_P256 ECDSA_SHA_256 RAW 256 bytes (sign-p256)",
+        workload: "sign-p256",
+    },
+    PrimitiveDef {
+        name: "ed25519-sign",
+        about: "asymmetric::sign ECC_NIST_EDWARDS25519 ED25519_SHA_512 RAW 256 bytes \
+                (sign-ed25519)",
+        workload: "sign-ed25519",
+    },
+    PrimitiveDef {
+        name: "rsa2048-pss-sha256-sign",
+        about: "asymmetric::sign RSA_2048 RSASSA_PSS_SHA_256 RAW 256 bytes (sign-rsa2048)",
+        workload: "sign-rsa2048",
+    },
+    PrimitiveDef {
+        name: "ecdsa-p256-verify",
+        about: "asymmetric::verify ECC_NIST_P256 ECDSA_SHA_256 RAW 256 bytes (verify-p256)",
+        workload: "verify-p256",
+    },
+    PrimitiveDef {
+        name: "hmac-sha256-256B",
+        about: "asymmetric::generate_mac HMAC_256 HMAC_SHA_256 of 256 bytes (mac)",
+        workload: "mac",
+    },
+];
+
+struct PrimitiveRate {
+    def: &'static PrimitiveDef,
+    rate: f64,
+}
+
+/// Runs `op` for [`PRIMITIVE_WARMUP`] uncounted, then for about [`PRIMITIVE_DURATION`];
+/// returns (operations, seconds). Checks the clock once per batch, the batch doubling
+/// until it takes a few milliseconds, so fast operations are not measured with the clock.
+fn time_op(mut op: impl FnMut() -> bool) -> Result<(u64, f64), ()> {
+    let run_for = |limit: Duration, op: &mut dyn FnMut() -> bool| -> Result<(u64, f64), ()> {
+        let start = std::time::Instant::now();
+        let mut batch: u64 = 1;
+        let mut done: u64 = 0;
+        loop {
+            let batch_start = std::time::Instant::now();
+            for _ in 0..batch {
+                if !op() {
+                    return Err(());
+                }
+            }
+            done += batch;
+            let now = std::time::Instant::now();
+            let elapsed = now - start;
+            if elapsed >= limit {
+                return Ok((done, elapsed.as_secs_f64()));
+            }
+            if now - batch_start < Duration::from_millis(5) {
+                batch *= 2;
+            }
+        }
+    };
+    run_for(PRIMITIVE_WARMUP, &mut op)?;
+    run_for(PRIMITIVE_DURATION, &mut op)
+}
+
+/// Measures every primitive in [`PRIMITIVES`] on the calling thread; prints one line each.
+fn measure_primitives() -> anyhow::Result<Vec<PrimitiveRate>> {
+    use std::hint::black_box;
+
+    let mut message = [0u8; MESSAGE_BYTES];
+    rand::thread_rng().fill_bytes(&mut message);
+    let generate = |spec: &str| {
+        asym::generate_private_key(spec).map_err(|e| anyhow!("generating a {spec} key: {e}"))
+    };
+    let aead_key = SecretKey::generate();
+    let p256 = generate("ECC_NIST_P256")?;
+    let ed25519 = generate("ECC_NIST_EDWARDS25519")?;
+    let rsa2048 = generate("RSA_2048")?;
+    let hmac256 = generate("HMAC_256")?;
+    let p256_signature = asym::sign(
+        "ECC_NIST_P256",
+        &p256,
+        "ECDSA_SHA_256",
+        &message,
+        MessageType::Raw,
+    )
+    .map_err(|e| anyhow!("ECDSA P-256 sign: {e}"))?;
+
+    let mut rates = Vec::with_capacity(PRIMITIVES.len());
+    for def in PRIMITIVES {
+        let sign = |spec: &str, key: &[u8], alg: &str| {
+            asym::sign(spec, key, alg, black_box(&message), MessageType::Raw)
+                .map(|s| {
+                    black_box(s);
+                })
+                .is_ok()
+        };
+        let timed = match def.name {
+            "xchacha20poly1305-256B" => time_op(|| {
+                black_box(aead::seal(&aead_key, &[], black_box(&message)));
+                true
+            }),
+            "ecdsa-p256-sign" => time_op(|| sign("ECC_NIST_P256", &p256, "ECDSA_SHA_256")),
+            "ed25519-sign" => {
+                time_op(|| sign("ECC_NIST_EDWARDS25519", &ed25519, "ED25519_SHA_512"))
+            }
+            "rsa2048-pss-sha256-sign" => {
+                time_op(|| sign("RSA_2048", &rsa2048, "RSASSA_PSS_SHA_256"))
+            }
+            "ecdsa-p256-verify" => time_op(|| {
+                asym::verify(
+                    "ECC_NIST_P256",
+                    &p256,
+                    "ECDSA_SHA_256",
+                    black_box(&message),
+                    MessageType::Raw,
+                    &p256_signature,
+                ) == Ok(true)
+            }),
+            "hmac-sha256-256B" => time_op(|| {
+                asym::generate_mac("HMAC_256", &hmac256, "HMAC_SHA_256", black_box(&message))
+                    .map(|m| {
+                        black_box(m);
+                    })
+                    .is_ok()
+            }),
+            other => bail!("primitive {other} has no measurement"),
+        };
+        let (ops, secs) = timed.map_err(|()| anyhow!("primitive {} failed", def.name))?;
+        let rate = ops as f64 / secs;
+        println!(
+            "primitive {} rate={rate:.1}/s ops={ops} duration={secs:.2}s",
+            def.name
+        );
+        rates.push(PrimitiveRate { def, rate });
+    }
+    Ok(rates)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,8 +1212,16 @@ async fn run_workload(
     let secs = duration.as_secs_f64();
     let rate = stats.requests as f64 / secs;
     let ms = |us: f64| us / 1000.0;
+    // Names padded to a common column (at least 10 wide, and one space after the longest).
+    let width = args
+        .workload
+        .iter()
+        .map(|w| w.len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(10);
     println!(
-        "{:<10}connections={} duration={:.1}s requests={} rate={:.1}/s p50={:.2}ms p99={:.2}ms max={:.2}ms errors={}",
+        "{:<width$}connections={} duration={:.1}s requests={} rate={:.1}/s p50={:.2}ms p99={:.2}ms max={:.2}ms errors={}",
         def.name,
         args.connections,
         secs,
@@ -804,11 +1249,29 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut signer = Signer::new(creds, &endpoint.host);
 
     wait_ready(&endpoint, &mut signer).await?;
-    let fixtures = Fixtures::create(&endpoint, &mut signer).await?;
     eprintln!(
-        "# endpoint {} ({}), key {}, threads {}",
-        endpoint.host, endpoint.addr, fixtures.symmetric_key_id, args.threads
+        "# endpoint {} ({}), threads {}",
+        endpoint.host, endpoint.addr, args.threads
     );
+    let needs: Vec<Need> = args
+        .workload
+        .iter()
+        .flat_map(|name| workload(name).expect("validated in main").needs)
+        .copied()
+        .collect();
+    let fixtures = Fixtures::create(&endpoint, &mut signer, &needs).await?;
+
+    let primitives = if args.primitives {
+        eprintln!(
+            "# primitives: one thread, in-process, {:.1}s each",
+            PRIMITIVE_DURATION.as_secs_f64()
+        );
+        tokio::task::spawn_blocking(measure_primitives)
+            .await
+            .context("primitive measurement")??
+    } else {
+        Vec::new()
+    };
 
     let mut summaries = Vec::new();
     for name in &args.workload {
@@ -832,6 +1295,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         println!("{line}");
     }
+    print_ratios(&summaries, &primitives);
 
     let failed: Vec<_> = summaries
         .iter()
@@ -849,13 +1313,46 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Ratio lines against encrypt (same run) and against each workload's primitive.
+fn print_ratios(summaries: &[Summary], primitives: &[PrimitiveRate]) {
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    if let Some(encrypt) = summaries.iter().find(|s| s.name == "encrypt") {
+        for s in summaries
+            .iter()
+            .filter(|s| s.name != "encrypt" && s.name != "healthz")
+        {
+            let r = ratio(s.rate, encrypt.rate);
+            match TARGETS.iter().find(|(name, _)| *name == s.name) {
+                Some((_, target)) => {
+                    println!("ratio {}/encrypt={r:.2} (target >= {target:.2})", s.name);
+                    if r < *target {
+                        eprintln!("# target missed: {}/encrypt={r:.2} < {target:.2}", s.name);
+                    }
+                }
+                None => println!("ratio {}/encrypt={r:.2}", s.name),
+            }
+        }
+    }
+    for s in summaries {
+        if let Some(p) = primitives.iter().find(|p| p.def.workload == s.name) {
+            println!(
+                "ratio {}/primitive={:.2} ({} {:.1}/s on one core)",
+                s.name,
+                ratio(s.rate, p.rate),
+                p.def.name,
+                p.rate
+            );
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let matches = Args::command().after_help(workload_help()).get_matches();
-    let args = match Args::from_arg_matches(&matches) {
+    let mut args = match Args::from_arg_matches(&matches) {
         Ok(a) => a,
         Err(e) => e.exit(),
     };
-    let check = || -> anyhow::Result<()> {
+    let mut check = || -> anyhow::Result<()> {
         if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= MAX_DURATION_SECS)
         {
             bail!("--duration must be in (0, {MAX_DURATION_SECS}] seconds");
@@ -866,10 +1363,17 @@ fn main() -> ExitCode {
         if args.workload.is_empty() {
             bail!("--workload is empty");
         }
+        if args.workload.iter().any(|w| w == ALL) {
+            args.workload = WORKLOADS.iter().map(|w| w.name.to_owned()).collect();
+            args.primitives = true;
+        }
         for name in &args.workload {
             if workload(name).is_none() {
                 let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
-                bail!("unknown workload {name:?} (known: {})", known.join(", "));
+                bail!(
+                    "unknown workload {name:?} (known: {}, {ALL})",
+                    known.join(", ")
+                );
             }
         }
         Ok(())
