@@ -70,17 +70,30 @@ impl SqliteLedger {
     }
 }
 
+/// WAL frames (4 KiB pages) beyond which the checkpointer makes the writer start the
+/// WAL over. Under continuous writes a PASSIVE checkpoint never catches up with the
+/// writer, so without this the WAL (and its index) would grow without bound.
+const WAL_RESTART_FRAMES: i64 = 8 * 1024;
+
 async fn checkpoint_forever(mut conn: SqliteConnection) {
     let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         // PASSIVE: copy what it can without blocking the writer or readers.
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        let frames: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut conn)
+            .await;
+        match frames {
+            Ok((_, log, _)) if log > WAL_RESTART_FRAMES => {
+                // Right after a PASSIVE pass little is left to copy, so the writer is held up
+                // only briefly; afterwards its next transaction writes the WAL from the start.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut conn).await {
+                    tracing::warn!(error = %e, "WAL restart checkpoint failed; will retry");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
         }
     }
 }
