@@ -430,3 +430,57 @@ async fn hundreds_of_concurrent_encrypts_are_all_recorded_in_an_intact_chain() {
     let (ok, out) = verify(&dir);
     assert!(ok, "{out}");
 }
+
+#[tokio::test]
+async fn the_root_key_can_come_from_the_environment_and_must_match() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let hex_key = "5f".repeat(32);
+    let env = [("KEYLEDGER_ROOT_KEY", hex_key.as_str())];
+    let server = Server::start_env(&dir, &[], &env).await;
+    let key = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let blob = encrypt(&server, &key, b"env root").await;
+    server.stop();
+    assert!(
+        !dir.join("root.key").exists(),
+        "no key file when the root key comes from the environment"
+    );
+
+    let server = Server::start_env(&dir, &[], &env).await;
+    assert_eq!(decrypt(&server, &blob).await, b"env root");
+    server.stop();
+
+    // Another root key cannot open this ledger's secrets: the service refuses to start.
+    let log = root.path().join("wrong-key.log");
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["serve", "--data-dir"])
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("KEYLEDGER_ROOT_KEY", "a0".repeat(32))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the service started with the wrong root key");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(stderr.contains("root key"), "{stderr}");
+}

@@ -118,8 +118,15 @@ pub async fn open_with<S: LedgerStore>(
         None => bootstrap_account(&service, settings.account_id.clone()).await?,
     };
     let credentials_path = dir.join(CREDENTIALS_FILE);
+    // Unsealing the admin's secret proves the root key is this ledger's, before anything is served.
+    let admin_secret = unseal_admin_secret(&service, &account_id)?;
     if !credentials_path.exists() {
-        write_credentials(&service, &account_id, &settings.region, &credentials_path)?;
+        write_credentials(
+            &admin_secret,
+            &account_id,
+            &settings.region,
+            &credentials_path,
+        )?;
     }
     Ok(Opened {
         service,
@@ -197,13 +204,11 @@ async fn bootstrap_account(
     Ok(account_id)
 }
 
-/// Write the bootstrap admin's credentials (mode 0600), unsealing the secret from the ledger.
-fn write_credentials(
+/// The bootstrap admin's access key id and secret, unsealed with the root key.
+fn unseal_admin_secret(
     service: &Service,
     account_id: &AccountId,
-    region: &Region,
-    path: &Path,
-) -> Result<(), BootstrapError> {
+) -> Result<(String, Zeroizing<String>), BootstrapError> {
     let admin = service
         .projections
         .credentials
@@ -220,11 +225,21 @@ fn write_credentials(
             &admin.sealed_secret.0,
         )
         .map_err(|_| BootstrapError::WrongRootKey)?;
-    let secret = std::str::from_utf8(&secret).map_err(|_| BootstrapError::WrongRootKey)?;
+    let secret = String::from_utf8(secret.to_vec()).map_err(|_| BootstrapError::WrongRootKey)?;
+    Ok((admin.access_key_id.clone(), Zeroizing::new(secret)))
+}
+
+/// Write the bootstrap admin's credentials (mode 0600).
+fn write_credentials(
+    (access_key_id, secret): &(String, Zeroizing<String>),
+    account_id: &AccountId,
+    region: &Region,
+    path: &Path,
+) -> Result<(), BootstrapError> {
     let json = Zeroizing::new(
         serde_json::to_string_pretty(&serde_json::json!({
-            "access_key_id": admin.access_key_id,
-            "secret_access_key": secret,
+            "access_key_id": access_key_id,
+            "secret_access_key": secret.as_str(),
             "account_id": account_id.as_str(),
             "region": region.as_str(),
         }))

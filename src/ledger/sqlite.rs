@@ -88,7 +88,10 @@ async fn checkpoint_forever(mut conn: SqliteConnection) {
             Ok((_, log, _)) if log > WAL_RESTART_FRAMES => {
                 // Right after a PASSIVE pass little is left to copy, so the writer is held up
                 // only briefly; afterwards its next transaction writes the WAL from the start.
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut conn).await {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&mut conn)
+                    .await
+                {
                     tracing::warn!(error = %e, "WAL restart checkpoint failed; will retry");
                 }
             }

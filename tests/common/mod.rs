@@ -34,6 +34,11 @@ impl Server {
     }
 
     pub async fn start_with(data_dir: &Path, extra_args: &[&str]) -> Server {
+        Self::start_env(data_dir, extra_args, &[]).await
+    }
+
+    /// Start with extra arguments and environment variables.
+    pub async fn start_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -47,6 +52,7 @@ impl Server {
             .args(extra_args)
             .env("KEYLEDGER_LOG", "debug")
             .env_remove("KEYLEDGER_ROOT_KEY")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
             .spawn()
