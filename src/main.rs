@@ -129,7 +129,9 @@ fn serve(
         .or(file.workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread for the ledger writer, scheduler and checkpointer: HTTP runs on actix's
+    // own worker threads, so more threads here would only add context switches.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
