@@ -201,6 +201,14 @@ async fn ecdsa_and_eddsa_signatures_verify_independently() {
     let text = serde_json::to_string(&all).unwrap();
     assert!(!text.contains("signed by keyledger"));
     assert!(text.contains("ECDSA_SHA_256"));
+    let trail = common::trail(&s.data_dir).await;
+    let signs: Vec<&serde_json::Value> =
+        trail.iter().filter(|r| r["eventName"] == "Sign").collect();
+    assert!(!signs.is_empty());
+    assert!(
+        signs.iter().all(|r| r["readOnly"] == true),
+        "Sign changes no state"
+    );
 }
 
 #[tokio::test]
@@ -342,7 +350,15 @@ async fn rsa_signatures_and_oaep_interoperate_with_an_independent_implementation
         "InvalidKeyUsageException",
         "RSA keys have no default algorithm"
     );
-    // Rotation stays symmetric-only, as at AWS.
+    // Rotation stays symmetric-only, as at AWS (whose status call answers "disabled").
+    assert!(!s
+        .client
+        .get_key_rotation_status()
+        .key_id(&k)
+        .send()
+        .await
+        .unwrap()
+        .key_rotation_enabled());
     assert_eq!(
         error_code(s.client.enable_key_rotation().key_id(&k).send().await),
         "UnsupportedOperationException"

@@ -332,3 +332,65 @@ async fn healthz_answers_ok() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn the_operation_header_must_be_signed() {
+    let (_dir, server) = started().await;
+    let secret = server.credentials.secret_access_key.clone();
+    // Sign without X-Amz-Target, then add it: a replay as another operation must not pass.
+    let mut signed = sign(
+        &server,
+        "TrentService.ListKeys",
+        "{}",
+        &secret,
+        OffsetDateTime::now_utc(),
+    );
+    let target = signed
+        .headers
+        .iter()
+        .position(|(k, _)| k == "x-amz-target")
+        .unwrap();
+    signed.headers.remove(target);
+    let host = server.endpoint.trim_start_matches("http://").to_owned();
+    let amz_date = signed
+        .headers
+        .iter()
+        .find(|(k, _)| k == "x-amz-date")
+        .unwrap()
+        .1
+        .clone();
+    let pairs = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("host", host.as_str()),
+        ("x-amz-date", amz_date.as_str()),
+    ];
+    let payload = sigv4::sha256_hex(b"{}");
+    let parts = sigv4::RequestParts {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &pairs,
+        payload_sha256_hex: &payload,
+    };
+    let region = &server.credentials.region;
+    let key = sigv4::derive_signing_key(secret.as_bytes(), &amz_date[..8], region, "kms");
+    let authorization = sigv4::authorization_header(
+        &parts,
+        &server.credentials.access_key_id,
+        &key,
+        &amz_date,
+        region,
+        "kms",
+    );
+    signed.headers.retain(|(k, _)| k != "authorization");
+    signed.headers.push(("authorization".into(), authorization));
+    signed
+        .headers
+        .push(("x-amz-target".into(), "TrentService.ListKeys".into()));
+    let (status, body) = send(&server, signed).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("InvalidSignatureException")),
+        "{body}"
+    );
+}

@@ -554,15 +554,14 @@ impl Service {
         rec.request_parameters = json!({ "keyId": req.key_id });
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::GetKeyRotationStatus)?;
-        if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
-            return Err(ApiError::UnsupportedOperation(format!(
-                "{} does not support automatic key rotation.",
-                key.arn
-            )));
-        }
-        let mut response =
-            json!({ "KeyRotationEnabled": key.rotation.is_some(), "KeyId": key.arn });
-        if let Some(r) = key.rotation {
+        // As AWS answers today: asymmetric and HMAC keys, and keys pending deletion, report
+        // rotation as disabled rather than failing (tools such as Terraform read it for every key).
+        let rotation = key.rotation.filter(|_| {
+            key.spec == crate::domain::key::KeySpec::SymmetricDefault
+                && key.state != KeyState::PendingDeletion
+        });
+        let mut response = json!({ "KeyRotationEnabled": rotation.is_some(), "KeyId": key.arn });
+        if let Some(r) = rotation {
             response["RotationPeriodInDays"] = json!(r.period_days);
             response["NextRotationDate"] = json!(iso(r.next_rotation_date));
         }

@@ -152,9 +152,26 @@ impl Service {
                 }
             }
         }
-        Err(ApiError::Internal(
+        // Give up, but still on the record: a failed call is an event too.
+        let error = ApiError::Internal(
             "The request conflicted with concurrent changes too often; retry it.".into(),
-        ))
+        );
+        let now = self.clock.now();
+        let failed = Err(error.clone());
+        let batch = self.audit_batch(
+            ctx,
+            caller.as_ref().ok().copied(),
+            operation,
+            now,
+            CallRecord::default(),
+            &failed,
+        );
+        match self.ledger.append(batch).await {
+            Ok(_) => Err(error),
+            Err(_) => Err(ApiError::Internal(
+                "The request was not processed: the audit ledger is unavailable.".into(),
+            )),
+        }
     }
 
     /// The events that record a call: its lifecycle events, then its usage event.

@@ -55,6 +55,14 @@ const READ_ONLY: &[&str] = &[
     "ListKeyRotations",
     super::history::KEY_AS_OF,
     super::history::KEY_HISTORY,
+    "GetPublicKey",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
 ];
 
 /// Whether a `KeyId` parameter may name an alias (AWS accepts aliases only for some operations).

@@ -34,8 +34,13 @@ impl Service {
                 (KeyState::Enabled, _, Some(r)) if r.next_rotation_date <= now => Due::Rotate,
                 _ => continue,
             };
-            if self.service_event(key.id, due).await? {
-                done += 1;
+            // One key's failure must not stop the others' rotations and deletions.
+            match self.service_event(key.id, due).await {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(key = %key.id, ?due, error = %e, "scheduled action failed")
+                }
             }
         }
         Ok(done)

@@ -135,6 +135,15 @@ impl Keyring {
             &sealed.sealed.0,
         )?;
         let material = Arc::new(bytes);
+        // Hold the shredding-key map while caching, so a concurrent `forget` (crypto-shredding)
+        // cannot be undone by this insert.
+        let wrapped = self
+            .wrapped_shredding_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        if !wrapped.contains_key(&key.id) {
+            return Err(CryptoError);
+        }
         self.materials
             .write()
             .unwrap_or_else(|p| p.into_inner())

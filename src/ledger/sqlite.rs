@@ -5,6 +5,8 @@ use crate::domain::ids::KeyId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row as _, SqliteConnection, SqlitePool};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Migrations, applied in order at start-up.
@@ -30,6 +32,9 @@ fn options(path: &Path) -> SqliteConnectOptions {
 /// The writer's connection. Readers use [`SqliteLedger::readers`].
 pub struct SqliteStore {
     conn: SqliteConnection,
+    /// Set while the WAL may still hold page images of destroyed shredding keys; the
+    /// checkpointer retries a TRUNCATE checkpoint until one succeeds.
+    truncate_pending: Arc<AtomicBool>,
 }
 
 /// An opened ledger file: the single writer connection and a pool for reads.
@@ -54,17 +59,25 @@ impl SqliteLedger {
             .await
             .map_err(storage)?;
         migrate(&mut conn).await?;
-        let checkpointer = SqliteConnection::connect_with(&options(path))
-            .await
-            .map_err(storage)?;
-        tokio::spawn(checkpoint_forever(checkpointer));
+        // A short busy timeout: a checkpoint that must wait for readers gives up and
+        // retries on the next tick instead of holding the writer up.
+        let checkpointer = SqliteConnection::connect_with(
+            &options(path).busy_timeout(Duration::from_millis(CHECKPOINT_BUSY_TIMEOUT_MS)),
+        )
+        .await
+        .map_err(storage)?;
+        let truncate_pending = Arc::new(AtomicBool::new(false));
+        tokio::spawn(checkpoint_forever(checkpointer, truncate_pending.clone()));
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options(path).read_only(true))
             .await
             .map_err(storage)?;
         Ok(SqliteLedger {
-            store: SqliteStore { conn },
+            store: SqliteStore {
+                conn,
+                truncate_pending,
+            },
             readers,
         })
     }
@@ -75,19 +88,41 @@ impl SqliteLedger {
 /// writer, so without this the WAL (and its index) would grow without bound.
 const WAL_RESTART_FRAMES: i64 = 8 * 1024;
 
-async fn checkpoint_forever(mut conn: SqliteConnection) {
+/// Busy timeout of the checkpointer's connection, in milliseconds.
+const CHECKPOINT_BUSY_TIMEOUT_MS: u64 = 50;
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`; true when it completed (SQLite reports a checkpoint
+/// blocked by a reader in its result row, not as an error).
+async fn truncate_wal(conn: &mut SqliteConnection) -> bool {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(conn)
+        .await
+    {
+        Ok((busy, _, _)) => busy == 0,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL truncation failed");
+            false
+        }
+    }
+}
+
+async fn checkpoint_forever(mut conn: SqliteConnection, truncate_pending: Arc<AtomicBool>) {
     let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        if truncate_pending.load(Ordering::SeqCst) && truncate_wal(&mut conn).await {
+            truncate_pending.store(false, Ordering::SeqCst);
+            continue;
+        }
         // PASSIVE: copy what it can without blocking the writer or readers.
         let frames: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&mut conn)
             .await;
         match frames {
             Ok((_, log, _)) if log > WAL_RESTART_FRAMES => {
-                // Right after a PASSIVE pass little is left to copy, so the writer is held up
-                // only briefly; afterwards its next transaction writes the WAL from the start.
+                // Right after a PASSIVE pass little is left to copy, so the writer waits at most
+                // for that; a reader in the way makes it give up after a short busy timeout.
                 if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
                     .execute(&mut conn)
                     .await
@@ -202,11 +237,11 @@ impl LedgerStore for SqliteStore {
         if !shredded.is_empty() {
             // Crypto-shredding: the WAL still holds page images with the destroyed shredding
             // keys; fold it into the main file (secure_delete zeroed them there) and truncate it.
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut self.conn)
-                .await
-            {
-                tracing::warn!(error = %e, "WAL truncation after shredding failed; the checkpointer will retry");
+            self.truncate_pending.store(true, Ordering::SeqCst);
+            if truncate_wal(&mut self.conn).await {
+                self.truncate_pending.store(false, Ordering::SeqCst);
+            } else {
+                tracing::warn!("WAL truncation after shredding was blocked by a reader; the checkpointer retries");
             }
         }
         Ok(())

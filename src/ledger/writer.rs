@@ -169,8 +169,36 @@ async fn run<S: LedgerStore>(
         }
 
         let started = std::time::Instant::now();
-        let outcome = store.commit(&rows, &shredding_keys, &shredded).await;
+        let mut outcome = store.commit(&rows, &shredding_keys, &shredded).await;
         stats.record(rows.len(), started.elapsed());
+        if let Err(e) = &outcome {
+            // A failure reported at COMMIT may still have landed: believe the store, not the
+            // error. If the store now ends exactly where this batch would, it committed.
+            match store.heads().await {
+                Ok(fresh) if fresh.position == position && fresh.hash == hash => {
+                    tracing::warn!(error = %e, "commit reported a failure but landed; treating it as committed");
+                    outcome = Ok(());
+                }
+                Ok(fresh) if fresh.position == heads.position && fresh.hash == heads.hash => {}
+                Ok(fresh) => {
+                    // Neither before nor after this batch: memory cannot be trusted any more.
+                    tracing::error!(
+                        expected = position,
+                        found = fresh.position,
+                        "ledger head moved unexpectedly; stopping the writer"
+                    );
+                    for p in accepted {
+                        let _ = p.reply.send(Err(AppendError::Unavailable(
+                            "the ledger changed underneath the writer".into(),
+                        )));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot re-read ledger heads after a failed commit")
+                }
+            }
+        }
         match outcome {
             Ok(()) => {
                 drop(rows);
@@ -198,11 +226,6 @@ async fn run<S: LedgerStore>(
                 for p in accepted {
                     let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
                 }
-                // The transaction may or may not have landed: believe the store, not memory.
-                match store.heads().await {
-                    Ok(fresh) => heads = fresh,
-                    Err(e) => tracing::error!(error = %e, "cannot re-read ledger heads"),
-                }
             }
         }
     }
@@ -219,6 +242,8 @@ mod tests {
     struct MemoryStore {
         rows: Arc<Mutex<Vec<(u64, Option<String>, Option<u64>, Vec<u8>, [u8; 32])>>>,
         fail: Arc<std::sync::atomic::AtomicBool>,
+        /// Write the rows, then report a failure (an fsync error after the data landed).
+        land_then_fail: Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl LedgerStore for MemoryStore {
@@ -244,6 +269,9 @@ mod tests {
                 return Err(StoreError::Storage("disk on fire".into()));
             }
             let mut stored = self.rows.lock().unwrap();
+            let land_then_fail = self
+                .land_then_fail
+                .load(std::sync::atomic::Ordering::SeqCst);
             for r in rows {
                 stored.push((
                     r.position,
@@ -251,6 +279,11 @@ mod tests {
                     r.stream_version,
                     r.data.to_vec(),
                     r.hash,
+                ));
+            }
+            if land_then_fail {
+                return Err(StoreError::Storage(
+                    "fsync reported EIO after the write".into(),
                 ));
             }
             Ok(())
@@ -386,6 +419,36 @@ mod tests {
         }
         assert_eq!(ok, 1);
         assert_eq!(store.rows.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_reports_failure_but_landed_counts_as_committed() {
+        let store = MemoryStore::default();
+        store
+            .land_then_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let recorder = Arc::new(Recorder(Mutex::new(vec![])));
+        let ledger = Ledger::start(store.clone(), Heads::default(), recorder.clone());
+        assert_eq!(
+            ledger
+                .append(batch(vec![event(Some(("key/a", 1)), "a1")]))
+                .await
+                .unwrap(),
+            vec![1]
+        );
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            vec![1],
+            "projections hear of it"
+        );
+        store
+            .land_then_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        // The stream version moved on in memory too: version 2 is next, not a conflict.
+        ledger
+            .append(batch(vec![event(Some(("key/a", 2)), "a2")]))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
