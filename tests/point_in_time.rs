@@ -72,6 +72,8 @@ async fn a_key_as_it_was_and_its_history() {
     assert_eq!(then["Aliases"], serde_json::json!([]));
     assert_eq!(then["Tags"], serde_json::json!([]));
 
+    // Another key created later must not hide this one's history.
+    kms.create_key().send().await.unwrap();
     let (_, now) = signed_get(&s.endpoint, &s.credentials, &format!("/v1/keys/{key_id}")).await;
     assert_eq!(now["Policy"], second_policy);
     assert_eq!(now["KeyMetadata"]["Description"], "v2");

@@ -184,9 +184,9 @@ impl Service {
             };
             let about_key = match event {
                 DomainEvent::KeyCreated(e) => {
-                    belongs = e.key_id == key_id
-                        && e.account_id == caller.account
-                        && e.region == ctx.region;
+                    if e.key_id == key_id {
+                        belongs = e.account_id == caller.account && e.region == ctx.region;
+                    }
                     e.key_id == key_id
                 }
                 DomainEvent::AliasCreated(e) => e.key_id == key_id,

@@ -1,0 +1,60 @@
+"""Smoke test with boto3 (botocore's own SigV4 and JSON protocol) against a running keyledger.
+
+usage: python3 tests/clients/boto3_smoke.py http://127.0.0.1:PORT DATA_DIR/admin-credentials.json
+"""
+import json
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+endpoint, creds_path = sys.argv[1], sys.argv[2]
+c = json.load(open(creds_path))
+kms = boto3.client(
+    "kms",
+    endpoint_url=endpoint,
+    region_name=c["region"],
+    aws_access_key_id=c["access_key_id"],
+    aws_secret_access_key=c["secret_access_key"],
+)
+
+
+def expect_error(code, fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+        return
+    raise AssertionError(f"expected {code}")
+
+
+key = kms.create_key(Description="boto3", Tags=[{"TagKey": "k", "TagValue": "v"}])["KeyMetadata"]
+assert key["KeyState"] == "Enabled" and key["KeySpec"] == "SYMMETRIC_DEFAULT"
+kid = key["KeyId"]
+kms.create_alias(AliasName="alias/boto3", TargetKeyId=kid)
+blob = kms.encrypt(KeyId="alias/boto3", Plaintext=b"hello", EncryptionContext={"a": "b"})["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"hello"
+expect_error("InvalidCiphertextException", kms.decrypt, CiphertextBlob=blob)
+dk = kms.generate_data_key(KeyId=kid, KeySpec="AES_256")
+assert len(dk["Plaintext"]) == 32
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"])["Plaintext"] == dk["Plaintext"]
+kms.enable_key_rotation(KeyId=kid)
+assert kms.get_key_rotation_status(KeyId=kid)["KeyRotationEnabled"] is True
+kms.rotate_key_on_demand(KeyId=kid)
+assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"hello"
+assert len(kms.list_key_rotations(KeyId=kid)["Rotations"]) == 1
+assert [a["AliasName"] for a in kms.list_aliases(KeyId=kid)["Aliases"]] == ["alias/boto3"]
+assert json.loads(kms.get_key_policy(KeyId=kid, PolicyName="default")["Policy"])["Version"] == "2012-10-17"
+signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+sig = kms.sign(KeyId=signer, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+assert kms.verify(KeyId=signer, Message=b"m", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]
+expect_error("KMSInvalidSignatureException", kms.verify, KeyId=signer, Message=b"x", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
+expect_error("NotFoundException", kms.describe_key, KeyId="alias/none")
+kms.disable_key(KeyId=kid)
+expect_error("DisabledException", kms.encrypt, KeyId=kid, Plaintext=b"x")
+d = kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
+assert d["KeyState"] == "PendingDeletion" and d["PendingWindowInDays"] == 7
+expect_error("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob, EncryptionContext={"a": "b"})
+kms.cancel_key_deletion(KeyId=kid)
+assert kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Disabled"
+print("boto3 smoke test passed")
