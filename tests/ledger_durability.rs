@@ -484,3 +484,57 @@ async fn the_root_key_can_come_from_the_environment_and_must_match() {
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(stderr.contains("root key"), "{stderr}");
 }
+
+#[tokio::test]
+async fn settings_come_from_flags_environment_and_config_file() {
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("keyledger.toml");
+    std::fs::write(
+        &config,
+        "region = \"eu-central-1\"\naccount_id = \"111122223333\"\n",
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+
+    // The config file alone.
+    let server = Server::start_with(&root.path().join("a"), &["--config", config_arg]).await;
+    assert_eq!(server.credentials.region, "eu-central-1");
+    assert_eq!(server.credentials.account_id, "111122223333");
+    let arn = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    assert!(
+        arn.starts_with("arn:aws:kms:eu-central-1:111122223333:key/"),
+        "{arn}"
+    );
+    server.stop();
+
+    // The environment beats the file; a flag beats the environment.
+    let server = Server::start_env(
+        &root.path().join("b"),
+        &["--config", config_arg, "--account-id", "444455556666"],
+        &[
+            ("KEYLEDGER_REGION", "ap-south-1"),
+            ("KEYLEDGER_ACCOUNT_ID", "999999999999"),
+        ],
+    )
+    .await;
+    assert_eq!(server.credentials.region, "ap-south-1");
+    assert_eq!(server.credentials.account_id, "444455556666");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.path().join("b/admin-credentials.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
+    }
+}
