@@ -16,17 +16,6 @@ fn validator(path: &Path) -> jsonschema::Validator {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn check(validator: &jsonschema::Validator, instance: &serde_json::Value, what: &str) {
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{what} does not match its schema: {errors:?}\n{instance:#}"
-    );
-}
-
 #[tokio::test]
 async fn every_written_event_matches_its_schema() {
     let root = tempfile::tempdir().unwrap();

@@ -202,7 +202,7 @@ impl Service {
                     "Stream": envelope.stream,
                     "StreamVersion": envelope.stream_version,
                     "RequestId": envelope.request_id,
-                    "Actor": envelope.actor.principal_arn,
+                    "Actor": envelope.actor.as_ref().and_then(|a| a.principal_arn.clone()),
                     "Details": redacted(event),
                 }));
             }

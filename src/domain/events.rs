@@ -368,7 +368,10 @@ pub struct Envelope<B = EventBody> {
     pub request_id: String,
     pub event_name: String,
     pub read_only: bool,
-    pub actor: Actor,
+    /// Who acted. Usage events leave it out: their CloudTrail body already says it
+    /// (`userIdentity`, `sourceIPAddress`, `userAgent`), and they are the high-volume rows.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub actor: Option<Actor>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -421,10 +424,10 @@ mod tests {
             request_id: "r".into(),
             event_name: "DisableKey".into(),
             read_only: false,
-            actor: Actor {
+            actor: Some(Actor {
                 account_id: Some("111122223333".into()),
                 ..Actor::default()
-            },
+            }),
             error_code: None,
             error_message: None,
             body,
