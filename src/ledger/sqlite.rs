@@ -27,7 +27,13 @@ fn options(path: &Path) -> SqliteConnectOptions {
         // FULL: every commit is fsynced before it returns — the audit-first guarantee.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
+        // 16 KiB pages: a group-committed batch spans fewer pages, so fewer WAL frames
+        // (and writes) per commit than with 4 KiB. Takes effect when the file is created.
+        .page_size(PAGE_SIZE)
 }
+
+/// The database page size, in bytes.
+const PAGE_SIZE: u32 = 16 * 1024;
 
 /// The writer's connection. Readers use [`SqliteLedger::readers`].
 pub struct SqliteStore {
@@ -83,10 +89,10 @@ impl SqliteLedger {
     }
 }
 
-/// WAL frames (4 KiB pages) beyond which the checkpointer makes the writer start the
-/// WAL over. Under continuous writes a PASSIVE checkpoint never catches up with the
+/// WAL frames (pages) beyond which the checkpointer makes the writer start the WAL over:
+/// 32 MiB. Under continuous writes a PASSIVE checkpoint never catches up with the
 /// writer, so without this the WAL (and its index) would grow without bound.
-const WAL_RESTART_FRAMES: i64 = 8 * 1024;
+const WAL_RESTART_FRAMES: i64 = 32 * 1024 * 1024 / PAGE_SIZE as i64;
 
 /// Busy timeout of the checkpointer's connection, in milliseconds.
 const CHECKPOINT_BUSY_TIMEOUT_MS: u64 = 50;
