@@ -9,7 +9,8 @@ use crate::domain::alias::{self, AliasCommand};
 use crate::domain::events::{alias_stream, DomainEvent, RotationType, Tag};
 use crate::domain::key::{
     decide, Key, KeyCommand, KeyState, Operation, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_POLICY_NAME,
-    DEFAULT_ROTATION_PERIOD_DAYS,
+    DEFAULT_ROTATION_PERIOD_DAYS, MAX_PENDING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS,
+    MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -509,7 +510,12 @@ impl Service {
         let period = req
             .rotation_period_in_days
             .unwrap_or(i64::from(DEFAULT_ROTATION_PERIOD_DAYS));
-        check_range("rotationPeriodInDays", period, 90, 2560)?;
+        check_range(
+            "rotationPeriodInDays",
+            period,
+            i64::from(MIN_ROTATION_PERIOD_DAYS),
+            i64::from(MAX_ROTATION_PERIOD_DAYS),
+        )?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         self.change(
             &key,
@@ -668,7 +674,12 @@ impl Service {
         let window = req
             .pending_window_in_days
             .unwrap_or(i64::from(DEFAULT_PENDING_WINDOW_DAYS));
-        check_range("pendingWindowInDays", window, 7, 30)?;
+        check_range(
+            "pendingWindowInDays",
+            window,
+            i64::from(MIN_PENDING_WINDOW_DAYS),
+            i64::from(MAX_PENDING_WINDOW_DAYS),
+        )?;
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         let events = self.change(
             &key,
