@@ -2,16 +2,20 @@
 //! the AWS KMS protocol.
 //!
 //! # Layout
-//! - [`domain`]: the pure command side — ids, the key aggregate, events,
-//!   `decide`/`apply`. No I/O, clock, randomness or crypto.
-//! - [`crypto`]: the only code that touches key bytes — AEAD, ciphertext
-//!   format, encryption context, root key, keyring.
+//! - [`domain`]: the pure command side — ids, the key and alias aggregates,
+//!   events, `decide`/`apply`, the key-state table. No I/O, clock, randomness
+//!   or crypto.
+//! - [`crypto`]: the only code that touches key bytes — XChaCha20-Poly1305,
+//!   the ciphertext format, encryption context, root key, keyring, and the
+//!   asymmetric/HMAC/key-agreement primitives.
 //! - [`ledger`]: the append-only, hash-chained log — the store trait, the
-//!   group-commit writer, the SQLite store.
-//! - [`projections`]: folds over the log — key state, credentials.
+//!   group-commit writer, the SQLite store and its checkpointer.
+//! - [`projections`]: folds over the log — key state, aliases, credentials.
 //! - [`app`]: the command handler (authenticate → resolve → decide + crypto →
-//!   append → reply) and the data-dir bootstrap.
-//! - [`http`]: the AWS JSON 1.1 endpoint, SigV4, error mapping, `/healthz`.
+//!   append → reply): symmetric operations, lifecycle, asymmetric operations,
+//!   point-in-time history, the scheduler, the CloudTrail record, bootstrap.
+//! - [`http`]: the AWS JSON 1.1 endpoint, the native `/v1/` REST API, SigV4,
+//!   error mapping, `/healthz`.
 //! - [`config`]: settings from flags, environment and a TOML file.
 //!
 //! The hash chain itself is defined once, in the `replay` crate, which also
