@@ -40,7 +40,28 @@ const TABLE: &[(&str, [&str; 3])] = &[
     ("UntagResource", [OK, OK, INV]),
     ("UpdateAlias", [OK, OK, INV]),
     ("UpdateKeyDescription", [OK, OK, INV]),
+    ("GetPublicKey", [OK, DIS, INV]),
+    ("Sign", [OK, DIS, INV]),
+    ("Verify", [OK, DIS, INV]),
+    ("GenerateMac", [OK, DIS, INV]),
+    ("VerifyMac", [OK, DIS, INV]),
+    ("DeriveSharedSecret", [OK, DIS, INV]),
+    ("GenerateDataKeyPair", [OK, DIS, INV]),
 ];
+
+/// The key each operation needs.
+fn create_body(op: &str) -> Value {
+    match op {
+        "GetPublicKey" | "Sign" | "Verify" => {
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"})
+        }
+        "GenerateMac" | "VerifyMac" => {
+            json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"})
+        }
+        "DeriveSharedSecret" => json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}),
+        _ => json!({}),
+    }
+}
 
 struct Caller2 {
     caller: Caller,
@@ -78,6 +99,21 @@ async fn the_key_state_table() {
         .as_str()
         .unwrap()
         .to_owned();
+    let peer = call(
+        &s,
+        &c,
+        "CreateKey",
+        json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}),
+    )
+    .await
+    .unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let peer_public = call(&s, &c, "GetPublicKey", json!({"KeyId": peer}))
+        .await
+        .unwrap()["PublicKey"]
+        .clone();
     let mut failures = Vec::new();
     for (n, (op, outcomes)) in TABLE.iter().enumerate() {
         for (state, expected) in ["Enabled", "Disabled", "PendingDeletion"]
@@ -85,19 +121,43 @@ async fn the_key_state_table() {
             .zip(outcomes)
         {
             // A fresh key per cell, with a ciphertext and an alias made while it was enabled.
-            let key = call(&s, &c, "CreateKey", json!({})).await.unwrap()["KeyMetadata"]["KeyId"]
+            let key = call(&s, &c, "CreateKey", create_body(op)).await.unwrap()["KeyMetadata"]
+                ["KeyId"]
                 .as_str()
                 .unwrap()
                 .to_owned();
-            let blob = call(
-                &s,
-                &c,
-                "Encrypt",
-                json!({"KeyId": key, "Plaintext": "aGk="}),
-            )
-            .await
-            .unwrap()["CiphertextBlob"]
-                .clone();
+            // What the operation needs, made while the key was enabled.
+            let made = match *op {
+                "Verify" => call(
+                    &s,
+                    &c,
+                    "Sign",
+                    json!({"KeyId": key, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"}),
+                )
+                .await
+                .unwrap()["Signature"]
+                    .clone(),
+                "VerifyMac" => call(
+                    &s,
+                    &c,
+                    "GenerateMac",
+                    json!({"KeyId": key, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"}),
+                )
+                .await
+                .unwrap()["Mac"]
+                    .clone(),
+                "GetPublicKey" | "Sign" | "GenerateMac" | "DeriveSharedSecret" => Value::Null,
+                _ => call(
+                    &s,
+                    &c,
+                    "Encrypt",
+                    json!({"KeyId": key, "Plaintext": "aGk="}),
+                )
+                .await
+                .unwrap()["CiphertextBlob"]
+                    .clone(),
+            };
+            let blob = made.clone();
             let alias = format!("alias/cell-{n}-{state}");
             call(
                 &s,
@@ -153,6 +213,22 @@ async fn the_key_state_table() {
                 "UntagResource" => json!({"KeyId": key, "TagKeys": ["k"]}),
                 "UpdateKeyDescription" => json!({"KeyId": key, "Description": "d"}),
                 "ScheduleKeyDeletion" => json!({"KeyId": key, "PendingWindowInDays": 7}),
+                "Sign" => {
+                    json!({"KeyId": key, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"})
+                }
+                "Verify" => {
+                    json!({"KeyId": key, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256", "Signature": made})
+                }
+                "GenerateMac" => {
+                    json!({"KeyId": key, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"})
+                }
+                "VerifyMac" => {
+                    json!({"KeyId": key, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256", "Mac": made})
+                }
+                "DeriveSharedSecret" => {
+                    json!({"KeyId": key, "KeyAgreementAlgorithm": "ECDH", "PublicKey": peer_public})
+                }
+                "GenerateDataKeyPair" => json!({"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"}),
                 _ => json!({"KeyId": key}),
             };
             let outcome = match call(&s, &c, op, body).await {
