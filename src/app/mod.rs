@@ -129,6 +129,10 @@ impl Service {
                 }
                 Err(e) => Err(e.clone()),
             };
+            if matches!(result, Err(ApiError::Conflict(_))) {
+                // Decided against a state that moved on: decide again, record only the outcome.
+                continue;
+            }
             let batch = self.audit_batch(
                 ctx,
                 caller.as_ref().ok().copied(),
@@ -137,18 +141,12 @@ impl Service {
                 record,
                 &result,
             );
-            if matches!(result, Err(ApiError::Conflict(_))) {
-                // Decided against a state that moved on: decide again, record only the outcome.
-                continue;
-            }
             match self.ledger.append(batch).await {
                 Ok(_) => return result,
                 Err(AppendError::Conflict { .. }) => continue,
                 Err(AppendError::Unavailable(reason)) => {
                     tracing::error!(request_id = %ctx.request_id, %reason, "call not recorded; failing it");
-                    return Err(ApiError::Internal(
-                        "The request was not processed: the audit ledger is unavailable.".into(),
-                    ));
+                    return Err(ledger_unavailable());
                 }
             }
         }
@@ -168,9 +166,7 @@ impl Service {
         );
         match self.ledger.append(batch).await {
             Ok(_) => Err(error),
-            Err(_) => Err(ApiError::Internal(
-                "The request was not processed: the audit ledger is unavailable.".into(),
-            )),
+            Err(_) => Err(ledger_unavailable()),
         }
     }
 
@@ -248,6 +244,11 @@ impl Service {
             shredded: record.shredded,
         }
     }
+}
+
+/// Nothing is answered unaudited: the call fails when its event cannot be written.
+fn ledger_unavailable() -> ApiError {
+    ApiError::Internal("The request was not processed: the audit ledger is unavailable.".into())
 }
 
 /// A lifecycle event ready to append: its envelope, stream and typed fact.
