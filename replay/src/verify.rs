@@ -156,11 +156,13 @@ pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
         "SELECT position, stream, stream_version, event_name, data, hash FROM events ORDER BY position",
     )
     .fetch(&mut conn);
-    while let Some(row) = rows
-        .try_next()
-        .await
-        .map_err(|e| VerifyError::Read(e.to_string()))?
-    {
+    while let Some(row) = rows.try_next().await.map_err(|e| {
+        // A damaged page can make SQLite itself fail: say where the good part ends.
+        VerifyError::Read(format!(
+            "{e} (the events up to position {} verified)",
+            verifier.expected_position - 1
+        ))
+    })? {
         let stored = StoredRow {
             position: row
                 .try_get("position")
