@@ -536,5 +536,10 @@ async fn settings_come_from_flags_environment_and_config_file() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
+        let mode = std::fs::metadata(root.path().join("b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the data dir is private");
     }
 }

@@ -77,6 +77,12 @@ pub async fn open_with<S: LedgerStore>(
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
+    // The data dir holds the root key, the admin secret and the trail: owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
 
     let root = match RootKey::from_env(ROOT_KEY_ENV)? {
         Some(root) => root,
