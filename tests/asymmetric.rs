@@ -557,6 +557,8 @@ async fn key_agreement_matches_the_peer() {
         .unwrap();
     let expected = peer.diffie_hellman(&x25519_dalek::PublicKey::from(ours_raw));
     assert_eq!(out.shared_secret().unwrap().as_ref(), expected.as_bytes());
+    // Every key spec's creation event matches its schema (X25519 included).
+    common::check_schemas(&s.data_dir).await;
 }
 
 #[tokio::test]

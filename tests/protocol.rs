@@ -96,6 +96,23 @@ async fn a_correctly_signed_raw_request_works() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["Truncated"], false);
+    // Status codes as the KMS service model gives them.
+    let (status, body) = send(
+        &server,
+        sign(
+            &server,
+            "TrentService.DescribeKey",
+            r#"{"KeyId":"11111111-2222-3333-4444-555555555555"}"#,
+            &secret,
+            OffsetDateTime::now_utc(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (404, Some("NotFoundException")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

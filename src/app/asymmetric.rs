@@ -112,6 +112,10 @@ fn message_type(text: Option<&str>) -> Result<MessageType, ApiError> {
     match text {
         None | Some("RAW") => Ok(MessageType::Raw),
         Some("DIGEST") => Ok(MessageType::Digest),
+        // Valid at AWS, but only for ML-DSA keys, which keyledger does not offer.
+        Some("EXTERNAL_MU") => Err(ApiError::InvalidKeyUsage(
+            "MessageType EXTERNAL_MU is only valid with ML-DSA keys.".into(),
+        )),
         Some(other) => Err(ApiError::constraint(
             "messageType",
             Some(other),
@@ -139,7 +143,7 @@ fn check_known(member: &str, value: &str, set: &str) -> Result<(), ApiError> {
 fn public_key_metadata(key: &Key) -> Value {
     let mut m = json!({
         "KeyId": key.arn,
-        "CustomerMasterKeySpec": key.spec.as_str(),
+        "CustomerMasterKeySpec": super::operations::customer_master_key_spec(key.spec),
         "KeySpec": key.spec.as_str(),
         "KeyUsage": key.usage.as_str(),
     });

@@ -132,10 +132,10 @@ struct DeletionRequest {
 fn page<'a, T>(
     items: &'a [T],
     limit: Option<i64>,
-    max: i64,
+    (default, max): (i64, i64),
     marker: Option<&str>,
 ) -> Result<(Vec<&'a T>, Option<String>), ApiError> {
-    let limit = limit.unwrap_or(100.min(max));
+    let limit = limit.unwrap_or(default);
     check_range("limit", limit, 1, max)?;
     let start = match marker {
         None => 0,
@@ -331,7 +331,7 @@ impl Service {
             .projections
             .aliases
             .list(&ctx.region, &caller.account, key);
-        let (items, next) = page(&aliases, req.limit, 100, req.marker.as_deref())?;
+        let (items, next) = page(&aliases, req.limit, (50, 100), req.marker.as_deref())?;
         let listed: Vec<Value> = items
             .iter()
             .map(|a| {
@@ -422,7 +422,7 @@ impl Service {
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::ListResourceTags)?;
-        let (items, next) = page(&key.tags, req.limit, 50, req.marker.as_deref())?;
+        let (items, next) = page(&key.tags, req.limit, (50, 50), req.marker.as_deref())?;
         let tags: Vec<Value> = items
             .iter()
             .map(|t| json!({ "TagKey": t.key, "TagValue": t.value }))
@@ -491,7 +491,7 @@ impl Service {
         let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
         key.check(Operation::ListKeyPolicies)?;
         let names = [DEFAULT_POLICY_NAME];
-        let (items, next) = page(&names, req.limit, 1000, req.marker.as_deref())?;
+        let (items, next) = page(&names, req.limit, (100, 1000), req.marker.as_deref())?;
         Ok(paged(json!({ "PolicyNames": items }), next))
     }
 
@@ -645,7 +645,7 @@ impl Service {
             .iter()
             .filter(|v| v.rotation_type.is_some())
             .collect();
-        let (items, next) = page(&rotations, req.limit, 1000, req.marker.as_deref())?;
+        let (items, next) = page(&rotations, req.limit, (100, 1000), req.marker.as_deref())?;
         let listed: Vec<Value> = items
             .iter()
             .map(|v| {

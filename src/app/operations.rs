@@ -111,7 +111,7 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         "KeyState": key.state.as_str(),
         "Origin": key.origin.as_str(),
         "KeyManager": "CUSTOMER",
-        "CustomerMasterKeySpec": key.spec.as_str(),
+        "CustomerMasterKeySpec": customer_master_key_spec(key.spec),
         "KeySpec": key.spec.as_str(),
         "MultiRegion": false,
     });
@@ -158,6 +158,28 @@ pub(crate) fn check_length(
         ));
     }
     Ok(())
+}
+
+/// AWS's KeySpec value set (keyledger's X25519 extension is accepted but not advertised).
+fn aws_key_specs() -> String {
+    let names: Vec<&str> = KeySpec::ALL
+        .iter()
+        .filter(|s| **s != KeySpec::X25519)
+        .map(|s| s.as_str())
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// The deprecated CustomerMasterKeySpec enum lacks the newer specs: AWS leaves it out for them.
+pub(crate) fn customer_master_key_spec(spec: KeySpec) -> Option<&'static str> {
+    match spec {
+        KeySpec::EccNistEdwards25519
+        | KeySpec::MlDsa44
+        | KeySpec::MlDsa65
+        | KeySpec::MlDsa87
+        | KeySpec::X25519 => None,
+        other => Some(other.as_str()),
+    }
 }
 
 /// An enum member: absent → `default`; unknown → AWS's enum-constraint ValidationException.
@@ -513,7 +535,7 @@ impl Service {
                 .or(req.customer_master_key_spec.as_deref()),
             KeySpec::SymmetricDefault,
             KeySpec::parse,
-            KeySpec::value_set,
+            aws_key_specs,
         )?;
         let usage = parse_enum(
             "keyUsage",
@@ -537,6 +559,12 @@ impl Service {
             return Err(ApiError::UnsupportedOperation(
                 "KeySpec SM2 is only offered in the AWS China Regions; keyledger does not support it.".into(),
             ));
+        }
+        if matches!(spec, KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87) {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "KeySpec {} (ML-DSA) is not supported by keyledger yet.",
+                spec.as_str()
+            )));
         }
         if !crate::domain::key::spec_allows_usage(spec, usage) {
             return Err(ApiError::Validation(format!(

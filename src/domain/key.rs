@@ -50,6 +50,9 @@ aws_enum!(
         Hmac384 = "HMAC_384",
         Hmac512 = "HMAC_512",
         Sm2 = "SM2",
+        MlDsa44 = "ML_DSA_44",
+        MlDsa65 = "ML_DSA_65",
+        MlDsa87 = "ML_DSA_87",
         // keyledger's extension: X25519 key agreement (RFC 7748), not an AWS key spec.
         X25519 = "X25519",
     }
@@ -312,6 +315,7 @@ pub fn spec_allows_usage(spec: KeySpec, usage: KeyUsage) -> bool {
         EccSecgP256k1 | EccNistEdwards25519 => usage == SignVerify,
         Hmac224 | Hmac256 | Hmac384 | Hmac512 => usage == GenerateVerifyMac,
         Sm2 => matches!(usage, EncryptDecrypt | SignVerify | KeyAgreement),
+        MlDsa44 | MlDsa65 | MlDsa87 => usage == SignVerify,
         X25519 => usage == KeyAgreement,
     }
 }

@@ -73,10 +73,12 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
 fn status(error: &ApiError) -> StatusCode {
     match error {
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        ApiError::Disabled(_) | ApiError::InvalidState(_) | ApiError::Conflict(_) => {
-            StatusCode::CONFLICT
-        }
+        ApiError::Disabled(_)
+        | ApiError::InvalidState(_)
+        | ApiError::Conflict(_)
+        | ApiError::AlreadyExists(_) => StatusCode::CONFLICT,
         ApiError::DryRun => StatusCode::PRECONDITION_FAILED,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::MissingAuthenticationToken(_) | ApiError::AccessDenied(_) => {
             StatusCode::FORBIDDEN
         }
@@ -240,9 +242,6 @@ async fn native_key(
                 actix_web::http::header::CONTENT_TYPE,
                 actix_web::http::header::HeaderValue::from_static("application/json"),
             );
-            if matches!(e, ApiError::NotFound(_)) {
-                *response.status_mut() = StatusCode::NOT_FOUND;
-            }
             response
         }
     }
