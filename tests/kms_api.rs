@@ -363,6 +363,42 @@ async fn encrypt_and_decrypt() {
         ),
         "DryRunOperationException"
     );
+    // DryRunModifiers IGNORE_CIPHERTEXT: only the key and its state are checked.
+    use aws_sdk_kms::types::DryRunModifierType;
+    assert_eq!(
+        error_code(
+            kms.decrypt()
+                .key_id(&key_id)
+                .dry_run(true)
+                .dry_run_modifiers(DryRunModifierType::IgnoreCiphertext)
+                .send()
+                .await
+        ),
+        "DryRunOperationException"
+    );
+    assert_eq!(
+        error_code(
+            kms.decrypt()
+                .dry_run(true)
+                .dry_run_modifiers(DryRunModifierType::IgnoreCiphertext)
+                .send()
+                .await
+        ),
+        "ValidationException",
+        "the KeyId is needed when the ciphertext is ignored"
+    );
+    kms.disable_key().key_id(&other).send().await.unwrap();
+    assert_eq!(
+        error_code(
+            kms.decrypt()
+                .key_id(&other)
+                .dry_run(true)
+                .dry_run_modifiers(DryRunModifierType::IgnoreCiphertext)
+                .send()
+                .await
+        ),
+        "DisabledException"
+    );
 }
 
 #[tokio::test]

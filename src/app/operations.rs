@@ -265,6 +265,25 @@ fn check_symmetric_algorithm(
     }
 }
 
+/// Whether a dry run asks to skip the ciphertext (`DryRunModifiers: [IGNORE_CIPHERTEXT]`).
+fn ignore_ciphertext(
+    dry_run: Option<bool>,
+    modifiers: &Option<Vec<String>>,
+) -> Result<bool, ApiError> {
+    let mut ignore = false;
+    for m in modifiers.iter().flatten() {
+        if m != "IGNORE_CIPHERTEXT" {
+            return Err(ApiError::constraint(
+                "dryRunModifiers.member",
+                Some(m),
+                "Member must satisfy enum value set: [IGNORE_CIPHERTEXT]",
+            ));
+        }
+        ignore = true;
+    }
+    Ok(ignore && dry_run == Some(true))
+}
+
 /// An EncryptionAlgorithm value must be one AWS knows.
 fn check_algorithm_value(member: &str, algorithm: Option<&str>) -> Result<(), ApiError> {
     match algorithm {
@@ -871,6 +890,20 @@ impl Service {
             "encryptionContext": context_value(&req.encryption_context),
             "dryRun": req.dry_run,
         }));
+        if ignore_ciphertext(req.dry_run, &req.dry_run_modifiers)? {
+            // A dry run that skips the ciphertext: check the key and its state only.
+            let key_id = req
+                .key_id
+                .as_deref()
+                .ok_or_else(|| ApiError::missing("keyId"))?;
+            let key = self.resolve(caller, ctx, key_id, Resolve::AliasesToo)?;
+            rec.resources.push(key.arn.clone());
+            key.check(Operation::Decrypt)?;
+            if key.usage != KeyUsage::EncryptDecrypt {
+                return Err(wrong_usage(&key, "Decrypt"));
+            }
+            return Err(ApiError::DryRun);
+        }
         let blob = req
             .ciphertext_blob
             .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
@@ -916,6 +949,28 @@ impl Service {
             "destinationEncryptionContext": context_value(&req.destination_encryption_context),
             "dryRun": req.dry_run,
         }));
+        if ignore_ciphertext(req.dry_run, &req.dry_run_modifiers)? {
+            // A dry run that skips the ciphertext: check both keys and their states only.
+            check_key_id_param("destinationKeyId", req.destination_key_id.as_deref())?;
+            let source_id = req
+                .source_key_id
+                .as_deref()
+                .ok_or_else(|| ApiError::missing("sourceKeyId"))?;
+            let source = self.resolve(caller, ctx, source_id, Resolve::AliasesToo)?;
+            let destination = self.resolve(
+                caller,
+                ctx,
+                req.destination_key_id.as_deref().unwrap_or_default(),
+                Resolve::AliasesToo,
+            )?;
+            rec.resources.push(source.arn.clone());
+            if destination.arn != source.arn {
+                rec.resources.push(destination.arn.clone());
+            }
+            source.check(Operation::Decrypt)?;
+            destination.check(Operation::ReEncrypt)?;
+            return Err(ApiError::DryRun);
+        }
         let blob = req
             .ciphertext_blob
             .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;

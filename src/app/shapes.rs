@@ -103,6 +103,7 @@ pub struct DecryptRequest {
     pub encryption_algorithm: Option<String>,
     pub recipient: Option<serde_json::Value>,
     pub dry_run: Option<bool>,
+    pub dry_run_modifiers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +118,7 @@ pub struct ReEncryptRequest {
     pub destination_encryption_algorithm: Option<String>,
     pub grant_tokens: Option<Vec<String>>,
     pub dry_run: Option<bool>,
+    pub dry_run_modifiers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
