@@ -357,6 +357,35 @@ async fn no_plaintext_or_data_key_at_rest_or_in_logs() {
             .unwrap()
             .into_inner(),
     );
+    // Asymmetric secrets too: a data key pair's private key and an ECDH shared secret.
+    use aws_sdk_kms::types::{DataKeyPairSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType};
+    let pair = kms
+        .generate_data_key_pair()
+        .key_id(&key)
+        .key_pair_spec(DataKeyPairSpec::EccNistP256)
+        .send()
+        .await
+        .unwrap();
+    secrets.push(pair.private_key_plaintext.unwrap().into_inner());
+    let agreeing = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::KeyAgreement)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let shared = kms
+        .derive_shared_secret()
+        .key_id(&agreeing)
+        .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(pair.public_key.unwrap())
+        .send()
+        .await
+        .unwrap();
+    secrets.push(shared.shared_secret.unwrap().into_inner());
     let log = server.log.clone();
     server.stop();
 

@@ -3,9 +3,7 @@
 //! key-state and key-usage rules. Messages, signatures, MACs and secrets never
 //! reach the trail: only key ids and algorithm names do.
 
-use super::operations::{
-    check_key_id_param, check_length, parse, without_nulls, wrong_usage, Resolve,
-};
+use super::operations::{check_length, parse, without_nulls, wrong_usage, Resolve};
 use super::shapes::{Blob, EncryptionContext, SecretBlob};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::asymmetric::{self as asym, InputError, MessageType};
@@ -172,9 +170,7 @@ impl Service {
         operation: Operation,
         rec: &mut CallRecord,
     ) -> Result<Arc<Key>, ApiError> {
-        check_key_id_param("keyId", key_id)?;
-        let key = self.resolve(caller, ctx, key_id.unwrap_or_default(), Resolve::AliasesToo)?;
-        rec.resources.push(key.arn.clone());
+        let key = self.key_param(caller, ctx, key_id, Resolve::AliasesToo, rec)?;
         key.check(operation)?;
         Ok(key)
     }
@@ -506,8 +502,7 @@ impl Service {
         let (private, public) = asym::generate_data_key_pair(&spec)
             .map_err(|_| ApiError::Internal("Key pair generation failed.".into()))?;
         let version = key.current_version().number;
-        let material = crate::crypto::secret::SecretKey::from_slice(&self.material(&key, version)?)
-            .ok_or_else(|| ApiError::Internal("The key material is not a symmetric key.".into()))?;
+        let material = self.symmetric_material(&key, version)?;
         let context = canonical_context(&req.encryption_context.unwrap_or_default());
         let blob = ciphertext::encrypt(&material, &key.id, version, &context, &private);
         let mut response = json!({

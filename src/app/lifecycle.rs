@@ -179,19 +179,6 @@ impl Service {
         Ok(events)
     }
 
-    fn key_for_change(
-        &self,
-        caller: &Caller,
-        ctx: &RequestContext,
-        key_id: Option<&str>,
-        rec: &mut CallRecord,
-    ) -> Result<Arc<Key>, ApiError> {
-        super::operations::check_key_id_param("keyId", key_id)?;
-        let key = self.resolve(caller, ctx, key_id.unwrap_or_default(), Resolve::KeyOnly)?;
-        rec.resources.push(key.arn.clone());
-        Ok(key)
-    }
-
     /// Parse an alias request naming a target key: (alias name, target key).
     fn alias_and_target(
         &self,
@@ -250,16 +237,7 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
-        let existing = self
-            .projections
-            .aliases
-            .get(&ctx.region, &caller.account, &name)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "Alias arn:aws:kms:{}:{}:{name} is not found.",
-                    ctx.region, caller.account
-                ))
-            })?;
+        let existing = self.alias(caller, ctx, &name)?;
         let current = self.projections.keys.get(&existing.key_id);
         if let Some(current) = &current {
             rec.resources.push(current.arn.clone());
@@ -290,16 +268,7 @@ impl Service {
             .alias_name
             .ok_or_else(|| ApiError::missing("aliasName"))?;
         check_length("aliasName", name.len(), 1, alias::MAX_ALIAS_NAME)?;
-        let existing = self
-            .projections
-            .aliases
-            .get(&ctx.region, &caller.account, &name)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "Alias arn:aws:kms:{}:{}:{name} is not found.",
-                    ctx.region, caller.account
-                ))
-            })?;
+        let existing = self.alias(caller, ctx, &name)?;
         if let Some(key) = self.projections.keys.get(&existing.key_id) {
             rec.resources.push(key.arn.clone());
         }
@@ -363,7 +332,7 @@ impl Service {
             .clone()
             .ok_or_else(|| ApiError::missing("description"))?;
         check_length("description", description.chars().count(), 0, 8192)?;
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(&key, KeyCommand::UpdateDescription(description), now, rec)?;
         Ok(json!({}))
     }
@@ -385,7 +354,7 @@ impl Service {
             .collect();
         rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "tagKeys": tag_keys }));
         let tags = validate_tags(req.tags.ok_or_else(|| ApiError::missing("tags"))?)?;
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(&key, KeyCommand::Tag(tags), now, rec)?;
         Ok(json!({}))
     }
@@ -405,7 +374,7 @@ impl Service {
         for k in &tag_keys {
             check_length("tagKeys.member", k.chars().count(), 1, 128)?;
         }
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(&key, KeyCommand::Untag(tag_keys), now, rec)?;
         Ok(json!({}))
     }
@@ -420,7 +389,7 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         key.check(Operation::ListResourceTags)?;
         let (items, next) = page(&key.tags, req.limit, (50, 50), req.marker.as_deref())?;
         let tags: Vec<Value> = items
@@ -448,7 +417,7 @@ impl Service {
         let policy_name = check_policy_name(req.policy_name.as_deref())?;
         let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
         check_policy(&policy)?;
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(
             &key,
             KeyCommand::PutPolicy {
@@ -473,7 +442,7 @@ impl Service {
             json!({ "keyId": req.key_id, "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME) }),
         );
         let policy_name = check_policy_name(req.policy_name.as_deref())?;
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         key.check(Operation::GetKeyPolicy)?;
         Ok(json!({ "Policy": key.policy, "PolicyName": policy_name }))
     }
@@ -488,7 +457,7 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         key.check(Operation::ListKeyPolicies)?;
         let names = [DEFAULT_POLICY_NAME];
         let (items, next) = page(&names, req.limit, (100, 1000), req.marker.as_deref())?;
@@ -516,7 +485,7 @@ impl Service {
             i64::from(MIN_ROTATION_PERIOD_DAYS),
             i64::from(MAX_ROTATION_PERIOD_DAYS),
         )?;
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(
             &key,
             KeyCommand::EnableRotation {
@@ -538,7 +507,7 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
             return Err(ApiError::UnsupportedOperation(format!(
                 "{} does not support automatic key rotation.",
@@ -558,7 +527,7 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         key.check(Operation::GetKeyRotationStatus)?;
         // As AWS answers today: asymmetric and HMAC keys, and keys pending deletion, report
         // rotation as disabled rather than failing (tools such as Terraform read it for every key).
@@ -584,7 +553,7 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         key.check(Operation::RotateKeyOnDemand)?;
         self.rotate(&key, RotationType::OnDemand, now, rec)?;
         Ok(json!({ "KeyId": key.arn }))
@@ -632,7 +601,7 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         key.check(Operation::ListKeyRotations)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
             return Err(ApiError::UnsupportedOperation(format!(
@@ -680,7 +649,7 @@ impl Service {
             i64::from(MIN_PENDING_WINDOW_DAYS),
             i64::from(MAX_PENDING_WINDOW_DAYS),
         )?;
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         let events = self.change(
             &key,
             KeyCommand::ScheduleDeletion {
@@ -713,7 +682,7 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: DeletionRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_for_change(caller, ctx, req.key_id.as_deref(), rec)?;
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(&key, KeyCommand::CancelDeletion, now, rec)?;
         Ok(json!({ "KeyId": key.arn }))
     }

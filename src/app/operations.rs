@@ -284,6 +284,13 @@ fn ignore_ciphertext(
     Ok(ignore && dry_run == Some(true))
 }
 
+fn alias_not_found(caller: &Caller, ctx: &RequestContext, alias: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "Alias arn:aws:kms:{}:{}:{alias} is not found.",
+        ctx.region, caller.account
+    ))
+}
+
 /// An EncryptionAlgorithm value must be one AWS knows.
 fn check_algorithm_value(member: &str, algorithm: Option<&str>) -> Result<(), ApiError> {
     match algorithm {
@@ -432,6 +439,34 @@ impl Service {
         }
     }
 
+    /// The key a `KeyId` member names (validated, resolved), recorded as a resource of the call.
+    pub(crate) fn key_param(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        key_id: Option<&str>,
+        aliases: Resolve,
+        rec: &mut CallRecord,
+    ) -> Result<Arc<Key>, ApiError> {
+        check_key_id_param("keyId", key_id)?;
+        let key = self.resolve(caller, ctx, key_id.unwrap_or_default(), aliases)?;
+        rec.resources.push(key.arn.clone());
+        Ok(key)
+    }
+
+    /// An alias of the caller's account and region, or AWS's NotFoundException for it.
+    pub(crate) fn alias(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<crate::domain::alias::Alias, ApiError> {
+        self.projections
+            .aliases
+            .get(&ctx.region, &caller.account, name)
+            .ok_or_else(|| alias_not_found(caller, ctx, name))
+    }
+
     /// Resolve a `KeyId` parameter to a key of the caller's account in the request's region.
     pub(crate) fn resolve(
         &self,
@@ -446,12 +481,7 @@ impl Service {
                 crate::domain::ids::key_arn(&ctx.region, &caller.account, id)
             ))
         };
-        let alias_not_found = |alias: &str| {
-            ApiError::NotFound(format!(
-                "Alias arn:aws:kms:{}:{}:{alias} is not found.",
-                ctx.region, caller.account
-            ))
-        };
+        let alias_not_found = |alias: &str| alias_not_found(caller, ctx, alias);
         let id = match KeyRef::parse(key_id) {
             None => return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'"))),
             Some(KeyRef::Id(id)) => id,
@@ -515,7 +545,7 @@ impl Service {
     }
 
     /// The AEAD key of a symmetric key version, for the hot path.
-    fn symmetric_material(
+    pub(crate) fn symmetric_material(
         &self,
         key: &Key,
         version: u32,
@@ -653,15 +683,8 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
-        check_key_id_param("keyId", req.key_id.as_deref())?;
         check_grant_tokens(&req.grant_tokens)?;
-        let key = self.resolve(
-            caller,
-            ctx,
-            req.key_id.as_deref().unwrap_or_default(),
-            Resolve::AliasesToo,
-        )?;
-        rec.resources.push(key.arn.clone());
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::AliasesToo, rec)?;
         Ok(json!({ "KeyMetadata": key_metadata(&key) }))
     }
 
@@ -714,14 +737,7 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
-        check_key_id_param("keyId", req.key_id.as_deref())?;
-        let key = self.resolve(
-            caller,
-            ctx,
-            req.key_id.as_deref().unwrap_or_default(),
-            Resolve::KeyOnly,
-        )?;
-        rec.resources.push(key.arn.clone());
+        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
         self.change(&key, command, now, rec)?;
         Ok(json!({}))
     }

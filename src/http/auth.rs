@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
 /// The service name SigV4 scopes must carry.
 pub const SERVICE: &str = "kms";
-/// Cached signing keys at most, before the cache is cleared (dates roll over daily).
-const MAX_CACHED_KEYS: usize = 10_000;
+/// Cached signing keys per access key at most, before its list is cleared.
+const MAX_CACHED_KEYS_PER_ACCESS_KEY: usize = 64;
 
 /// What authentication learned, whether or not it succeeded.
 pub struct Authenticated {
@@ -25,11 +25,13 @@ pub struct Authenticated {
     pub caller: Result<Caller, ApiError>,
 }
 
-type CacheKey = (String, String, String);
+/// Per access key: the signing keys derived for each (date, region) seen. Looked up by
+/// `&str` so a hit allocates nothing on the request path.
+type SigningKeys = HashMap<String, Vec<(String, String, Arc<SigningKey>)>>;
 
 pub struct Authenticator {
     projections: Arc<Projections>,
-    signing_keys: RwLock<HashMap<CacheKey, Arc<SigningKey>>>,
+    signing_keys: RwLock<SigningKeys>,
 }
 
 /// The access key id a malformed `Authorization` header claims, if one can be read
@@ -183,18 +185,15 @@ impl Authenticator {
         date: &str,
         region: &str,
     ) -> Result<Arc<SigningKey>, ApiError> {
-        let cache_key = (
-            access_key.access_key_id.clone(),
-            date.to_owned(),
-            region.to_owned(),
-        );
-        if let Some(key) = self
+        let cached = self
             .signing_keys
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&cache_key)
-        {
-            return Ok(key.clone());
+            .get(access_key.access_key_id.as_str())
+            .and_then(|keys| keys.iter().find(|(d, r, _)| d == date && r == region))
+            .map(|(_, _, key)| key.clone());
+        if let Some(key) = cached {
+            return Ok(key);
         }
         let secret = self
             .projections
@@ -210,10 +209,12 @@ impl Authenticator {
             })?;
         let key = Arc::new(sigv4::derive_signing_key(&secret, date, region, SERVICE));
         let mut cache = self.signing_keys.write().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_CACHED_KEYS {
-            cache.clear();
+        let entries = cache.entry(access_key.access_key_id.clone()).or_default();
+        // Dates roll over daily and regions are few: keep the list short.
+        if entries.len() >= MAX_CACHED_KEYS_PER_ACCESS_KEY {
+            entries.clear();
         }
-        cache.insert(cache_key, key.clone());
+        entries.push((date.to_owned(), region.to_owned(), key.clone()));
         Ok(key)
     }
 }
