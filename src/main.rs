@@ -1,4 +1,4 @@
-//! The `keyledger` command: `serve` and `verify`.
+//! The `keyledger` command: `serve`, `verify`, `state` and `rebuild`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -6,6 +6,7 @@ use keyledger::app::bootstrap::{self, Settings, LEDGER_FILE};
 use keyledger::config::{FileConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
 use keyledger::domain::ids::{AccountId, Region};
 use keyledger::http;
+use keyledger::ledger::sqlite::SqliteLedger;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,6 +59,13 @@ enum Command {
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Empty a read model's tables and rebuild them from the log (best with the server stopped).
+    Rebuild {
+        /// The read model (`key_usage`), or `all`.
+        name: String,
+        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +92,10 @@ fn main() -> ExitCode {
         Command::State { data_dir } => {
             state(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
         }
+        Command::Rebuild { name, data_dir } => rebuild(
+            &name,
+            data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        ),
     };
     match result {
         Ok(code) => code,
@@ -181,15 +193,8 @@ fn state(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
         bail!("{} does not exist", path.display());
     }
     let snapshot = runtime.block_on(async {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(&path)
-                    .read_only(true),
-            )
-            .await?;
-        let events = keyledger::ledger::sqlite::lifecycle_events(&pool).await?;
+        let reader = SqliteLedger::open_read_only(&path).await?;
+        let events = reader.read_lifecycle(0).await?;
         // The fold needs no key: a throwaway keyring stands in for the real one.
         let keyring = Keyring::new(RootKey::from_secret(SecretKey::generate()));
         let projections = keyledger::projections::Projections::new(Arc::new(keyring));
@@ -197,6 +202,60 @@ fn state(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
         anyhow::Ok(projections.snapshot_json())
     })?;
     println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rebuild(name: &str, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let models: Vec<_> = keyledger::projections::read_models()
+        .into_iter()
+        .filter(|m| name == "all" || m.name() == name)
+        .collect();
+    if models.is_empty() {
+        let known: Vec<_> = keyledger::projections::read_models()
+            .iter()
+            .map(|m| m.name())
+            .collect();
+        bail!(
+            "no read model {name:?}: the read models are {} (or all)",
+            known.join(", ")
+        );
+    }
+    let path = data_dir.join(LEDGER_FILE);
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut ledger = SqliteLedger::open(&path, vec![]).await?;
+        for model in models {
+            // Drawn only when stderr is a terminal.
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>10} [{bar:40}] {pos}/{len} events {per_sec} {eta}",
+                )?
+                .progress_chars("=> "),
+            );
+            bar.set_message(model.name());
+            let started = std::time::Instant::now();
+            let events = ledger
+                .store
+                .rebuild(model.as_ref(), &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "rebuilt {}: {events} events in {seconds:.2}s ({:.0} events/s)",
+                model.name(),
+                events as f64 / seconds.max(1e-9)
+            );
+        }
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,8 +8,8 @@ use aws_sdk_kms::types::DataKeySpec;
 use common::{client, error_code, stored_events, verify};
 use keyledger::app::bootstrap::{open_with, Settings};
 use keyledger::app::SystemClock;
-use keyledger::domain::ids::{KeyId, Region};
-use keyledger::ledger::{Heads, LedgerStore, Row, StoreError};
+use keyledger::domain::ids::Region;
+use keyledger::ledger::{AppendBatch, AppendOutcome, Head, LedgerStore, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,21 +20,16 @@ struct FailingStore<S> {
 }
 
 impl<S: LedgerStore> LedgerStore for FailingStore<S> {
-    async fn heads(&mut self) -> Result<Heads, StoreError> {
-        self.inner.heads().await
+    async fn head(&mut self) -> Result<Head, StoreError> {
+        self.inner.head().await
     }
-    async fn commit(
-        &mut self,
-        rows: &[Row<'_>],
-        shredding_keys: &[(KeyId, Vec<u8>)],
-        shredded: &[KeyId],
-    ) -> Result<(), StoreError> {
+    async fn append(&mut self, batches: &[&AppendBatch]) -> Result<Vec<AppendOutcome>, StoreError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Storage(
                 "injected failure: the disk is gone".into(),
             ));
         }
-        self.inner.commit(rows, shredding_keys, shredded).await
+        self.inner.append(batches).await
     }
 }
 

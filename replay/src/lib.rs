@@ -10,6 +10,7 @@
 //! every hash after it.
 #![forbid(unsafe_code)]
 
+pub mod columns;
 pub mod verify;
 
 pub use verify::{verify_rows, verify_sqlite, StoredRow, Verified, VerifyError};

@@ -14,6 +14,10 @@ pub struct StoredRow {
     pub event_name: String,
     pub data: Vec<u8>,
     pub hash: Vec<u8>,
+    pub event_id: Option<String>,
+    pub time_ns: Option<i64>,
+    pub keys: Option<String>,
+    pub error_code: Option<String>,
 }
 
 /// The outcome of a successful verification.
@@ -60,16 +64,6 @@ fn broken(position: i64, reason: impl Into<String>) -> VerifyError {
     }
 }
 
-/// The envelope fields that are also stored as columns must agree with the hashed data.
-#[derive(serde::Deserialize)]
-struct EnvelopeColumns {
-    event_name: String,
-    #[serde(default)]
-    stream: Option<String>,
-    #[serde(default)]
-    stream_version: Option<i64>,
-}
-
 /// Verify rows given in ascending position order.
 pub struct ChainVerifier {
     expected_position: i64,
@@ -102,11 +96,16 @@ impl ChainVerifier {
         if row.hash.as_slice() != expected.as_slice() {
             return Err(broken(position, "hash does not match the chain"));
         }
-        let columns: EnvelopeColumns = serde_json::from_slice(&row.data)
+        // The envelope fields that are also stored as columns must agree with the hashed data.
+        let columns = crate::columns::derive(&row.data)
             .map_err(|e| broken(position, format!("event is not a valid envelope: {e}")))?;
         if columns.event_name != row.event_name
             || columns.stream != row.stream
             || columns.stream_version != row.stream_version
+            || Some(&columns.event_id) != row.event_id.as_ref()
+            || Some(columns.time_ns) != row.time_ns
+            || columns.keys != row.keys
+            || columns.error_code != row.error_code
         {
             return Err(broken(
                 position,
@@ -153,7 +152,8 @@ pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
         .map_err(|e| VerifyError::Read(e.to_string()))?;
     let mut verifier = ChainVerifier::default();
     let mut rows = sqlx::query(
-        "SELECT position, stream, stream_version, event_name, data, hash FROM events ORDER BY position",
+        "SELECT position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code \
+         FROM events ORDER BY position",
     )
     .fetch(&mut conn);
     while let Some(row) = rows.try_next().await.map_err(|e| {
@@ -182,6 +182,18 @@ pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
             hash: row
                 .try_get("hash")
                 .map_err(|e| VerifyError::Read(e.to_string()))?,
+            event_id: row
+                .try_get("event_id")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            time_ns: row
+                .try_get("time_ns")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            keys: row
+                .try_get("keys")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
+            error_code: row
+                .try_get("error_code")
+                .map_err(|e| VerifyError::Read(e.to_string()))?,
         };
         verifier.push(&stored)?;
     }
@@ -196,7 +208,10 @@ mod tests {
         let mut prev = GENESIS_HASH;
         (1..=n)
             .map(|position| {
-                let data = format!(r#"{{"event_name":"Encrypt","n":{position}}}"#).into_bytes();
+                let data = format!(
+                    r#"{{"event_name":"Encrypt","event_id":"e{position}","time":"2026-12-01T00:00:00Z","n":{position}}}"#
+                )
+                .into_bytes();
                 let hash = chain_hash(&prev, position as u64, &data);
                 prev = hash;
                 StoredRow {
@@ -206,6 +221,10 @@ mod tests {
                     event_name: "Encrypt".into(),
                     data,
                     hash: hash.to_vec(),
+                    event_id: Some(format!("e{position}")),
+                    time_ns: Some(1_796_083_200_000_000_000),
+                    keys: None,
+                    error_code: None,
                 }
             })
             .collect()
@@ -244,7 +263,9 @@ mod tests {
     fn a_rehashed_edit_breaks_the_next_link() {
         // An attacker who edits an event and recomputes its own hash still breaks the link after it.
         let mut rows = chain(5);
-        rows[1].data = br#"{"event_name":"Encrypt","n":99}"#.to_vec();
+        rows[1].data =
+            br#"{"event_name":"Encrypt","event_id":"e2","time":"2026-12-01T00:00:00Z","n":99}"#
+                .to_vec();
         rows[1].hash =
             chain_hash(&rows[0].hash.clone().try_into().unwrap(), 2, &rows[1].data).to_vec();
         assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(3));
@@ -255,5 +276,16 @@ mod tests {
         let mut rows = chain(3);
         rows[0].event_name = "Decrypt".into();
         assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(1));
+    }
+
+    #[test]
+    fn a_keys_column_that_disagrees_with_the_data_is_caught() {
+        // The read models are rebuilt from the columns: a forged key column must not pass.
+        let mut rows = chain(3);
+        rows[1].keys = Some("1234abcd-12ab-34cd-56ef-1234567890ab".into());
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(2));
+        let mut rows = chain(3);
+        rows[2].error_code = Some("AccessDeniedException".into());
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(3));
     }
 }

@@ -8,9 +8,9 @@ use crate::crypto::root_key::{RootKey, RootKeyError, LABEL_ACCESS_KEY_SECRET};
 use crate::crypto::secret::random_bytes;
 use crate::domain::events::{AccessKeyCreated, AccountCreated, Actor, DomainEvent, Sealed};
 use crate::domain::ids::{AccountId, Region};
-use crate::ledger::sqlite::{self, SqliteLedger, SqliteStore};
+use crate::ledger::sqlite::{SqliteLedger, SqliteStore};
 use crate::ledger::{AppendBatch, Ledger, LedgerStore, StoreError};
-use crate::projections::Projections;
+use crate::projections::{read_models, Projections};
 use base64::Engine as _;
 use rand::Rng;
 use std::io::Write;
@@ -89,20 +89,19 @@ pub async fn open_with<S: LedgerStore>(
         None => RootKey::load_or_create_file(&dir.join(ROOT_KEY_FILE))?.0,
     };
     let keyring = Arc::new(Keyring::new(root));
-    let mut opened = SqliteLedger::open(&dir.join(LEDGER_FILE)).await?;
-    let heads = opened.store.heads().await?;
+    let opened = SqliteLedger::open(&dir.join(LEDGER_FILE), read_models()).await?;
 
-    // Rebuild every projection from the log before anything is served.
+    // Rebuild every in-memory projection from the log before anything is served.
     let projections = Arc::new(Projections::new(keyring.clone()));
-    for (key_id, wrapped) in sqlite::shredding_keys(&opened.readers).await? {
+    for (key_id, wrapped) in opened.reader.shredding_keys().await? {
         keyring.add_wrapped_shredding_key(key_id, wrapped);
     }
-    projections.replay(&sqlite::lifecycle_events(&opened.readers).await?)?;
+    projections.replay(&opened.reader.read_lifecycle(0).await?)?;
 
-    let ledger = Ledger::start(wrap(opened.store), heads, projections.clone());
+    let ledger = Ledger::start(wrap(opened.store), projections.clone());
     let service = Arc::new(Service {
         ledger,
-        readers: opened.readers.clone(),
+        reader: opened.reader.clone(),
         projections,
         keyring,
         clock,

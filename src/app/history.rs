@@ -5,7 +5,6 @@ use super::operations::{key_metadata, parse, without_nulls};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::events::{DomainEvent, Envelope};
 use crate::domain::ids::{KeyId, KeyRef};
-use crate::ledger::sqlite;
 use crate::projections::Projections;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -55,12 +54,15 @@ async fn lifecycle_until(
     service: &Service,
     as_of: Option<AsOf>,
 ) -> Result<Vec<(u64, Envelope)>, ApiError> {
-    let rows = sqlite::lifecycle_events(&service.readers)
+    let rows = service
+        .reader
+        .read_lifecycle(0)
         .await
         .map_err(|e| ApiError::Internal(format!("The ledger cannot be read: {e}")))?;
     let mut out = Vec::with_capacity(rows.len());
-    for (position, data) in rows {
-        let envelope = Envelope::decode(&data)
+    for event in rows {
+        let position = event.position;
+        let envelope = Envelope::decode(&event.data)
             .map_err(|e| ApiError::Internal(format!("Event {position} cannot be read: {e}")))?;
         if as_of.is_none_or(|a| a.includes(position, envelope.time)) {
             out.push((position, envelope));

@@ -15,7 +15,7 @@ pub mod trail;
 use crate::crypto::keyring::Keyring;
 use crate::domain::events::{Actor, DomainEvent, Envelope, EventBody, EVENT_VERSION};
 use crate::domain::ids::{AccountId, KeyId, Region};
-use crate::ledger::{AppendBatch, AppendError, Ledger, NewEvent};
+use crate::ledger::{AppendBatch, AppendError, Columns, Ledger, LedgerReader, NewEvent};
 use crate::projections::Projections;
 use serde_json::Value;
 use std::sync::Arc;
@@ -101,8 +101,8 @@ const MAX_CONFLICT_RETRIES: usize = 16;
 
 pub struct Service {
     pub ledger: Ledger,
-    /// Read-only connections for what is folded on demand (point-in-time state, history).
-    pub readers: sqlx::SqlitePool,
+    /// Reads of the log, for what is folded on demand (point-in-time state, history).
+    pub reader: LedgerReader,
     pub projections: Arc<Projections>,
     pub keyring: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
@@ -226,10 +226,17 @@ impl Service {
             error_message: error.map(|e| e.to_string()),
             body: trail::UsageBody::ApiCallRecorded(cloudtrail),
         };
+        let keys = record
+            .resources
+            .iter()
+            .filter_map(|arn| replay::columns::key_id_of_arn(arn).and_then(KeyId::parse))
+            .collect();
+        let columns = Columns::new(event_id, now, keys, envelope.error_code.clone());
         events.push(NewEvent {
             stream: None,
             event_name: event_name.to_owned(),
             data: to_json(&envelope),
+            columns,
             lifecycle: None,
         });
         if error.is_some() {
@@ -260,11 +267,19 @@ pub fn lifecycle_event(
     event: &DomainEvent,
     stream_version: u64,
 ) -> NewEvent {
+    let event_id = Uuid::now_v7();
+    let stream = event.stream();
+    // A lifecycle event concerns the key whose stream it is on (replay::columns says so too).
+    let keys = stream
+        .strip_prefix("key/")
+        .and_then(KeyId::parse)
+        .into_iter()
+        .collect();
     let envelope = Envelope {
-        event_id: Uuid::now_v7(),
+        event_id,
         event_version: EVENT_VERSION,
         time: now,
-        stream: Some(event.stream()),
+        stream: Some(stream.clone()),
         stream_version: Some(stream_version),
         request_id: request_id.to_owned(),
         event_name: event_name.to_owned(),
@@ -275,9 +290,10 @@ pub fn lifecycle_event(
         body: EventBody::Lifecycle(event.clone()),
     };
     NewEvent {
-        stream: Some((event.stream(), stream_version)),
+        stream: Some((stream, stream_version)),
         event_name: event_name.to_owned(),
         data: to_json(&envelope),
+        columns: Columns::new(event_id, now, keys, None),
         lifecycle: Some((event.clone(), now)),
     }
 }

@@ -1,27 +1,87 @@
-//! The ledger: an append-only, hash-chained event log behind the
-//! [`LedgerStore`] trait, and the group-commit [`writer`] in front of it.
+//! The ledger: an append-only, hash-chained event log.
+//!
+//! - [`LedgerStore`] is the write side of a backend. The store owns the log's order: inside
+//!   its own transaction it checks each stream's expected version, assigns gap-free
+//!   positions, chains the hashes ([`replay::chain_hash`]), folds the batch into the SQL
+//!   read models and moves their checkpoints, then commits. A store may cache the head for
+//!   speed; the database is the authority (a stale cache costs a retry, never a fork).
+//! - [`LedgerReader`] is the read side: `head`, `read_stream`, `read_all`, `read_lifecycle`
+//!   and `wait_beyond` (tailing, woken by this process's appends and by other writers').
+//! - [`writer`] is the group commit in front of a store.
+//! - [`sql`] is how read models say what to write, without naming a backend.
+//!
+//! Nothing outside this module names sqlx or a backend's types.
 
+pub mod memory;
+pub mod sql;
 pub mod sqlite;
 pub mod writer;
 
 use crate::domain::events::DomainEvent;
 use crate::domain::ids::KeyId;
-use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Range;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 pub use writer::{CommitListener, Ledger};
 
-/// An event to append: its envelope JSON (what the chain hashes), the
-/// indexed columns, and — for lifecycle events — the typed fact for projections.
+/// An event to append: its envelope JSON (what the chain hashes), the columns stored
+/// beside it (they repeat what the JSON says; `verify` checks they agree), and — for
+/// lifecycle events — the typed fact for the in-memory projections.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     /// The stream and the version this event takes in it (expected = version - 1).
     pub stream: Option<(String, u64)>,
     pub event_name: String,
     pub data: Vec<u8>,
+    pub columns: Columns,
     /// The typed fact and its time, for lifecycle events.
     pub lifecycle: Option<(DomainEvent, OffsetDateTime)>,
+}
+
+/// What the log stores beside each event's JSON, so that read models are rebuilt from
+/// columns rather than by parsing every event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub event_id: Uuid,
+    /// The envelope's time, in Unix nanoseconds.
+    pub time_ns: i64,
+    /// The KMS keys the event concerns: a usage event's resources, a key stream's key.
+    pub keys: Vec<KeyId>,
+    pub error_code: Option<String>,
+}
+
+impl Columns {
+    pub fn new(
+        event_id: Uuid,
+        time: OffsetDateTime,
+        keys: Vec<KeyId>,
+        error_code: Option<String>,
+    ) -> Columns {
+        Columns {
+            event_id,
+            // i64 nanoseconds reach the year 2262.
+            time_ns: time.unix_timestamp_nanos() as i64,
+            keys,
+            error_code,
+        }
+    }
+
+    /// The `keys` column: key ids separated by spaces, NULL when there are none.
+    pub fn keys_text(&self) -> Option<String> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let mut text = String::with_capacity(self.keys.len() * 37);
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(&key.to_string());
+        }
+        Some(text)
+    }
 }
 
 /// Events that must be durable together, plus shredding keys created with them.
@@ -33,23 +93,35 @@ pub struct AppendBatch {
     pub shredded: Vec<KeyId>,
 }
 
-/// One row as the store writes it.
-#[derive(Debug, Clone, Copy)]
-pub struct Row<'a> {
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
     pub position: u64,
-    pub stream: Option<&'a str>,
+    pub stream: Option<String>,
     pub stream_version: Option<u64>,
-    pub event_name: &'a str,
-    pub data: &'a [u8],
+    pub event_name: String,
+    pub data: Vec<u8>,
+    pub hash: [u8; 32],
+    pub event_id: Option<String>,
+    pub time_ns: Option<i64>,
+    pub keys: Option<String>,
+    pub error_code: Option<String>,
+}
+
+/// Where the log ends: its last position and hash (0 and the genesis hash when empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub position: u64,
     pub hash: [u8; 32],
 }
 
-/// Where the log stands: the last position and hash, and every stream's version.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Heads {
-    pub position: u64,
-    pub hash: [u8; 32],
-    pub streams: HashMap<String, u64>,
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            position: 0,
+            hash: replay::GENESIS_HASH,
+        }
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,30 +133,145 @@ pub enum StoreError {
     Corrupt { position: u64, reason: String },
 }
 
+/// Optimistic concurrency: the stream had moved on since the command decided.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stream {stream} is at version {actual}, not {expected}")]
+pub struct Conflict {
+    pub stream: String,
+    pub expected: u64,
+    pub actual: u64,
+}
+
 /// Why an append did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AppendError {
-    /// Optimistic concurrency: the stream moved on since the command decided.
-    #[error("stream {stream} is at version {actual}, not {expected}")]
-    Conflict {
-        stream: String,
-        expected: u64,
-        actual: u64,
-    },
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     /// Nothing was recorded: the caller must fail the request.
     #[error("the ledger is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// A storage backend (SQLite now, PostgreSQL later). Only the writer task writes.
+/// The outcome of one append of a group commit: its positions, or the conflict that kept it out.
+pub type AppendOutcome = Result<Range<u64>, Conflict>;
+
+/// The write side of a backend (SQLite, the in-memory store; PostgreSQL later). Only the
+/// writer task of a node writes through it, but several nodes or processes may write to
+/// one database: the store, not the caller, decides positions and versions.
 pub trait LedgerStore: Send + 'static {
-    fn heads(&mut self) -> impl Future<Output = Result<Heads, StoreError>> + Send;
-    /// Write `rows` and `shredding_keys` in one transaction, durable when this returns Ok.
-    fn commit(
+    /// Append independent batches in one transaction. A batch whose expected stream versions
+    /// are stale is left out and answered with its [`Conflict`]; the others land together,
+    /// in the order given, with gap-free positions, and are durable when this returns Ok.
+    fn append(
         &mut self,
-        rows: &[Row<'_>],
-        shredding_keys: &[(KeyId, Vec<u8>)],
-        shredded: &[KeyId],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        batches: &[&AppendBatch],
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, StoreError>> + Send;
+
+    /// The head as the database has it now (not a cached one).
+    fn head(&mut self) -> impl Future<Output = Result<Head, StoreError>> + Send;
+}
+
+/// Reads of a ledger, for projections, point-in-time queries, rebuilds and tailing.
+/// Cheap to clone; every backend is a variant.
+#[derive(Clone)]
+pub enum LedgerReader {
+    Sqlite(sqlite::SqliteReader),
+    Memory(memory::MemoryReader),
+}
+
+impl LedgerReader {
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.head().await,
+            LedgerReader::Memory(r) => Ok(r.head()),
+        }
+    }
+
+    /// The events of `stream` with a version of at least `from_version`, in order.
+    pub async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.read_stream(stream, from_version).await,
+            LedgerReader::Memory(r) => Ok(r.read_stream(stream, from_version)),
+        }
+    }
+
+    /// Up to `limit` events after position `after`, in log order. Call again from the last
+    /// position returned to read on: this is `read_all(from)` in pages, so a reader never
+    /// holds the whole log in memory.
+    pub async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.read_all(after, limit, false).await,
+            LedgerReader::Memory(r) => Ok(r.read_all(after, limit, false)),
+        }
+    }
+
+    /// Every event on a stream (the lifecycle events) after `after`, in log order: what the
+    /// in-memory projections are rebuilt from.
+    pub async fn read_lifecycle(&self, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::new();
+        let mut from = after;
+        loop {
+            let page = match self {
+                LedgerReader::Sqlite(r) => r.read_all(from, 10_000, true).await?,
+                LedgerReader::Memory(r) => r.read_all(from, 10_000, true),
+            };
+            let Some(last) = page.last() else {
+                return Ok(out);
+            };
+            from = last.position;
+            out.extend(page);
+        }
+    }
+
+    /// Wait until the log holds a position beyond `position`, and return the head then.
+    /// Appends through this process wake it at once; another writer's appends (another
+    /// process on the same file) are seen within the backend's polling interval.
+    pub async fn wait_beyond(&self, position: u64) -> Result<Head, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.wait_beyond(position).await,
+            LedgerReader::Memory(r) => Ok(r.wait_beyond(position).await),
+        }
+    }
+
+    /// The wrapped shredding keys of every key not yet shredded.
+    pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.shredding_keys().await,
+            LedgerReader::Memory(r) => Ok(r.shredding_keys()),
+        }
+    }
+}
+
+/// Check `batch`'s stream versions against `current` (a stream's version now, 0 when new),
+/// counting the batch's own earlier events. Returns the versions the streams reach.
+pub(crate) fn check_streams(
+    batch: &AppendBatch,
+    mut current: impl FnMut(&str) -> u64,
+) -> Result<Vec<(String, u64)>, Conflict> {
+    let mut reached: Vec<(String, u64)> = Vec::new();
+    for event in &batch.events {
+        if let Some((stream, version)) = &event.stream {
+            let actual = reached
+                .iter()
+                .rev()
+                .find(|(s, _)| s == stream)
+                .map(|(_, v)| *v)
+                .unwrap_or_else(|| current(stream));
+            let expected = version.saturating_sub(1);
+            if actual != expected {
+                return Err(Conflict {
+                    stream: stream.clone(),
+                    expected,
+                    actual,
+                });
+            }
+            reached.push((stream.clone(), *version));
+        }
+    }
+    Ok(reached)
 }

@@ -1,21 +1,42 @@
 //! The embedded SQLite ledger (sqlx; WAL, `synchronous=FULL`): one file, zero set-up.
+//!
+//! Appends are one multi-statement SQL text per group commit (`BEGIN IMMEDIATE; INSERT …;
+//! read-model statements; COMMIT`), so a batch costs one hand-off to SQLite's thread.
+//! Positions, versions and hashes are computed from a cached head; triggers
+//! (`migrations/sqlite/0002_seam.sql`) make the database refuse any insert that is not the
+//! next position or the next version of its stream, so a writer whose cache went stale
+//! (another process appended) fails, re-reads the head and tries again — it can never fork.
 
-use super::{Heads, LedgerStore, Row, StoreError};
+use super::sql::{EventColumns, ReadModel, Statements, Value, CHECKPOINT_SQL};
+use super::{
+    check_streams, AppendBatch, AppendOutcome, Head, LedgerReader, LedgerStore, StoreError,
+    StoredEvent,
+};
 use crate::domain::ids::KeyId;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{Connection, Row as _, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
-/// Migrations, applied in order at start-up.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_ledger.sql"))];
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Rows per INSERT statement (6 parameters each, far below SQLite's limit).
+/// Rows per INSERT statement (10 parameters each, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 64;
+/// Times an append is tried again after another writer moved the log under it.
+const MAX_ATTEMPTS: usize = 32;
+/// How often a tailing reader looks for appends made by another process.
+const TAIL_POLL: Duration = Duration::from_millis(50);
+/// Events read per page by rebuilds and `read_all`.
+const PAGE: usize = 65_536;
 
-fn storage(e: sqlx::Error) -> StoreError {
+fn storage(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
 }
 
@@ -30,33 +51,58 @@ fn options(path: &Path) -> SqliteConnectOptions {
         // 16 KiB pages: a group-committed batch spans fewer pages, so fewer WAL frames
         // (and writes) per commit than with 4 KiB. Takes effect when the file is created.
         .page_size(PAGE_SIZE)
+        .statement_cache_capacity(512)
 }
 
 /// The database page size, in bytes.
 const PAGE_SIZE: u32 = 16 * 1024;
 
-/// The writer's connection. Readers use [`SqliteLedger::readers`].
+/// Faults a test can switch on in a real store.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Commit for real, then report an error (an fsync error after the data landed).
+    pub report_failure_after_commit: AtomicBool,
+}
+
+/// The writer's connection, with the head it believes in.
 pub struct SqliteStore {
     conn: SqliteConnection,
     /// Set while the WAL may still hold page images of destroyed shredding keys; the
     /// checkpointer retries a TRUNCATE checkpoint until one succeeds.
     truncate_pending: Arc<AtomicBool>,
+    /// A cache: the database is the authority (see the module comment).
+    head: Head,
+    streams: HashMap<String, u64>,
+    read_models: Vec<Arc<dyn ReadModel>>,
+    appended: watch::Sender<u64>,
+    faults: Arc<Faults>,
 }
 
-/// An opened ledger file: the single writer connection and a pool for reads.
+/// The read side: a pool of read-only connections and the writer's wake-ups.
+#[derive(Clone)]
+pub struct SqliteReader {
+    pool: SqlitePool,
+    appended: watch::Receiver<u64>,
+}
+
+/// An opened ledger file: the single writer connection and the reader.
 pub struct SqliteLedger {
     pub store: SqliteStore,
-    pub readers: SqlitePool,
+    pub reader: LedgerReader,
 }
 
 /// How often the background checkpointer folds the WAL into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 
 impl SqliteLedger {
-    /// Open (creating and migrating) the ledger file. The writer connection never
+    /// Open (creating and migrating) the ledger file with these read models, which are
+    /// brought up to the log's head before this returns. The writer connection never
     /// checkpoints itself — a checkpoint's fsync of the main file would stall every
     /// waiting request — so a background task does it; call within a Tokio runtime.
-    pub async fn open(path: &Path) -> Result<SqliteLedger, StoreError> {
+    pub async fn open(
+        path: &Path,
+        read_models: Vec<Arc<dyn ReadModel>>,
+    ) -> Result<SqliteLedger, StoreError> {
         // secure_delete: a destroyed shredding key is overwritten, not left in a free page.
         let writer_options = options(path)
             .pragma("wal_autocheckpoint", "0")
@@ -64,7 +110,8 @@ impl SqliteLedger {
         let mut conn = SqliteConnection::connect_with(&writer_options)
             .await
             .map_err(storage)?;
-        migrate(&mut conn).await?;
+        MIGRATOR.run(&mut conn).await.map_err(storage)?;
+        fill_missing_columns(&mut conn).await?;
         // A short busy timeout: a checkpoint that must wait for readers gives up and
         // retries on the next tick instead of holding the writer up.
         let checkpointer = SqliteConnection::connect_with(
@@ -74,18 +121,58 @@ impl SqliteLedger {
         .map_err(storage)?;
         let truncate_pending = Arc::new(AtomicBool::new(false));
         tokio::spawn(checkpoint_forever(checkpointer, truncate_pending.clone()));
-        let readers = SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options(path).read_only(true))
             .await
             .map_err(storage)?;
+        let head = read_head(&mut conn).await?;
+        let streams = read_stream_versions(&mut conn).await?;
+        let (appended, rx) = watch::channel(head.position);
+        let mut store = SqliteStore {
+            conn,
+            truncate_pending,
+            head,
+            streams,
+            read_models: Vec::new(),
+            appended,
+            faults: Arc::default(),
+        };
+        for model in read_models {
+            // A model that is not exactly at the head (new, or behind after a crash of an
+            // older build) is rebuilt, so it is never served ahead of or behind the log.
+            if store.checkpoint(model.name()).await? != Some(head.position) {
+                tracing::info!(
+                    model = model.name(),
+                    "read model is not at the log's head; rebuilding it"
+                );
+                store.rebuild(model.as_ref(), &mut |_, _| {}).await?;
+            }
+            store.read_models.push(model);
+        }
         Ok(SqliteLedger {
-            store: SqliteStore {
-                conn,
-                truncate_pending,
-            },
-            readers,
+            store,
+            reader: LedgerReader::Sqlite(SqliteReader { pool, appended: rx }),
         })
+    }
+
+    /// Open an existing ledger file for reading only (offline tools); nothing is written.
+    pub async fn open_read_only(path: &Path) -> Result<LedgerReader, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Storage(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(SqliteConnectOptions::new().filename(path).read_only(true))
+            .await
+            .map_err(storage)?;
+        let position = read_head_pool(&pool).await?.position;
+        // Nothing appends through this process: the sender is dropped and tailing polls.
+        let (_, rx) = watch::channel(position);
+        Ok(LedgerReader::Sqlite(SqliteReader { pool, appended: rx }))
     }
 }
 
@@ -142,34 +229,180 @@ async fn checkpoint_forever(mut conn: SqliteConnection, truncate_pending: Arc<At
     }
 }
 
-async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        .execute(&mut *conn)
+/// Ledgers written before the seam have no event_id/time_ns/keys/error_code: derive them
+/// from the hashed JSON once (the columns are an index; the JSON stays untouched).
+async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    loop {
+        let rows = sqlx::query(
+            "SELECT position, data FROM events WHERE event_id IS NULL ORDER BY position LIMIT 10000",
+        )
+        .fetch_all(&mut *conn)
         .await
         .map_err(storage)?;
-    for (version, sql) in MIGRATIONS {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(storage)?;
-        if applied.is_some() {
-            continue;
+        if rows.is_empty() {
+            return Ok(());
         }
         let mut tx = conn.begin().await.map_err(storage)?;
-        sqlx::raw_sql(sql)
+        for row in rows {
+            let position: i64 = row.try_get("position").map_err(storage)?;
+            let data: Vec<u8> = row.try_get("data").map_err(storage)?;
+            let columns = replay::columns::derive(&data).map_err(|reason| StoreError::Corrupt {
+                position: position as u64,
+                reason,
+            })?;
+            sqlx::query(
+                "UPDATE events SET event_id = ?, time_ns = ?, keys = ?, error_code = ? WHERE position = ?",
+            )
+            .bind(columns.event_id)
+            .bind(columns.time_ns)
+            .bind(columns.keys)
+            .bind(columns.error_code)
+            .bind(position)
             .execute(&mut *tx)
             .await
             .map_err(storage)?;
-        sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
-            .bind(version)
+        }
+        tx.commit().await.map_err(storage)?;
+    }
+}
+
+fn bind_value(args: &mut SqliteArguments<'_>, value: &Value) -> Result<(), StoreError> {
+    use sqlx::Arguments as _;
+    match value {
+        Value::Null => args.add(Option::<i64>::None),
+        Value::Int(v) => args.add(*v),
+        Value::Text(v) => args.add(v.clone()),
+    }
+    .map_err(storage)
+}
+
+/// One event row as this append writes it.
+struct Row<'a> {
+    position: u64,
+    stream: Option<&'a str>,
+    stream_version: Option<u64>,
+    event_name: &'a str,
+    data: &'a [u8],
+    hash: [u8; 32],
+    event_id: String,
+    time_ns: i64,
+    keys: Option<String>,
+    error_code: Option<&'a str>,
+}
+
+impl SqliteStore {
+    /// Switches for fault-injection tests.
+    pub fn faults(&self) -> Arc<Faults> {
+        self.faults.clone()
+    }
+
+    async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM read_model_checkpoints WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut self.conn)
+                .await
+                .map_err(storage)?;
+        Ok(position.map(|p| p as u64))
+    }
+
+    /// Empty `model`'s tables and fold the whole log into them again, in one transaction,
+    /// calling `progress(done, total)` as it goes. Returns the number of events folded.
+    pub async fn rebuild(
+        &mut self,
+        model: &dyn ReadModel,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.conn.begin().await.map_err(storage)?;
+        let total = read_head(&mut tx).await?.position;
+        for table in model.tables() {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+        }
+        let mut after = 0u64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT position, stream, event_name, event_id, time_ns, keys, error_code \
+                 FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            )
+            .bind(after as i64)
+            .bind(PAGE as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(storage)?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get::<i64, _>(0).map_err(storage)? as u64;
+            let owned = rows
+                .iter()
+                .map(OwnedColumns::from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let columns: Vec<EventColumns<'_>> = owned.iter().map(OwnedColumns::borrow).collect();
+            let mut statements = Statements::default();
+            model.apply(&columns, &mut statements);
+            for statement in statements.0 {
+                let mut args = SqliteArguments::default();
+                for value in &statement.params {
+                    bind_value(&mut args, value)?;
+                }
+                sqlx::query_with(statement.sql, args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(storage)?;
+            }
+            progress(after, total);
+        }
+        sqlx::query(CHECKPOINT_SQL)
+            .bind(model.name())
+            .bind(after as i64)
             .execute(&mut *tx)
             .await
             .map_err(storage)?;
         tx.commit().await.map_err(storage)?;
+        Ok(after)
     }
-    Ok(())
+
+    /// Re-read from the database what the cache holds about these batches.
+    async fn refresh(&mut self, batches: &[&AppendBatch]) -> Result<(), StoreError> {
+        self.head = read_head(&mut self.conn).await?;
+        for batch in batches {
+            for event in &batch.events {
+                if let Some((stream, _)) = &event.stream {
+                    let version: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(stream_version) FROM events WHERE stream = ?",
+                    )
+                    .bind(stream)
+                    .fetch_one(&mut self.conn)
+                    .await
+                    .map_err(storage)?;
+                    self.streams
+                        .insert(stream.clone(), version.unwrap_or(0) as u64);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decide which batches go in against the cached stream versions.
+    fn decide(&self, batches: &[&AppendBatch]) -> (Vec<AppendOutcome>, HashMap<String, u64>) {
+        let mut reached: HashMap<String, u64> = HashMap::new();
+        let outcomes = batches
+            .iter()
+            .map(|batch| {
+                let versions = check_streams(batch, |s| {
+                    reached
+                        .get(s)
+                        .or_else(|| self.streams.get(s))
+                        .copied()
+                        .unwrap_or(0)
+                })?;
+                reached.extend(versions);
+                Ok(0..0)
+            })
+            .collect();
+        (outcomes, reached)
+    }
 }
 
 /// The whole batch as one multi-statement SQL text: `BEGIN; INSERT …; COMMIT`.
@@ -177,20 +410,21 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
 /// One sqlx call per batch means one hand-off to SQLite's worker thread instead of
 /// one per statement; under load each hand-off waits for a core, and the
 /// commit cycle bounds how fast the group commit can go.
-fn batch_sql(rows: usize, shredding_keys: usize, shredded: usize) -> String {
-    let mut sql = String::with_capacity(40 + rows * 14 + shredding_keys * 64);
+fn batch_sql(rows: usize, shredding_keys: usize, shredded: usize, models: &[Statements]) -> String {
+    let mut sql = String::with_capacity(64 + rows * 26 + shredding_keys * 64);
     sql.push_str("BEGIN IMMEDIATE;");
     let mut left = rows;
     while left > 0 {
         let n = left.min(ROWS_PER_STATEMENT);
         sql.push_str(
-            "INSERT INTO events (position, stream, stream_version, event_name, data, hash) VALUES ",
+            "INSERT INTO events (position, stream, stream_version, event_name, data, hash, \
+             event_id, time_ns, keys, error_code) VALUES ",
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?)"
+                "(?,?,?,?,?,?,?,?,?,?)"
             } else {
-                ",(?,?,?,?,?,?)"
+                ",(?,?,?,?,?,?,?,?,?,?)"
             });
         }
         sql.push(';');
@@ -202,140 +436,396 @@ fn batch_sql(rows: usize, shredding_keys: usize, shredded: usize) -> String {
     for _ in 0..shredded {
         sql.push_str("DELETE FROM shredding_keys WHERE key_id = ?;");
     }
+    for statements in models {
+        for statement in &statements.0 {
+            sql.push_str(statement.sql);
+            sql.push(';');
+        }
+        sql.push_str(CHECKPOINT_SQL);
+        sql.push(';');
+    }
     sql.push_str("COMMIT;");
     sql
 }
 
 impl LedgerStore for SqliteStore {
-    async fn heads(&mut self) -> Result<Heads, StoreError> {
-        read_heads(&mut self.conn).await
+    async fn head(&mut self) -> Result<Head, StoreError> {
+        read_head(&mut self.conn).await
     }
 
-    async fn commit(
-        &mut self,
-        rows: &[Row<'_>],
-        shredding_keys: &[(KeyId, Vec<u8>)],
-        shredded: &[KeyId],
-    ) -> Result<(), StoreError> {
-        let sql = batch_sql(rows.len(), shredding_keys.len(), shredded.len());
-        // Cache the prepared statements of ordinary batch sizes only.
-        let mut query = sqlx::query(&sql).persistent(rows.len() <= ROWS_PER_STATEMENT);
-        for row in rows {
-            query = query
-                .bind(row.position as i64)
-                .bind(row.stream)
-                .bind(row.stream_version.map(|v| v as i64))
-                .bind(row.event_name)
-                .bind(row.data)
-                .bind(&row.hash[..]);
-        }
-        for (key_id, wrapped) in shredding_keys {
-            query = query.bind(key_id.to_string()).bind(wrapped.as_slice());
-        }
-        for key_id in shredded {
-            query = query.bind(key_id.to_string());
-        }
-        if let Err(e) = query.execute(&mut self.conn).await {
-            // A statement failed inside the transaction: undo all of it.
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
-            return Err(storage(e));
-        }
-        if !shredded.is_empty() {
-            // Crypto-shredding: the WAL still holds page images with the destroyed shredding
-            // keys; fold it into the main file (secure_delete zeroed them there) and truncate it.
-            self.truncate_pending.store(true, Ordering::SeqCst);
-            if truncate_wal(&mut self.conn).await {
-                self.truncate_pending.store(false, Ordering::SeqCst);
-            } else {
-                tracing::warn!("WAL truncation after shredding was blocked by a reader; the checkpointer retries");
+    async fn append(&mut self, batches: &[&AppendBatch]) -> Result<Vec<AppendOutcome>, StoreError> {
+        let mut last_error = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let (mut outcomes, mut reached) = self.decide(batches);
+            if outcomes.iter().any(Result::is_err) {
+                // A conflict against the cache might only mean the cache is behind: check
+                // those streams against the database before refusing anyone.
+                self.refresh(batches).await?;
+                (outcomes, reached) = self.decide(batches);
             }
+
+            // Chain the accepted events from the cached head.
+            let start = self.head;
+            let mut rows: Vec<Row<'_>> = Vec::new();
+            let mut position = start.position;
+            let mut hash = start.hash;
+            for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
+                let Ok(range) = outcome else { continue };
+                let first = position + 1;
+                for event in &batch.events {
+                    position += 1;
+                    hash = replay::chain_hash(&hash, position, &event.data);
+                    rows.push(Row {
+                        position,
+                        stream: event.stream.as_ref().map(|(s, _)| s.as_str()),
+                        stream_version: event.stream.as_ref().map(|(_, v)| *v),
+                        event_name: &event.event_name,
+                        data: &event.data,
+                        hash,
+                        event_id: event.columns.event_id.to_string(),
+                        time_ns: event.columns.time_ns,
+                        keys: event.columns.keys_text(),
+                        error_code: event.columns.error_code.as_deref(),
+                    });
+                }
+                *range = first..position + 1;
+            }
+            if rows.is_empty() {
+                return Ok(outcomes);
+            }
+            let end = Head { position, hash };
+
+            // Fold the rows into every read model, in the same transaction.
+            let columns: Vec<EventColumns<'_>> = rows
+                .iter()
+                .map(|r| EventColumns {
+                    position: r.position,
+                    stream: r.stream,
+                    event_name: r.event_name,
+                    event_id: &r.event_id,
+                    time_ns: r.time_ns,
+                    keys: r.keys.as_deref().unwrap_or(""),
+                    error_code: r.error_code,
+                })
+                .collect();
+            let model_statements: Vec<Statements> = self
+                .read_models
+                .iter()
+                .map(|model| {
+                    let mut statements = Statements::default();
+                    model.apply(&columns, &mut statements);
+                    statements
+                })
+                .collect();
+
+            let accepted = || {
+                batches
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, o)| o.is_ok())
+                    .map(|(b, _)| *b)
+            };
+            let shredding_keys: Vec<&(KeyId, Vec<u8>)> =
+                accepted().flat_map(|b| b.shredding_keys.iter()).collect();
+            let shredded: Vec<&KeyId> = accepted().flat_map(|b| b.shredded.iter()).collect();
+
+            let sql = batch_sql(
+                rows.len(),
+                shredding_keys.len(),
+                shredded.len(),
+                &model_statements,
+            );
+            let mut args = SqliteArguments::default();
+            {
+                use sqlx::Arguments as _;
+                let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(storage);
+                for row in &rows {
+                    add(args.add(row.position as i64))?;
+                    add(args.add(row.stream))?;
+                    add(args.add(row.stream_version.map(|v| v as i64)))?;
+                    add(args.add(row.event_name))?;
+                    add(args.add(row.data))?;
+                    add(args.add(&row.hash[..]))?;
+                    add(args.add(row.event_id.as_str()))?;
+                    add(args.add(row.time_ns))?;
+                    add(args.add(row.keys.as_deref()))?;
+                    add(args.add(row.error_code))?;
+                }
+                for (key_id, wrapped) in &shredding_keys {
+                    add(args.add(key_id.to_string()))?;
+                    add(args.add(wrapped.as_slice()))?;
+                }
+                for key_id in &shredded {
+                    add(args.add(key_id.to_string()))?;
+                }
+            }
+            for (model, statements) in self.read_models.iter().zip(&model_statements) {
+                for statement in &statements.0 {
+                    for value in &statement.params {
+                        bind_value(&mut args, value)?;
+                    }
+                }
+                use sqlx::Arguments as _;
+                args.add(model.name()).map_err(storage)?;
+                args.add(position as i64).map_err(storage)?;
+            }
+            // Cache the prepared statements of ordinary batch sizes only.
+            let persistent = rows.len() <= ROWS_PER_STATEMENT;
+            let mut result = sqlx::query_with(&sql, args)
+                .persistent(persistent)
+                .execute(&mut self.conn)
+                .await
+                .map(|_| ())
+                .map_err(storage);
+            if result.is_ok()
+                && self
+                    .faults
+                    .report_failure_after_commit
+                    .load(Ordering::SeqCst)
+            {
+                result = Err(StoreError::Storage(
+                    "injected: fsync failed after the commit".into(),
+                ));
+            }
+            if let Err(e) = result {
+                // A statement failed inside the transaction: undo all of it (a no-op if the
+                // failure came after COMMIT). Then believe the database, not the error.
+                let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+                let now = read_head(&mut self.conn).await?;
+                if now == end {
+                    tracing::warn!(error = %e, "commit reported a failure but landed; treating it as committed");
+                } else if now == start {
+                    // Nothing landed and nobody else wrote: a real failure.
+                    return Err(e);
+                } else {
+                    // Another writer appended since the cache was filled: re-read and retry.
+                    tracing::debug!(
+                        cached = start.position,
+                        found = now.position,
+                        "log moved under the writer; retrying"
+                    );
+                    self.refresh(batches).await?;
+                    last_error = Some(e);
+                    continue;
+                }
+            }
+            self.head = end;
+            self.streams.extend(reached);
+            self.appended.send_replace(position);
+            if !shredded.is_empty() {
+                // Crypto-shredding: the WAL still holds page images with the destroyed shredding
+                // keys; fold it into the main file (secure_delete zeroed them there) and truncate it.
+                self.truncate_pending.store(true, Ordering::SeqCst);
+                if truncate_wal(&mut self.conn).await {
+                    self.truncate_pending.store(false, Ordering::SeqCst);
+                } else {
+                    tracing::warn!("WAL truncation after shredding was blocked by a reader; the checkpointer retries");
+                }
+            }
+            return Ok(outcomes);
         }
-        Ok(())
+        Err(last_error.unwrap_or_else(|| StoreError::Storage("the log kept moving".into())))
     }
 }
 
-async fn read_heads(conn: &mut SqliteConnection) -> Result<Heads, StoreError> {
-    let mut heads = Heads::default();
-    if let Some(row) =
-        sqlx::query("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(storage)?
-    {
-        let position: i64 = row.try_get("position").map_err(storage)?;
-        let hash: Vec<u8> = row.try_get("hash").map_err(storage)?;
-        heads.position = position as u64;
-        heads.hash = hash.try_into().map_err(|_| StoreError::Corrupt {
-            position: position as u64,
-            reason: "hash is not 32 bytes".into(),
-        })?;
-    }
-    let streams = sqlx::query(
+async fn read_head(conn: &mut SqliteConnection) -> Result<Head, StoreError> {
+    let row = sqlx::query("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(storage)?;
+    head_of(row)
+}
+
+async fn read_head_pool(pool: &SqlitePool) -> Result<Head, StoreError> {
+    let row = sqlx::query("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(storage)?;
+    head_of(row)
+}
+
+fn head_of(row: Option<SqliteRow>) -> Result<Head, StoreError> {
+    let Some(row) = row else {
+        return Ok(Head::default());
+    };
+    let position = row.try_get::<i64, _>("position").map_err(storage)? as u64;
+    let hash: Vec<u8> = row.try_get("hash").map_err(storage)?;
+    let hash = hash.try_into().map_err(|_| StoreError::Corrupt {
+        position,
+        reason: "hash is not 32 bytes".into(),
+    })?;
+    Ok(Head { position, hash })
+}
+
+async fn read_stream_versions(
+    conn: &mut SqliteConnection,
+) -> Result<HashMap<String, u64>, StoreError> {
+    let rows = sqlx::query(
         "SELECT stream, MAX(stream_version) AS version FROM events WHERE stream IS NOT NULL GROUP BY stream",
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(storage)?;
-    for row in streams {
-        let stream: String = row.try_get("stream").map_err(storage)?;
-        let version: i64 = row.try_get("version").map_err(storage)?;
-        heads.streams.insert(stream, version as u64);
+    rows.into_iter()
+        .map(|row| {
+            let stream: String = row.try_get("stream").map_err(storage)?;
+            let version: i64 = row.try_get("version").map_err(storage)?;
+            Ok((stream, version as u64))
+        })
+        .collect()
+}
+
+/// The columns of a row read for a rebuild, owned.
+struct OwnedColumns {
+    position: u64,
+    stream: Option<String>,
+    event_name: String,
+    event_id: String,
+    time_ns: i64,
+    keys: Option<String>,
+    error_code: Option<String>,
+}
+
+impl OwnedColumns {
+    fn from_row(row: &SqliteRow) -> Result<OwnedColumns, StoreError> {
+        let position = row.try_get::<i64, _>(0).map_err(storage)? as u64;
+        let missing = |what: &str| StoreError::Corrupt {
+            position,
+            reason: format!("{what} column is empty"),
+        };
+        Ok(OwnedColumns {
+            position,
+            stream: row.try_get(1).map_err(storage)?,
+            event_name: row.try_get(2).map_err(storage)?,
+            event_id: row
+                .try_get::<Option<String>, _>(3)
+                .map_err(storage)?
+                .ok_or_else(|| missing("event_id"))?,
+            time_ns: row
+                .try_get::<Option<i64>, _>(4)
+                .map_err(storage)?
+                .ok_or_else(|| missing("time_ns"))?,
+            keys: row.try_get(5).map_err(storage)?,
+            error_code: row.try_get(6).map_err(storage)?,
+        })
     }
-    Ok(heads)
+
+    fn borrow(&self) -> EventColumns<'_> {
+        EventColumns {
+            position: self.position,
+            stream: self.stream.as_deref(),
+            event_name: &self.event_name,
+            event_id: &self.event_id,
+            time_ns: self.time_ns,
+            keys: self.keys.as_deref().unwrap_or(""),
+            error_code: self.error_code.as_deref(),
+        }
+    }
 }
 
-/// Lifecycle events in log order: what projections are rebuilt from at start-up.
-pub async fn lifecycle_events(pool: &SqlitePool) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-    let rows =
-        sqlx::query("SELECT position, data FROM events WHERE stream IS NOT NULL ORDER BY position")
-            .fetch_all(pool)
-            .await
-            .map_err(storage)?;
-    rows.into_iter()
-        .map(|row| {
-            let position: i64 = row.try_get("position").map_err(storage)?;
-            let data: Vec<u8> = row.try_get("data").map_err(storage)?;
-            Ok((position as u64, data))
-        })
-        .collect()
+const EVENT_COLUMNS: &str =
+    "position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code";
+
+fn stored_event(row: SqliteRow) -> Result<StoredEvent, StoreError> {
+    let position = row.try_get::<i64, _>("position").map_err(storage)? as u64;
+    let hash: Vec<u8> = row.try_get("hash").map_err(storage)?;
+    Ok(StoredEvent {
+        position,
+        stream: row.try_get("stream").map_err(storage)?,
+        stream_version: row
+            .try_get::<Option<i64>, _>("stream_version")
+            .map_err(storage)?
+            .map(|v| v as u64),
+        event_name: row.try_get("event_name").map_err(storage)?,
+        data: row.try_get("data").map_err(storage)?,
+        hash: hash.try_into().map_err(|_| StoreError::Corrupt {
+            position,
+            reason: "hash is not 32 bytes".into(),
+        })?,
+        event_id: row.try_get("event_id").map_err(storage)?,
+        time_ns: row.try_get("time_ns").map_err(storage)?,
+        keys: row.try_get("keys").map_err(storage)?,
+        error_code: row.try_get("error_code").map_err(storage)?,
+    })
 }
 
-/// Every event's data from `after` on, in log order (tests and offline tools).
-pub async fn events_after(
-    pool: &SqlitePool,
-    after: u64,
-) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-    let rows =
-        sqlx::query("SELECT position, data FROM events WHERE position > ? ORDER BY position")
-            .bind(after as i64)
-            .fetch_all(pool)
-            .await
-            .map_err(storage)?;
-    rows.into_iter()
-        .map(|row| {
-            Ok((
-                row.try_get::<i64, _>("position").map_err(storage)? as u64,
-                row.try_get("data").map_err(storage)?,
-            ))
-        })
-        .collect()
-}
+impl SqliteReader {
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        read_head_pool(&self.pool).await
+    }
 
-/// The wrapped shredding keys of every key not yet shredded.
-pub async fn shredding_keys(pool: &SqlitePool) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
-    let rows = sqlx::query("SELECT key_id, wrapped FROM shredding_keys")
-        .fetch_all(pool)
+    pub async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version"
+        ))
+        .bind(stream)
+        .bind(from_version as i64)
+        .fetch_all(&self.pool)
         .await
-        .map_err(storage)?;
-    rows.into_iter()
-        .map(|row| {
-            let id: String = row.try_get("key_id").map_err(storage)?;
-            let key_id = KeyId::parse(&id).ok_or_else(|| {
-                StoreError::Storage(format!("shredding_keys holds an invalid key id {id:?}"))
-            })?;
-            Ok((key_id, row.try_get("wrapped").map_err(storage)?))
-        })
+        .map_err(storage)?
+        .into_iter()
+        .map(stored_event)
         .collect()
+    }
+
+    pub async fn read_all(
+        &self,
+        after: u64,
+        limit: usize,
+        lifecycle_only: bool,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let filter = if lifecycle_only {
+            "AND stream IS NOT NULL"
+        } else {
+            ""
+        };
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? {filter} ORDER BY position LIMIT ?"
+        ))
+        .bind(after as i64)
+        .bind(limit.min(PAGE) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage)?
+        .into_iter()
+        .map(stored_event)
+        .collect()
+    }
+
+    pub async fn wait_beyond(&self, position: u64) -> Result<Head, StoreError> {
+        let mut appended = self.appended.clone();
+        loop {
+            if *appended.borrow_and_update() > position {
+                return self.head().await;
+            }
+            // Another process's appends never reach the watch: look at the file too.
+            let head = self.head().await?;
+            if head.position > position {
+                return Ok(head);
+            }
+            let _ = tokio::time::timeout(TAIL_POLL, appended.changed()).await;
+        }
+    }
+
+    pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query("SELECT key_id, wrapped FROM shredding_keys")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|row| {
+                let id: String = row.try_get("key_id").map_err(storage)?;
+                let key_id = KeyId::parse(&id).ok_or_else(|| {
+                    StoreError::Storage(format!("shredding_keys holds an invalid key id {id:?}"))
+                })?;
+                Ok((key_id, row.try_get("wrapped").map_err(storage)?))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -343,73 +833,9 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn commit_is_read_back_and_verifies() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.db");
-        let mut ledger = SqliteLedger::open(&path).await.unwrap();
-        assert_eq!(ledger.store.heads().await.unwrap(), Heads::default());
-        let data: Vec<Vec<u8>> = (0..150)
-            .map(|i| {
-                let stream = if i % 10 == 0 {
-                    format!(r#","stream":"key/k","stream_version":{}"#, i / 10 + 1)
-                } else {
-                    String::new()
-                };
-                format!(r#"{{"event_name":"E"{stream},"i":{i}}}"#).into_bytes()
-            })
-            .collect();
-        let mut hash = replay::GENESIS_HASH;
-        let rows: Vec<Row> = data
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let position = i as u64 + 1;
-                hash = replay::chain_hash(&hash, position, d);
-                Row {
-                    position,
-                    stream: (i % 10 == 0).then_some("key/k"),
-                    stream_version: (i % 10 == 0).then_some(i as u64 / 10 + 1),
-                    event_name: "E",
-                    data: d,
-                    hash,
-                }
-            })
-            .collect();
-        let key_id = KeyId::from_uuid(uuid::Uuid::new_v4());
-        ledger
-            .store
-            .commit(&rows, &[(key_id, vec![9; 72])], &[])
-            .await
-            .unwrap();
-        let heads = ledger.store.heads().await.unwrap();
-        assert_eq!(heads.position, 150);
-        assert_eq!(heads.hash, hash);
-        assert_eq!(heads.streams.get("key/k"), Some(&15));
-        assert_eq!(lifecycle_events(&ledger.readers).await.unwrap().len(), 15);
-        assert_eq!(
-            shredding_keys(&ledger.readers).await.unwrap(),
-            vec![(key_id, vec![9; 72])]
-        );
-        let verified = replay::verify_sqlite(&path).await.unwrap();
-        assert_eq!(verified.events, 150);
-
-        // A duplicate stream version is refused by the store itself, and nothing of the batch lands.
-        let dup = [Row {
-            position: 151,
-            stream: Some("key/k"),
-            stream_version: Some(15),
-            event_name: "E",
-            data: b"{}",
-            hash,
-        }];
-        assert!(ledger.store.commit(&dup, &[], &[]).await.is_err());
-        assert_eq!(ledger.store.heads().await.unwrap().position, 150);
-    }
-
-    #[tokio::test]
     async fn the_file_uses_wal_and_full_sync() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("ledger.db"))
+        let mut ledger = SqliteLedger::open(&dir.path().join("ledger.db"), vec![])
             .await
             .unwrap();
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")

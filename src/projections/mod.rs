@@ -5,17 +5,24 @@
 pub mod aliases;
 pub mod credentials;
 pub mod key_state;
+pub mod key_usage;
 
 use crate::crypto::keyring::Keyring;
 use crate::domain::events::{DomainEvent, Envelope};
 use crate::domain::ids::KeyId;
-use crate::ledger::{CommitListener, NewEvent, StoreError};
+use crate::ledger::sql::ReadModel;
+use crate::ledger::{CommitListener, NewEvent, StoreError, StoredEvent};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub use aliases::Aliases;
 pub use credentials::Credentials;
 pub use key_state::KeyStates;
+
+/// The SQL read models, kept in the append transaction (`docs/read-models.md`).
+pub fn read_models() -> Vec<std::sync::Arc<dyn ReadModel>> {
+    vec![std::sync::Arc::new(key_usage::KeyUsage)]
+}
 
 /// Every in-process read model, fed in log order.
 pub struct Projections {
@@ -42,11 +49,11 @@ impl Projections {
         self.credentials.apply(event);
     }
 
-    /// Rebuild from stored lifecycle events (position, envelope JSON), in log order.
-    pub fn replay(&self, events: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        for (position, data) in events {
-            let envelope = Envelope::decode(data).map_err(|reason| StoreError::Corrupt {
-                position: *position,
+    /// Rebuild from stored lifecycle events, in log order.
+    pub fn replay(&self, events: &[StoredEvent]) -> Result<(), StoreError> {
+        for event in events {
+            let envelope = Envelope::decode(&event.data).map_err(|reason| StoreError::Corrupt {
+                position: event.position,
                 reason,
             })?;
             if let Some(event) = envelope.lifecycle() {

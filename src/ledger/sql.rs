@@ -1,0 +1,96 @@
+//! Read models kept as SQL tables inside the append transaction.
+//!
+//! A [`ReadModel`] folds committed events into [`Statements`] — SQL text with `?`
+//! placeholders and typed values, in the dialect SQLite and PostgreSQL share
+//! (`INSERT … ON CONFLICT … DO UPDATE`). The store runs them in the same transaction as the
+//! events they derive from and moves the model's row in `read_model_checkpoints` with them,
+//! so a model is never ahead of or behind the log. A rebuild empties the model's tables and
+//! runs the same fold over the whole log.
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// One statement and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: &'static str,
+    pub params: Vec<Value>,
+}
+
+/// The statements a fold produced, in the order they must run.
+#[derive(Debug, Default, Clone)]
+pub struct Statements(pub Vec<Statement>);
+
+impl Statements {
+    pub fn push(&mut self, sql: &'static str, params: Vec<Value>) {
+        self.0.push(Statement { sql, params });
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A committed event as read models see it: the log's columns, never the JSON (so that a
+/// rebuild reads columns, not a million documents).
+#[derive(Debug, Clone, Copy)]
+pub struct EventColumns<'a> {
+    pub position: u64,
+    pub stream: Option<&'a str>,
+    pub event_name: &'a str,
+    pub event_id: &'a str,
+    pub time_ns: i64,
+    /// Key ids separated by spaces; empty when the event concerns no key.
+    pub keys: &'a str,
+    pub error_code: Option<&'a str>,
+}
+
+impl EventColumns<'_> {
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.split(' ').filter(|k| !k.is_empty())
+    }
+}
+
+/// A read model: SQL tables derived from the log by a deterministic fold.
+pub trait ReadModel: Send + Sync + 'static {
+    /// Its name, for `keyledger rebuild NAME` and `read_model_checkpoints`.
+    fn name(&self) -> &'static str;
+    /// Its tables (emptied before a rebuild, compared after one).
+    fn tables(&self) -> &'static [&'static str];
+    /// Fold `events` — committed, consecutive, in log order — into statements. Pure: the
+    /// same events give the same statements, live or in a rebuild.
+    fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements);
+}
+
+/// The statement that moves a model's checkpoint.
+pub const CHECKPOINT_SQL: &str =
+    "INSERT INTO read_model_checkpoints (name, position) VALUES (?, ?) \
+     ON CONFLICT (name) DO UPDATE SET position = excluded.position";
