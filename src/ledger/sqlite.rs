@@ -110,7 +110,7 @@ impl SqliteLedger {
         let mut conn = SqliteConnection::connect_with(&writer_options)
             .await
             .map_err(storage)?;
-        MIGRATOR.run(&mut conn).await.map_err(storage)?;
+        MIGRATOR.run_direct(&mut conn).await.map_err(storage)?;
         fill_missing_columns(&mut conn).await?;
         // A short busy timeout: a checkpoint that must wait for readers gives up and
         // retries on the next tick instead of holding the writer up.
@@ -242,7 +242,7 @@ async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreEr
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = conn.begin().await.map_err(storage)?;
+        in_transaction(conn, async |tx| {
         for row in rows {
             let position: i64 = row.try_get("position").map_err(storage)?;
             let data: Vec<u8> = row.try_get("data").map_err(storage)?;
@@ -262,7 +262,34 @@ async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreEr
             .await
             .map_err(storage)?;
         }
-        tx.commit().await.map_err(storage)?;
+        Ok(())
+        })
+        .await?;
+    }
+}
+
+/// Run `work` between `BEGIN IMMEDIATE` and `COMMIT` on `conn`, rolling back if it fails.
+/// (Raw statements rather than sqlx's `Transaction`, whose borrow does not stay `Send`.)
+async fn in_transaction<T>(
+    conn: &mut SqliteConnection,
+    work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .map_err(storage)?;
+    match work(&mut *conn).await {
+        Ok(value) => {
+            sqlx::query("COMMIT")
+                .execute(&mut *conn)
+                .await
+                .map_err(storage)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
+        }
     }
 }
 
@@ -311,56 +338,58 @@ impl SqliteStore {
     pub async fn rebuild(
         &mut self,
         model: &dyn ReadModel,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, StoreError> {
-        let mut tx = self.conn.begin().await.map_err(storage)?;
-        let total = read_head(&mut tx).await?.position;
-        for table in model.tables() {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(storage)?;
-        }
-        let mut after = 0u64;
-        loop {
-            let rows = sqlx::query(
-                "SELECT position, stream, event_name, event_id, time_ns, keys, error_code \
-                 FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            )
-            .bind(after as i64)
-            .bind(PAGE as i64)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(storage)?;
-            let Some(last) = rows.last() else { break };
-            after = last.try_get::<i64, _>(0).map_err(storage)? as u64;
-            let owned = rows
-                .iter()
-                .map(OwnedColumns::from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            let columns: Vec<EventColumns<'_>> = owned.iter().map(OwnedColumns::borrow).collect();
-            let mut statements = Statements::default();
-            model.apply(&columns, &mut statements);
-            for statement in statements.0 {
-                let mut args = SqliteArguments::default();
-                for value in &statement.params {
-                    bind_value(&mut args, value)?;
-                }
-                sqlx::query_with(statement.sql, args)
+        in_transaction(&mut self.conn, async |tx| {
+            let total = read_head(tx).await?.position;
+            for table in model.tables() {
+                sqlx::query(&format!("DELETE FROM {table}"))
                     .execute(&mut *tx)
                     .await
                     .map_err(storage)?;
             }
-            progress(after, total);
-        }
-        sqlx::query(CHECKPOINT_SQL)
-            .bind(model.name())
-            .bind(after as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(storage)?;
-        tx.commit().await.map_err(storage)?;
-        Ok(after)
+            let mut after = 0u64;
+            loop {
+                let rows = sqlx::query(
+                    "SELECT position, stream, event_name, event_id, time_ns, keys, error_code \
+                 FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                )
+                .bind(after as i64)
+                .bind(PAGE as i64)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(storage)?;
+                let Some(last) = rows.last() else { break };
+                after = last.try_get::<i64, _>(0).map_err(storage)? as u64;
+                let owned = rows
+                    .iter()
+                    .map(OwnedColumns::from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let columns: Vec<EventColumns<'_>> =
+                    owned.iter().map(OwnedColumns::borrow).collect();
+                let mut statements = Statements::default();
+                model.apply(&columns, &mut statements);
+                for statement in statements.0 {
+                    let mut args = SqliteArguments::default();
+                    for value in &statement.params {
+                        bind_value(&mut args, value)?;
+                    }
+                    sqlx::query_with(statement.sql, args)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(storage)?;
+                }
+                progress(after, total);
+            }
+            sqlx::query(CHECKPOINT_SQL)
+                .bind(model.name())
+                .bind(after as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            Ok(after)
+        })
+        .await
     }
 
     /// Re-read from the database what the cache holds about these batches.

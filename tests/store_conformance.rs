@@ -1,0 +1,485 @@
+//! One store conformance suite, run against every backend: SQLite (a real file) and the
+//! in-memory store. The PostgreSQL backend adds itself here as a third `conformance!` line.
+//!
+//! What every store must do: gap-free positions and an intact chain, conflicts that name
+//! the expected and actual version and keep only the conflicting append out, two writers
+//! on one database that never fork the chain nor both take one stream version, stream and
+//! log reads, tail wake-ups (also from another writer), a chain that continues across
+//! restarts, and a commit that reported an error but landed counted as committed.
+
+use keyledger::domain::ids::KeyId;
+use keyledger::ledger::memory::MemoryDatabase;
+use keyledger::ledger::sqlite::{SqliteLedger, SqliteStore};
+use keyledger::ledger::{
+    AppendBatch, Columns, Conflict, LedgerReader, LedgerStore, NewEvent, StoredEvent,
+};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// A database a suite runs against, and how to get writers and readers on it.
+trait Backend: Send + Sync + 'static {
+    type Store: LedgerStore;
+    /// A new writer handle on the same database (a second node or process, when called twice).
+    fn store(&self) -> impl std::future::Future<Output = Self::Store> + Send;
+    fn reader(&self) -> impl std::future::Future<Output = LedgerReader> + Send;
+    /// Make `store`'s commits land and then report a failure (or stop doing so).
+    fn land_then_fail(&self, store: &Self::Store, on: bool);
+}
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Sqlite {
+    fn new() -> Sqlite {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        Sqlite { _dir: dir, path }
+    }
+}
+
+impl Backend for Sqlite {
+    type Store = SqliteStore;
+    async fn store(&self) -> SqliteStore {
+        SqliteLedger::open(&self.path, keyledger::projections::read_models())
+            .await
+            .unwrap()
+            .store
+    }
+    async fn reader(&self) -> LedgerReader {
+        SqliteLedger::open_read_only(&self.path).await.unwrap()
+    }
+    fn land_then_fail(&self, store: &SqliteStore, on: bool) {
+        store
+            .faults()
+            .report_failure_after_commit
+            .store(on, Ordering::SeqCst);
+    }
+}
+
+#[derive(Default)]
+struct Memory(MemoryDatabase);
+
+impl Backend for Memory {
+    type Store = keyledger::ledger::memory::MemoryStore;
+    async fn store(&self) -> Self::Store {
+        self.0.store()
+    }
+    async fn reader(&self) -> LedgerReader {
+        self.0.reader()
+    }
+    fn land_then_fail(&self, _: &Self::Store, on: bool) {
+        self.0.land_then_fail.store(on, Ordering::SeqCst);
+    }
+}
+
+fn event(stream: Option<(&str, u64)>, text: &str) -> NewEvent {
+    let event_id = uuid::Uuid::now_v7();
+    let time = time::OffsetDateTime::now_utc();
+    // An envelope as `keyledger verify` reads one: its columns derive from this JSON.
+    let mut json = serde_json::json!({
+        "event_id": event_id,
+        "time": time.format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "event_name": "Test",
+        "text": text,
+    });
+    if let Some((s, v)) = stream {
+        json["stream"] = s.into();
+        json["stream_version"] = v.into();
+    }
+    NewEvent {
+        stream: stream.map(|(s, v)| (s.to_owned(), v)),
+        event_name: "Test".into(),
+        data: serde_json::to_vec(&json).unwrap(),
+        columns: Columns::new(event_id, time, vec![], None),
+        lifecycle: None,
+    }
+}
+
+fn batch(events: Vec<NewEvent>) -> AppendBatch {
+    AppendBatch {
+        events,
+        ..AppendBatch::default()
+    }
+}
+
+async fn all_events(reader: &LedgerReader) -> Vec<StoredEvent> {
+    let mut out = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |e: &StoredEvent| e.position);
+        let page = reader.read_all(after, 100).await.unwrap();
+        if page.is_empty() {
+            return out;
+        }
+        out.extend(page);
+    }
+}
+
+/// Positions 1..=n with no gap, each hash chained from the one before.
+fn assert_chain(events: &[StoredEvent]) {
+    let mut prev = replay::GENESIS_HASH;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.position, i as u64 + 1, "gap-free positions");
+        assert_eq!(
+            e.hash,
+            replay::chain_hash(&prev, e.position, &e.data),
+            "chain at {}",
+            e.position
+        );
+        prev = e.hash;
+    }
+}
+
+async fn appends_get_gap_free_positions_and_an_intact_chain<B: Backend>(b: B) {
+    let mut store = b.store().await;
+    let first = batch(vec![event(None, "a"), event(Some(("s/k", 1)), "b")]);
+    let second = batch(vec![event(None, "c")]);
+    let outcomes = store.append(&[&first, &second]).await.unwrap();
+    assert_eq!(outcomes, vec![Ok(1..3), Ok(3..4)]);
+    let outcomes = store
+        .append(&[&batch(vec![event(None, "d")])])
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![Ok(4..5)]);
+    let reader = b.reader().await;
+    let events = all_events(&reader).await;
+    assert_eq!(events.len(), 4);
+    assert_chain(&events);
+    assert_eq!(events[1].stream.as_deref(), Some("s/k"));
+    assert_eq!(events[1].stream_version, Some(1));
+    let head = reader.head().await.unwrap();
+    assert_eq!((head.position, head.hash), (4, events[3].hash));
+    assert_eq!(store.head().await.unwrap(), head);
+    // The stored columns are what the append said.
+    assert_eq!(
+        events[0].event_id,
+        Some(first.events[0].columns.event_id.to_string())
+    );
+    assert_eq!(events[0].time_ns, Some(first.events[0].columns.time_ns));
+}
+
+async fn a_conflict_keeps_only_its_own_append_out<B: Backend>(b: B) {
+    let mut store = b.store().await;
+    store
+        .append(&[&batch(vec![event(Some(("s/k", 1)), "v1")])])
+        .await
+        .unwrap();
+    let ok1 = batch(vec![event(None, "x")]);
+    let stale = batch(vec![event(None, "y"), event(Some(("s/k", 1)), "again")]);
+    let ok2 = batch(vec![event(Some(("s/k", 2)), "v2")]);
+    let outcomes = store.append(&[&ok1, &stale, &ok2]).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok(2..3),
+            Err(Conflict {
+                stream: "s/k".into(),
+                expected: 0,
+                actual: 1
+            }),
+            Ok(3..4)
+        ]
+    );
+    // Within one append, a stream's events must be consecutive versions.
+    let skip = batch(vec![
+        event(Some(("s/j", 1)), "j1"),
+        event(Some(("s/j", 3)), "j3"),
+    ]);
+    let outcomes = store.append(&[&skip]).await.unwrap();
+    assert!(matches!(&outcomes[0], Err(c) if c.expected == 2 && c.actual == 1));
+    let events = all_events(&b.reader().await).await;
+    assert_eq!(events.len(), 3, "nothing of a refused append landed");
+    assert_chain(&events);
+}
+
+/// Two writers on one database (two handles: two nodes or processes) race for one stream.
+async fn two_writers_never_fork_the_chain_nor_share_a_stream_version<B: Backend>(b: B) {
+    let b = std::sync::Arc::new(b);
+    const ROUNDS: usize = 60;
+    let mut tasks = Vec::new();
+    for writer in 0..2 {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut store = b.store().await;
+            let reader = b.reader().await;
+            let mut won = 0;
+            for round in 0..ROUNDS {
+                // Decide on what this writer last read, as a node's command handler does.
+                let version = reader.read_stream("s/race", 1).await.unwrap().len() as u64;
+                let contested = batch(vec![event(
+                    Some(("s/race", version + 1)),
+                    &format!("{writer}/{round}"),
+                )]);
+                let filler = batch(vec![event(None, &format!("usage {writer}/{round}"))]);
+                let outcomes = store.append(&[&filler, &contested]).await.unwrap();
+                assert!(
+                    outcomes[0].is_ok(),
+                    "an append without a stream never conflicts"
+                );
+                if outcomes[1].is_ok() {
+                    won += 1;
+                }
+            }
+            won
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += t.await.unwrap();
+    }
+    let events = all_events(&b.reader().await).await;
+    assert_chain(&events);
+    let versions: Vec<u64> = events
+        .iter()
+        .filter(|e| e.stream.as_deref() == Some("s/race"))
+        .map(|e| e.stream_version.unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=won as u64).collect::<Vec<_>>(),
+        "each version taken once, in order"
+    );
+    assert_eq!(events.len(), 2 * ROUNDS + won);
+    assert!(won >= ROUNDS / 2, "the race made progress ({won} wins)");
+}
+
+async fn streams_and_the_log_read_back_in_order<B: Backend>(b: B) {
+    let mut store = b.store().await;
+    for v in 1..=5u64 {
+        store
+            .append(&[&batch(vec![
+                event(None, "noise"),
+                event(Some(("s/s", v)), &format!("s{v}")),
+            ])])
+            .await
+            .unwrap();
+    }
+    let reader = b.reader().await;
+    let from3 = reader.read_stream("s/s", 3).await.unwrap();
+    assert_eq!(
+        from3
+            .iter()
+            .map(|e| e.stream_version.unwrap())
+            .collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
+    assert!(reader.read_stream("s/none", 1).await.unwrap().is_empty());
+    let page = reader.read_all(4, 3).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![5, 6, 7]
+    );
+    let lifecycle = reader.read_lifecycle(0).await.unwrap();
+    assert_eq!(lifecycle.len(), 5);
+    assert!(lifecycle.iter().all(|e| e.stream.is_some()));
+    assert!(reader.read_all(10, 10).await.unwrap().is_empty());
+}
+
+async fn the_tail_wakes_on_appends_from_any_writer<B: Backend>(b: B) {
+    let mut store = b.store().await;
+    store
+        .append(&[&batch(vec![event(None, "1")])])
+        .await
+        .unwrap();
+    let reader = b.reader().await;
+    // Nothing new: the wait does not return.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), reader.wait_beyond(1))
+            .await
+            .is_err()
+    );
+    let waiting = tokio::spawn({
+        let reader = reader.clone();
+        async move { reader.wait_beyond(1).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Another writer handle appends; the reader was opened apart from it.
+    let mut other = b.store().await;
+    other
+        .append(&[&batch(vec![event(None, "2")])])
+        .await
+        .unwrap();
+    let head = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("woken within 2 s")
+        .unwrap();
+    assert_eq!(head.position, 2);
+    // A position already passed returns at once.
+    assert_eq!(reader.wait_beyond(0).await.unwrap().position, 2);
+}
+
+async fn the_chain_continues_across_restarts<B: Backend>(b: B) {
+    {
+        let mut store = b.store().await;
+        store
+            .append(&[&batch(vec![event(Some(("s/r", 1)), "before")])])
+            .await
+            .unwrap();
+    }
+    // A new writer (a restarted process) picks up the head and the stream versions.
+    let mut store = b.store().await;
+    let outcomes = store
+        .append(&[
+            &batch(vec![event(Some(("s/r", 1)), "stale")]),
+            &batch(vec![event(Some(("s/r", 2)), "after")]),
+        ])
+        .await
+        .unwrap();
+    assert!(outcomes[0].is_err());
+    assert_eq!(outcomes[1], Ok(2..3));
+    assert_chain(&all_events(&b.reader().await).await);
+}
+
+async fn a_commit_that_reported_an_error_but_landed_counts_as_committed<B: Backend>(b: B) {
+    let mut store = b.store().await;
+    b.land_then_fail(&store, true);
+    let outcomes = store
+        .append(&[&batch(vec![event(Some(("s/l", 1)), "landed")])])
+        .await
+        .expect("the store believes the log, not the error");
+    assert_eq!(outcomes, vec![Ok(1..2)]);
+    b.land_then_fail(&store, false);
+    // The version moved on with it: 2 is next, not a conflict, and no position is reused.
+    let outcomes = store
+        .append(&[&batch(vec![event(Some(("s/l", 2)), "next")])])
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![Ok(2..3)]);
+    assert_chain(&all_events(&b.reader().await).await);
+}
+
+async fn shredding_keys_are_kept_and_destroyed_with_their_events<B: Backend>(b: B) {
+    let mut store = b.store().await;
+    let key = KeyId::from_uuid(uuid::Uuid::new_v4());
+    let created = AppendBatch {
+        events: vec![event(Some(("s/x", 1)), "created")],
+        shredding_keys: vec![(key, vec![7; 72])],
+        shredded: vec![],
+    };
+    store.append(&[&created]).await.unwrap();
+    let reader = b.reader().await;
+    assert_eq!(
+        reader.shredding_keys().await.unwrap(),
+        vec![(key, vec![7; 72])]
+    );
+    let deleted = AppendBatch {
+        events: vec![event(Some(("s/x", 2)), "deleted")],
+        shredding_keys: vec![],
+        shredded: vec![key],
+    };
+    store.append(&[&deleted]).await.unwrap();
+    assert!(reader.shredding_keys().await.unwrap().is_empty());
+}
+
+macro_rules! conformance {
+    ($backend:ident, $new:expr) => {
+        mod $backend {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn appends_get_gap_free_positions_and_an_intact_chain() {
+                super::appends_get_gap_free_positions_and_an_intact_chain($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_conflict_keeps_only_its_own_append_out() {
+                super::a_conflict_keeps_only_its_own_append_out($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn two_writers_never_fork_the_chain_nor_share_a_stream_version() {
+                super::two_writers_never_fork_the_chain_nor_share_a_stream_version($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn streams_and_the_log_read_back_in_order() {
+                super::streams_and_the_log_read_back_in_order($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_tail_wakes_on_appends_from_any_writer() {
+                super::the_tail_wakes_on_appends_from_any_writer($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_chain_continues_across_restarts() {
+                super::the_chain_continues_across_restarts($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_commit_that_reported_an_error_but_landed_counts_as_committed() {
+                super::a_commit_that_reported_an_error_but_landed_counts_as_committed($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn shredding_keys_are_kept_and_destroyed_with_their_events() {
+                super::shredding_keys_are_kept_and_destroyed_with_their_events($new).await
+            }
+        }
+    };
+}
+
+conformance!(sqlite, Sqlite::new());
+conformance!(memory, Memory::default());
+
+/// Recovery after SIGKILL (a store on disk only): a child process appends as fast as it can
+/// and is killed mid-flight; the file reopens with an intact, gap-free chain that goes on.
+#[test]
+fn sqlite_recovers_after_sigkill_mid_append() {
+    const CHILD: &str = "KEYLEDGER_CONFORMANCE_CHILD_DB";
+    if let Ok(path) = std::env::var(CHILD) {
+        // The child: append forever, one small group commit after another.
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let mut store = SqliteLedger::open(std::path::Path::new(&path), vec![])
+                .await
+                .unwrap()
+                .store;
+            for i in 0u64.. {
+                let batches: Vec<AppendBatch> = (0..8)
+                    .map(|j| batch(vec![event(None, &format!("{i}/{j}"))]))
+                    .collect();
+                let refs: Vec<&AppendBatch> = batches.iter().collect();
+                store.append(&refs).await.unwrap();
+            }
+        });
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    for round in 0..3 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sqlite_recovers_after_sigkill_mid_append",
+                "--nocapture",
+            ])
+            .env(CHILD, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mut store = SqliteLedger::open(&path, vec![]).await.unwrap().store;
+            let reader = SqliteLedger::open_read_only(&path).await.unwrap();
+            let events = all_events(&reader).await;
+            assert!(events.len() > round * 8, "the child appended something");
+            assert_chain(&events);
+            let head = store.head().await.unwrap();
+            let outcomes = store
+                .append(&[&batch(vec![event(None, "after the kill")])])
+                .await
+                .unwrap();
+            assert_eq!(outcomes, vec![Ok(head.position + 1..head.position + 2)]);
+        });
+    }
+    // And the offline verifier agrees: chain, positions and columns.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let head = runtime.block_on(async {
+        SqliteLedger::open_read_only(&path)
+            .await
+            .unwrap()
+            .head()
+            .await
+            .unwrap()
+    });
+    let verified = runtime.block_on(replay::verify_sqlite(&path)).unwrap();
+    assert_eq!((verified.events, verified.head), (head.position, head.hash));
+}
