@@ -140,7 +140,11 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
         "the failed Encrypt is not b's last use"
     );
     let unused_usage = row("key_usage", &unused, None).expect("CreateKey named it");
-    assert_eq!(unused_usage[1..], ["NULL", "NULL", "NULL", "NULL"], "never used");
+    assert_eq!(
+        unused_usage[1..],
+        ["NULL", "NULL", "NULL", "NULL"],
+        "never used"
+    );
     assert_eq!(
         row("key_usage_by_operation", &a, Some("Encrypt")).unwrap()[2..],
         ["Some(5)", "Some(0)"]

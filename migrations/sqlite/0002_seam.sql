@@ -7,6 +7,14 @@ ALTER TABLE events ADD COLUMN time_ns INTEGER;    -- the envelope's time, Unix n
 ALTER TABLE events ADD COLUMN keys TEXT;          -- ids of the KMS keys the event concerns, space-separated
 ALTER TABLE events ADD COLUMN error_code TEXT;    -- the envelope's error_code; NULL when the call succeeded
 
+-- A ledger written before these columns existed has them filled from the hashed JSON once,
+-- at the next start (src/ledger/sqlite.rs, fill_missing_columns); this row says it is due.
+CREATE TABLE IF NOT EXISTS ledger_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO ledger_meta (key, value) SELECT 'columns_backfill', 'pending' WHERE EXISTS (SELECT 1 FROM events);
+
 -- The store is the authority on the log's order, whoever writes: every insert takes the
 -- next position, and a stream's next version, or the whole transaction is refused.
 CREATE TRIGGER IF NOT EXISTS events_next_position BEFORE INSERT ON events

@@ -7,6 +7,8 @@
 //! so a model is never ahead of or behind the log. A rebuild empties the model's tables and
 //! runs the same fold over the whole log.
 
+use std::borrow::Cow;
+
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -42,9 +44,12 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// One statement and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    pub sql: &'static str,
+    pub sql: Cow<'static, str>,
     pub params: Vec<Value>,
 }
+
+/// Rows per multi-row INSERT at most (keeps parameters far below every backend's limit).
+pub const MAX_ROWS_PER_INSERT: usize = 500;
 
 /// The statements a fold produced, in the order they must run.
 #[derive(Debug, Default, Clone)]
@@ -52,8 +57,42 @@ pub struct Statements(pub Vec<Statement>);
 
 impl Statements {
     pub fn push(&mut self, sql: &'static str, params: Vec<Value>) {
-        self.0.push(Statement { sql, params });
+        self.0.push(Statement {
+            sql: Cow::Borrowed(sql),
+            params,
+        });
     }
+
+    /// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) … <tail>` for all `rows` (each of the same
+    /// width), split into statements of at most [`MAX_ROWS_PER_INSERT`] rows. A set-based
+    /// statement, not one per row: a rebuild folds a million events into a few statements.
+    /// The rows must not repeat a conflict key (PostgreSQL refuses that in one statement).
+    pub fn push_rows(&mut self, insert: &'static str, tail: &'static str, rows: Vec<Vec<Value>>) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Value>> = rows.by_ref().take(MAX_ROWS_PER_INSERT).collect();
+            let width = chunk[0].len();
+            let placeholders = format!("({})", vec!["?"; width].join(", "));
+            let mut sql = String::with_capacity(
+                insert.len() + tail.len() + chunk.len() * (placeholders.len() + 2) + 10,
+            );
+            sql.push_str(insert);
+            sql.push_str(" VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&placeholders);
+            }
+            sql.push(' ');
+            sql.push_str(tail);
+            self.0.push(Statement {
+                sql: Cow::Owned(sql),
+                params: chunk.into_iter().flatten().collect(),
+            });
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

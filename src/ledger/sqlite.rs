@@ -103,6 +103,9 @@ impl SqliteLedger {
         path: &Path,
         read_models: Vec<Arc<dyn ReadModel>>,
     ) -> Result<SqliteLedger, StoreError> {
+        // Opening migrates, fills columns and catches read models up: one process at a time.
+        // (sqlx's SQLite migrator takes no lock of its own; two first starts would race.)
+        let _opening = lock_opening(path).await?;
         // secure_delete: a destroyed shredding key is overwritten, not left in a free page.
         let writer_options = options(path)
             .pragma("wal_autocheckpoint", "0")
@@ -176,6 +179,23 @@ impl SqliteLedger {
     }
 }
 
+/// An exclusive lock on `<ledger>.open-lock`, released when dropped.
+async fn lock_opening(path: &Path) -> Result<std::fs::File, StoreError> {
+    let lock_path = path.with_extension("open-lock");
+    tokio::task::spawn_blocking(move || {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&lock_path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(storage)?
+    .map_err(|e| StoreError::Storage(format!("cannot lock the ledger for opening: {e}")))
+}
+
 /// WAL frames (pages) beyond which the checkpointer makes the writer start the WAL over:
 /// 32 MiB. Under continuous writes a PASSIVE checkpoint never catches up with the
 /// writer, so without this the WAL (and its index) would grow without bound.
@@ -232,6 +252,14 @@ async fn checkpoint_forever(mut conn: SqliteConnection, truncate_pending: Arc<At
 /// Ledgers written before the seam have no event_id/time_ns/keys/error_code: derive them
 /// from the hashed JSON once (the columns are an index; the JSON stays untouched).
 async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    let pending: Option<String> =
+        sqlx::query_scalar("SELECT value FROM ledger_meta WHERE key = 'columns_backfill'")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(storage)?;
+    if pending.is_none() {
+        return Ok(());
+    }
     loop {
         let rows = sqlx::query(
             "SELECT position, data FROM events WHERE event_id IS NULL ORDER BY position LIMIT 10000",
@@ -240,6 +268,10 @@ async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreEr
         .await
         .map_err(storage)?;
         if rows.is_empty() {
+            sqlx::query("DELETE FROM ledger_meta WHERE key = 'columns_backfill'")
+                .execute(&mut *conn)
+                .await
+                .map_err(storage)?;
             return Ok(());
         }
         in_transaction(conn, async |tx| {
@@ -340,7 +372,12 @@ impl SqliteStore {
         model: &dyn ReadModel,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, StoreError> {
-        in_transaction(&mut self.conn, async |tx| {
+        // Read the file through a memory map for the scan: no copy of every page.
+        sqlx::query("PRAGMA mmap_size = 1073741824")
+            .execute(&mut self.conn)
+            .await
+            .map_err(storage)?;
+        let rebuilt = in_transaction(&mut self.conn, async |tx| {
             let total = read_head(tx).await?.position;
             for table in model.tables() {
                 sqlx::query(&format!("DELETE FROM {table}"))
@@ -350,31 +387,34 @@ impl SqliteStore {
             }
             let mut after = 0u64;
             loop {
-                let rows = sqlx::query(
-                    "SELECT position, stream, event_name, event_id, time_ns, keys, error_code \
-                 FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                )
-                .bind(after as i64)
-                .bind(PAGE as i64)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(storage)?;
-                let Some(last) = rows.last() else { break };
-                after = last.try_get::<i64, _>(0).map_err(storage)? as u64;
-                let owned = rows
-                    .iter()
-                    .map(OwnedColumns::from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let columns: Vec<EventColumns<'_>> =
-                    owned.iter().map(OwnedColumns::borrow).collect();
+                // Thousands of events' columns per result row: per-row hand-offs from SQLite's
+                // thread, not SQLite's scan, are what bound a row-by-row read.
+                let packed: Option<String> = sqlx::query_scalar(PACKED_COLUMNS_SQL)
+                    .bind(after as i64)
+                    .bind(REBUILD_CHUNK as i64)
+                    .bind(PACKED_FORMAT)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(storage)?;
+                let Some(packed) = packed else { break };
+                let columns = unpack_columns(&packed, after)?;
+                let Some(last) = columns.last() else { break };
+                after = last.position;
                 let mut statements = Statements::default();
                 model.apply(&columns, &mut statements);
-                for statement in statements.0 {
+                if !statements.is_empty() {
+                    // One multi-statement text per chunk: one hand-off, not one per statement.
+                    let mut sql = String::new();
                     let mut args = SqliteArguments::default();
-                    for value in &statement.params {
-                        bind_value(&mut args, value)?;
+                    for statement in &statements.0 {
+                        sql.push_str(&statement.sql);
+                        sql.push(';');
+                        for value in &statement.params {
+                            bind_value(&mut args, value)?;
+                        }
                     }
-                    sqlx::query_with(statement.sql, args)
+                    sqlx::query_with(&sql, args)
+                        .persistent(false)
                         .execute(&mut *tx)
                         .await
                         .map_err(storage)?;
@@ -389,7 +429,12 @@ impl SqliteStore {
                 .map_err(storage)?;
             Ok(after)
         })
-        .await
+        .await;
+        sqlx::query("PRAGMA mmap_size = 0")
+            .execute(&mut self.conn)
+            .await
+            .map_err(storage)?;
+        rebuilt
     }
 
     /// Re-read from the database what the cache holds about these batches.
@@ -467,7 +512,7 @@ fn batch_sql(rows: usize, shredding_keys: usize, shredded: usize, models: &[Stat
     }
     for statements in models {
         for statement in &statements.0 {
-            sql.push_str(statement.sql);
+            sql.push_str(&statement.sql);
             sql.push(';');
         }
         sql.push_str(CHECKPOINT_SQL);
@@ -704,52 +749,58 @@ async fn read_stream_versions(
         .collect()
 }
 
-/// The columns of a row read for a rebuild, owned.
-struct OwnedColumns {
-    position: u64,
-    stream: Option<String>,
-    event_name: String,
-    event_id: String,
-    time_ns: i64,
-    keys: Option<String>,
-    error_code: Option<String>,
-}
+/// Events per packed chunk of a rebuild.
+const REBUILD_CHUNK: usize = 65_536;
+/// Field and record separators of packed columns (ASCII US and RS: no id, name, stream or
+/// error code the ledger writes contains them, and `unpack_columns` refuses any that does).
+const FIELD: char = '\u{1f}';
+const RECORD: char = '\u{1e}';
 
-impl OwnedColumns {
-    fn from_row(row: &SqliteRow) -> Result<OwnedColumns, StoreError> {
-        let position = row.try_get::<i64, _>(0).map_err(storage)? as u64;
-        let missing = |what: &str| StoreError::Corrupt {
-            position,
-            reason: format!("{what} column is empty"),
+/// The read-model columns of up to `?2` events after position `?1`, packed into one string
+/// (`?3` is [`PACKED_FORMAT`]; SQLite's printf writes NULL as an empty field).
+const PACKED_COLUMNS_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
+     event_id, time_ns, keys, error_code), char(30)) FROM (SELECT position, stream, event_name, \
+     event_id, time_ns, keys, error_code FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)";
+const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
+
+/// Split packed columns into events, checking they are the consecutive positions after `after`.
+fn unpack_columns(packed: &str, after: u64) -> Result<Vec<EventColumns<'_>>, StoreError> {
+    let mut out = Vec::with_capacity(REBUILD_CHUNK);
+    for (i, record) in packed.split(RECORD).enumerate() {
+        let expected = after + i as u64 + 1;
+        let bad = |reason: &str| StoreError::Corrupt {
+            position: expected,
+            reason: format!("read-model columns: {reason}"),
         };
-        Ok(OwnedColumns {
-            position,
-            stream: row.try_get(1).map_err(storage)?,
-            event_name: row.try_get(2).map_err(storage)?,
-            event_id: row
-                .try_get::<Option<String>, _>(3)
-                .map_err(storage)?
-                .ok_or_else(|| missing("event_id"))?,
-            time_ns: row
-                .try_get::<Option<i64>, _>(4)
-                .map_err(storage)?
-                .ok_or_else(|| missing("time_ns"))?,
-            keys: row.try_get(5).map_err(storage)?,
-            error_code: row.try_get(6).map_err(storage)?,
-        })
-    }
-
-    fn borrow(&self) -> EventColumns<'_> {
-        EventColumns {
-            position: self.position,
-            stream: self.stream.as_deref(),
-            event_name: &self.event_name,
-            event_id: &self.event_id,
-            time_ns: self.time_ns,
-            keys: self.keys.as_deref().unwrap_or(""),
-            error_code: self.error_code.as_deref(),
+        let mut fields = record.split(FIELD);
+        let mut next = || fields.next().ok_or_else(|| bad("too few fields"));
+        let position: u64 = next()?.parse().map_err(|_| bad("position"))?;
+        if position != expected {
+            return Err(bad("positions are not consecutive"));
         }
+        let stream = next()?;
+        let event_name = next()?;
+        let event_id = next()?;
+        let time_ns = next()?;
+        let keys = next()?;
+        let error_code = next()?;
+        if fields.next().is_some() {
+            return Err(bad("a field holds a separator"));
+        }
+        if event_id.is_empty() || time_ns.is_empty() {
+            return Err(bad("event_id or time_ns is empty"));
+        }
+        out.push(EventColumns {
+            position,
+            stream: (!stream.is_empty()).then_some(stream),
+            event_name,
+            event_id,
+            time_ns: time_ns.parse().map_err(|_| bad("time_ns"))?,
+            keys,
+            error_code: (!error_code.is_empty()).then_some(error_code),
+        });
     }
+    Ok(out)
 }
 
 const EVENT_COLUMNS: &str =

@@ -4,7 +4,7 @@
 //! the append transaction (`docs/read-models.md`).
 
 use crate::ledger::sql::{EventColumns, ReadModel, Statements, Value};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -26,18 +26,19 @@ pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
 
 pub struct KeyUsage;
 
-const COUNT_SQL: &str =
-    "INSERT INTO key_usage_by_operation (key_id, operation, succeeded, failed) \
-     VALUES (?, ?, ?, ?) ON CONFLICT (key_id, operation) DO UPDATE SET \
+const COUNT_INSERT: &str =
+    "INSERT INTO key_usage_by_operation (key_id, operation, succeeded, failed)";
+const COUNT_TAIL: &str = "ON CONFLICT (key_id, operation) DO UPDATE SET \
      succeeded = key_usage_by_operation.succeeded + excluded.succeeded, \
      failed = key_usage_by_operation.failed + excluded.failed";
-const LAST_USE_SQL: &str =
-    "INSERT INTO key_usage (key_id, last_used_at, last_operation, last_event_id, last_position) \
-     VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET \
+const LAST_USE_INSERT: &str =
+    "INSERT INTO key_usage (key_id, last_used_at, last_operation, last_event_id, last_position)";
+const LAST_USE_TAIL: &str = "ON CONFLICT (key_id) DO UPDATE SET \
      last_used_at = excluded.last_used_at, last_operation = excluded.last_operation, \
      last_event_id = excluded.last_event_id, last_position = excluded.last_position \
      WHERE key_usage.last_position IS NULL OR excluded.last_position > key_usage.last_position";
-const SEEN_SQL: &str = "INSERT INTO key_usage (key_id) VALUES (?) ON CONFLICT (key_id) DO NOTHING";
+const SEEN_INSERT: &str = "INSERT INTO key_usage (key_id)";
+const SEEN_TAIL: &str = "ON CONFLICT (key_id) DO NOTHING";
 
 struct LastUse<'a> {
     position: u64,
@@ -64,9 +65,8 @@ impl ReadModel for KeyUsage {
     }
 
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements) {
-        // Ordered maps: the same events always give the same statements in the same order.
-        let mut counts: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
-        let mut last: BTreeMap<&str, Option<LastUse<'_>>> = BTreeMap::new();
+        let mut counts: HashMap<(&str, &str), (i64, i64)> = HashMap::new();
+        let mut last: HashMap<&str, Option<LastUse<'_>>> = HashMap::new();
         for event in events {
             // Usage events only: a lifecycle event is a fact about the key, not a call.
             if event.stream.is_some() {
@@ -92,32 +92,38 @@ impl ReadModel for KeyUsage {
                 }
             }
         }
+        // Sorted: the same events always give the same statements in the same order.
+        let mut last: Vec<_> = last.into_iter().collect();
+        last.sort_unstable_by_key(|(key, _)| *key);
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_unstable_by_key(|(key, _)| *key);
+        let (mut used, mut seen) = (Vec::new(), Vec::new());
         for (key, last_use) in last {
             match last_use {
-                Some(u) => out.push(
-                    LAST_USE_SQL,
-                    vec![
-                        key.into(),
-                        rfc3339(u.time_ns),
-                        u.operation.into(),
-                        u.event_id.into(),
-                        (u.position as i64).into(),
-                    ],
-                ),
-                None => out.push(SEEN_SQL, vec![key.into()]),
+                Some(u) => used.push(vec![
+                    key.into(),
+                    rfc3339(u.time_ns),
+                    u.operation.into(),
+                    u.event_id.into(),
+                    (u.position as i64).into(),
+                ]),
+                None => seen.push(vec![key.into()]),
             }
         }
-        for ((key, operation), (succeeded, failed)) in counts {
-            out.push(
-                COUNT_SQL,
+        let counts = counts
+            .into_iter()
+            .map(|((key, operation), (succeeded, failed))| {
                 vec![
                     key.into(),
                     operation.into(),
                     succeeded.into(),
                     failed.into(),
-                ],
-            );
-        }
+                ]
+            })
+            .collect();
+        out.push_rows(LAST_USE_INSERT, LAST_USE_TAIL, used);
+        out.push_rows(SEEN_INSERT, SEEN_TAIL, seen);
+        out.push_rows(COUNT_INSERT, COUNT_TAIL, counts);
     }
 }
 
@@ -150,32 +156,72 @@ mod tests {
             usage(3, "Encrypt", "k1", Some("DisabledException")),
             usage(4, "DescribeKey", "k1", None),
             usage(5, "ListKeys", "", None),
+            usage(6, "DescribeKey", "k3", None),
         ];
         let mut out = Statements::default();
         KeyUsage.apply(&events, &mut out);
-        let last: Vec<_> = out.0.iter().filter(|s| s.sql == LAST_USE_SQL).collect();
-        assert_eq!(last.len(), 2);
-        // k1's last successful cryptographic call is the Decrypt at 2 (3 failed, 4 is a read).
-        assert_eq!(last[0].params[0], Value::from("k1"));
-        assert_eq!(last[0].params[2], Value::from("Decrypt"));
-        assert_eq!(last[0].params[4], Value::Int(2));
-        assert_eq!(last[0].params[1], Value::from("1970-01-01T00:00:02Z"));
-        let counts: Vec<_> = out
+        assert_eq!(out.0.len(), 3, "one set-based statement per table and kind");
+        let last = out
             .0
             .iter()
-            .filter(|s| s.sql == COUNT_SQL)
-            .map(|s| s.params.clone())
-            .collect();
-        assert!(counts.contains(&vec!["k1".into(), "Encrypt".into(), 1.into(), 1.into()]));
-        assert!(counts.contains(&vec!["k2".into(), "Decrypt".into(), 1.into(), 0.into()]));
-        assert!(counts.contains(&vec!["k1".into(), "DescribeKey".into(), 1.into(), 0.into()]));
-        assert_eq!(counts.len(), 4);
+            .find(|s| s.sql.starts_with(LAST_USE_INSERT))
+            .unwrap();
+        // k1's last successful cryptographic call is the Decrypt at 2 (3 failed, 4 is a read).
+        assert_eq!(
+            last.params,
+            vec![
+                "k1".into(),
+                "1970-01-01T00:00:02Z".into(),
+                "Decrypt".into(),
+                "e".into(),
+                Value::Int(2),
+                "k2".into(),
+                "1970-01-01T00:00:02Z".into(),
+                "Decrypt".into(),
+                "e".into(),
+                Value::Int(2),
+            ]
+        );
+        let seen = out
+            .0
+            .iter()
+            .find(|s| s.sql.starts_with(SEEN_INSERT))
+            .unwrap();
+        assert_eq!(
+            seen.params,
+            vec![Value::from("k3")],
+            "a key only read has no last use"
+        );
+        let counts = out
+            .0
+            .iter()
+            .find(|s| s.sql.starts_with(COUNT_INSERT))
+            .unwrap();
+        let rows: Vec<&[Value]> = counts.params.chunks(4).collect();
+        assert_eq!(rows.len(), 5);
+        assert!(rows.contains(&&["k1".into(), "Encrypt".into(), 1.into(), 1.into()][..]));
+        assert!(rows.contains(&&["k2".into(), "Decrypt".into(), 1.into(), 0.into()][..]));
+        assert!(rows.contains(&&["k1".into(), "DescribeKey".into(), 1.into(), 0.into()][..]));
     }
 
     #[test]
-    fn a_key_only_read_is_seen_but_has_no_last_use() {
+    fn many_keys_split_into_bounded_statements() {
+        let keys: Vec<String> = (0..1200).map(|i| format!("k{i:04}")).collect();
+        let events: Vec<EventColumns> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| usage(i as u64 + 1, "Encrypt", k, None))
+            .collect();
         let mut out = Statements::default();
-        KeyUsage.apply(&[usage(1, "DescribeKey", "k1", None)], &mut out);
-        assert_eq!(out.0[0].sql, SEEN_SQL);
+        KeyUsage.apply(&events, &mut out);
+        let last: Vec<_> = out
+            .0
+            .iter()
+            .filter(|s| s.sql.starts_with(LAST_USE_INSERT))
+            .collect();
+        assert_eq!(
+            last.iter().map(|s| s.params.len() / 5).collect::<Vec<_>>(),
+            vec![500, 500, 200]
+        );
     }
 }
