@@ -2,7 +2,7 @@
 //! store as one transaction (one fsync); the store checks stream versions, assigns positions
 //! and chains hashes. Then projections are told and every waiting request is woken.
 
-use super::{AppendBatch, AppendError, LedgerStore, NewEvent};
+use super::{AppendBatch, AppendError, AppendOutcome, LedgerStore, NewEvent, StoreError};
 use crate::domain::ids::KeyId;
 use std::ops::Range;
 use std::sync::Arc;
@@ -82,25 +82,15 @@ impl CommitStats {
     }
 }
 
-async fn run<S: LedgerStore>(
-    mut store: S,
-    mut rx: mpsc::Receiver<Pending>,
-    listener: Arc<dyn CommitListener>,
-) {
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut stats = CommitStats::default();
-    while let Some(first) = rx.recv().await {
-        pending.push(first);
-        while pending.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => pending.push(next),
-                Err(_) => break,
-            }
-        }
-        let batches: Vec<&AppendBatch> = pending.iter().map(|p| &p.batch).collect();
-        let started = std::time::Instant::now();
-        let outcome = store.append(&batches).await;
-        drop(batches);
+/// A committed (or failed) group, waiting to be told to projections and its callers.
+struct Delivery {
+    pending: Vec<Pending>,
+    outcome: Result<Vec<AppendOutcome>, StoreError>,
+}
+
+impl Delivery {
+    fn deliver(self, listener: &dyn CommitListener) {
+        let Delivery { pending, outcome } = self;
         match outcome {
             Ok(outcomes) => {
                 let mut committed: Vec<(u64, &NewEvent)> = Vec::new();
@@ -111,20 +101,70 @@ async fn run<S: LedgerStore>(
                         shredding_keys.extend(p.batch.shredding_keys.iter().cloned());
                     }
                 }
-                stats.record(committed.len(), started.elapsed());
+                // Projections first: whoever is answered sees the state their call made.
                 listener.committed(&committed, &shredding_keys);
                 drop(committed);
-                for (p, outcome) in pending.drain(..).zip(outcomes) {
+                for (p, outcome) in pending.into_iter().zip(outcomes) {
                     let _ = p.reply.send(outcome.map_err(AppendError::Conflict));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "ledger commit failed; failing {} requests", pending.len());
-                for p in pending.drain(..) {
+                for p in pending {
                     let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
                 }
             }
         }
+    }
+}
+
+/// The group-commit loop. Group N+1 is handed to the store before group N is delivered, so
+/// telling projections and waking N's callers overlaps N+1's commit instead of delaying it.
+async fn run<S: LedgerStore>(
+    mut store: S,
+    mut rx: mpsc::Receiver<Pending>,
+    listener: Arc<dyn CommitListener>,
+) {
+    let mut stats = CommitStats::default();
+    let mut delivering: Option<Delivery> = None;
+    loop {
+        let mut pending: Vec<Pending> = Vec::new();
+        match rx.try_recv() {
+            Ok(first) => pending.push(first),
+            Err(_) => {
+                // Nothing queued: deliver what committed, then wait for work.
+                if let Some(done) = delivering.take() {
+                    done.deliver(listener.as_ref());
+                }
+                match rx.recv().await {
+                    Some(first) => pending.push(first),
+                    None => return,
+                }
+            }
+        }
+        while pending.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => pending.push(next),
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<&AppendBatch> = pending.iter().map(|p| &p.batch).collect();
+        let started = std::time::Instant::now();
+        let previous = delivering.take();
+        // join polls the append first: it hands the group to the store (to SQLite's thread),
+        // then the previous group is delivered while this one commits.
+        let (outcome, ()) = futures_util::future::join(store.append(&batches), async {
+            if let Some(done) = previous {
+                done.deliver(listener.as_ref());
+            }
+        })
+        .await;
+        drop(batches);
+        stats.record(
+            pending.iter().map(|p| p.batch.events.len()).sum(),
+            started.elapsed(),
+        );
+        delivering = Some(Delivery { pending, outcome });
     }
 }
 
