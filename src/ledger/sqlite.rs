@@ -2,10 +2,12 @@
 //!
 //! Appends are one multi-statement SQL text per group commit (`BEGIN IMMEDIATE; INSERT …;
 //! read-model statements; COMMIT`), so a batch costs one hand-off to SQLite's thread.
-//! Positions, versions and hashes are computed from a cached head; triggers
-//! (`migrations/sqlite/0002_seam.sql`) make the database refuse any insert that is not the
-//! next position or the next version of its stream, so a writer whose cache went stale
-//! (another process appended) fails, re-reads the head and tries again — it can never fork.
+//! Positions, versions and hashes are computed from a cached head; the database refuses an
+//! append that does not start at the next position or that finds a stream elsewhere than
+//! expected (the primary key, the unique stream index, and the `append_guard` /
+//! `stream_guard` checks of `migrations/sqlite/0002_seam.sql`), so a writer whose cache went
+//! stale (another process appended) fails, re-reads the head and tries again — it can never
+//! fork.
 
 use super::sql::{EventColumns, ReadModel, Statements, Value, CHECKPOINT_SQL};
 use super::{
@@ -484,9 +486,18 @@ impl SqliteStore {
 /// One sqlx call per batch means one hand-off to SQLite's worker thread instead of
 /// one per statement; under load each hand-off waits for a core, and the
 /// commit cycle bounds how fast the group commit can go.
-fn batch_sql(rows: usize, shredding_keys: usize, shredded: usize, models: &[Statements]) -> String {
-    let mut sql = String::with_capacity(64 + rows * 26 + shredding_keys * 64);
-    sql.push_str("BEGIN IMMEDIATE;");
+fn batch_sql(
+    rows: usize,
+    stream_guards: usize,
+    shredding_keys: usize,
+    shredded: usize,
+    models: &[Statements],
+) -> String {
+    let mut sql = String::with_capacity(128 + rows * 26 + shredding_keys * 64);
+    sql.push_str("BEGIN IMMEDIATE;INSERT INTO append_guard (next_position) VALUES (?);");
+    for _ in 0..stream_guards {
+        sql.push_str("INSERT INTO stream_guard (stream, next_version) VALUES (?,?);");
+    }
     let mut left = rows;
     while left > 0 {
         let n = left.min(ROWS_PER_STATEMENT);
@@ -603,8 +614,18 @@ impl LedgerStore for SqliteStore {
                 accepted().flat_map(|b| b.shredding_keys.iter()).collect();
             let shredded: Vec<&KeyId> = accepted().flat_map(|b| b.shredded.iter()).collect();
 
+            // Each stream's first version in this append: what the database must agree with.
+            let mut stream_guards: Vec<(&str, u64)> = Vec::new();
+            for row in &rows {
+                if let (Some(stream), Some(version)) = (row.stream, row.stream_version) {
+                    if !stream_guards.iter().any(|(s, _)| *s == stream) {
+                        stream_guards.push((stream, version));
+                    }
+                }
+            }
             let sql = batch_sql(
                 rows.len(),
+                stream_guards.len(),
                 shredding_keys.len(),
                 shredded.len(),
                 &model_statements,
@@ -613,6 +634,11 @@ impl LedgerStore for SqliteStore {
             {
                 use sqlx::Arguments as _;
                 let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(storage);
+                add(args.add((start.position + 1) as i64))?;
+                for (stream, version) in &stream_guards {
+                    add(args.add(*stream))?;
+                    add(args.add(*version as i64))?;
+                }
                 for row in &rows {
                     add(args.add(row.position as i64))?;
                     add(args.add(row.stream))?;
@@ -928,5 +954,53 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
+    }
+
+    #[tokio::test]
+    async fn the_guards_refuse_an_append_off_the_head_or_a_stream_off_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("ledger.db"), vec![])
+            .await
+            .unwrap();
+        let conn = &mut ledger.store.conn;
+        sqlx::raw_sql(
+            "INSERT INTO events (position, stream, stream_version, event_name, data, hash) \
+             VALUES (1, NULL, NULL, 'E', x'00', x'00'), (2, 'key/k', 1, 'E', x'00', x'00')",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let guard = |sql: &'static str| sqlx::raw_sql(sql);
+        assert!(guard("INSERT INTO append_guard VALUES (3)")
+            .execute(&mut *conn)
+            .await
+            .is_ok());
+        for off in [
+            "INSERT INTO append_guard VALUES (2)",
+            "INSERT INTO append_guard VALUES (4)",
+        ] {
+            let e = guard(off).execute(&mut *conn).await.unwrap_err();
+            assert!(e.to_string().contains("next position"), "{e}");
+        }
+        assert!(guard("INSERT INTO stream_guard VALUES ('key/k', 2)")
+            .execute(&mut *conn)
+            .await
+            .is_ok());
+        assert!(guard("INSERT INTO stream_guard VALUES ('key/new', 1)")
+            .execute(&mut *conn)
+            .await
+            .is_ok());
+        for off in [
+            "INSERT INTO stream_guard VALUES ('key/k', 1)",
+            "INSERT INTO stream_guard VALUES ('key/k', 3)",
+        ] {
+            assert!(guard(off).execute(&mut *conn).await.is_err());
+        }
+        // The views store nothing.
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM append_guard")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
     }
 }

@@ -1,14 +1,15 @@
-//! Read model `key_usage`: per key, its last successful cryptographic operation (what
-//! `GetKeyLastUsage` answers and the compliance report's "unused for N days" reads), and
-//! counts of the calls that named it, by operation and outcome. Kept in SQL tables inside
-//! the append transaction (`docs/read-models.md`).
+//! Read model `key_usage`: per key and operation, counts of the calls that named the key by
+//! outcome, and the operation's last successful use; the view `key_usage` gives each key's
+//! last successful cryptographic operation (what `GetKeyLastUsage` answers and the compliance
+//! report's "unused for N days" reads). Kept in one SQL table inside the append transaction
+//! (`docs/read-models.md`); the view is in `migrations/*/0002_seam.sql`.
 
 use crate::ledger::sql::{EventColumns, ReadModel, Statements, Value};
 use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The operations AWS counts as a key's cryptographic use.
+/// The operations AWS counts as a key's cryptographic use (the `key_usage` view lists them too).
 pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
     "Decrypt",
     "DeriveSharedSecret",
@@ -26,24 +27,19 @@ pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
 
 pub struct KeyUsage;
 
-const COUNT_INSERT: &str =
-    "INSERT INTO key_usage_by_operation (key_id, operation, succeeded, failed)";
-const COUNT_TAIL: &str = "ON CONFLICT (key_id, operation) DO UPDATE SET \
+const INSERT: &str = "INSERT INTO key_usage_by_operation \
+     (key_id, operation, succeeded, failed, last_used_at, last_event_id, last_position)";
+// Events arrive in log order, so a batch's last use of an operation is always the newest.
+const TAIL: &str = "ON CONFLICT (key_id, operation) DO UPDATE SET \
      succeeded = key_usage_by_operation.succeeded + excluded.succeeded, \
-     failed = key_usage_by_operation.failed + excluded.failed";
-const LAST_USE_INSERT: &str =
-    "INSERT INTO key_usage (key_id, last_used_at, last_operation, last_event_id, last_position)";
-const LAST_USE_TAIL: &str = "ON CONFLICT (key_id) DO UPDATE SET \
-     last_used_at = excluded.last_used_at, last_operation = excluded.last_operation, \
-     last_event_id = excluded.last_event_id, last_position = excluded.last_position \
-     WHERE key_usage.last_position IS NULL OR excluded.last_position > key_usage.last_position";
-const SEEN_INSERT: &str = "INSERT INTO key_usage (key_id)";
-const SEEN_TAIL: &str = "ON CONFLICT (key_id) DO NOTHING";
+     failed = key_usage_by_operation.failed + excluded.failed, \
+     last_used_at = COALESCE(excluded.last_used_at, key_usage_by_operation.last_used_at), \
+     last_event_id = COALESCE(excluded.last_event_id, key_usage_by_operation.last_event_id), \
+     last_position = COALESCE(excluded.last_position, key_usage_by_operation.last_position)";
 
 struct LastUse<'a> {
     position: u64,
     time_ns: i64,
-    operation: &'a str,
     event_id: &'a str,
 }
 
@@ -61,69 +57,63 @@ impl ReadModel for KeyUsage {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["key_usage", "key_usage_by_operation"]
+        &["key_usage_by_operation"]
     }
 
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements) {
-        let mut counts: HashMap<(&str, &str), (i64, i64)> = HashMap::new();
-        let mut last: HashMap<&str, Option<LastUse<'_>>> = HashMap::new();
+        #[derive(Default)]
+        struct Entry<'a> {
+            succeeded: i64,
+            failed: i64,
+            last: Option<LastUse<'a>>,
+        }
+        let mut entries: HashMap<(&str, &str), Entry<'_>> = HashMap::new();
         for event in events {
             // Usage events only: a lifecycle event is a fact about the key, not a call.
             if event.stream.is_some() {
                 continue;
             }
             let succeeded = event.error_code.is_none();
-            let cryptographic = succeeded && CRYPTOGRAPHIC_OPERATIONS.contains(&event.event_name);
             for key in event.keys() {
-                let count = counts.entry((key, event.event_name)).or_default();
+                let entry = entries.entry((key, event.event_name)).or_default();
                 if succeeded {
-                    count.0 += 1;
-                } else {
-                    count.1 += 1;
-                }
-                let entry = last.entry(key).or_default();
-                if cryptographic {
-                    *entry = Some(LastUse {
+                    entry.succeeded += 1;
+                    entry.last = Some(LastUse {
                         position: event.position,
                         time_ns: event.time_ns,
-                        operation: event.event_name,
                         event_id: event.event_id,
                     });
+                } else {
+                    entry.failed += 1;
                 }
             }
         }
         // Sorted: the same events always give the same statements in the same order.
-        let mut last: Vec<_> = last.into_iter().collect();
-        last.sort_unstable_by_key(|(key, _)| *key);
-        let mut counts: Vec<_> = counts.into_iter().collect();
-        counts.sort_unstable_by_key(|(key, _)| *key);
-        let (mut used, mut seen) = (Vec::new(), Vec::new());
-        for (key, last_use) in last {
-            match last_use {
-                Some(u) => used.push(vec![
-                    key.into(),
-                    rfc3339(u.time_ns),
-                    u.operation.into(),
-                    u.event_id.into(),
-                    (u.position as i64).into(),
-                ]),
-                None => seen.push(vec![key.into()]),
-            }
-        }
-        let counts = counts
+        let mut entries: Vec<_> = entries.into_iter().collect();
+        entries.sort_unstable_by_key(|(key, _)| *key);
+        let rows = entries
             .into_iter()
-            .map(|((key, operation), (succeeded, failed))| {
+            .map(|((key, operation), e)| {
+                let (time, event_id, position) = match e.last {
+                    Some(u) => (
+                        rfc3339(u.time_ns),
+                        u.event_id.into(),
+                        (u.position as i64).into(),
+                    ),
+                    None => (Value::Null, Value::Null, Value::Null),
+                };
                 vec![
                     key.into(),
                     operation.into(),
-                    succeeded.into(),
-                    failed.into(),
+                    e.succeeded.into(),
+                    e.failed.into(),
+                    time,
+                    event_id,
+                    position,
                 ]
             })
             .collect();
-        out.push_rows(LAST_USE_INSERT, LAST_USE_TAIL, used);
-        out.push_rows(SEEN_INSERT, SEEN_TAIL, seen);
-        out.push_rows(COUNT_INSERT, COUNT_TAIL, counts);
+        out.push_rows(INSERT, TAIL, rows);
     }
 }
 
@@ -149,59 +139,77 @@ mod tests {
     }
 
     #[test]
-    fn the_last_successful_cryptographic_call_wins_and_every_call_is_counted() {
+    fn every_call_is_counted_and_each_operation_keeps_its_last_success() {
         let events = [
             usage(1, "Encrypt", "k1", None),
             usage(2, "Decrypt", "k1 k2", None),
             usage(3, "Encrypt", "k1", Some("DisabledException")),
-            usage(4, "DescribeKey", "k1", None),
+            usage(4, "Encrypt", "k1", None),
             usage(5, "ListKeys", "", None),
-            usage(6, "DescribeKey", "k3", None),
+            usage(6, "DescribeKey", "k3", Some("NotFoundException")),
         ];
         let mut out = Statements::default();
         KeyUsage.apply(&events, &mut out);
-        assert_eq!(out.0.len(), 3, "one set-based statement per table and kind");
-        let last = out
-            .0
-            .iter()
-            .find(|s| s.sql.starts_with(LAST_USE_INSERT))
-            .unwrap();
-        // k1's last successful cryptographic call is the Decrypt at 2 (3 failed, 4 is a read).
+        assert_eq!(out.0.len(), 1, "one set-based statement");
+        let rows: Vec<&[Value]> = out.0[0].params.chunks(7).collect();
+        let t = |s: i64| Value::from(format!("1970-01-01T00:00:0{s}Z"));
         assert_eq!(
-            last.params,
+            rows,
             vec![
-                "k1".into(),
-                "1970-01-01T00:00:02Z".into(),
-                "Decrypt".into(),
-                "e".into(),
-                Value::Int(2),
-                "k2".into(),
-                "1970-01-01T00:00:02Z".into(),
-                "Decrypt".into(),
-                "e".into(),
-                Value::Int(2),
+                &[
+                    "k1".into(),
+                    "Decrypt".into(),
+                    1.into(),
+                    0.into(),
+                    t(2),
+                    "e".into(),
+                    Value::Int(2)
+                ][..],
+                // The failed Encrypt at 3 is counted; the success at 4 is the last use.
+                &[
+                    "k1".into(),
+                    "Encrypt".into(),
+                    2.into(),
+                    1.into(),
+                    t(4),
+                    "e".into(),
+                    Value::Int(4)
+                ][..],
+                &[
+                    "k2".into(),
+                    "Decrypt".into(),
+                    1.into(),
+                    0.into(),
+                    t(2),
+                    "e".into(),
+                    Value::Int(2)
+                ][..],
+                &[
+                    "k3".into(),
+                    "DescribeKey".into(),
+                    0.into(),
+                    1.into(),
+                    Value::Null,
+                    Value::Null,
+                    Value::Null
+                ][..],
             ]
         );
-        let seen = out
-            .0
-            .iter()
-            .find(|s| s.sql.starts_with(SEEN_INSERT))
-            .unwrap();
-        assert_eq!(
-            seen.params,
-            vec![Value::from("k3")],
-            "a key only read has no last use"
-        );
-        let counts = out
-            .0
-            .iter()
-            .find(|s| s.sql.starts_with(COUNT_INSERT))
-            .unwrap();
-        let rows: Vec<&[Value]> = counts.params.chunks(4).collect();
-        assert_eq!(rows.len(), 5);
-        assert!(rows.contains(&&["k1".into(), "Encrypt".into(), 1.into(), 1.into()][..]));
-        assert!(rows.contains(&&["k2".into(), "Decrypt".into(), 1.into(), 0.into()][..]));
-        assert!(rows.contains(&&["k1".into(), "DescribeKey".into(), 1.into(), 0.into()][..]));
+    }
+
+    #[test]
+    fn the_key_usage_view_names_the_same_cryptographic_operations() {
+        let migration = include_str!("../../migrations/sqlite/0002_seam.sql");
+        let view = &migration[migration
+            .find("CREATE VIEW IF NOT EXISTS key_usage")
+            .unwrap()..];
+        for operation in CRYPTOGRAPHIC_OPERATIONS {
+            assert_eq!(
+                view.matches(&format!("'{operation}'")).count(),
+                2,
+                "{operation}"
+            );
+        }
     }
 
     #[test]
@@ -214,13 +222,8 @@ mod tests {
             .collect();
         let mut out = Statements::default();
         KeyUsage.apply(&events, &mut out);
-        let last: Vec<_> = out
-            .0
-            .iter()
-            .filter(|s| s.sql.starts_with(LAST_USE_INSERT))
-            .collect();
         assert_eq!(
-            last.iter().map(|s| s.params.len() / 5).collect::<Vec<_>>(),
+            out.0.iter().map(|s| s.params.len() / 7).collect::<Vec<_>>(),
             vec![500, 500, 200]
         );
     }
