@@ -387,23 +387,32 @@ impl SqliteStore {
                     .await
                     .map_err(storage)?;
             }
-            let mut after = 0u64;
-            loop {
-                // Thousands of events' columns per result row: per-row hand-offs from SQLite's
-                // thread, not SQLite's scan, are what bound a row-by-row read.
-                let packed: Option<String> = sqlx::query_scalar(PACKED_COLUMNS_SQL)
+            // Thousands of events' columns per result row: per-row hand-offs from SQLite's
+            // thread, not SQLite's scan, are what bound a row-by-row read.
+            async fn packed_after(
+                conn: &mut SqliteConnection,
+                after: u64,
+            ) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar(PACKED_COLUMNS_SQL)
                     .bind(after as i64)
                     .bind(REBUILD_CHUNK as i64)
                     .bind(PACKED_FORMAT)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(conn)
                     .await
-                    .map_err(storage)?;
-                let Some(packed) = packed else { break };
-                let columns = unpack_columns(&packed, after)?;
+                    .map_err(storage)
+            }
+            let mut after = 0u64;
+            let mut packed = packed_after(tx, after).await?;
+            while let Some(chunk) = packed.take() {
+                let columns = unpack_columns(&chunk, after)?;
                 let Some(last) = columns.last() else { break };
                 after = last.position;
+                // SQLite packs the next chunk on its thread while this one is folded here.
                 let mut statements = Statements::default();
-                model.apply(&columns, &mut statements);
+                let (next, ()) = futures_util::future::join(packed_after(tx, after), async {
+                    model.apply(&columns, &mut statements)
+                })
+                .await;
                 if !statements.is_empty() {
                     // One multi-statement text per chunk: one hand-off, not one per statement.
                     let mut sql = String::new();
@@ -422,6 +431,7 @@ impl SqliteStore {
                         .map_err(storage)?;
                 }
                 progress(after, total);
+                packed = next?;
             }
             sqlx::query(CHECKPOINT_SQL)
                 .bind(model.name())
