@@ -43,6 +43,11 @@ async fn dump(data_dir: &Path) -> Vec<(String, Vec<String>)> {
     out
 }
 
+async fn new_key(kms: &aws_sdk_kms::Client) -> String {
+    let created = kms.create_key().send().await.unwrap();
+    created.key_metadata.unwrap().key_id
+}
+
 fn rebuild(data_dir: &Path, name: &str) -> (bool, String) {
     let out = Command::new(BIN)
         .args(["rebuild", name, "--data-dir"])
@@ -61,30 +66,9 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
     let dir = root.path().join("data");
     let server = Server::start(&dir).await;
     let kms = &server.client;
-    let a = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let b = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let unused = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let a = new_key(kms).await;
+    let b = new_key(kms).await;
+    let unused = new_key(kms).await;
     let mut blob = None;
     for i in 0..5 {
         let out = kms
@@ -185,15 +169,7 @@ async fn a_model_behind_the_log_is_rebuilt_at_start() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let server = Server::start(&dir).await;
-    let key = server
-        .client
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = new_key(&server.client).await;
     server
         .client
         .encrypt()
