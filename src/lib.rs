@@ -8,9 +8,12 @@
 //! - [`crypto`]: the only code that touches key bytes — XChaCha20-Poly1305,
 //!   the ciphertext format, encryption context, root key, keyring, and the
 //!   asymmetric/HMAC/key-agreement primitives.
-//! - [`ledger`]: the append-only, hash-chained log — the store trait, the
-//!   group-commit writer, the SQLite store and its checkpointer.
-//! - [`projections`]: folds over the log — key state, aliases, credentials.
+//! - [`ledger`]: the append-only, hash-chained log — the store contract (the store
+//!   assigns positions, checks stream versions, chains hashes), the reader (reads and
+//!   tailing), the group-commit writer, the SQLite and in-memory stores, and the seam
+//!   through which SQL read models are kept in the append transaction.
+//! - [`projections`]: folds over the log — in memory: key state, aliases, credentials;
+//!   in SQL tables: `key_usage`.
 //! - [`app`]: the command handler (authenticate → resolve → decide + crypto →
 //!   append → reply): symmetric operations, lifecycle, asymmetric operations,
 //!   point-in-time history, the scheduler, the CloudTrail record, bootstrap.
