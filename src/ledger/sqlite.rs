@@ -702,7 +702,15 @@ impl LedgerStore for SqliteStore {
                 // failure came after COMMIT). Then believe the database, not the error.
                 let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
                 let now = read_head(&mut self.conn).await?;
-                if now == end {
+                // Landed: our last row is there with our hash (another writer may have
+                // appended after it before we looked).
+                let ours: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT hash FROM events WHERE position = ?")
+                        .bind(end.position as i64)
+                        .fetch_optional(&mut self.conn)
+                        .await
+                        .map_err(storage)?;
+                if ours.as_deref() == Some(&end.hash[..]) {
                     tracing::warn!(error = %e, "commit reported a failure but landed; treating it as committed");
                 } else if now == start {
                     // Nothing landed and nobody else wrote: a real failure.
