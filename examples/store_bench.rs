@@ -70,7 +70,7 @@ async fn main() {
                         stream: None,
                         event_name: operation.into(),
                         data: serde_json::to_vec(&json).unwrap(),
-                        columns: Columns::new(event_id, time, vec![key], failed.then(|| "DisabledException".into())),
+                        columns: Columns::new(event_id, time, Some(key.to_string()), failed.then(|| "DisabledException".into())),
                         lifecycle: None,
                     }],
                     ..Default::default()

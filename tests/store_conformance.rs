@@ -92,7 +92,7 @@ fn event(stream: Option<(&str, u64)>, text: &str) -> NewEvent {
         stream: stream.map(|(s, v)| (s.to_owned(), v)),
         event_name: "Test".into(),
         data: serde_json::to_vec(&json).unwrap(),
-        columns: Columns::new(event_id, time, vec![], None),
+        columns: Columns::new(event_id, time, None, None),
         lifecycle: None,
     }
 }
@@ -154,7 +154,7 @@ async fn appends_get_gap_free_positions_and_an_intact_chain<B: Backend>(b: B) {
     // The stored columns are what the append said.
     assert_eq!(
         events[0].event_id,
-        Some(first.events[0].columns.event_id.to_string())
+        Some(first.events[0].columns.event_id.clone())
     );
     assert_eq!(events[0].time_ns, Some(first.events[0].columns.time_ns));
 }

@@ -52,24 +52,36 @@ pub fn key_id_of_arn(arn: &str) -> Option<&str> {
     arn.rsplit_once(":key/").map(|(_, id)| id)
 }
 
+/// The `keys` column of a lifecycle event on `stream`: the key whose stream it is.
+pub fn lifecycle_keys(stream: &str) -> Option<String> {
+    stream.strip_prefix("key/").map(str::to_owned)
+}
+
+/// The `keys` column of a usage event whose CloudTrail resources are these ARNs: their key
+/// ids, separated by spaces, each once; `None` when there are none.
+pub fn usage_keys<'a>(arns: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut keys: Vec<&str> = Vec::new();
+    for id in arns.into_iter().filter_map(key_id_of_arn) {
+        if !keys.contains(&id) {
+            keys.push(id);
+        }
+    }
+    (!keys.is_empty()).then(|| keys.join(" "))
+}
+
 /// Derive the columns of a stored event from its JSON.
 pub fn derive(data: &[u8]) -> Result<DerivedColumns, String> {
     let e: Envelope = serde_json::from_slice(data).map_err(|e| e.to_string())?;
     let time = OffsetDateTime::parse(e.time, &Rfc3339).map_err(|err| err.to_string())?;
-    let keys: Vec<&str> = match &e.stream {
+    let keys = match &e.stream {
         // A lifecycle event concerns the key whose stream it is on.
-        Some(stream) => stream.strip_prefix("key/").into_iter().collect(),
+        Some(stream) => lifecycle_keys(stream),
         // A usage event concerns the keys of its CloudTrail record's resources.
-        None => e
-            .body
-            .as_ref()
-            .map(|b| {
-                b.resources
-                    .iter()
-                    .filter_map(|r| key_id_of_arn(&r.arn))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        None => usage_keys(
+            e.body
+                .iter()
+                .flat_map(|b| b.resources.iter().map(|r| r.arn.as_str())),
+        ),
     };
     Ok(DerivedColumns {
         event_name: e.event_name,
@@ -77,7 +89,7 @@ pub fn derive(data: &[u8]) -> Result<DerivedColumns, String> {
         stream_version: e.stream_version,
         event_id: e.event_id,
         time_ns: time.unix_timestamp_nanos() as i64,
-        keys: (!keys.is_empty()).then(|| keys.join(" ")),
+        keys,
         error_code: e.error_code,
     })
 }

@@ -226,11 +226,7 @@ impl Service {
             error_message: error.map(|e| e.to_string()),
             body: trail::UsageBody::ApiCallRecorded(cloudtrail),
         };
-        let keys = record
-            .resources
-            .iter()
-            .filter_map(|arn| replay::columns::key_id_of_arn(arn).and_then(KeyId::parse))
-            .collect();
+        let keys = replay::columns::usage_keys(record.resources.iter().map(String::as_str));
         let columns = Columns::new(event_id, now, keys, envelope.error_code.clone());
         events.push(NewEvent {
             stream: None,
@@ -269,12 +265,7 @@ pub fn lifecycle_event(
 ) -> NewEvent {
     let event_id = Uuid::now_v7();
     let stream = event.stream();
-    // A lifecycle event concerns the key whose stream it is on (replay::columns says so too).
-    let keys = stream
-        .strip_prefix("key/")
-        .and_then(KeyId::parse)
-        .into_iter()
-        .collect();
+    let keys = replay::columns::lifecycle_keys(&stream);
     let envelope = Envelope {
         event_id,
         event_version: EVENT_VERSION,

@@ -112,9 +112,9 @@ impl LedgerStore for MemoryStore {
                         event_name: event.event_name.clone(),
                         data: event.data.clone(),
                         hash: head.hash,
-                        event_id: Some(event.columns.event_id.to_string()),
+                        event_id: Some(event.columns.event_id.clone()),
                         time_ns: Some(event.columns.time_ns),
-                        keys: event.columns.keys_text(),
+                        keys: event.columns.keys.clone(),
                         error_code: event.columns.error_code.clone(),
                     });
                 }

@@ -41,14 +41,16 @@ pub struct NewEvent {
 }
 
 /// What the log stores beside each event's JSON, so that read models are rebuilt from
-/// columns rather than by parsing every event.
+/// columns rather than by parsing every event. Rendered when the event is made (on the
+/// request's thread), so the single writer only binds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
-    pub event_id: Uuid,
+    pub event_id: String,
     /// The envelope's time, in Unix nanoseconds.
     pub time_ns: i64,
-    /// The KMS keys the event concerns: a usage event's resources, a key stream's key.
-    pub keys: Vec<KeyId>,
+    /// The ids of the KMS keys the event concerns, space-separated (`replay::columns`
+    /// defines them: a usage event's resources, a key stream's key); `None` when none.
+    pub keys: Option<String>,
     pub error_code: Option<String>,
 }
 
@@ -56,35 +58,21 @@ impl Columns {
     pub fn new(
         event_id: Uuid,
         time: OffsetDateTime,
-        keys: Vec<KeyId>,
+        keys: Option<String>,
         error_code: Option<String>,
     ) -> Columns {
         Columns {
-            event_id,
+            event_id: event_id.to_string(),
             // i64 nanoseconds reach the year 2262.
             time_ns: time.unix_timestamp_nanos() as i64,
             keys,
             error_code,
         }
     }
-
-    /// The `keys` column: key ids separated by spaces, NULL when there are none.
-    pub fn keys_text(&self) -> Option<String> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let mut text = String::with_capacity(self.keys.len() * 37);
-        for (i, key) in self.keys.iter().enumerate() {
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push_str(&key.to_string());
-        }
-        Some(text)
-    }
 }
 
-/// Events that must be durable together, plus shredding keys created with them.
+/// Events that must be durable together, plus shredding keys created with them. Every
+/// append records at least one event (audit-first: a call is always its usage event).
 #[derive(Debug, Default, Clone)]
 pub struct AppendBatch {
     pub events: Vec<NewEvent>,

@@ -64,6 +64,8 @@ const PAGE_SIZE: u32 = 16 * 1024;
 pub struct Faults {
     /// Commit for real, then report an error (an fsync error after the data landed).
     pub report_failure_after_commit: AtomicBool,
+    /// With the above: before the error is looked into, "another writer" appends one event.
+    pub foreign_append_after_commit: AtomicBool,
 }
 
 /// The writer's connection, with the head it believes in.
@@ -345,9 +347,9 @@ struct Row<'a> {
     event_name: &'a str,
     data: &'a [u8],
     hash: [u8; 32],
-    event_id: String,
+    event_id: &'a str,
     time_ns: i64,
-    keys: Option<String>,
+    keys: Option<&'a str>,
     error_code: Option<&'a str>,
 }
 
@@ -543,6 +545,60 @@ fn batch_sql(
     sql
 }
 
+/// What a failed append transaction turned out to have done.
+enum Settled {
+    /// It committed despite the error (our last row is there with our hash).
+    Landed,
+    /// Nothing of it is there and nobody else wrote: a real failure.
+    NothingLanded,
+    /// Another writer appended since the cache was filled: re-read and decide again.
+    LogMoved,
+}
+
+impl SqliteStore {
+    /// After an error: roll back what may still be open, then believe the database.
+    async fn settle_failure(&mut self, start: Head, end: Head) -> Result<Settled, StoreError> {
+        if let Err(e) = sqlx::query("ROLLBACK").execute(&mut self.conn).await {
+            // "No transaction is active": the failure came after COMMIT, or SQLite already
+            // rolled back. Anything else leaves a transaction open in which our own rows
+            // would look committed: fail closed rather than believe them.
+            if !e.to_string().contains("no transaction is active") {
+                return Err(storage(format!("cannot roll back a failed append: {e}")));
+            }
+        }
+        let ours: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT hash FROM events WHERE position = ?")
+                .bind(end.position as i64)
+                .fetch_optional(&mut self.conn)
+                .await
+                .map_err(storage)?;
+        if ours.as_deref() == Some(&end.hash[..]) {
+            return Ok(Settled::Landed);
+        }
+        if read_head(&mut self.conn).await? == start {
+            return Ok(Settled::NothingLanded);
+        }
+        Ok(Settled::LogMoved)
+    }
+
+    /// For [`Faults::foreign_append_after_commit`]: one event after `end`, as another
+    /// process would append it.
+    async fn append_foreign_event(&mut self, end: Head) -> Result<(), StoreError> {
+        let position = end.position + 1;
+        let data = br#"{"event_name":"Foreign"}"#;
+        sqlx::query(
+            "INSERT INTO events (position, event_name, data, hash) VALUES (?, 'Foreign', ?, ?)",
+        )
+        .bind(position as i64)
+        .bind(&data[..])
+        .bind(&replay::chain_hash(&end.hash, position, data)[..])
+        .execute(&mut self.conn)
+        .await
+        .map_err(storage)?;
+        Ok(())
+    }
+}
+
 impl LedgerStore for SqliteStore {
     async fn head(&mut self) -> Result<Head, StoreError> {
         read_head(&mut self.conn).await
@@ -577,9 +633,9 @@ impl LedgerStore for SqliteStore {
                         event_name: &event.event_name,
                         data: &event.data,
                         hash,
-                        event_id: event.columns.event_id.to_string(),
+                        event_id: &event.columns.event_id,
                         time_ns: event.columns.time_ns,
-                        keys: event.columns.keys_text(),
+                        keys: event.columns.keys.as_deref(),
                         error_code: event.columns.error_code.as_deref(),
                     });
                 }
@@ -597,9 +653,9 @@ impl LedgerStore for SqliteStore {
                     position: r.position,
                     stream: r.stream,
                     event_name: r.event_name,
-                    event_id: &r.event_id,
+                    event_id: r.event_id,
                     time_ns: r.time_ns,
-                    keys: r.keys.as_deref().unwrap_or(""),
+                    keys: r.keys.unwrap_or(""),
                     error_code: r.error_code,
                 })
                 .collect();
@@ -656,9 +712,9 @@ impl LedgerStore for SqliteStore {
                     add(args.add(row.event_name))?;
                     add(args.add(row.data))?;
                     add(args.add(&row.hash[..]))?;
-                    add(args.add(row.event_id.as_str()))?;
+                    add(args.add(row.event_id))?;
                     add(args.add(row.time_ns))?;
-                    add(args.add(row.keys.as_deref()))?;
+                    add(args.add(row.keys))?;
                     add(args.add(row.error_code))?;
                 }
                 for (key_id, wrapped) in &shredding_keys {
@@ -693,38 +749,32 @@ impl LedgerStore for SqliteStore {
                     .report_failure_after_commit
                     .load(Ordering::SeqCst)
             {
+                if self
+                    .faults
+                    .foreign_append_after_commit
+                    .load(Ordering::SeqCst)
+                {
+                    self.append_foreign_event(end).await?;
+                }
                 result = Err(StoreError::Storage(
                     "injected: fsync failed after the commit".into(),
                 ));
             }
             if let Err(e) = result {
-                // A statement failed inside the transaction: undo all of it (a no-op if the
-                // failure came after COMMIT). Then believe the database, not the error.
-                let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
-                let now = read_head(&mut self.conn).await?;
-                // Landed: our last row is there with our hash (another writer may have
-                // appended after it before we looked).
-                let ours: Option<Vec<u8>> =
-                    sqlx::query_scalar("SELECT hash FROM events WHERE position = ?")
-                        .bind(end.position as i64)
-                        .fetch_optional(&mut self.conn)
-                        .await
-                        .map_err(storage)?;
-                if ours.as_deref() == Some(&end.hash[..]) {
-                    tracing::warn!(error = %e, "commit reported a failure but landed; treating it as committed");
-                } else if now == start {
-                    // Nothing landed and nobody else wrote: a real failure.
-                    return Err(e);
-                } else {
-                    // Another writer appended since the cache was filled: re-read and retry.
-                    tracing::debug!(
-                        cached = start.position,
-                        found = now.position,
-                        "log moved under the writer; retrying"
-                    );
-                    self.refresh(batches).await?;
-                    last_error = Some(e);
-                    continue;
+                match self.settle_failure(start, end).await? {
+                    Settled::Landed => {
+                        tracing::warn!(error = %e, "commit reported a failure but landed; treating it as committed");
+                    }
+                    Settled::NothingLanded => return Err(e),
+                    Settled::LogMoved => {
+                        tracing::debug!(
+                            cached = start.position,
+                            "log moved under the writer; retrying"
+                        );
+                        self.refresh(batches).await?;
+                        last_error = Some(e);
+                        continue;
+                    }
                 }
             }
             self.head = end;
@@ -1020,5 +1070,55 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    fn usage_batch(text: &str) -> AppendBatch {
+        let event_id = uuid::Uuid::now_v7();
+        AppendBatch {
+            events: vec![crate::ledger::NewEvent {
+                stream: None,
+                event_name: "Test".into(),
+                data: format!(r#"{{"text":"{text}"}}"#).into_bytes(),
+                columns: crate::ledger::Columns::new(
+                    event_id,
+                    time::OffsetDateTime::UNIX_EPOCH,
+                    None,
+                    None,
+                ),
+                lifecycle: None,
+            }],
+            ..AppendBatch::default()
+        }
+    }
+
+    /// A commit that reported an error but landed, with another writer's event already
+    /// behind it when the store looks: it counts as committed, and is not written again.
+    #[tokio::test]
+    async fn a_landed_commit_is_not_written_again_when_another_writer_followed_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("ledger.db"), vec![])
+            .await
+            .unwrap();
+        let faults = ledger.store.faults();
+        faults
+            .report_failure_after_commit
+            .store(true, Ordering::SeqCst);
+        faults
+            .foreign_append_after_commit
+            .store(true, Ordering::SeqCst);
+        let (a, b) = (usage_batch("a"), usage_batch("b"));
+        let outcomes = ledger.store.append(&[&a, &b]).await.unwrap();
+        assert_eq!(outcomes, vec![Ok(1..2), Ok(2..3)]);
+        faults
+            .report_failure_after_commit
+            .store(false, Ordering::SeqCst);
+        let outcomes = ledger.store.append(&[&usage_batch("c")]).await.unwrap();
+        assert_eq!(outcomes, vec![Ok(4..5)], "after the foreign event at 3");
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT event_name FROM events ORDER BY position")
+                .fetch_all(&mut ledger.store.conn)
+                .await
+                .unwrap();
+        assert_eq!(names, ["Test", "Test", "Foreign", "Test"]);
     }
 }

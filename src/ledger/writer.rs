@@ -39,6 +39,13 @@ impl Ledger {
 
     /// Append a batch; returns its positions once it is durable.
     pub async fn append(&self, batch: AppendBatch) -> Result<Range<u64>, AppendError> {
+        if batch.events.is_empty() {
+            // Stores judge whether an append landed by its last event; one without events
+            // (shredding keys alone) could neither be found nor audited.
+            return Err(AppendError::Unavailable(
+                "an append must record at least one event".into(),
+            ));
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending { batch, reply })
@@ -194,7 +201,7 @@ mod tests {
             columns: Columns::new(
                 uuid::Uuid::now_v7(),
                 time::OffsetDateTime::UNIX_EPOCH,
-                vec![],
+                None,
                 None,
             ),
             lifecycle: None,
@@ -263,6 +270,21 @@ mod tests {
             }
         }
         assert_eq!((ok, conflicts), (26, 24));
+    }
+
+    #[tokio::test]
+    async fn an_append_without_events_is_refused() {
+        let db = MemoryDatabase::default();
+        let ledger = Ledger::start(db.store(), Arc::new(Recorder(Mutex::new(vec![]))));
+        let shredding_only = AppendBatch {
+            shredded: vec![KeyId::from_uuid(uuid::Uuid::new_v4())],
+            ..AppendBatch::default()
+        };
+        assert!(matches!(
+            ledger.append(shredding_only).await,
+            Err(AppendError::Unavailable(_))
+        ));
+        assert_eq!(db.reader().head().await.unwrap().position, 0);
     }
 
     #[tokio::test]
