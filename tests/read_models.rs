@@ -5,19 +5,13 @@
 mod common;
 
 use aws_sdk_kms::primitives::Blob;
-use common::{Server, BIN};
+use common::Server;
 use std::path::Path;
-use std::process::Command;
 
 /// Every row of every read-model table and the checkpoints, as text, in a stable order.
 async fn dump(data_dir: &Path) -> Vec<(String, Vec<String>)> {
-    use sqlx::{ConnectOptions, Row};
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(data_dir.join("ledger.db"))
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
+    use sqlx::Row;
+    let mut conn = common::ledger_connection(data_dir, true).await;
     let mut out = Vec::new();
     for (table, order) in [
         ("key_usage", "key_id"),
@@ -49,15 +43,7 @@ async fn new_key(kms: &aws_sdk_kms::Client) -> String {
 }
 
 fn rebuild(data_dir: &Path, name: &str) -> (bool, String) {
-    let out = Command::new(BIN)
-        .args(["rebuild", name, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    common::command(&["rebuild", name], data_dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,12 +167,7 @@ async fn a_model_behind_the_log_is_rebuilt_at_start() {
     server.stop();
     let live = dump(&dir).await;
     {
-        use sqlx::ConnectOptions;
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(dir.join("ledger.db"))
-            .connect()
-            .await
-            .unwrap();
+        let mut conn = common::ledger_connection(&dir, false).await;
         sqlx::raw_sql(
             "DELETE FROM key_usage_by_operation; UPDATE read_model_checkpoints SET position = 1",
         )

@@ -136,6 +136,21 @@ pub fn verify_rows<'a>(
     Ok(verifier.finish())
 }
 
+fn stored_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredRow, sqlx::Error> {
+    Ok(StoredRow {
+        position: row.try_get("position")?,
+        stream: row.try_get("stream")?,
+        stream_version: row.try_get("stream_version")?,
+        event_name: row.try_get("event_name")?,
+        data: row.try_get("data")?,
+        hash: row.try_get("hash")?,
+        event_id: row.try_get("event_id")?,
+        time_ns: row.try_get("time_ns")?,
+        keys: row.try_get("keys")?,
+        error_code: row.try_get("error_code")?,
+    })
+}
+
 /// Verify the SQLite ledger file `path`, opened read-only, streaming its rows.
 pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
     if !path.exists() {
@@ -163,38 +178,7 @@ pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
             verifier.expected_position - 1
         ))
     })? {
-        let stored = StoredRow {
-            position: row
-                .try_get("position")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            stream: row
-                .try_get("stream")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            stream_version: row
-                .try_get("stream_version")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            event_name: row
-                .try_get("event_name")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            data: row
-                .try_get("data")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            hash: row
-                .try_get("hash")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            event_id: row
-                .try_get("event_id")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            time_ns: row
-                .try_get("time_ns")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            keys: row
-                .try_get("keys")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-            error_code: row
-                .try_get("error_code")
-                .map_err(|e| VerifyError::Read(e.to_string()))?,
-        };
+        let stored = stored_row(&row).map_err(|e| VerifyError::Read(e.to_string()))?;
         verifier.push(&stored)?;
     }
     Ok(verifier.finish())
@@ -287,5 +271,35 @@ mod tests {
         let mut rows = chain(3);
         rows[2].error_code = Some("AccessDeniedException".into());
         assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(3));
+        let mut rows = chain(3);
+        rows[0].event_id = Some("e9".into());
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(1));
+        let mut rows = chain(3);
+        rows[1].time_ns = rows[1].time_ns.map(|t| t - 1);
+        assert_eq!(verify_rows(&rows).unwrap_err().position(), Some(2));
+        let mut rows = chain(3);
+        rows[2].event_id = None;
+        assert_eq!(
+            verify_rows(&rows).unwrap_err().position(),
+            Some(3),
+            "a missing column"
+        );
+    }
+
+    #[test]
+    fn the_keys_column_is_each_resource_key_once() {
+        use crate::columns::{lifecycle_keys, usage_keys};
+        let arn = |id: &str| format!("arn:aws:kms:us-east-1:111122223333:key/{id}");
+        let (a, b) = (arn("k-a"), arn("k-b"));
+        assert_eq!(
+            usage_keys([a.as_str(), b.as_str(), a.as_str()]),
+            Some("k-a k-b".into())
+        );
+        assert_eq!(
+            usage_keys(["arn:aws:kms:us-east-1:111122223333:alias/x"]),
+            None
+        );
+        assert_eq!(lifecycle_keys("key/k-a"), Some("k-a".into()));
+        assert_eq!(lifecycle_keys("alias/us-east-1/111122223333/alias/x"), None);
     }
 }

@@ -51,12 +51,24 @@ pub struct Statement {
 /// Rows per multi-row INSERT at most (keeps parameters far below every backend's limit).
 pub const MAX_ROWS_PER_INSERT: usize = 500;
 
+/// The store runs a batch's statements as one text, binding values in order: a missing value
+/// would silently bind NULL, and a numbered placeholder (`?1`) would index the whole text.
+/// So statements use plain `?` only (no `?` inside literals), one per value.
+fn debug_assert_placeholders(sql: &str, params: &[Value]) {
+    debug_assert_eq!(
+        sql.matches('?').count(),
+        params.len(),
+        "placeholders and values differ in: {sql}"
+    );
+}
+
 /// The statements a fold produced, in the order they must run.
 #[derive(Debug, Default, Clone)]
 pub struct Statements(pub Vec<Statement>);
 
 impl Statements {
     pub fn push(&mut self, sql: &'static str, params: Vec<Value>) {
+        debug_assert_placeholders(sql, &params);
         self.0.push(Statement {
             sql: Cow::Borrowed(sql),
             params,
@@ -86,9 +98,11 @@ impl Statements {
             }
             sql.push(' ');
             sql.push_str(tail);
+            let params: Vec<Value> = chunk.into_iter().flatten().collect();
+            debug_assert_placeholders(&sql, &params);
             self.0.push(Statement {
                 sql: Cow::Owned(sql),
-                params: chunk.into_iter().flatten().collect(),
+                params,
             });
         }
     }

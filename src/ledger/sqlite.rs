@@ -176,7 +176,7 @@ impl SqliteLedger {
             .connect_with(SqliteConnectOptions::new().filename(path).read_only(true))
             .await
             .map_err(storage)?;
-        let position = read_head_pool(&pool).await?.position;
+        let position = read_head(&pool).await?.position;
         // Nothing appends through this process: the sender is dropped and tailing polls.
         let (_, rx) = watch::channel(position);
         Ok(LedgerReader::Sqlite(SqliteReader { pool, appended: rx }))
@@ -382,7 +382,7 @@ impl SqliteStore {
             .await
             .map_err(storage)?;
         let rebuilt = in_transaction(&mut self.conn, async |tx| {
-            let total = read_head(tx).await?.position;
+            let total = read_head(&mut *tx).await?.position;
             for table in model.tables() {
                 sqlx::query(&format!("DELETE FROM {table}"))
                     .execute(&mut *tx)
@@ -796,17 +796,10 @@ impl LedgerStore for SqliteStore {
     }
 }
 
-async fn read_head(conn: &mut SqliteConnection) -> Result<Head, StoreError> {
+/// The head as the database has it, through a connection or the reader pool.
+async fn read_head<'c>(executor: impl sqlx::SqliteExecutor<'c>) -> Result<Head, StoreError> {
     let row = sqlx::query("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(storage)?;
-    head_of(row)
-}
-
-async fn read_head_pool(pool: &SqlitePool) -> Result<Head, StoreError> {
-    let row = sqlx::query("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
         .map_err(storage)?;
     head_of(row)
@@ -853,7 +846,7 @@ const RECORD: char = '\u{1e}';
 /// The read-model columns of up to `?2` events after position `?1`, packed into one string
 /// (`?3` is [`PACKED_FORMAT`]; SQLite's printf writes NULL as an empty field).
 const PACKED_COLUMNS_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
-     event_id, time_ns, keys, error_code), char(30)) FROM (SELECT position, stream, event_name, \
+     event_id, time_ns, keys, error_code), char(30) ORDER BY position) FROM (SELECT position, stream, event_name, \
      event_id, time_ns, keys, error_code FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)";
 const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 
@@ -925,7 +918,7 @@ fn stored_event(row: SqliteRow) -> Result<StoredEvent, StoreError> {
 
 impl SqliteReader {
     pub async fn head(&self) -> Result<Head, StoreError> {
-        read_head_pool(&self.pool).await
+        read_head(&self.pool).await
     }
 
     pub async fn read_stream(
@@ -1038,31 +1031,27 @@ mod tests {
         .execute(&mut *conn)
         .await
         .unwrap();
-        let guard = |sql: &'static str| sqlx::raw_sql(sql);
-        assert!(guard("INSERT INTO append_guard VALUES (3)")
-            .execute(&mut *conn)
-            .await
-            .is_ok());
-        for off in [
-            "INSERT INTO append_guard VALUES (2)",
-            "INSERT INTO append_guard VALUES (4)",
-        ] {
-            let e = guard(off).execute(&mut *conn).await.unwrap_err();
-            assert!(e.to_string().contains("next position"), "{e}");
-        }
-        assert!(guard("INSERT INTO stream_guard VALUES ('key/k', 2)")
-            .execute(&mut *conn)
-            .await
-            .is_ok());
-        assert!(guard("INSERT INTO stream_guard VALUES ('key/new', 1)")
-            .execute(&mut *conn)
-            .await
-            .is_ok());
-        for off in [
-            "INSERT INTO stream_guard VALUES ('key/k', 1)",
-            "INSERT INTO stream_guard VALUES ('key/k', 3)",
-        ] {
-            assert!(guard(off).execute(&mut *conn).await.is_err());
+        // (guard insert, whether the database accepts it) with the head at 2 and key/k at 1.
+        let cases = [
+            ("INSERT INTO append_guard VALUES (3)", true),
+            ("INSERT INTO append_guard VALUES (2)", false),
+            ("INSERT INTO append_guard VALUES (4)", false),
+            ("INSERT INTO stream_guard VALUES ('key/k', 2)", true),
+            ("INSERT INTO stream_guard VALUES ('key/new', 1)", true),
+            ("INSERT INTO stream_guard VALUES ('key/k', 1)", false),
+            ("INSERT INTO stream_guard VALUES ('key/k', 3)", false),
+        ];
+        for (sql, accepted) in cases {
+            let outcome = sqlx::raw_sql(sql).execute(&mut *conn).await;
+            assert_eq!(outcome.is_ok(), accepted, "{sql}: {outcome:?}");
+            if let Err(e) = outcome {
+                let why = if sql.contains("append_guard") {
+                    "next position"
+                } else {
+                    "version the append expects"
+                };
+                assert!(e.to_string().contains(why), "{e}");
+            }
         }
         // The views store nothing.
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM append_guard")

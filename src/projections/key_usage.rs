@@ -152,47 +152,32 @@ mod tests {
         KeyUsage.apply(&events, &mut out);
         assert_eq!(out.0.len(), 1, "one set-based statement");
         let rows: Vec<&[Value]> = out.0[0].params.chunks(7).collect();
-        let t = |s: i64| Value::from(format!("1970-01-01T00:00:0{s}Z"));
+        // A row as the fold writes it; `last` is the position (and second) of the last success.
+        let row = |key: &str, operation: &str, succeeded: i64, failed: i64, last: Option<i64>| {
+            let mut row = vec![
+                key.into(),
+                operation.into(),
+                succeeded.into(),
+                failed.into(),
+            ];
+            row.extend(match last {
+                Some(p) => [
+                    format!("1970-01-01T00:00:0{p}Z").into(),
+                    "e".into(),
+                    Value::Int(p),
+                ],
+                None => [Value::Null, Value::Null, Value::Null],
+            });
+            row
+        };
         assert_eq!(
             rows,
-            vec![
-                &[
-                    "k1".into(),
-                    "Decrypt".into(),
-                    1.into(),
-                    0.into(),
-                    t(2),
-                    "e".into(),
-                    Value::Int(2)
-                ][..],
+            [
+                row("k1", "Decrypt", 1, 0, Some(2)),
                 // The failed Encrypt at 3 is counted; the success at 4 is the last use.
-                &[
-                    "k1".into(),
-                    "Encrypt".into(),
-                    2.into(),
-                    1.into(),
-                    t(4),
-                    "e".into(),
-                    Value::Int(4)
-                ][..],
-                &[
-                    "k2".into(),
-                    "Decrypt".into(),
-                    1.into(),
-                    0.into(),
-                    t(2),
-                    "e".into(),
-                    Value::Int(2)
-                ][..],
-                &[
-                    "k3".into(),
-                    "DescribeKey".into(),
-                    0.into(),
-                    1.into(),
-                    Value::Null,
-                    Value::Null,
-                    Value::Null
-                ][..],
+                row("k1", "Encrypt", 2, 1, Some(4)),
+                row("k2", "Decrypt", 1, 0, Some(2)),
+                row("k3", "DescribeKey", 0, 1, None),
             ]
         );
     }

@@ -192,8 +192,14 @@ where
 
 /// Run `keyledger verify`, returning (success, stdout).
 pub fn verify(data_dir: &Path) -> (bool, String) {
+    command(&["verify"], data_dir)
+}
+
+/// Run `keyledger ARGS… --data-dir DIR`: whether it succeeded, and its stdout and stderr.
+pub fn command(args: &[&str], data_dir: &Path) -> (bool, String) {
     let out = Command::new(BIN)
-        .args(["verify", "--data-dir"])
+        .args(args)
+        .arg("--data-dir")
         .arg(data_dir)
         .output()
         .unwrap();
@@ -203,15 +209,21 @@ pub fn verify(data_dir: &Path) -> (bool, String) {
     )
 }
 
-/// Every stored event's JSON, in log order (read-only, beside a running server).
-pub async fn stored_events(data_dir: &Path) -> Vec<serde_json::Value> {
-    use sqlx::{ConnectOptions, Row};
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+/// A connection to the data dir's ledger file (read-only unless asked), beside a server.
+pub async fn ledger_connection(data_dir: &Path, read_only: bool) -> sqlx::SqliteConnection {
+    use sqlx::ConnectOptions;
+    sqlx::sqlite::SqliteConnectOptions::new()
         .filename(data_dir.join("ledger.db"))
-        .read_only(true)
+        .read_only(read_only)
         .connect()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Every stored event's JSON, in log order (read-only, beside a running server).
+pub async fn stored_events(data_dir: &Path) -> Vec<serde_json::Value> {
+    use sqlx::Row;
+    let mut conn = ledger_connection(data_dir, true).await;
     sqlx::query("SELECT data FROM events ORDER BY position")
         .fetch_all(&mut conn)
         .await
