@@ -3,6 +3,8 @@
 //!
 //! `cargo run --release --example store_bench -- DIR EVENTS PER_COMMIT KEYS` leaves a ledger
 //! in DIR/ledger.db (for `keyledger rebuild all --data-dir DIR`) and prints the append rate.
+//! The log ends with a checkpoint signed by a throwaway note key whose verifier key is left in
+//! DIR/trail.vkey, so `keyledger verify --data-dir DIR --vkey DIR/trail.vkey` checks it all.
 use keyledger::domain::ids::KeyId;
 use keyledger::ledger::{sqlite::SqliteLedger, AppendBatch, Columns, LedgerStore, NewEvent};
 use std::time::Instant;
@@ -14,6 +16,16 @@ const OPERATIONS: &[&str] = &[
     "Sign",
     "DescribeKey",
 ];
+
+struct BenchSigner(replay::trail::NoteSigner);
+
+impl keyledger::ledger::CheckpointSigner for BenchSigner {
+    fn sign(&self, size: u64, root: [u8; 32]) -> Result<String, String> {
+        self.0
+            .sign_checkpoint("store_bench", size, root)
+            .map_err(|e| e.to_string())
+    }
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -82,6 +94,10 @@ async fn main() {
         n += refs.len();
     }
     let seconds = started.elapsed().as_secs_f64();
+    let (skey, vkey) = replay::trail::generate_note_key("store_bench").unwrap();
+    let signer = BenchSigner(replay::trail::NoteSigner::new(&skey).unwrap());
+    ledger.store.write_checkpoint(&signer).await.unwrap();
+    std::fs::write(dir.join("trail.vkey"), format!("{vkey}\n")).unwrap();
     println!(
         "appended {n} events in {seconds:.2}s: {:.0} events/s, {:.0} us per commit of {per}",
         n as f64 / seconds,

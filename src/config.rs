@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub region: Option<String>,
     pub account_id: Option<String>,
     pub workers: Option<usize>,
+    pub trail_origin: Option<String>,
+    pub public_tlog: Option<bool>,
 }
 
 impl FileConfig {

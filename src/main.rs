@@ -45,14 +45,32 @@ enum Command {
         /// HTTP worker threads [default: number of CPUs].
         #[arg(long, env = "KEYLEDGER_WORKERS")]
         workers: Option<usize>,
-        /// A TOML file with any of: data_dir, listen, region, account_id, workers.
+        /// The origin line of the trail's checkpoints (and its note key's name), fixed when
+        /// the ledger is created [default: keyledger/<account id>].
+        #[arg(long, env = "KEYLEDGER_TRAIL_ORIGIN")]
+        trail_origin: Option<String>,
+        /// Serve the trail's checkpoint and hash tiles (`/v1/trail/tlog/checkpoint`,
+        /// `/v1/trail/tlog/tile/…`; hashes only, never events) without credentials, for witnesses.
+        #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG")]
+        public_tlog: bool,
+        /// A TOML file with any of: data_dir, listen, region, account_id, workers,
+        /// trail_origin, public_tlog.
         #[arg(long, env = "KEYLEDGER_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Verify the ledger's hash chain offline.
+    /// Verify the ledger offline: the hash chain, the trail tree, every checkpoint's
+    /// signature and root, and that the newest checkpoint covers the whole log.
     Verify {
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// A signed checkpoint saved earlier (from `/v1/trail/checkpoint`): the ledger must
+        /// extend it; any rewrite of what it covered fails.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The verifier key checkpoints must be signed with (`<name>+<id>+<base64>`, or a
+        /// file holding it) [default: the key the ledger's own TrailKeyCreated event names].
+        #[arg(long)]
+        vkey: Option<String>,
     },
     /// Rebuild key state from the ledger alone and print it as JSON (no server, no keys used).
     State {
@@ -84,11 +102,28 @@ fn main() -> ExitCode {
             region,
             account_id,
             workers,
+            trail_origin,
+            public_tlog,
             config,
-        } => serve(data_dir, listen, region, account_id, workers, config),
-        Command::Verify { data_dir } => {
-            verify(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
-        }
+        } => serve(ServeArgs {
+            data_dir,
+            listen,
+            region,
+            account_id,
+            workers,
+            trail_origin,
+            public_tlog,
+            config,
+        }),
+        Command::Verify {
+            data_dir,
+            checkpoint,
+            vkey,
+        } => verify(
+            data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            checkpoint,
+            vkey,
+        ),
         Command::State { data_dir } => {
             state(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
         }
@@ -106,14 +141,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(
+/// `serve`'s flags, each falling back to the config file, then to the default.
+struct ServeArgs {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     region: Option<String>,
     account_id: Option<String>,
     workers: Option<usize>,
+    trail_origin: Option<String>,
+    public_tlog: bool,
     config: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let ServeArgs {
+        data_dir,
+        listen,
+        region,
+        account_id,
+        workers,
+        trail_origin,
+        public_tlog,
+        config,
+    } = args;
     let file = match &config {
         Some(path) => FileConfig::load(path).map_err(anyhow::Error::msg)?,
         None => FileConfig::default(),
@@ -137,6 +187,8 @@ fn serve(
             None => bail!("invalid account id {text:?}: it must be 12 digits"),
         },
     };
+    let trail_origin = trail_origin.or(file.trail_origin);
+    let public_tlog = public_tlog || file.public_tlog.unwrap_or(false);
     let workers = workers
         .or(file.workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -151,7 +203,7 @@ fn serve(
             .with_context(|| format!("cannot listen on {listen}"))?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(http::Shared::default());
+        let shared = Arc::new(http::Shared::new(http::Options { public_tlog }));
         let server = http::serve(listener, shared.clone(), workers)?;
         let handle = server.handle();
         let running = tokio::spawn(server);
@@ -162,6 +214,7 @@ fn serve(
             data_dir: data_dir.clone(),
             region,
             account_id,
+            trail_origin,
         };
         match bootstrap::open(&settings).await {
             Ok(opened) => {
@@ -171,14 +224,22 @@ fn serve(
                 tokio::spawn(keyledger::app::scheduler::run_forever(
                     opened.service.clone(),
                 ));
+                let service = opened.service.clone();
                 shared.set_ready(opened.service);
+                // actix stops on SIGINT/SIGTERM after finishing requests in flight; then the
+                // last events get their checkpoint before the process ends.
+                running.await??;
+                match service.ledger.checkpoint_now().await {
+                    Ok(Some(c)) => tracing::info!(tree_size = c.size, "checkpoint at shutdown"),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "no checkpoint at shutdown"),
+                }
             }
             Err(e) => {
                 handle.stop(false).await;
                 return Err(anyhow::Error::new(e).context("cannot open the data dir"));
             }
         }
-        running.await??;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -230,13 +291,7 @@ fn rebuild(name: &str, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let mut ledger = SqliteLedger::open(&path, vec![]).await?;
         for model in models {
-            // Drawn only when stderr is a terminal.
-            let bar = indicatif::ProgressBar::new(0).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg:>10} [{bar:40}] {pos}/{len} events {per_sec} {eta}",
-                )?
-                .progress_chars("=> "),
-            );
+            let bar = events_bar("rebuild")?;
             bar.set_message(model.name());
             let started = std::time::Instant::now();
             let events = ledger
@@ -259,14 +314,67 @@ fn rebuild(name: &str, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+/// A progress bar for an offline pass over the log, drawn only when stderr is a terminal.
+fn events_bar(message: &'static str) -> anyhow::Result<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {pos}/{len} events {per_sec} {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    Ok(bar)
+}
+
+fn verify(
+    data_dir: PathBuf,
+    checkpoint: Option<PathBuf>,
+    vkey: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let path = data_dir.join(LEDGER_FILE);
-    match runtime.block_on(replay::verify_sqlite(&path)) {
+    let vkey = match vkey {
+        // A verifier key has no '/' after its name… but a path does; accept either.
+        Some(v) if std::path::Path::new(&v).is_file() => Some(std::fs::read_to_string(&v)?),
+        other => other,
+    };
+    let options = replay::VerifyOptions {
+        vkey: vkey.map(|v| v.trim().to_owned()),
+        saved_checkpoint: match checkpoint {
+            Some(file) => Some(
+                std::fs::read(&file)
+                    .map_err(|e| anyhow::anyhow!("checkpoint file {}: {e}", file.display()))?,
+            ),
+            None => None,
+        },
+    };
+    let bar = events_bar("verify")?;
+    let started = std::time::Instant::now();
+    let result = runtime.block_on(replay::verify_ledger(
+        &path,
+        &options,
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    ));
+    bar.finish_and_clear();
+    match result {
         Ok(verified) => {
+            let seconds = started.elapsed().as_secs_f64();
             println!("{verified}");
+            if options.saved_checkpoint.is_some() {
+                println!("the ledger extends the saved checkpoint");
+            }
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!(
+                    "{:.2}s, {:.0} events/s",
+                    seconds,
+                    verified.events as f64 / seconds.max(1e-9)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -9,7 +9,9 @@ use common::{client, error_code, stored_events, verify};
 use keyledger::app::bootstrap::{open_with, Settings};
 use keyledger::app::SystemClock;
 use keyledger::domain::ids::Region;
-use keyledger::ledger::{AppendBatch, AppendOutcome, Head, LedgerStore, StoreError};
+use keyledger::ledger::{
+    AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerStore, StoreError, StoredCheckpoint,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -31,6 +33,12 @@ impl<S: LedgerStore> LedgerStore for FailingStore<S> {
         }
         self.inner.append(batches).await
     }
+    async fn write_checkpoint(
+        &mut self,
+        signer: &dyn CheckpointSigner,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.inner.write_checkpoint(signer).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,6 +50,7 @@ async fn nothing_is_answered_unaudited() {
         data_dir: dir.clone(),
         region: Region::parse("us-east-1").unwrap(),
         account_id: None,
+        trail_origin: None,
     };
     let flag = fail.clone();
     let opened = open_with(

@@ -342,6 +342,34 @@ async fn malformed_requests_and_unknown_operations() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_is_refused_with_an_aws_error_and_recorded() {
+    let (_dir, server) = started().await;
+    let now = OffsetDateTime::now_utc();
+    let secret = server.credentials.secret_access_key.clone();
+    let big = format!(
+        r#"{{"KeyId":"alias/x","Plaintext":"{}"}}"#,
+        "A".repeat(2 << 20)
+    );
+    let (status, body) = send(
+        &server,
+        sign(&server, "TrentService.Encrypt", &big, &secret, now),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["__type"], "ValidationException", "{body}");
+    let records = trail(&server.data_dir).await;
+    let refused = records.last().unwrap();
+    assert_eq!(refused["eventName"], "Encrypt");
+    assert_eq!(refused["errorCode"], "ValidationException");
+    assert_eq!(
+        refused["userIdentity"]["accessKeyId"],
+        server.credentials.access_key_id.as_str()
+    );
+    // Nothing of the body is in the record.
+    assert!(!refused.to_string().contains("AAAAAAAA"));
+}
+
+#[tokio::test]
 async fn healthz_answers_ok() {
     let (_dir, server) = started().await;
     let response = reqwest::get(format!("{}/healthz", server.endpoint))

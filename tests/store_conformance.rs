@@ -5,14 +5,17 @@
 //! the expected and actual version and keep only the conflicting append out, two writers
 //! on one database that never fork the chain nor both take one stream version, stream and
 //! log reads, tail wake-ups (also from another writer), a chain that continues across
-//! restarts, and a commit that reported an error but landed counted as committed.
+//! restarts, a commit that reported an error but landed counted as committed, and the trail
+//! tree and checkpoints kept with the log (also under two writers).
 
 use keyledger::domain::ids::KeyId;
 use keyledger::ledger::memory::MemoryDatabase;
 use keyledger::ledger::sqlite::{SqliteLedger, SqliteStore};
 use keyledger::ledger::{
-    AppendBatch, Columns, Conflict, LedgerReader, LedgerStore, NewEvent, StoredEvent,
+    AppendBatch, CheckpointSigner, Columns, Conflict, LedgerReader, LedgerStore, NewEvent,
+    StoredEvent,
 };
+use replay::trail::Query;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -230,6 +233,8 @@ async fn two_writers_never_fork_the_chain_nor_share_a_stream_version<B: Backend>
     }
     let events = all_events(&b.reader().await).await;
     assert_chain(&events);
+    // Two writers grew one trail tree: every leaf, in log order.
+    assert_tree(&b.reader().await, &events).await;
     let versions: Vec<u64> = events
         .iter()
         .filter(|e| e.stream.as_deref() == Some("s/race"))
@@ -372,6 +377,104 @@ async fn shredding_keys_are_kept_and_destroyed_with_their_events<B: Backend>(b: 
     assert!(reader.shredding_keys().await.unwrap().is_empty());
 }
 
+/// Signs with a throwaway note key.
+struct TestSigner(replay::trail::NoteSigner, String);
+
+impl TestSigner {
+    fn new() -> TestSigner {
+        let (skey, vkey) = replay::trail::generate_note_key("conformance").unwrap();
+        TestSigner(replay::trail::NoteSigner::new(&skey).unwrap(), vkey)
+    }
+}
+
+impl CheckpointSigner for TestSigner {
+    fn sign(&self, size: u64, root: [u8; 32]) -> Result<String, String> {
+        self.0
+            .sign_checkpoint("conformance", size, root)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The stored tree's root equals RFC 6962's tree of the events' bytes, in log order.
+async fn assert_tree(reader: &LedgerReader, events: &[StoredEvent]) {
+    let mut frontier = replay::trail::Frontier::default();
+    let mut scratch = Vec::new();
+    for e in events {
+        frontier.push(replay::trail::leaf_hash(&e.data), &mut scratch);
+    }
+    let size = events.len() as u64;
+    let root = reader.tree(Query::Root { size }).await.unwrap();
+    assert_eq!(
+        root,
+        vec![frontier.root()],
+        "the stored tree of {size} events"
+    );
+}
+
+/// The trail tree grows with the log in the append transaction; checkpoints sign it, once
+/// per size; proofs from the stored hashes verify with the verifier key alone.
+async fn the_trail_tree_and_checkpoints_follow_the_log<B: Backend>(b: B) {
+    let signer = TestSigner::new();
+    let mut store = b.store().await;
+    let reader = b.reader().await;
+    assert_eq!(
+        store.write_checkpoint(&signer).await.unwrap(),
+        None,
+        "nothing to sign"
+    );
+    for i in 0..300 {
+        store
+            .append(&[&batch(vec![event(None, &format!("e{i}"))])])
+            .await
+            .unwrap();
+    }
+    let first = store.write_checkpoint(&signer).await.unwrap().unwrap();
+    assert_eq!(first.size, 300);
+    assert_eq!(
+        store.write_checkpoint(&signer).await.unwrap(),
+        None,
+        "one per size"
+    );
+    let texts: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+    let events: Vec<NewEvent> = texts.iter().map(|t| event(None, t)).collect();
+    store.append(&[&batch(events)]).await.unwrap();
+    let second = store.write_checkpoint(&signer).await.unwrap().unwrap();
+    assert_eq!(second.size, 340);
+    let all = all_events(&reader).await;
+    assert_tree(&reader, &all).await;
+    assert_eq!(reader.checkpoint(None).await.unwrap(), Some(second.clone()));
+    assert_eq!(
+        reader.checkpoint(Some(300)).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        reader.checkpoints().await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+    let checked = replay::trail::verify_checkpoint(second.note.as_bytes(), &signer.1).unwrap();
+    assert_eq!((checked.size, checked.root), (340, second.root));
+
+    for leaf in [0u64, 255, 256, 299, 339] {
+        let event = &all[leaf as usize];
+        let id = event.event_id.clone().unwrap();
+        assert_eq!(reader.event_by_id(&id).await.unwrap().as_ref(), Some(event));
+        let path = reader
+            .tree(Query::Inclusion { leaf, size: 340 })
+            .await
+            .unwrap();
+        let proof =
+            replay::trail::InclusionProof::new(&id, leaf, &event.data, &path, &second.note, 340);
+        proof.verify(&signer.1).unwrap();
+    }
+    let proof = reader
+        .tree(Query::Consistency { from: 300, to: 340 })
+        .await
+        .unwrap();
+    replay::trail::ConsistencyProof::new(300, 340, &proof)
+        .verify(first.note.as_bytes(), second.note.as_bytes(), &signer.1)
+        .unwrap();
+}
+
 macro_rules! conformance {
     ($backend:ident, $new:expr) => {
         mod $backend {
@@ -407,6 +510,10 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn shredding_keys_are_kept_and_destroyed_with_their_events() {
                 super::shredding_keys_are_kept_and_destroyed_with_their_events($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_trail_tree_and_checkpoints_follow_the_log() {
+                super::the_trail_tree_and_checkpoints_follow_the_log($new).await
             }
         }
     };
@@ -480,6 +587,18 @@ fn sqlite_recovers_after_sigkill_mid_append() {
             .await
             .unwrap()
     });
-    let verified = runtime.block_on(replay::verify_sqlite(&path)).unwrap();
+    // verify wants every event under a signed checkpoint: sign one, as the server would.
+    let signer = TestSigner::new();
+    runtime.block_on(async {
+        let mut store = SqliteLedger::open(&path, vec![]).await.unwrap().store;
+        store.write_checkpoint(&signer).await.unwrap();
+    });
+    let options = replay::VerifyOptions {
+        vkey: Some(signer.1.clone()),
+        saved_checkpoint: None,
+    };
+    let verified = runtime
+        .block_on(replay::verify_ledger(&path, &options, &mut |_, _| {}))
+        .unwrap();
     assert_eq!((verified.events, verified.head), (head.position, head.hash));
 }

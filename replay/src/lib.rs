@@ -11,9 +11,12 @@
 #![forbid(unsafe_code)]
 
 pub mod columns;
+pub mod trail;
 pub mod verify;
 
-pub use verify::{verify_rows, verify_sqlite, StoredRow, Verified, VerifyError};
+pub use verify::{
+    verify_ledger, verify_rows, verify_sqlite, StoredRow, Verified, VerifyError, VerifyOptions,
+};
 
 /// The hash before the first event.
 pub const GENESIS_HASH: [u8; 32] = [0u8; 32];

@@ -151,20 +151,59 @@ fn stored_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredRow, sqlx::Error> {
     })
 }
 
-/// Verify the SQLite ledger file `path`, opened read-only, streaming its rows.
+/// What `verify` checks beyond the stored data itself.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyOptions {
+    /// The verifier key the checkpoints must be signed with (`<name>+<id>+<base64>`); by
+    /// default the one the ledger's `TrailKeyCreated` event names. An auditor passes the key
+    /// they kept: a ledger rewritten and re-signed with another key then fails.
+    pub vkey: Option<String>,
+    /// A signed checkpoint an auditor saved earlier: the ledger must extend it.
+    pub saved_checkpoint: Option<Vec<u8>>,
+}
+
+/// Verify the SQLite ledger file `path`, opened read-only, streaming its rows: the chain,
+/// and the trail's evidence (see [`verify_ledger`]).
 pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
+    verify_ledger(path, &VerifyOptions::default(), &mut |_, _| {}).await
+}
+
+/// The checks of `keyledger verify`, streaming: the BLAKE3 chain; every stored tree hash
+/// against the tree recomputed from the events; every checkpoint's signature and its root
+/// against the recomputed tree of its size; that the newest checkpoint covers the whole
+/// log; and, given one, that the ledger extends an auditor's saved checkpoint.
+/// `progress(done, total)` is called every few thousand events.
+pub async fn verify_ledger(
+    path: &Path,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified, VerifyError> {
     if !path.exists() {
         return Err(VerifyError::Read(format!(
             "{} does not exist",
             path.display()
         )));
     }
-    let mut conn = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .connect()
+    let connect = || async {
+        SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .connect()
+            .await
+            .map_err(|e| VerifyError::Read(e.to_string()))
+    };
+    let mut conn = connect().await?;
+    let read = |e: sqlx::Error| VerifyError::Read(e.to_string());
+    let total: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(&mut conn)
         .await
-        .map_err(|e| VerifyError::Read(e.to_string()))?;
+        .map_err(read)?;
+    let mut tree = TreeCheck::load(&mut conn, options).await?;
+    let mut leaves_conn = connect().await?;
+    let mut leaves = sqlx::query_scalar::<_, Vec<u8>>(
+        "SELECT hash FROM trail_hashes WHERE level = 0 ORDER BY idx",
+    )
+    .fetch(&mut leaves_conn);
     let mut verifier = ChainVerifier::default();
     let mut rows = sqlx::query(
         "SELECT position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code \
@@ -180,8 +219,229 @@ pub async fn verify_sqlite(path: &Path) -> Result<Verified, VerifyError> {
     })? {
         let stored = stored_row(&row).map_err(|e| VerifyError::Read(e.to_string()))?;
         verifier.push(&stored)?;
+        let stored_leaf = leaves.try_next().await.map_err(read)?;
+        tree.push(&stored, stored_leaf)?;
+        if stored.position % 8192 == 0 {
+            progress(stored.position as u64, total as u64);
+        }
     }
-    Ok(verifier.finish())
+    if leaves.try_next().await.map_err(read)?.is_some() {
+        return Err(broken(
+            verifier.expected_position,
+            "the trail tree has leaves beyond the last event (events were removed)",
+        ));
+    }
+    let verified = verifier.finish();
+    progress(verified.events, total as u64);
+    tree.finish(verified.events)?;
+    Ok(verified)
+}
+
+/// The trail's evidence, checked alongside the chain.
+struct TreeCheck {
+    frontier: crate::trail::Frontier,
+    /// Stored hashes above level 0, by (level, index).
+    upper: std::collections::HashMap<(u8, u64), Vec<u8>>,
+    /// Stored checkpoints by size, ascending: (size, root, note).
+    checkpoints: std::collections::VecDeque<(u64, Vec<u8>, String)>,
+    newest_checkpoint: Option<u64>,
+    vkey: Option<String>,
+    saved: Option<crate::trail::VerifiedCheckpoint>,
+    saved_note: Option<Vec<u8>>,
+    scratch: Vec<crate::trail::StoredHash>,
+}
+
+impl TreeCheck {
+    async fn load(
+        conn: &mut sqlx::SqliteConnection,
+        options: &VerifyOptions,
+    ) -> Result<TreeCheck, VerifyError> {
+        let read = |e: sqlx::Error| VerifyError::Read(e.to_string());
+        let upper: Vec<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT level, idx, hash FROM trail_hashes WHERE level > 0")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(read)?;
+        let checkpoints: Vec<(i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT tree_size, root_hash, note FROM trail_checkpoints ORDER BY tree_size",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(read)?;
+        Ok(TreeCheck {
+            frontier: Default::default(),
+            upper: upper
+                .into_iter()
+                .map(|(l, i, h)| ((l as u8, i as u64), h))
+                .collect(),
+            newest_checkpoint: checkpoints.last().map(|c| c.0 as u64),
+            checkpoints: checkpoints
+                .into_iter()
+                .map(|(s, r, n)| (s as u64, r, n))
+                .collect(),
+            vkey: options.vkey.clone(),
+            saved: None,
+            saved_note: options.saved_checkpoint.clone(),
+            scratch: Vec::new(),
+        })
+    }
+
+    fn vkey(&self, position: i64) -> Result<&str, VerifyError> {
+        self.vkey.as_deref().ok_or_else(|| {
+            broken(
+                position,
+                "a checkpoint precedes the ledger's TrailKeyCreated event; no verifier key",
+            )
+        })
+    }
+
+    fn push(&mut self, row: &StoredRow, stored_leaf: Option<Vec<u8>>) -> Result<(), VerifyError> {
+        let position = row.position;
+        if self.vkey.is_none() && row.stream.as_deref() == Some("trail") {
+            self.vkey = trail_verifier_key(&row.data);
+        }
+        if self.saved.is_none() {
+            if let Some(note) = self.saved_note.take() {
+                if self.vkey.is_some() {
+                    let saved = crate::trail::verify_checkpoint(&note, self.vkey(position)?)
+                        .map_err(|e| broken(position, format!("the saved checkpoint: {e}")))?;
+                    self.saved = Some(saved);
+                } else {
+                    self.saved_note = Some(note);
+                }
+            }
+        }
+        self.scratch.clear();
+        let leaf = crate::trail::leaf_hash(&row.data);
+        self.frontier.push(leaf, &mut self.scratch);
+        if stored_leaf.as_deref() != Some(&leaf[..]) {
+            return Err(broken(
+                position,
+                "the trail tree's leaf hash does not match the event",
+            ));
+        }
+        for node in &self.scratch[1..] {
+            if self.upper.remove(&(node.level, node.index)).as_deref() != Some(&node.hash[..]) {
+                return Err(broken(
+                    position,
+                    format!(
+                        "the trail tree's node ({}, {}) does not match the events",
+                        node.level, node.index
+                    ),
+                ));
+            }
+        }
+        let size = self.frontier.size();
+        while let Some((checkpoint_size, _, _)) = self.checkpoints.front() {
+            if *checkpoint_size > size {
+                break;
+            }
+            let (checkpoint_size, root, note) = self.checkpoints.pop_front().expect("front");
+            if checkpoint_size < size {
+                return Err(broken(position, "checkpoints are out of order"));
+            }
+            let signed = crate::trail::verify_checkpoint(note.as_bytes(), self.vkey(position)?)
+                .map_err(|e| broken(position, format!("the checkpoint of size {size}: {e}")))?;
+            let recomputed = self.frontier.root();
+            if signed.size != size || signed.root != recomputed || root != recomputed {
+                return Err(broken(
+                    position,
+                    format!("the checkpoint of size {size} does not match the events"),
+                ));
+            }
+        }
+        if let Some(saved) = &self.saved {
+            if saved.size == size && saved.root != self.frontier.root() {
+                return Err(broken(
+                    position,
+                    format!(
+                        "the ledger does not extend the saved checkpoint of size {size}: \
+                         what it covered was rewritten"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, events: u64) -> Result<(), VerifyError> {
+        let after = events as i64 + 1;
+        if let Some((size, _, _)) = self.checkpoints.front() {
+            return Err(broken(
+                after,
+                format!(
+                    "a checkpoint covers {size} events but the log ends at {events}: events were removed"
+                ),
+            ));
+        }
+        if let Some((level, index)) = self.upper.keys().next() {
+            return Err(broken(
+                after,
+                format!("the trail tree stores node ({level}, {index}) beyond the events"),
+            ));
+        }
+        if let Some(note) = &self.saved_note {
+            // Never checked: there was no verifier key, or the log is shorter than it.
+            let vkey = self.vkey.as_deref().ok_or_else(|| {
+                broken(after, "no verifier key to check the saved checkpoint with")
+            })?;
+            let saved = crate::trail::verify_checkpoint(note, vkey)
+                .map_err(|e| broken(after, format!("the saved checkpoint: {e}")))?;
+            if saved.size > events {
+                return Err(broken(
+                    after,
+                    format!(
+                        "the saved checkpoint covers {} events but the log ends at {events}: \
+                         events were removed",
+                        saved.size
+                    ),
+                ));
+            }
+        }
+        if let Some(saved) = &self.saved {
+            if saved.size > events {
+                return Err(broken(
+                    after,
+                    format!(
+                        "the saved checkpoint covers {} events but the log ends at {events}: \
+                         events were removed",
+                        saved.size
+                    ),
+                ));
+            }
+        }
+        match self.newest_checkpoint {
+            Some(newest) if newest == events => Ok(()),
+            _ if events == 0 => Ok(()),
+            Some(newest) => Err(broken(
+                newest as i64 + 1,
+                format!(
+                    "the newest checkpoint covers {newest} of {events} events; \
+                     the rest is not signed (start the server once to checkpoint it)"
+                ),
+            )),
+            None => Err(broken(
+                1,
+                "the ledger has no checkpoint (start the server once to make one)",
+            )),
+        }
+    }
+}
+
+/// The verifier key a `TrailKeyCreated` event names.
+fn trail_verifier_key(data: &[u8]) -> Option<String> {
+    // The envelope carries the body's `event_type` beside it: `{…, "event_type", "body"}`.
+    #[derive(serde::Deserialize)]
+    struct Event {
+        event_type: String,
+        body: Key,
+    }
+    #[derive(serde::Deserialize)]
+    struct Key {
+        verifier_key: String,
+    }
+    let event: Event = serde_json::from_slice(data).ok()?;
+    (event.event_type == "TrailKeyCreated").then_some(event.body.verifier_key)
 }
 
 #[cfg(test)]

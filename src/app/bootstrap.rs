@@ -29,6 +29,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub region: Region,
     pub account_id: Option<AccountId>,
+    /// The trail checkpoints' origin [default: `keyledger/<account id>`]; fixed at creation.
+    pub trail_origin: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,12 @@ pub enum BootstrapError {
     Append(String),
     #[error("the root key does not open this ledger's secrets (wrong root key?)")]
     WrongRootKey,
+    #[error("the trail: {0}")]
+    Trail(String),
+    #[error(
+        "refusing to start on a broken ledger: {0} (run `keyledger verify` for the full check)"
+    )]
+    BrokenLedger(String),
 }
 
 /// A ready service and where its admin credentials are.
@@ -97,6 +105,16 @@ pub async fn open_with<S: LedgerStore>(
         keyring.add_wrapped_shredding_key(key_id, wrapped);
     }
     projections.replay(&opened.reader.read_lifecycle(0).await?)?;
+    // Nothing is served, nor appended, on a ledger whose evidence does not hold.
+    let checked =
+        super::evidence::check_ledger(&opened.reader, projections.trail_keys.current().as_deref())
+            .await
+            .map_err(BootstrapError::BrokenLedger)?;
+    tracing::info!(
+        checkpointed = checked.checkpointed,
+        tail = checked.tail,
+        "ledger checked since its newest checkpoint"
+    );
 
     let ledger = Ledger::start(wrap(opened.store), projections.clone());
     let service = Arc::new(Service {
@@ -125,6 +143,7 @@ pub async fn open_with<S: LedgerStore>(
     let credentials_path = dir.join(CREDENTIALS_FILE);
     // Unsealing the admin's secret proves the root key is this ledger's, before anything is served.
     let admin_secret = unseal_admin_secret(&service, &account_id)?;
+    super::evidence::start_signing(&service, &account_id, settings.trail_origin.as_deref()).await?;
     if !credentials_path.exists() {
         write_credentials(
             &admin_secret,

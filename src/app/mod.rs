@@ -5,6 +5,7 @@
 pub mod asymmetric;
 pub mod bootstrap;
 pub mod error;
+pub mod evidence;
 pub mod history;
 pub mod lifecycle;
 pub mod operations;
@@ -109,6 +110,33 @@ pub struct Service {
     pub default_region: Region,
 }
 
+/// Where a recorded call is in the trail: the response headers `x-keyledger-event-id` and
+/// `x-keyledger-position`, so a client can later fetch the inclusion proof of its own call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub event_id: String,
+    pub position: u64,
+}
+
+impl Receipt {
+    /// The usage event is the last of the batch that recorded a call.
+    fn of_usage(
+        usage_event_id: Option<String>,
+        positions: std::ops::Range<u64>,
+    ) -> Option<Receipt> {
+        Some(Receipt {
+            event_id: usage_event_id?,
+            position: positions.end.checked_sub(1)?,
+        })
+    }
+}
+
+/// A handled call: its answer, and where it was recorded (`None` only when it was not).
+pub struct Handled {
+    pub result: Result<Value, ApiError>,
+    pub receipt: Option<Receipt>,
+}
+
 impl Service {
     /// Handle one API call and record it. `caller` is the outcome of authentication:
     /// a failed one is recorded like any other failed call.
@@ -119,6 +147,53 @@ impl Service {
         operation: &str,
         body: &[u8],
     ) -> Result<Value, ApiError> {
+        self.handle_with_receipt(ctx, caller, operation, body)
+            .await
+            .result
+    }
+
+    /// Record a call the HTTP layer answered itself (the trail's evidence endpoints), before
+    /// the answer leaves: `result` is what it will answer.
+    pub async fn record(
+        &self,
+        ctx: &RequestContext,
+        caller: Result<&Caller, ApiError>,
+        operation: &str,
+        request_parameters: Value,
+        result: Result<(), ApiError>,
+    ) -> Handled {
+        let record = CallRecord {
+            read_only: true,
+            request_parameters,
+            ..CallRecord::default()
+        };
+        // A failed authentication is the call's outcome, whatever was answered.
+        let (caller, result) = match caller {
+            Ok(caller) => (Some(caller), result.map(|()| Value::Null)),
+            Err(e) => (None, Err(e)),
+        };
+        let batch = self.audit_batch(ctx, caller, operation, self.clock.now(), record, &result);
+        let usage = batch.events.last().map(|e| e.columns.event_id.clone());
+        match self.ledger.append(batch).await {
+            Ok(positions) => Handled {
+                receipt: Receipt::of_usage(usage, positions),
+                result,
+            },
+            Err(_) => Handled {
+                result: Err(ledger_unavailable()),
+                receipt: None,
+            },
+        }
+    }
+
+    /// [`Service::handle`], with the call's receipt.
+    pub async fn handle_with_receipt(
+        &self,
+        ctx: &RequestContext,
+        caller: Result<&Caller, ApiError>,
+        operation: &str,
+        body: &[u8],
+    ) -> Handled {
         for _ in 0..=MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
             let mut record = CallRecord::default();
@@ -141,12 +216,21 @@ impl Service {
                 record,
                 &result,
             );
+            let usage = batch.events.last().map(|e| e.columns.event_id.clone());
             match self.ledger.append(batch).await {
-                Ok(_) => return result,
+                Ok(positions) => {
+                    return Handled {
+                        result,
+                        receipt: Receipt::of_usage(usage, positions),
+                    }
+                }
                 Err(AppendError::Conflict { .. }) => continue,
                 Err(AppendError::Unavailable(reason)) => {
                     tracing::error!(request_id = %ctx.request_id, %reason, "call not recorded; failing it");
-                    return Err(ledger_unavailable());
+                    return Handled {
+                        result: Err(ledger_unavailable()),
+                        receipt: None,
+                    };
                 }
             }
         }
@@ -164,9 +248,16 @@ impl Service {
             CallRecord::default(),
             &failed,
         );
+        let usage = batch.events.last().map(|e| e.columns.event_id.clone());
         match self.ledger.append(batch).await {
-            Ok(_) => Err(error),
-            Err(_) => Err(ledger_unavailable()),
+            Ok(positions) => Handled {
+                result: Err(error),
+                receipt: Receipt::of_usage(usage, positions),
+            },
+            Err(_) => Handled {
+                result: Err(ledger_unavailable()),
+                receipt: None,
+            },
         }
     }
 

@@ -203,6 +203,8 @@ enum Need {
     Hmac256Key,
     /// One random message signed once with the P-256 key (`ECDSA_SHA_256`, RAW).
     P256Signature,
+    /// Event ids of checkpointed events (from the first entry bundle of the trail).
+    TrailEvents,
 }
 
 impl Need {
@@ -240,6 +242,8 @@ struct Fixtures {
     keys: Vec<(Need, String)>,
     /// For [`Need::P256Signature`].
     p256_signed: Option<SignedMessage>,
+    /// For [`Need::TrailEvents`].
+    trail_event_ids: Vec<String>,
 }
 
 impl Fixtures {
@@ -269,6 +273,7 @@ impl Fixtures {
         let mut fixtures = Self {
             keys,
             p256_signed: None,
+            trail_event_ids: Vec::new(),
         };
         if needs.contains(&Need::P256Signature) {
             let mut message = [0u8; MESSAGE_BYTES];
@@ -297,6 +302,9 @@ impl Fixtures {
                 message_b64,
                 signature_b64,
             });
+        }
+        if needs.contains(&Need::TrailEvents) {
+            fixtures.trail_event_ids = trail_event_ids(endpoint, signer).await?;
         }
         Ok(fixtures)
     }
@@ -358,6 +366,13 @@ const WORKLOADS: &[WorkloadDef] = &[
                 and signature made at setup",
         needs: &[Need::P256Key, Need::P256Signature],
         new: VerifyFixed::verify_p256,
+    },
+    WorkloadDef {
+        name: "inclusion",
+        about: "signed GET /v1/trail/events/{id}/inclusion of the first (up to) 256 events, \
+                against the newest checkpoint",
+        needs: &[Need::TrailEvents],
+        new: Inclusion::boxed,
     },
     WorkloadDef {
         name: "mac",
@@ -480,6 +495,88 @@ impl RequestGen for RandomMessage {
     fn check(&self, body: &[u8]) -> Result<(), String> {
         expect_in(body, self.expect)
     }
+}
+
+/// Inclusion proofs of known events, in turn.
+struct Inclusion {
+    paths: Vec<String>,
+    next: usize,
+}
+
+impl Inclusion {
+    fn boxed(f: &Fixtures) -> Box<dyn RequestGen> {
+        Box::new(Inclusion {
+            paths: f
+                .trail_event_ids
+                .iter()
+                .map(|id| format!("/v1/trail/events/{id}/inclusion"))
+                .collect(),
+            next: 0,
+        })
+    }
+}
+
+impl RequestGen for Inclusion {
+    fn request(&mut self, signer: &mut Signer, out: &mut Vec<u8>) {
+        let path = &self.paths[self.next % self.paths.len()];
+        self.next += 1;
+        signer.get_request(out, path);
+    }
+
+    fn check(&self, body: &[u8]) -> Result<(), String> {
+        expect_in(body, "\"inclusion_path\"")
+    }
+}
+
+/// A signed GET; the body of a 200.
+async fn signed_get(
+    endpoint: &Endpoint,
+    signer: &mut Signer,
+    path: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut request = Vec::new();
+    signer.get_request(&mut request, path);
+    let response = one_shot(endpoint, &request)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if response.status != 200 {
+        bail!(
+            "GET {path}: HTTP {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    Ok(response.body)
+}
+
+/// The event ids in the trail's first entry bundle, as far as the newest checkpoint goes.
+async fn trail_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Vec<String>> {
+    let note = signed_get(endpoint, signer, "/v1/trail/checkpoint").await?;
+    let size: u64 = String::from_utf8_lossy(&note)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| anyhow!("the checkpoint has no size line"))?;
+    let bundle = if size >= 256 {
+        "/v1/trail/tlog/tile/entries/000".to_owned()
+    } else {
+        format!("/v1/trail/tlog/tile/entries/000.p/{size}")
+    };
+    let bytes = signed_get(endpoint, signer, &bundle).await?;
+    let mut ids = Vec::new();
+    let mut rest = &bytes[..];
+    while rest.len() >= 2 {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        let entry: serde_json::Value = serde_json::from_slice(&rest[2..2 + len])?;
+        if let Some(id) = entry["event_id"].as_str() {
+            ids.push(id.to_owned());
+        }
+        rest = &rest[2 + len..];
+    }
+    if ids.is_empty() {
+        bail!("no checkpointed events");
+    }
+    Ok(ids)
 }
 
 /// The same signed KMS body every time; a 200 body must contain `expect`.
@@ -813,6 +910,37 @@ impl Signer {
             );
             self.key = Some((date.to_owned(), key));
         }
+    }
+
+    /// Appends a signed `GET path` (no query) to `out`.
+    fn get_request(&mut self, out: &mut Vec<u8>, path: &str) {
+        self.refresh_clock();
+        let (_, key) = self.key.as_ref().expect("refresh_clock derives a key");
+        let payload_hash = sigv4::sha256_hex(b"");
+        let headers = [
+            ("host", &*self.host),
+            ("x-amz-date", self.amz_date.as_str()),
+        ];
+        let parts = sigv4::RequestParts {
+            method: "GET",
+            path,
+            query: "",
+            headers: &headers,
+            payload_sha256_hex: &payload_hash,
+        };
+        let authorization = sigv4::authorization_header(
+            &parts,
+            &self.creds.access_key_id,
+            key,
+            &self.amz_date,
+            &self.creds.region,
+            SERVICE,
+        );
+        let _ = write!(
+            out,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nX-Amz-Date: {}\r\nAuthorization: {authorization}\r\n\r\n",
+            self.host, self.amz_date,
+        );
     }
 
     /// Appends a signed `POST /` with `X-Amz-Target: target` and `body` to `out`.

@@ -75,6 +75,18 @@ pub struct AccessKeyCreated {
     pub sealed_secret: Sealed,
 }
 
+/// The ledger's note key, which signs the trail's checkpoints (C2SP signed-note, Ed25519).
+/// The verifier key is public; the signer key is sealed under the root key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailKeyCreated {
+    pub account_id: AccountId,
+    /// The checkpoints' origin line, and the note key's name.
+    pub origin: String,
+    /// `<name>+<hex key id>+<base64 of 0x01 ‖ Ed25519 public key>`.
+    pub verifier_key: String,
+    pub sealed_signer_key: Sealed,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCreated {
     pub key_id: KeyId,
@@ -228,6 +240,7 @@ pub fn alias_stream(region: &Region, account: &AccountId, alias_name: &str) -> S
 pub enum DomainEvent {
     AccountCreated(AccountCreated),
     AccessKeyCreated(AccessKeyCreated),
+    TrailKeyCreated(TrailKeyCreated),
     KeyCreated(KeyCreated),
     KeyEnabled(KeyEnabled),
     KeyDisabled(KeyDisabled),
@@ -252,6 +265,7 @@ impl DomainEvent {
         match self {
             AccountCreated(_) => "AccountCreated",
             AccessKeyCreated(_) => "AccessKeyCreated",
+            TrailKeyCreated(_) => "TrailKeyCreated",
             KeyCreated(_) => "KeyCreated",
             KeyEnabled(_) => "KeyEnabled",
             KeyDisabled(_) => "KeyDisabled",
@@ -288,8 +302,8 @@ impl DomainEvent {
             KeyDeletionScheduled(e) => Some(e.key_id),
             KeyDeletionCancelled(e) => Some(e.key_id),
             KeyDeleted(e) => Some(e.key_id),
-            AccountCreated(_) | AccessKeyCreated(_) | AliasCreated(_) | AliasUpdated(_)
-            | AliasDeleted(_) => None,
+            AccountCreated(_) | AccessKeyCreated(_) | TrailKeyCreated(_) | AliasCreated(_)
+            | AliasUpdated(_) | AliasDeleted(_) => None,
         }
     }
 
@@ -299,6 +313,7 @@ impl DomainEvent {
         match self {
             AccountCreated(e) => account_stream(&e.account_id),
             AccessKeyCreated(e) => account_stream(&e.account_id),
+            TrailKeyCreated(_) => TRAIL_STREAM.to_owned(),
             AliasCreated(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
             AliasUpdated(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
             AliasDeleted(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
@@ -306,6 +321,9 @@ impl DomainEvent {
         }
     }
 }
+
+/// The stream of the trail's own facts (its note key).
+pub const TRAIL_STREAM: &str = "trail";
 
 pub fn account_stream(account: &AccountId) -> String {
     format!("account/{account}")
@@ -330,6 +348,7 @@ pub enum ApiCallRecorded {
 pub const EVENT_TYPES: &[&str] = &[
     "AccountCreated",
     "AccessKeyCreated",
+    "TrailKeyCreated",
     "KeyCreated",
     "KeyEnabled",
     "KeyDisabled",

@@ -655,6 +655,7 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
         DomainEvent::KeyCreated(_)
         | DomainEvent::AccountCreated(_)
         | DomainEvent::AccessKeyCreated(_)
+        | DomainEvent::TrailKeyCreated(_)
         | DomainEvent::AliasCreated(_)
         | DomainEvent::AliasUpdated(_)
         | DomainEvent::AliasDeleted(_) => key.stream_version -= 1,

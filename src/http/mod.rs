@@ -2,9 +2,10 @@
 //! mapping of errors to AWS status codes and `__type` names.
 
 pub mod auth;
+mod evidence;
 pub mod sigv4;
 
-use crate::app::{ApiError, Caller, RequestContext, Service};
+use crate::app::{ApiError, Caller, Receipt, RequestContext, Service};
 use actix_web::dev::Server;
 use actix_web::http::{header::HeaderMap, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -13,6 +14,8 @@ use std::sync::{Arc, OnceLock};
 
 /// Largest request body accepted (AWS KMS requests are at most a few tens of KB).
 const MAX_BODY: usize = 1 << 20;
+/// How much of an oversized body is read and dropped before it is refused.
+const DRAIN_LIMIT: usize = 16 << 20;
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "TrentService.";
 
@@ -22,12 +25,27 @@ pub struct Ready {
     pub authenticator: Authenticator,
 }
 
+/// How the HTTP layer is set up.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Serve the tlog checkpoint and hash tiles without credentials (for witnesses).
+    pub public_tlog: bool,
+}
+
 #[derive(Default)]
 pub struct Shared {
     ready: OnceLock<Ready>,
+    options: Options,
 }
 
 impl Shared {
+    pub fn new(options: Options) -> Shared {
+        Shared {
+            ready: OnceLock::new(),
+            options,
+        }
+    }
+
     pub fn set_ready(&self, service: Arc<Service>) {
         let authenticator = Authenticator::new(service.projections.clone());
         let _ = self.ready.set(Ready {
@@ -51,6 +69,7 @@ pub fn serve(
             .route("/", web::post().to(aws_json))
             .route("/healthz", web::get().to(healthz))
             .route("/v1/keys/{key:.+}", web::get().to(native_key))
+            .configure(evidence::routes)
     })
     .workers(workers.max(1))
     .shutdown_timeout(10)
@@ -92,6 +111,22 @@ fn error_response(request_id: &str, error: &ApiError) -> HttpResponse {
         .insert_header(("x-amzn-RequestId", request_id))
         .content_type(JSON_1_1)
         .body(body.to_string())
+}
+
+/// The receipt headers of a recorded call: where its event is in the trail.
+fn with_receipt(mut response: HttpResponse, receipt: Option<&Receipt>) -> HttpResponse {
+    if let Some(receipt) = receipt {
+        let headers = response.headers_mut();
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        if let Ok(id) = HeaderValue::from_str(&receipt.event_id) {
+            headers.insert(HeaderName::from_static("x-keyledger-event-id"), id);
+        }
+        headers.insert(
+            HeaderName::from_static("x-keyledger-position"),
+            HeaderValue::from(receipt.position),
+        );
+    }
+    response
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -158,7 +193,38 @@ fn starting(request_id: &str) -> HttpResponse {
     response
 }
 
-async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+/// The body, unless it is over `limit` bytes (then nothing more of it is read).
+async fn bounded_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::Serialization(format!("the request body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            // Read (and drop) a bounded rest, so that the client sees the answer rather than
+            // a connection reset while it is still sending.
+            let mut drained = body.len() + chunk.len();
+            while drained <= DRAIN_LIMIT {
+                match payload.next().await {
+                    Some(Ok(more)) => drained += more.len(),
+                    _ => break,
+                }
+            }
+            return Err(ApiError::Validation(format!(
+                "The request body is over the {limit}-byte limit."
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn aws_json(
+    req: HttpRequest,
+    payload: web::Payload,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
     let request_id = uuid::Uuid::new_v4().to_string();
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
@@ -167,6 +233,26 @@ async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
     let operation = target
         .strip_prefix(TARGET_PREFIX)
         .unwrap_or(if target.is_empty() { "" } else { target });
+    let body = match bounded_body(payload, MAX_BODY).await {
+        Ok(body) => body,
+        Err(refused) => {
+            // Refused before it could be authenticated (the signature covers the body), but
+            // recorded like any failed call: who claimed to call, what, and why it failed.
+            let (ctx, _) = authenticate_request(ready, &req, b"", &request_id);
+            let handled = ready
+                .service
+                .handle_with_receipt(&ctx, Err(refused), operation, b"")
+                .await;
+            let error = handled.result.err().unwrap_or_else(|| {
+                ApiError::Internal("an oversized request was not refused".into())
+            });
+            let mut response = error_response(&request_id, &error);
+            if matches!(error, ApiError::Validation(_)) {
+                *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            }
+            return with_receipt(response, handled.receipt.as_ref());
+        }
+    };
     let (ctx, mut caller) = authenticate_request(ready, &req, &body, &request_id);
     if caller.is_ok() && !target.is_empty() && !target.starts_with(TARGET_PREFIX) {
         caller = Err(ApiError::UnknownOperation(format!(
@@ -174,22 +260,23 @@ async fn aws_json(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
             crate::app::trail::event_name(target)
         )));
     }
-    match ready
+    let handled = ready
         .service
-        .handle(
+        .handle_with_receipt(
             &ctx,
             caller.as_ref().map_err(Clone::clone),
             operation,
             &body,
         )
-        .await
-    {
+        .await;
+    let response = match handled.result {
         Ok(response) => HttpResponse::Ok()
             .insert_header(("x-amzn-RequestId", request_id.as_str()))
             .content_type(JSON_1_1)
             .body(response.to_string()),
         Err(e) => error_response(&request_id, &e),
-    }
+    };
+    with_receipt(response, handled.receipt.as_ref())
 }
 
 #[derive(serde::Deserialize)]
@@ -222,16 +309,16 @@ async fn native_key(
         .into_owned();
     let body = serde_json::json!({ "KeyId": key, "AsOf": query.as_of }).to_string();
     let (ctx, caller) = authenticate_request(ready, &req, b"", &request_id);
-    match ready
+    let handled = ready
         .service
-        .handle(
+        .handle_with_receipt(
             &ctx,
             caller.as_ref().map_err(Clone::clone),
             operation,
             body.as_bytes(),
         )
-        .await
-    {
+        .await;
+    let response = match handled.result {
         Ok(response) => HttpResponse::Ok()
             .insert_header(("x-amzn-RequestId", request_id.as_str()))
             .content_type("application/json")
@@ -244,5 +331,6 @@ async fn native_key(
             );
             response
         }
-    }
+    };
+    with_receipt(response, handled.receipt.as_ref())
 }

@@ -3,10 +3,11 @@
 //! one database; the database's lock is its transaction. Read models (SQL) are not kept.
 
 use super::{
-    check_streams, AppendBatch, AppendOutcome, Head, LedgerReader, LedgerStore, StoreError,
-    StoredEvent,
+    check_streams, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
+    StoreError, StoredCheckpoint, StoredEvent,
 };
 use crate::domain::ids::KeyId;
+use replay::trail::Frontier;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +18,10 @@ struct Log {
     events: Vec<StoredEvent>,
     streams: HashMap<String, u64>,
     shredding_keys: HashMap<KeyId, Vec<u8>>,
+    /// The trail tree: its frontier and stored hashes (`replay::trail`).
+    tree: Frontier,
+    hashes: HashMap<(u8, u64), [u8; 32]>,
+    checkpoints: Vec<StoredCheckpoint>,
 }
 
 /// The shared "database". Cheap to clone.
@@ -105,6 +110,11 @@ impl LedgerStore for MemoryStore {
                 for event in &batch.events {
                     head.position += 1;
                     head.hash = replay::chain_hash(&head.hash, head.position, &event.data);
+                    let mut stored = Vec::new();
+                    log.tree
+                        .push(replay::trail::leaf_hash(&event.data), &mut stored);
+                    log.hashes
+                        .extend(stored.iter().map(|h| ((h.level, h.index), h.hash)));
                     log.events.push(StoredEvent {
                         position: head.position,
                         stream: event.stream.as_ref().map(|(s, _)| s.clone()),
@@ -140,6 +150,22 @@ impl LedgerStore for MemoryStore {
             outcomes
         };
         Ok(position)
+    }
+
+    async fn write_checkpoint(
+        &mut self,
+        signer: &dyn CheckpointSigner,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let mut log = self.db.lock();
+        let size = log.tree.size();
+        if size == 0 || log.checkpoints.last().is_some_and(|c| c.size == size) {
+            return Ok(None);
+        }
+        let root = log.tree.root();
+        let note = signer.sign(size, root).map_err(StoreError::Storage)?;
+        let checkpoint = StoredCheckpoint::new(size, root, note);
+        log.checkpoints.push(checkpoint.clone());
+        Ok(Some(checkpoint))
     }
 }
 
@@ -183,6 +209,33 @@ impl MemoryReader {
                 return self.head();
             }
         }
+    }
+
+    pub fn stored_hashes(&self, level: u8, range: std::ops::Range<u64>) -> Vec<[u8; 32]> {
+        let log = self.db.lock();
+        range
+            .map_while(|i| log.hashes.get(&(level, i)).copied())
+            .collect()
+    }
+
+    pub fn checkpoint(&self, size: Option<u64>) -> Option<StoredCheckpoint> {
+        let log = self.db.lock();
+        match size {
+            None => log.checkpoints.last().cloned(),
+            Some(size) => log.checkpoints.iter().find(|c| c.size == size).cloned(),
+        }
+    }
+
+    pub fn checkpoints(&self) -> Vec<StoredCheckpoint> {
+        self.db.lock().checkpoints.clone()
+    }
+
+    pub fn event_by_id(&self, event_id: &str) -> Option<StoredEvent> {
+        let log = self.db.lock();
+        log.events
+            .iter()
+            .find(|e| e.event_id.as_deref() == Some(event_id))
+            .cloned()
     }
 
     pub fn shredding_keys(&self) -> Vec<(KeyId, Vec<u8>)> {

@@ -26,6 +26,9 @@ use uuid::Uuid;
 
 pub use writer::{CommitListener, Ledger};
 
+/// Checkpoints are made at least this often while there are new events.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An event to append: its envelope JSON (what the chain hashes), the columns stored
 /// beside it (they repeat what the JSON says; `verify` checks they agree), and — for
 /// lifecycle events — the typed fact for the in-memory projections.
@@ -158,6 +161,41 @@ pub trait LedgerStore: Send + 'static {
 
     /// The head as the database has it now (not a cached one).
     fn head(&mut self) -> impl Future<Output = Result<Head, StoreError>> + Send;
+
+    /// Sign and store a checkpoint of the tree as this store last appended it, unless the
+    /// newest stored checkpoint already has that size (then `None`).
+    fn write_checkpoint(
+        &mut self,
+        signer: &dyn CheckpointSigner,
+    ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+}
+
+/// Signs tree heads: the ledger's note key, which the ledger module never sees.
+pub trait CheckpointSigner: Send + Sync + 'static {
+    /// The signed C2SP checkpoint note of the tree of `size` leaves with `root`.
+    fn sign(&self, size: u64, root: [u8; 32]) -> Result<String, String>;
+}
+
+/// A signed checkpoint as stored (every one is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: [u8; 32],
+    /// The signed note, byte for byte.
+    pub note: String,
+    /// When it was made, Unix nanoseconds.
+    pub time_ns: i64,
+}
+
+impl StoredCheckpoint {
+    fn new(size: u64, root: [u8; 32], note: String) -> StoredCheckpoint {
+        StoredCheckpoint {
+            size,
+            root,
+            note,
+            time_ns: OffsetDateTime::now_utc().unix_timestamp_nanos() as i64,
+        }
+    }
 }
 
 /// Reads of a ledger, for projections, point-in-time queries, rebuilds and tailing.
@@ -223,6 +261,69 @@ impl LedgerReader {
         match self {
             LedgerReader::Sqlite(r) => r.wait_beyond(position).await,
             LedgerReader::Memory(r) => Ok(r.wait_beyond(position).await),
+        }
+    }
+
+    /// The trail tree's stored hashes at `level` (a tile level) with indexes in `range`.
+    pub async fn stored_hashes(
+        &self,
+        level: u8,
+        range: Range<u64>,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let hashes = match self {
+            LedgerReader::Sqlite(r) => r.stored_hashes(level, range.clone()).await?,
+            LedgerReader::Memory(r) => r.stored_hashes(level, range.clone()),
+        };
+        if hashes.len() as u64 != range.end - range.start {
+            return Err(StoreError::Corrupt {
+                position: range.start + 1,
+                reason: format!("the trail tree lacks stored hashes at level {level} in {range:?}"),
+            });
+        }
+        Ok(hashes)
+    }
+
+    /// Answer a tree query (root, inclusion or consistency proof) from stored hashes.
+    pub async fn tree(&self, query: replay::trail::Query) -> Result<Vec<[u8; 32]>, StoreError> {
+        let invalid = |e: replay::trail::TrailError| StoreError::Corrupt {
+            position: 0,
+            reason: e.to_string(),
+        };
+        let mut fetched = replay::trail::Fetched::default();
+        for (level, range) in query.needs().map_err(invalid)? {
+            if range.clone().all(|i| fetched.0.contains_key(&(level, i))) {
+                continue;
+            }
+            let hashes = self.stored_hashes(level, range.clone()).await?;
+            fetched.0.extend(range.map(|i| (level, i)).zip(hashes));
+        }
+        query.answer(&fetched).map_err(invalid)
+    }
+
+    /// The newest checkpoint, or the one of exactly `size` leaves.
+    pub async fn checkpoint(
+        &self,
+        size: Option<u64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.checkpoint(size).await,
+            LedgerReader::Memory(r) => Ok(r.checkpoint(size)),
+        }
+    }
+
+    /// Every stored checkpoint, smallest first.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.checkpoints().await,
+            LedgerReader::Memory(r) => Ok(r.checkpoints()),
+        }
+    }
+
+    /// The event with this event id (the CloudTrail eventID).
+    pub async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.event_by_id(event_id).await,
+            LedgerReader::Memory(r) => Ok(r.event_by_id(event_id)),
         }
     }
 

@@ -11,10 +11,11 @@
 
 use super::sql::{EventColumns, ReadModel, Statements, Value, CHECKPOINT_SQL};
 use super::{
-    check_streams, AppendBatch, AppendOutcome, Head, LedgerReader, LedgerStore, StoreError,
-    StoredEvent,
+    check_streams, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
+    StoreError, StoredCheckpoint, StoredEvent,
 };
 use crate::domain::ids::KeyId;
+use replay::trail::{Frontier, StoredHash};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -80,6 +81,8 @@ pub struct SqliteStore {
     read_models: Vec<Arc<dyn ReadModel>>,
     appended: watch::Sender<u64>,
     faults: Arc<Faults>,
+    /// The trail tree as of `head` (a cache like it: rebuilt from the database when stale).
+    tree: Frontier,
 }
 
 /// The read side: a pool of read-only connections and the writer's wake-ups.
@@ -119,6 +122,7 @@ impl SqliteLedger {
             .map_err(storage)?;
         MIGRATOR.run_direct(&mut conn).await.map_err(storage)?;
         fill_missing_columns(&mut conn).await?;
+        let tree = catch_up_tree(&mut conn).await?;
         // A short busy timeout: a checkpoint that must wait for readers gives up and
         // retries on the next tick instead of holding the writer up.
         let checkpointer = SqliteConnection::connect_with(
@@ -144,6 +148,7 @@ impl SqliteLedger {
             read_models: Vec::new(),
             appended,
             faults: Arc::default(),
+            tree,
         };
         for model in read_models {
             // A model that is not exactly at the head (new, or behind after a crash of an
@@ -454,6 +459,11 @@ impl SqliteStore {
     /// Re-read from the database what the cache holds about these batches.
     async fn refresh(&mut self, batches: &[&AppendBatch]) -> Result<(), StoreError> {
         self.head = read_head(&mut self.conn).await?;
+        if self.tree.size() != self.head.position {
+            // Another writer appended: its events join the tree (their hashes, if it did
+            // not store them) before ours.
+            self.tree = catch_up_tree(&mut self.conn).await?;
+        }
         for batch in batches {
             for event in &batch.events {
                 if let Some((stream, _)) = &event.stream {
@@ -500,6 +510,7 @@ impl SqliteStore {
 /// commit cycle bounds how fast the group commit can go.
 fn batch_sql(
     rows: usize,
+    tree_rows: usize,
     stream_guards: usize,
     shredding_keys: usize,
     shredded: usize,
@@ -527,6 +538,7 @@ fn batch_sql(
         sql.push(';');
         left -= n;
     }
+    push_tree_inserts(&mut sql, tree_rows, "INSERT");
     for _ in 0..shredding_keys {
         sql.push_str("INSERT INTO shredding_keys (key_id, wrapped) VALUES (?,?);");
     }
@@ -543,6 +555,131 @@ fn batch_sql(
     }
     sql.push_str("COMMIT;");
     sql
+}
+
+/// Rows of stored tree hashes per INSERT statement (3 parameters each).
+const TREE_ROWS_PER_STATEMENT: usize = 300;
+
+/// `INSERT [OR IGNORE] INTO trail_hashes …` statements for `rows` rows, appended to `sql`.
+fn push_tree_inserts(sql: &mut String, rows: usize, verb: &str) {
+    let mut left = rows;
+    while left > 0 {
+        let n = left.min(TREE_ROWS_PER_STATEMENT);
+        sql.push_str(verb);
+        sql.push_str(" INTO trail_hashes (level, idx, hash) VALUES (?,?,?)");
+        for _ in 1..n {
+            sql.push_str(",(?,?,?)");
+        }
+        sql.push(';');
+        left -= n;
+    }
+}
+
+fn bind_tree_rows(args: &mut SqliteArguments<'_>, rows: &[StoredHash]) -> Result<(), StoreError> {
+    use sqlx::Arguments as _;
+    for row in rows {
+        args.add(row.level as i64).map_err(storage)?;
+        args.add(row.index as i64).map_err(storage)?;
+        args.add(row.hash.to_vec()).map_err(storage)?;
+    }
+    Ok(())
+}
+
+/// The trail tree's stored hashes at `level` with indexes in `range`, in order (fewer
+/// when some are missing).
+async fn read_stored_hashes<'c>(
+    executor: impl sqlx::SqliteExecutor<'c>,
+    level: u8,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT hash FROM trail_hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+    )
+    .bind(level as i64)
+    .bind(range.start as i64)
+    .bind(range.end as i64)
+    .fetch_all(executor)
+    .await
+    .map_err(storage)?;
+    rows.into_iter()
+        .map(|h| {
+            h.try_into().map_err(|_| StoreError::Corrupt {
+                position: range.start + 1,
+                reason: "a stored tree hash is not 32 bytes".into(),
+            })
+        })
+        .collect()
+}
+
+/// The frontier of the stored tree of `size` leaves.
+async fn load_frontier(conn: &mut SqliteConnection, size: u64) -> Result<Frontier, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        position: size,
+        reason,
+    };
+    let mut roots = Vec::new();
+    for (level, start) in replay::trail::frontier_ranges(size) {
+        let n = start >> level;
+        let (base, range) = replay::trail::node_source(level, n);
+        let stored = read_stored_hashes(&mut *conn, base, range).await?;
+        roots.push(
+            replay::trail::node_from_stored(level, n, &stored)
+                .map_err(|e| corrupt(format!("trail tree: {e}")))?,
+        );
+    }
+    Frontier::from_subtrees(size, roots).map_err(|e| corrupt(format!("trail tree: {e}")))
+}
+
+/// Bring the stored tree up to the log's head: events without stored hashes (a ledger from
+/// before the tree, or another writer's appends) get them, in log order. The hashes are a
+/// function of the events, so a row another writer stored first is the same row.
+async fn catch_up_tree(conn: &mut SqliteConnection) -> Result<Frontier, StoreError> {
+    let size: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM trail_hashes WHERE level = 0")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(storage)?;
+    let mut tree = load_frontier(conn, size as u64).await?;
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT 8192",
+        )
+        .bind(tree.size() as i64)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(storage)?;
+        if rows.is_empty() {
+            return Ok(tree);
+        }
+        tracing::info!(
+            from = tree.size() + 1,
+            events = rows.len(),
+            "adding events to the trail tree"
+        );
+        let mut stored = Vec::new();
+        for (position, data) in &rows {
+            if *position as u64 != tree.size() + 1 {
+                return Err(StoreError::Corrupt {
+                    position: tree.size() + 1,
+                    reason: format!("the log skips to position {position}"),
+                });
+            }
+            tree.push(replay::trail::leaf_hash(data), &mut stored);
+        }
+        let mut sql = String::from("BEGIN IMMEDIATE;");
+        push_tree_inserts(&mut sql, stored.len(), "INSERT OR IGNORE");
+        sql.push_str("COMMIT;");
+        let mut args = SqliteArguments::default();
+        bind_tree_rows(&mut args, &stored)?;
+        if let Err(e) = sqlx::query_with(&sql, args)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await
+        {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(storage(e));
+        }
+    }
 }
 
 /// What a failed append transaction turned out to have done.
@@ -604,6 +741,35 @@ impl LedgerStore for SqliteStore {
         read_head(&mut self.conn).await
     }
 
+    async fn write_checkpoint(
+        &mut self,
+        signer: &dyn CheckpointSigner,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let size = self.tree.size();
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(tree_size) FROM trail_checkpoints")
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(storage)?;
+        if size == 0 || newest.is_some_and(|n| n as u64 >= size) {
+            return Ok(None);
+        }
+        let root = self.tree.root();
+        let note = signer.sign(size, root).map_err(StoreError::Storage)?;
+        let checkpoint = StoredCheckpoint::new(size, root, note);
+        sqlx::query(
+            "INSERT INTO trail_checkpoints (tree_size, root_hash, note, created_ns) VALUES (?, ?, ?, ?)",
+        )
+        .bind(size as i64)
+        .bind(&root[..])
+        .bind(&checkpoint.note)
+        .bind(checkpoint.time_ns)
+        .execute(&mut self.conn)
+        .await
+        .map_err(storage)?;
+        Ok(Some(checkpoint))
+    }
+
     async fn append(&mut self, batches: &[&AppendBatch]) -> Result<Vec<AppendOutcome>, StoreError> {
         let mut last_error = None;
         for _ in 0..MAX_ATTEMPTS {
@@ -645,6 +811,12 @@ impl LedgerStore for SqliteStore {
                 return Ok(outcomes);
             }
             let end = Head { position, hash };
+            // The trail tree grows in the same transaction; kept only if it commits.
+            let mut tree = self.tree.clone();
+            let mut tree_rows = Vec::with_capacity(rows.len() + 2);
+            for row in &rows {
+                tree.push(replay::trail::leaf_hash(row.data), &mut tree_rows);
+            }
 
             // Fold the rows into every read model, in the same transaction.
             let columns: Vec<EventColumns<'_>> = rows
@@ -691,6 +863,7 @@ impl LedgerStore for SqliteStore {
             }
             let sql = batch_sql(
                 rows.len(),
+                tree_rows.len(),
                 stream_guards.len(),
                 shredding_keys.len(),
                 shredded.len(),
@@ -717,6 +890,7 @@ impl LedgerStore for SqliteStore {
                     add(args.add(row.keys))?;
                     add(args.add(row.error_code))?;
                 }
+                bind_tree_rows(&mut args, &tree_rows)?;
                 for (key_id, wrapped) in &shredding_keys {
                     add(args.add(key_id.to_string()))?;
                     add(args.add(wrapped.as_slice()))?;
@@ -778,6 +952,7 @@ impl LedgerStore for SqliteStore {
                 }
             }
             self.head = end;
+            self.tree = tree;
             self.streams.extend(reached);
             self.appended.send_replace(position);
             if !shredded.is_empty() {
@@ -920,6 +1095,23 @@ fn stored_event(row: SqliteRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+const CHECKPOINT_SELECT: &str =
+    "SELECT tree_size, root_hash, note, created_ns FROM trail_checkpoints";
+
+fn stored_checkpoint(row: SqliteRow) -> Result<StoredCheckpoint, StoreError> {
+    let size = row.try_get::<i64, _>("tree_size").map_err(storage)? as u64;
+    let root: Vec<u8> = row.try_get("root_hash").map_err(storage)?;
+    Ok(StoredCheckpoint {
+        size,
+        root: root.try_into().map_err(|_| StoreError::Corrupt {
+            position: size,
+            reason: "a checkpoint's root is not 32 bytes".into(),
+        })?,
+        note: row.try_get("note").map_err(storage)?,
+        time_ns: row.try_get("created_ns").map_err(storage)?,
+    })
+}
+
 impl SqliteReader {
     pub async fn head(&self) -> Result<Head, StoreError> {
         read_head(&self.pool).await
@@ -980,6 +1172,52 @@ impl SqliteReader {
             }
             let _ = tokio::time::timeout(TAIL_POLL, appended.changed()).await;
         }
+    }
+
+    pub async fn stored_hashes(
+        &self,
+        level: u8,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        read_stored_hashes(&self.pool, level, range).await
+    }
+
+    pub async fn checkpoint(
+        &self,
+        size: Option<u64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let newest = format!("{CHECKPOINT_SELECT} ORDER BY tree_size DESC LIMIT 1");
+        let sized = format!("{CHECKPOINT_SELECT} WHERE tree_size = ?");
+        let row = match size {
+            None => sqlx::query(&newest),
+            Some(size) => sqlx::query(&sized).bind(size as i64),
+        }
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage)?;
+        row.map(stored_checkpoint).transpose()
+    }
+
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        sqlx::query(&format!("{CHECKPOINT_SELECT} ORDER BY tree_size"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(stored_checkpoint)
+            .collect()
+    }
+
+    pub async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
+        ))
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage)?
+        .map(stored_event)
+        .transpose()
     }
 
     pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {

@@ -1,8 +1,13 @@
 //! Group commit: one writer task drains the queue of pending appends and hands them to the
 //! store as one transaction (one fsync); the store checks stream versions, assigns positions
 //! and chains hashes. Then projections are told and every waiting request is woken.
+//! The same task signs checkpoints of the trail tree: at least once every
+//! [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY) while there are new events, and on demand.
 
-use super::{AppendBatch, AppendError, AppendOutcome, LedgerStore, NewEvent, StoreError};
+use super::{
+    AppendBatch, AppendError, AppendOutcome, CheckpointSigner, LedgerStore, NewEvent, StoreError,
+    StoredCheckpoint, CHECKPOINT_EVERY,
+};
 use crate::domain::ids::KeyId;
 use std::ops::Range;
 use std::sync::Arc;
@@ -23,10 +28,21 @@ struct Pending {
     reply: oneshot::Sender<Result<Range<u64>, AppendError>>,
 }
 
+type CheckpointReply = oneshot::Sender<Result<Option<StoredCheckpoint>, StoreError>>;
+
+/// What the writer task is asked to do, in order.
+enum Message {
+    Append(Pending),
+    /// Sign checkpoints with this from now on.
+    SetSigner(Arc<dyn CheckpointSigner>),
+    /// Checkpoint everything appended so far, now.
+    Checkpoint(CheckpointReply),
+}
+
 /// The handle requests append through. Cheap to clone.
 #[derive(Clone)]
 pub struct Ledger {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Message>,
 }
 
 impl Ledger {
@@ -35,6 +51,29 @@ impl Ledger {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run(store, rx, listener));
         Ledger { queue }
+    }
+
+    /// Sign checkpoints with `signer` from now on (the note key is unsealed after the
+    /// ledger opens, so it arrives later than the store).
+    pub async fn set_signer(&self, signer: Arc<dyn CheckpointSigner>) -> Result<(), AppendError> {
+        self.queue
+            .send(Message::SetSigner(signer))
+            .await
+            .map_err(|_| stopped())
+    }
+
+    /// Sign and store a checkpoint of everything appended so far (at clean shutdown, and
+    /// for tests); `None` when the newest checkpoint already covers it or there is no signer.
+    pub async fn checkpoint_now(&self) -> Result<Option<StoredCheckpoint>, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Message::Checkpoint(reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|e| AppendError::Unavailable(e.to_string()))
     }
 
     /// Append a batch; returns its positions once it is durable.
@@ -48,18 +87,20 @@ impl Ledger {
         }
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Pending { batch, reply })
+            .send(Message::Append(Pending { batch, reply }))
             .await
-            .map_err(|_| AppendError::Unavailable("the ledger writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| AppendError::Unavailable("the ledger writer has stopped".into()))?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Whether the writer task still runs.
     pub fn is_running(&self) -> bool {
         !self.queue.is_closed()
     }
+}
+
+fn stopped() -> AppendError {
+    AppendError::Unavailable("the ledger writer has stopped".into())
 }
 
 /// Batch sizes and commit times, logged at debug level every few seconds.
@@ -125,33 +166,115 @@ impl Delivery {
     }
 }
 
+/// When checkpoints are due: the signer, and whether events were appended since the last.
+struct Checkpoints {
+    signer: Option<Arc<dyn CheckpointSigner>>,
+    /// Set while committed events are not yet in a checkpoint: when one is due.
+    due: Option<tokio::time::Instant>,
+}
+
+impl Checkpoints {
+    fn appended(&mut self) {
+        self.due
+            .get_or_insert_with(|| tokio::time::Instant::now() + CHECKPOINT_EVERY);
+    }
+
+    async fn write<S: LedgerStore>(
+        &mut self,
+        store: &mut S,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let Some(signer) = self.signer.clone() else {
+            return Ok(None);
+        };
+        let written = store.write_checkpoint(signer.as_ref()).await;
+        match &written {
+            Ok(_) => self.due = None,
+            Err(e) => {
+                tracing::error!(error = %e, "checkpoint failed; will retry");
+                self.due = Some(tokio::time::Instant::now() + CHECKPOINT_EVERY);
+            }
+        }
+        written
+    }
+
+    async fn write_if_due<S: LedgerStore>(&mut self, store: &mut S) {
+        if self
+            .due
+            .is_some_and(|due| due <= tokio::time::Instant::now())
+        {
+            let _ = self.write(store).await;
+        }
+    }
+}
+
 /// The group-commit loop. Group N+1 is handed to the store before group N is delivered, so
 /// telling projections and waking N's callers overlaps N+1's commit instead of delaying it.
 async fn run<S: LedgerStore>(
     mut store: S,
-    mut rx: mpsc::Receiver<Pending>,
+    mut rx: mpsc::Receiver<Message>,
     listener: Arc<dyn CommitListener>,
 ) {
     let mut stats = CommitStats::default();
     let mut delivering: Option<Delivery> = None;
+    let mut checkpoints = Checkpoints {
+        signer: None,
+        due: None,
+    };
+    // A control message that ended the gathering of a group, handled after it commits.
+    let mut control: Option<Message> = None;
     loop {
+        if let Some(message) = control.take() {
+            match message {
+                Message::SetSigner(signer) => {
+                    checkpoints.signer = Some(signer);
+                    // Whatever was appended before the key was ready is checkpointed soon.
+                    checkpoints.appended();
+                }
+                Message::Checkpoint(reply) => {
+                    let _ = reply.send(checkpoints.write(&mut store).await);
+                }
+                Message::Append(_) => unreachable!("appends are never held as control"),
+            }
+        }
         let mut pending: Vec<Pending> = Vec::new();
-        match rx.try_recv() {
-            Ok(first) => pending.push(first),
+        let first = match rx.try_recv() {
+            Ok(first) => Some(first),
             Err(_) => {
-                // Nothing queued: deliver what committed, then wait for work.
+                // Nothing queued: deliver what committed, then wait for work or a due checkpoint.
                 if let Some(done) = delivering.take() {
                     done.deliver(listener.as_ref());
                 }
-                match rx.recv().await {
-                    Some(first) => pending.push(first),
-                    None => return,
+                checkpoints.write_if_due(&mut store).await;
+                let received = match (checkpoints.due, &checkpoints.signer) {
+                    (Some(due), Some(_)) => tokio::time::timeout_at(due, rx.recv()).await.ok(),
+                    _ => Some(rx.recv().await),
+                };
+                match received {
+                    None => continue, // a checkpoint fell due
+                    Some(None) => {
+                        // Every handle is gone: a last checkpoint, then stop.
+                        let _ = checkpoints.write(&mut store).await;
+                        return;
+                    }
+                    Some(Some(first)) => Some(first),
                 }
             }
+        };
+        match first {
+            Some(Message::Append(p)) => pending.push(p),
+            Some(other) => {
+                control = Some(other);
+                continue;
+            }
+            None => continue,
         }
         while pending.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(next) => pending.push(next),
+                Ok(Message::Append(next)) => pending.push(next),
+                Ok(other) => {
+                    control = Some(other);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -171,7 +294,11 @@ async fn run<S: LedgerStore>(
             pending.iter().map(|p| p.batch.events.len()).sum(),
             started.elapsed(),
         );
+        if outcome.is_ok() {
+            checkpoints.appended();
+        }
         delivering = Some(Delivery { pending, outcome });
+        checkpoints.write_if_due(&mut store).await;
     }
 }
 

@@ -6,6 +6,7 @@ pub mod aliases;
 pub mod credentials;
 pub mod key_state;
 pub mod key_usage;
+pub mod trail_keys;
 
 use crate::crypto::keyring::Keyring;
 use crate::domain::events::{DomainEvent, Envelope};
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 pub use aliases::Aliases;
 pub use credentials::Credentials;
 pub use key_state::KeyStates;
+pub use trail_keys::TrailKeys;
 
 /// The SQL read models, kept in the append transaction (`docs/read-models.md`).
 pub fn read_models() -> Vec<std::sync::Arc<dyn ReadModel>> {
@@ -29,6 +31,7 @@ pub struct Projections {
     pub keys: KeyStates,
     pub aliases: Aliases,
     pub credentials: Credentials,
+    pub trail_keys: TrailKeys,
     pub keyring: Arc<Keyring>,
 }
 
@@ -38,6 +41,7 @@ impl Projections {
             keys: KeyStates::default(),
             aliases: Aliases::default(),
             credentials: Credentials::default(),
+            trail_keys: TrailKeys::default(),
             keyring,
         }
     }
@@ -47,6 +51,7 @@ impl Projections {
         self.keys.apply(event);
         self.aliases.apply(event, time);
         self.credentials.apply(event);
+        self.trail_keys.apply(event);
     }
 
     /// Rebuild from stored lifecycle events, in log order.

@@ -190,9 +190,56 @@ where
     }
 }
 
-/// Run `keyledger verify`, returning (success, stdout).
+/// Run `keyledger verify`, returning (success, stdout). Beside a running server it first
+/// waits (up to 5 s) for the server's checkpoint of the newest events, which comes within a
+/// second: `verify` fails a log whose tail no checkpoint covers.
 pub fn verify(data_dir: &Path) -> (bool, String) {
+    wait_for_checkpoint(data_dir);
     command(&["verify"], data_dir)
+}
+
+/// Wait until the newest checkpoint covers the whole log (or 5 s pass).
+pub fn wait_for_checkpoint(data_dir: &Path) {
+    let path = data_dir.join("ledger.db");
+    if !path.exists() {
+        return;
+    }
+    // Its own thread and runtime: callers are async tests, already inside a runtime.
+    let covered = || {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::ConnectOptions;
+                let Ok(mut conn) = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .read_only(true)
+                    .connect()
+                    .await
+                else {
+                    return true;
+                };
+                let sizes: Result<(i64, i64), _> = sqlx::query_as(
+                    "SELECT (SELECT COALESCE(MAX(position), 0) FROM events), \
+                        (SELECT COALESCE(MAX(tree_size), 0) FROM trail_checkpoints)",
+                )
+                .fetch_one(&mut conn)
+                .await;
+                sizes.map_or(true, |(head, signed)| signed >= head)
+            })
+        })
+        .join()
+        .unwrap()
+    };
+    for _ in 0..50 {
+        if covered() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Run `keyledger ARGS… --data-dir DIR`: whether it succeeded, and its stdout and stderr.
@@ -266,6 +313,7 @@ impl InProcess {
             data_dir: data_dir.to_owned(),
             region: Region::parse("us-east-1").unwrap(),
             account_id: None,
+            trail_origin: None,
         };
         let opened = open_with(&settings, |store| store, clock.clone())
             .await
@@ -369,6 +417,20 @@ pub async fn signed_get(
     credentials: &AdminCredentials,
     path_and_query: &str,
 ) -> (u16, serde_json::Value) {
+    let response = signed_get_response(endpoint, credentials, path_and_query).await;
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A SigV4-signed GET, the response as it came.
+pub async fn signed_get_response(
+    endpoint: &str,
+    credentials: &AdminCredentials,
+    path_and_query: &str,
+) -> reqwest::Response {
     use keyledger::http::sigv4;
     let host = endpoint.trim_start_matches("http://").to_owned();
     let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
@@ -398,16 +460,75 @@ pub async fn signed_get(
         &credentials.region,
         "kms",
     );
-    let response = reqwest::Client::new()
+    reqwest::Client::new()
         .get(format!("{endpoint}{path_and_query}"))
         .header("x-amz-date", &amz_date)
         .header("authorization", authorization)
         .send()
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
+        .unwrap()
+}
+
+/// A SigV4-signed AWS KMS JSON 1.1 call (`TrentService.<operation>`), the response as it came.
+pub async fn signed_kms_call(
+    endpoint: &str,
+    credentials: &AdminCredentials,
+    operation: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    try_signed_kms_call(endpoint, credentials, operation, body)
+        .await
+        .unwrap()
+}
+
+/// [`signed_kms_call`], with the transport error when there is no server to answer.
+pub async fn try_signed_kms_call(
+    endpoint: &str,
+    credentials: &AdminCredentials,
+    operation: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<reqwest::Response> {
+    use keyledger::http::sigv4;
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
+    let target = format!("TrentService.{operation}");
+    let body = body.to_string();
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("host", host.as_str()),
+        ("x-amz-date", amz_date.as_str()),
+        ("x-amz-target", target.as_str()),
+    ];
+    let payload = sigv4::sha256_hex(body.as_bytes());
+    let parts = sigv4::RequestParts {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        payload_sha256_hex: &payload,
+    };
+    let key = sigv4::derive_signing_key(
+        credentials.secret_access_key.as_bytes(),
+        &amz_date[..8],
+        &credentials.region,
+        "kms",
+    );
+    let authorization = sigv4::authorization_header(
+        &parts,
+        &credentials.access_key_id,
+        &key,
+        &amz_date,
+        &credentials.region,
+        "kms",
+    );
+    let mut request = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header("authorization", authorization)
+        .body(body);
+    for (name, value) in headers {
+        if name != "host" {
+            request = request.header(name, value);
+        }
+    }
+    request.send().await
 }
