@@ -124,6 +124,7 @@ pub async fn open_with<S: LedgerStore>(
         keyring,
         clock,
         default_region: settings.region.clone(),
+        refused_unaudited: Default::default(),
     });
 
     let account_id = match service.projections.credentials.first_account() {

@@ -108,6 +108,8 @@ pub struct Service {
     pub keyring: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
     pub default_region: Region,
+    /// Calls failed because their event could not be written (served at `/metrics`).
+    pub refused_unaudited: std::sync::atomic::AtomicU64,
 }
 
 /// Where a recorded call is in the trail: the response headers `x-keyledger-event-id` and
@@ -180,10 +182,20 @@ impl Service {
                 result,
             },
             Err(_) => Handled {
-                result: Err(ledger_unavailable()),
+                result: Err(self.ledger_unavailable()),
                 receipt: None,
             },
         }
+    }
+
+    /// Nothing is answered unaudited: the call fails when its event cannot be written, and
+    /// is counted.
+    fn ledger_unavailable(&self) -> ApiError {
+        self.refused_unaudited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ApiError::Internal(
+            "The request was not processed: the audit ledger is unavailable.".into(),
+        )
     }
 
     /// [`Service::handle`], with the call's receipt.
@@ -228,7 +240,7 @@ impl Service {
                 Err(AppendError::Unavailable(reason)) => {
                     tracing::error!(request_id = %ctx.request_id, %reason, "call not recorded; failing it");
                     return Handled {
-                        result: Err(ledger_unavailable()),
+                        result: Err(self.ledger_unavailable()),
                         receipt: None,
                     };
                 }
@@ -255,7 +267,7 @@ impl Service {
                 receipt: Receipt::of_usage(usage, positions),
             },
             Err(_) => Handled {
-                result: Err(ledger_unavailable()),
+                result: Err(self.ledger_unavailable()),
                 receipt: None,
             },
         }
@@ -340,10 +352,6 @@ impl Service {
     }
 }
 
-/// Nothing is answered unaudited: the call fails when its event cannot be written.
-fn ledger_unavailable() -> ApiError {
-    ApiError::Internal("The request was not processed: the audit ledger is unavailable.".into())
-}
 
 /// A lifecycle event ready to append: its envelope, stream and typed fact.
 pub fn lifecycle_event(

@@ -68,6 +68,7 @@ pub fn serve(
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .route("/", web::post().to(aws_json))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
             .route("/v1/keys/{key:.+}", web::get().to(native_key))
             .configure(evidence::routes)
     })
@@ -86,6 +87,22 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
             .content_type("application/json")
             .body(r#"{"status":"starting"}"#),
     }
+}
+
+/// Prometheus text exposition: what operators alert on.
+async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
+    let refused = shared.ready.get().map_or(0, |r| {
+        r.service
+            .refused_unaudited
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(format!(
+            "# HELP keyledger_calls_refused_unaudited_total Calls failed because their audit event could not be written.\n\
+             # TYPE keyledger_calls_refused_unaudited_total counter\n\
+             keyledger_calls_refused_unaudited_total {refused}\n"
+        ))
 }
 
 /// HTTP status of each AWS error type, as the AWS KMS service model gives them.
