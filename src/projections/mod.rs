@@ -6,6 +6,7 @@ pub mod aliases;
 pub mod credentials;
 pub mod key_state;
 pub mod key_usage;
+pub mod trail_index;
 
 use crate::crypto::keyring::Keyring;
 use crate::domain::events::{DomainEvent, Envelope};
@@ -21,7 +22,10 @@ pub use key_state::KeyStates;
 
 /// The SQL read models, kept in the append transaction (`docs/read-models.md`).
 pub fn read_models() -> Vec<std::sync::Arc<dyn ReadModel>> {
-    vec![std::sync::Arc::new(key_usage::KeyUsage)]
+    vec![
+        std::sync::Arc::new(key_usage::KeyUsage),
+        std::sync::Arc::new(trail_index::TrailIndex),
+    ]
 }
 
 /// Every in-process read model, fed in log order.
