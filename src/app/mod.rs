@@ -11,6 +11,7 @@ pub mod operations;
 pub mod scheduler;
 pub mod shapes;
 pub mod trail;
+pub mod trail_query;
 
 use crate::crypto::keyring::Keyring;
 use crate::domain::events::{Actor, DomainEvent, Envelope, EventBody, EVENT_VERSION};
