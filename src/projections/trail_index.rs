@@ -26,16 +26,25 @@ impl ReadModel for TrailIndex {
 
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements) {
         // Positions are unique and an event's terms are distinct, so no row repeats a key.
-        let rows: Vec<Vec<Value>> = events
+        let mut rows: Vec<(String, i64, u64)> = events
             .iter()
             .flat_map(|event| {
-                index_terms(event).into_iter().map(move |term| {
-                    vec![
-                        Value::Text(term),
-                        Value::Int(event.time_ns),
-                        Value::Int(event.position as i64),
-                    ]
-                })
+                index_terms(event)
+                    .into_iter()
+                    .map(move |term| (term, event.time_ns, event.position))
+            })
+            .collect();
+        // In the index's order: each statement then fills B-tree pages in sequence instead of
+        // jumping between terms (a rebuild inserts millions of rows).
+        rows.sort_unstable();
+        let rows = rows
+            .into_iter()
+            .map(|(term, time_ns, position)| {
+                vec![
+                    Value::Text(term),
+                    Value::Int(time_ns),
+                    Value::Int(position as i64),
+                ]
             })
             .collect();
         out.push_rows(INSERT, "", rows);
@@ -81,11 +90,11 @@ mod tests {
         assert_eq!(
             rows,
             [
+                row("*"),
                 row("i:e3"),
                 row("k:k"),
                 row("n:CreateKey"),
-                row("r:false"),
-                row("*")
+                row("r:false")
             ]
         );
     }
