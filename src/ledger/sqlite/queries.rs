@@ -16,6 +16,12 @@ const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM trail_index AS j \
      WHERE j.term = ? AND j.time_ns = i.time_ns AND j.position = i.position)";
 const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
 
+/// A key's last cryptographic use from the `key_usage` view (SQLite pushes `key_id` into it)
+/// and that event's time and JSON (for the request id).
+const KEY_USAGE_SQL: &str =
+    "SELECT u.last_operation, u.last_event_id, u.last_position, e.time_ns, e.data \
+     FROM key_usage AS u JOIN events AS e ON e.position = u.last_position WHERE u.key_id = ?";
+
 /// The trail query's SQL for `terms` terms.
 pub(super) fn trail_sql(terms: usize) -> String {
     let mut sql = String::from(TRAIL_HEAD);
@@ -56,15 +62,11 @@ impl SqliteReader {
     }
 
     pub async fn key_usage_report(&self, key_id: &str) -> Result<KeyUsageReport, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.last_operation, u.last_event_id, u.last_position, e.time_ns, e.data \
-             FROM key_usage AS u JOIN events AS e ON e.position = u.last_position \
-             WHERE u.key_id = ?",
-        )
-        .bind(key_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage)?;
+        let row = sqlx::query(KEY_USAGE_SQL)
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
         let last_use = match row {
             None => None,
             Some(row) => {
@@ -88,5 +90,62 @@ impl SqliteReader {
             last_use,
             tracking_start_ns,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::sqlite::SqliteLedger;
+
+    /// SQLite's plan for `sql`, one line per step.
+    async fn plan(reader: &SqliteReader, sql: &str, params: usize) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for _ in 0..params {
+            q = q.bind(1i64);
+        }
+        let rows = q.fetch_all(&reader.pool).await.unwrap();
+        rows.into_iter()
+            .map(|(_, _, _, step)| step)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Trail queries and a key's last use are index lookups, never scans of the log: a plan
+    /// that scanned would make every query cost the whole ledger.
+    #[tokio::test]
+    async fn trail_and_last_use_queries_walk_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(
+            &dir.path().join("ledger.db"),
+            crate::projections::read_models(),
+        )
+        .await
+        .unwrap();
+        let crate::ledger::LedgerReader::Sqlite(reader) = &ledger.reader else {
+            unreachable!("a SQLite ledger has a SQLite reader")
+        };
+        for terms in [1, 3] {
+            let plan = plan(reader, &trail_sql(terms), 5 + terms).await;
+            assert!(
+                plan.contains("SEARCH i USING PRIMARY KEY (term=? AND time_ns>? AND (time_ns,position)<(?,?))"),
+                "{plan}"
+            );
+            assert!(!plan.contains("SCAN"), "{plan}");
+            assert!(
+                !plan.contains("TEMP B-TREE"),
+                "newest first is the index's order: {plan}"
+            );
+        }
+        let plan = plan(reader, KEY_USAGE_SQL, 1).await;
+        assert!(
+            plan.contains("SEARCH key_usage_by_operation USING PRIMARY KEY (key_id=?)"),
+            "{plan}"
+        );
+        assert!(
+            !plan.contains("SCAN e") && !plan.contains("SCAN events"),
+            "{plan}"
+        );
     }
 }
