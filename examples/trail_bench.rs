@@ -31,7 +31,7 @@ fn event(n: usize, keys: usize) -> NewEvent {
     let operation = OPERATIONS[n % OPERATIONS.len()];
     let event_id = uuid::Uuid::now_v7();
     let time = time::OffsetDateTime::now_utc();
-    let failed = n % 50 == 0;
+    let failed = n.is_multiple_of(50);
     let mut json = serde_json::json!({
         "event_id": event_id, "event_version": 1,
         "time": time.format(&time::format_description::well_known::Rfc3339).unwrap(),
@@ -128,7 +128,8 @@ async fn main() {
         limit,
     };
     let runs = 20;
-    let mut kinds: Vec<(&str, Box<dyn Fn(usize) -> TrailQuery>)> = vec![
+    type MakeQuery<'a> = Box<dyn Fn(usize) -> TrailQuery + 'a>;
+    let mut kinds: Vec<(&str, MakeQuery)> = vec![
         (
             "one key, first page (50)",
             Box::new(|k| query(vec![TrailFilter::Key(key(k))], 50)),
