@@ -16,6 +16,7 @@ async fn dump(data_dir: &Path) -> Vec<(String, Vec<String>)> {
     for (table, order) in [
         ("key_usage", "key_id"),
         ("key_usage_by_operation", "key_id, operation"),
+        ("trail_index", "term, time_ns, position"),
         ("read_model_checkpoints", "name"),
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
@@ -133,10 +134,19 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
 
     let (ok, out) = rebuild(&dir, "all");
     assert!(ok, "{out}");
-    assert!(
-        out.contains(&format!("rebuilt key_usage: {head} events")),
-        "{out}"
-    );
+    for model in ["key_usage", "trail_index"] {
+        assert!(
+            out.contains(&format!("rebuilt {model}: {head} events")),
+            "{out}"
+        );
+    }
+    // The live trail index holds rows, so the equality below is about something.
+    let trail_rows = live.iter().filter(|(t, _)| t == "trail_index").count();
+    assert!(trail_rows > 10 * 5, "{trail_rows} trail_index rows");
+    assert!(live.contains(&(
+        "read_model_checkpoints".into(),
+        vec!["trail_index".into(), format!("Some({head})")]
+    )));
     assert_eq!(
         dump(&dir).await,
         live,
@@ -145,7 +155,10 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
 
     let (ok, out) = rebuild(&dir, "no_such_model");
     assert!(!ok);
-    assert!(out.contains("the read models are key_usage"), "{out}");
+    assert!(
+        out.contains("the read models are key_usage, trail_index"),
+        "{out}"
+    );
 }
 
 /// A read model whose checkpoint is not at the log's head (dropped, or written by an older
@@ -169,7 +182,8 @@ async fn a_model_behind_the_log_is_rebuilt_at_start() {
     {
         let mut conn = common::ledger_connection(&dir, false).await;
         sqlx::raw_sql(
-            "DELETE FROM key_usage_by_operation; UPDATE read_model_checkpoints SET position = 1",
+            "DELETE FROM key_usage_by_operation; DELETE FROM trail_index; \
+             UPDATE read_model_checkpoints SET position = 1",
         )
         .execute(&mut conn)
         .await

@@ -60,6 +60,19 @@ pub enum ApiError {
     MissingAuthenticationToken(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// CloudTrail LookupEvents: a lookup attribute that is not valid, or more than one.
+    #[error("{0}")]
+    InvalidLookupAttributes(String),
+    /// CloudTrail LookupEvents: the start time is after the end time.
+    #[error("{0}")]
+    InvalidTimeRange(String),
+    #[error("{0}")]
+    InvalidMaxResults(String),
+    /// A NextToken that is malformed or was issued for other parameters.
+    #[error("{0}")]
+    InvalidNextToken(String),
+    #[error("{0}")]
+    InvalidEventCategory(String),
     /// The service could not do its part (e.g. the ledger is unavailable).
     #[error("{0}")]
     Internal(String),
@@ -95,6 +108,11 @@ impl ApiError {
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::AccessDenied(_) => "AccessDeniedException",
+            ApiError::InvalidLookupAttributes(_) => "InvalidLookupAttributesException",
+            ApiError::InvalidTimeRange(_) => "InvalidTimeRangeException",
+            ApiError::InvalidMaxResults(_) => "InvalidMaxResultsException",
+            ApiError::InvalidNextToken(_) => "InvalidNextTokenException",
+            ApiError::InvalidEventCategory(_) => "InvalidEventCategoryException",
             ApiError::Internal(_) => "KMSInternalException",
         }
     }

@@ -12,6 +12,7 @@ pub mod operations;
 pub mod scheduler;
 pub mod shapes;
 pub mod trail;
+pub mod trail_query;
 
 use crate::crypto::keyring::Keyring;
 use crate::domain::events::{Actor, DomainEvent, Envelope, EventBody, EVENT_VERSION};
@@ -193,9 +194,7 @@ impl Service {
     fn ledger_unavailable(&self) -> ApiError {
         self.refused_unaudited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ApiError::Internal(
-            "The request was not processed: the audit ledger is unavailable.".into(),
-        )
+        ApiError::Internal("The request was not processed: the audit ledger is unavailable.".into())
     }
 
     /// [`Service::handle`], with the call's receipt.
@@ -351,7 +350,6 @@ impl Service {
         }
     }
 }
-
 
 /// A lifecycle event ready to append: its envelope, stream and typed fact.
 pub fn lifecycle_event(

@@ -409,6 +409,13 @@ impl Service {
             "CancelKeyDeletion" => self.cancel_key_deletion(caller, ctx, body, now, rec),
             super::history::KEY_AS_OF => self.key_as_of(caller, ctx, body, rec).await,
             super::history::KEY_HISTORY => self.key_history(caller, ctx, body, rec).await,
+            super::trail_query::GET_KEY_LAST_USAGE => {
+                self.get_key_last_usage(caller, ctx, body, rec).await
+            }
+            super::trail_query::LIST_TRAIL_EVENTS => {
+                self.list_trail_events(caller, ctx, body, rec).await
+            }
+            super::trail_query::LOOKUP_EVENTS => self.lookup_events(caller, ctx, body, rec).await,
             "CreateKey" => self.create_key(caller, ctx, parse(body)?, now, rec),
             "DescribeKey" => self.describe_key(caller, ctx, parse(body)?, rec),
             "ListKeys" => self.list_keys(caller, ctx, parse(body)?, rec),

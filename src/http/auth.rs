@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
 /// The service name SigV4 scopes must carry.
 pub const SERVICE: &str = "kms";
+/// The service name of CloudTrail's LookupEvents (`crate::http::trail_query`).
+pub const CLOUDTRAIL_SERVICE: &str = "cloudtrail";
 /// Cached signing keys per access key at most, before its list is cleared.
 const MAX_CACHED_KEYS_PER_ACCESS_KEY: usize = 64;
 
@@ -25,9 +27,9 @@ pub struct Authenticated {
     pub caller: Result<Caller, ApiError>,
 }
 
-/// Per access key: the signing keys derived for each (date, region) seen. Looked up by
-/// `&str` so a hit allocates nothing on the request path.
-type SigningKeys = HashMap<String, Vec<(String, String, Arc<SigningKey>)>>;
+/// Per access key: the signing keys derived for each (date, region, service) seen. Looked up
+/// by `&str` so a hit allocates nothing on the request path.
+type SigningKeys = HashMap<String, Vec<(String, String, &'static str, Arc<SigningKey>)>>;
 
 pub struct Authenticator {
     projections: Arc<Projections>,
@@ -68,6 +70,18 @@ impl Authenticator {
         parts: &RequestParts<'_>,
         now: OffsetDateTime,
     ) -> Authenticated {
+        self.authenticate_for(SERVICE, authorization, amz_date, parts, now)
+    }
+
+    /// [`Self::authenticate`] for a request whose SigV4 scope must name `service`.
+    pub fn authenticate_for(
+        &self,
+        service: &'static str,
+        authorization: Option<&str>,
+        amz_date: Option<&str>,
+        parts: &RequestParts<'_>,
+        now: OffsetDateTime,
+    ) -> Authenticated {
         let Some(header) = authorization else {
             return Authenticated {
                 access_key_id: None,
@@ -91,7 +105,7 @@ impl Authenticator {
             }
         };
         let region = Region::parse(auth.region);
-        let caller = self.check(&auth, region.as_ref(), amz_date, parts, now);
+        let caller = self.check(service, &auth, region.as_ref(), amz_date, parts, now);
         Authenticated {
             access_key_id: Some(auth.access_key_id.to_owned()),
             region,
@@ -101,15 +115,16 @@ impl Authenticator {
 
     fn check(
         &self,
+        service: &'static str,
         auth: &Authorization<'_>,
         region: Option<&Region>,
         amz_date: Option<&str>,
         parts: &RequestParts<'_>,
         now: OffsetDateTime,
     ) -> Result<Caller, ApiError> {
-        if auth.service != SERVICE {
+        if auth.service != service {
             return Err(ApiError::InvalidSignature(format!(
-                "Credential should be scoped to correct service: '{SERVICE}'."
+                "Credential should be scoped to correct service: '{service}'."
             )));
         }
         if region.is_none() {
@@ -164,7 +179,7 @@ impl Authenticator {
                     "The security token included in the request is invalid.".into(),
                 )
             })?;
-        let key = self.signing_key(&access_key, auth.date, auth.region)?;
+        let key = self.signing_key(&access_key, auth.date, auth.region, service)?;
         sigv4::verify(parts, auth, amz_date, &key).map_err(|e| match e {
             SigV4Error::MissingSignedHeader(h) => ApiError::IncompleteSignature(format!(
                 "The header '{h}' is signed but missing from the request."
@@ -184,14 +199,18 @@ impl Authenticator {
         access_key: &crate::domain::events::AccessKeyCreated,
         date: &str,
         region: &str,
+        service: &'static str,
     ) -> Result<Arc<SigningKey>, ApiError> {
         let cached = self
             .signing_keys
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(access_key.access_key_id.as_str())
-            .and_then(|keys| keys.iter().find(|(d, r, _)| d == date && r == region))
-            .map(|(_, _, key)| key.clone());
+            .and_then(|keys| {
+                keys.iter()
+                    .find(|(d, r, s, _)| d == date && r == region && *s == service)
+            })
+            .map(|(_, _, _, key)| key.clone());
         if let Some(key) = cached {
             return Ok(key);
         }
@@ -207,14 +226,14 @@ impl Authenticator {
             .map_err(|_| {
                 ApiError::Internal("The access key's secret cannot be unsealed.".into())
             })?;
-        let key = Arc::new(sigv4::derive_signing_key(&secret, date, region, SERVICE));
+        let key = Arc::new(sigv4::derive_signing_key(&secret, date, region, service));
         let mut cache = self.signing_keys.write().unwrap_or_else(|p| p.into_inner());
         let entries = cache.entry(access_key.access_key_id.clone()).or_default();
         // Dates roll over daily and regions are few: keep the list short.
         if entries.len() >= MAX_CACHED_KEYS_PER_ACCESS_KEY {
             entries.clear();
         }
-        entries.push((date.to_owned(), region.to_owned(), key.clone()));
+        entries.push((date.to_owned(), region.to_owned(), service, key.clone()));
         Ok(key)
     }
 }

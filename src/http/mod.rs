@@ -4,6 +4,7 @@
 pub mod auth;
 mod evidence;
 pub mod sigv4;
+pub mod trail_query;
 
 use crate::app::{ApiError, Caller, Receipt, RequestContext, Service};
 use actix_web::dev::Server;
@@ -66,11 +67,13 @@ pub fn serve(
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
+            .route("/", trail_query::cloudtrail_route())
             .route("/", web::post().to(aws_json))
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics))
             .route("/v1/keys/{key:.+}", web::get().to(native_key))
             .configure(evidence::routes)
+            .route("/v1/trail", web::get().to(trail_query::trail))
     })
     .workers(workers.max(1))
     .shutdown_timeout(10)
@@ -158,6 +161,17 @@ fn authenticate_request(
     body: &[u8],
     request_id: &str,
 ) -> (RequestContext, Result<Caller, ApiError>) {
+    authenticate_request_for(auth::SERVICE, ready, req, body, request_id)
+}
+
+/// [`authenticate_request`] for an endpoint whose SigV4 scope names `service`.
+fn authenticate_request_for(
+    service: &'static str,
+    ready: &Ready,
+    req: &HttpRequest,
+    body: &[u8],
+    request_id: &str,
+) -> (RequestContext, Result<Caller, ApiError>) {
     let headers = req.headers();
     let header_pairs: Vec<(&str, &str)> = headers
         .iter()
@@ -174,7 +188,8 @@ fn authenticate_request(
     };
     // Signatures are checked against the wall clock, whatever the service's (injectable) clock says.
     let now = time::OffsetDateTime::now_utc();
-    let authenticated = ready.authenticator.authenticate(
+    let authenticated = ready.authenticator.authenticate_for(
+        service,
         header(headers, "authorization"),
         header(headers, "x-amz-date"),
         &parts,
@@ -275,6 +290,11 @@ async fn aws_json(
         caller = Err(ApiError::UnknownOperation(format!(
             "{} is not a TrentService target.",
             crate::app::trail::event_name(target)
+        )));
+    }
+    if caller.is_ok() && crate::app::trail_query::NOT_KMS_OPERATIONS.contains(&operation) {
+        caller = Err(ApiError::UnknownOperation(format!(
+            "Operation {operation} is not an operation of TrentService."
         )));
     }
     let handled = ready

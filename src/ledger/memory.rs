@@ -1,6 +1,7 @@
 //! An in-memory ledger: the store contract without a disk, for tests and the conformance
 //! suite. Several [`MemoryStore`] handles on one [`MemoryDatabase`] are several writers on
-//! one database; the database's lock is its transaction. Read models (SQL) are not kept.
+//! one database; the database's lock is its transaction. Read models (SQL) are not kept:
+//! queries scan the log (`memory/queries.rs`).
 
 use super::{
     check_streams, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
@@ -12,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
+
+mod queries;
 
 #[derive(Default)]
 struct Log {

@@ -9,12 +9,14 @@
 //!   and `wait_beyond` (tailing, woken by this process's appends and by other writers').
 //! - [`writer`] is the group commit in front of a store.
 //! - [`sql`] is how read models say what to write, without naming a backend.
+//! - [`trail`] is what a trail query selects and the terms each event is filed under.
 //!
 //! Nothing outside this module names sqlx or a backend's types.
 
 pub mod memory;
 pub mod sql;
 pub mod sqlite;
+pub mod trail;
 pub mod writer;
 
 use crate::domain::events::DomainEvent;
@@ -324,6 +326,30 @@ impl LedgerReader {
         match self {
             LedgerReader::Sqlite(r) => r.event_by_id(event_id).await,
             LedgerReader::Memory(r) => Ok(r.event_by_id(event_id)),
+        }
+    }
+
+    /// A page of the trail: the usage events `query` selects, newest first (SQLite answers
+    /// from the `trail_index` read model; see [`trail`]).
+    pub async fn trail(
+        &self,
+        query: &trail::TrailQuery,
+    ) -> Result<Vec<trail::TrailHit>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.trail(query).await,
+            LedgerReader::Memory(r) => Ok(r.trail(query)),
+        }
+    }
+
+    /// A key's last successful cryptographic use (the `key_usage` view), and since when the
+    /// ledger records.
+    pub async fn key_usage_report(
+        &self,
+        key_id: &str,
+    ) -> Result<trail::KeyUsageReport, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.key_usage_report(key_id).await,
+            LedgerReader::Memory(r) => Ok(r.key_usage_report(key_id)),
         }
     }
 

@@ -112,9 +112,10 @@ impl Statements {
     }
 }
 
-/// A committed event as read models see it: the log's columns, never the JSON (so that a
-/// rebuild reads columns, not a million documents).
-#[derive(Debug, Clone, Copy)]
+/// A committed event as read models see it: the log's columns (so that a rebuild reads
+/// columns, not a million documents) and, for the models that ask ([`ReadModel::needs_data`]),
+/// the event's JSON.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct EventColumns<'a> {
     pub position: u64,
     pub stream: Option<&'a str>,
@@ -124,6 +125,9 @@ pub struct EventColumns<'a> {
     /// Key ids separated by spaces; empty when the event concerns no key.
     pub keys: &'a str,
     pub error_code: Option<&'a str>,
+    /// The event's JSON as hashed: always live; empty in a rebuild unless the model
+    /// [`needs_data`](ReadModel::needs_data).
+    pub data: &'a [u8],
 }
 
 impl EventColumns<'_> {
@@ -141,6 +145,11 @@ pub trait ReadModel: Send + Sync + 'static {
     /// Fold `events` — committed, consecutive, in log order — into statements. Pure: the
     /// same events give the same statements, live or in a rebuild.
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements);
+    /// Whether the fold reads [`EventColumns::data`] (a rebuild then reads every event's
+    /// JSON too, which is slower).
+    fn needs_data(&self) -> bool {
+        false
+    }
 }
 
 /// The statement that moves a model's checkpoint.

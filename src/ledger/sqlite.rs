@@ -28,6 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod queries;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Rows per INSERT statement (10 parameters each, far below SQLite's limit).
@@ -396,30 +398,43 @@ impl SqliteStore {
             }
             // Thousands of events' columns per result row: per-row hand-offs from SQLite's
             // thread, not SQLite's scan, are what bound a row-by-row read.
+            // A model that reads the JSON gets it packed too, in smaller chunks.
+            let with_data = model.needs_data();
             async fn packed_after(
                 conn: &mut SqliteConnection,
                 after: u64,
+                with_data: bool,
             ) -> Result<Option<String>, StoreError> {
-                sqlx::query_scalar(PACKED_COLUMNS_SQL)
+                let (sql, chunk, format) = if with_data {
+                    (
+                        PACKED_WITH_DATA_SQL,
+                        REBUILD_DATA_CHUNK,
+                        PACKED_WITH_DATA_FORMAT,
+                    )
+                } else {
+                    (PACKED_COLUMNS_SQL, REBUILD_CHUNK, PACKED_FORMAT)
+                };
+                sqlx::query_scalar(sql)
                     .bind(after as i64)
-                    .bind(REBUILD_CHUNK as i64)
-                    .bind(PACKED_FORMAT)
+                    .bind(chunk as i64)
+                    .bind(format)
                     .fetch_one(conn)
                     .await
                     .map_err(storage)
             }
             let mut after = 0u64;
-            let mut packed = packed_after(tx, after).await?;
+            let mut packed = packed_after(tx, after, with_data).await?;
             while let Some(chunk) = packed.take() {
-                let columns = unpack_columns(&chunk, after)?;
+                let columns = unpack_columns(&chunk, after, with_data)?;
                 let Some(last) = columns.last() else { break };
                 after = last.position;
                 // SQLite packs the next chunk on its thread while this one is folded here.
                 let mut statements = Statements::default();
-                let (next, ()) = futures_util::future::join(packed_after(tx, after), async {
-                    model.apply(&columns, &mut statements)
-                })
-                .await;
+                let (next, ()) =
+                    futures_util::future::join(packed_after(tx, after, with_data), async {
+                        model.apply(&columns, &mut statements)
+                    })
+                    .await;
                 if !statements.is_empty() {
                     // One multi-statement text per chunk: one hand-off, not one per statement.
                     let mut sql = String::new();
@@ -829,6 +844,7 @@ impl LedgerStore for SqliteStore {
                     time_ns: r.time_ns,
                     keys: r.keys.unwrap_or(""),
                     error_code: r.error_code,
+                    data: r.data,
                 })
                 .collect();
             let model_statements: Vec<Statements> = self
@@ -1028,9 +1044,22 @@ const PACKED_COLUMNS_SQL: &str = "SELECT group_concat(printf(?3, position, strea
      event_id, time_ns, keys, error_code), char(30)) FROM (SELECT position, stream, event_name, \
      event_id, time_ns, keys, error_code FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)";
 const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
+/// Events per packed chunk when the JSON comes too (~1 KB each).
+const REBUILD_DATA_CHUNK: usize = 4_096;
+/// [`PACKED_COLUMNS_SQL`] plus each event's JSON as an eighth field (JSON text holds no raw
+/// control character, so no separator; `unpack_columns` would refuse one).
+const PACKED_WITH_DATA_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
+     event_id, time_ns, keys, error_code, data), char(30)) FROM (SELECT position, stream, \
+     event_name, event_id, time_ns, keys, error_code, data FROM events WHERE position > ?1 \
+     ORDER BY position LIMIT ?2)";
+const PACKED_WITH_DATA_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 
 /// Split packed columns into events, checking they are the consecutive positions after `after`.
-fn unpack_columns(packed: &str, after: u64) -> Result<Vec<EventColumns<'_>>, StoreError> {
+fn unpack_columns(
+    packed: &str,
+    after: u64,
+    with_data: bool,
+) -> Result<Vec<EventColumns<'_>>, StoreError> {
     let mut out = Vec::with_capacity(REBUILD_CHUNK);
     for (i, record) in packed.split(RECORD).enumerate() {
         let expected = after + i as u64 + 1;
@@ -1050,6 +1079,7 @@ fn unpack_columns(packed: &str, after: u64) -> Result<Vec<EventColumns<'_>>, Sto
         let time_ns = next()?;
         let keys = next()?;
         let error_code = next()?;
+        let data = if with_data { next()? } else { "" };
         if fields.next().is_some() {
             return Err(bad("a field holds a separator"));
         }
@@ -1064,6 +1094,7 @@ fn unpack_columns(packed: &str, after: u64) -> Result<Vec<EventColumns<'_>>, Sto
             time_ns: time_ns.parse().map_err(|_| bad("time_ns"))?,
             keys,
             error_code: (!error_code.is_empty()).then_some(error_code),
+            data: data.as_bytes(),
         });
     }
     Ok(out)

@@ -135,6 +135,7 @@ mod tests {
             time_ns: position as i64 * 1_000_000_000,
             keys,
             error_code: error,
+            data: b"",
         }
     }
 

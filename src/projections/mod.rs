@@ -6,6 +6,7 @@ pub mod aliases;
 pub mod credentials;
 pub mod key_state;
 pub mod key_usage;
+pub mod trail_index;
 pub mod trail_keys;
 
 use crate::crypto::keyring::Keyring;
@@ -23,7 +24,10 @@ pub use trail_keys::TrailKeys;
 
 /// The SQL read models, kept in the append transaction (`docs/read-models.md`).
 pub fn read_models() -> Vec<std::sync::Arc<dyn ReadModel>> {
-    vec![std::sync::Arc::new(key_usage::KeyUsage)]
+    vec![
+        std::sync::Arc::new(key_usage::KeyUsage),
+        std::sync::Arc::new(trail_index::TrailIndex),
+    ]
 }
 
 /// Every in-process read model, fed in log order.

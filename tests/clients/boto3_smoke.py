@@ -57,4 +57,38 @@ assert d["KeyState"] == "PendingDeletion" and d["PendingWindowInDays"] == 7
 expect_error("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob, EncryptionContext={"a": "b"})
 kms.cancel_key_deletion(KeyId=kid)
 assert kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Disabled"
+
+# The trail through CloudTrail's own API (SigV4 service "cloudtrail"), as auditors use it.
+cloudtrail = boto3.client(
+    "cloudtrail",
+    endpoint_url=endpoint,
+    region_name=c["region"],
+    aws_access_key_id=c["access_key_id"],
+    aws_secret_access_key=c["secret_access_key"],
+)
+by_key = cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": kid}])
+names = [e["EventName"] for e in by_key["Events"]]
+assert names[0] == "DescribeKey" and names[1] == "CancelKeyDeletion" and names[-1] == "CreateKey", names  # newest first
+assert "Encrypt" in names and "RotateKeyOnDemand" in names, names
+for e in by_key["Events"]:
+    assert any(r["ResourceName"].endswith(kid) for r in e["Resources"]), e
+    record = json.loads(e["CloudTrailEvent"])
+    assert record["eventID"] == e["EventId"] and record["eventSource"] == "kms.amazonaws.com"
+    assert e["EventTime"].tzinfo is not None  # parsed as a timestamp by botocore
+failed = [e for e in by_key["Events"] if "errorCode" in json.loads(e["CloudTrailEvent"])]
+assert {json.loads(e["CloudTrailEvent"])["errorCode"] for e in failed} >= {"DisabledException", "KMSInvalidStateException"}
+pages = cloudtrail.get_paginator("lookup_events").paginate(
+    LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Sign"}], PaginationConfig={"PageSize": 1})
+signs = [e for page in pages for e in page["Events"]]
+assert len(signs) == 1 and signs[0]["EventName"] == "Sign", signs
+encrypts = cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}], MaxResults=50)
+assert len(encrypts["Events"]) == 2, encrypts  # one succeeded, one was refused (disabled)
+try:
+    cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Encrypt"},
+                                               {"AttributeKey": "ReadOnly", "AttributeValue": "true"}])
+    raise AssertionError("two lookup attributes were accepted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidLookupAttributesException", e.response
+last = kms.get_key_last_usage(KeyId=signer)["KeyLastUsage"]
+assert last["Operation"] == "Verify", last  # the failed Verify after it does not count
 print("boto3 smoke test passed")

@@ -532,3 +532,68 @@ pub async fn try_signed_kms_call(
     }
     request.send().await
 }
+
+/// A POST signed by the aws-sigv4 crate (an implementation independent of the server's) for
+/// SigV4 service `service`, with `X-Amz-Target: target` and an AWS JSON 1.1 body, as the AWS
+/// SDKs send CloudTrail's (and KMS's) calls: (status, JSON body).
+pub async fn signed_json_post(
+    endpoint: &str,
+    credentials: &AdminCredentials,
+    region: &str,
+    service: &str,
+    target: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let identity = aws_credential_types::Credentials::new(
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        None,
+        None,
+        "keyledger-test",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let body = body.to_string();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-amz-target", target),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        format!("{endpoint}/"),
+        headers.iter().copied(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let mut request = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header("x-amz-target", target)
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(body);
+    for (name, value) in instructions.headers() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// CloudTrail's LookupEvents target.
+pub const LOOKUP_EVENTS: &str =
+    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";

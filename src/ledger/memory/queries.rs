@@ -1,0 +1,70 @@
+//! The in-memory store's queries: answered by scanning the log with the same definitions
+//! the SQL read models fold (`ledger::trail::index_terms`, the cryptographic operations of
+//! `key_usage`), so both stores answer alike (`tests/store_conformance.rs`).
+
+use super::MemoryReader;
+use crate::ledger::sql::EventColumns;
+use crate::ledger::trail::{self, KeyLastUse, KeyUsageReport, TrailHit, TrailQuery};
+use crate::ledger::StoredEvent;
+use crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS;
+
+fn columns(e: &StoredEvent) -> EventColumns<'_> {
+    EventColumns {
+        position: e.position,
+        stream: e.stream.as_deref(),
+        event_name: &e.event_name,
+        event_id: e.event_id.as_deref().unwrap_or_default(),
+        time_ns: e.time_ns.unwrap_or_default(),
+        keys: e.keys.as_deref().unwrap_or_default(),
+        error_code: e.error_code.as_deref(),
+        data: &e.data,
+    }
+}
+
+impl MemoryReader {
+    pub fn trail(&self, query: &TrailQuery) -> Vec<TrailHit> {
+        let log = self.db.lock();
+        let mut hits: Vec<TrailHit> = log
+            .events
+            .iter()
+            .filter(|e| {
+                let c = columns(e);
+                query.matches(&trail::index_terms(&c), c.time_ns, c.position)
+            })
+            .map(|e| TrailHit {
+                position: e.position,
+                time_ns: e.time_ns.unwrap_or_default(),
+                data: e.data.clone(),
+            })
+            .collect();
+        hits.sort_by_key(|h| std::cmp::Reverse((h.time_ns, h.position)));
+        hits.truncate(query.limit);
+        hits
+    }
+
+    pub fn key_usage_report(&self, key_id: &str) -> KeyUsageReport {
+        let log = self.db.lock();
+        let last_use = log
+            .events
+            .iter()
+            .rev()
+            .find(|e| {
+                let c = columns(e);
+                c.stream.is_none()
+                    && c.error_code.is_none()
+                    && CRYPTOGRAPHIC_OPERATIONS.contains(&c.event_name)
+                    && c.keys().any(|k| k == key_id)
+            })
+            .map(|e| KeyLastUse {
+                operation: e.event_name.clone(),
+                time_ns: e.time_ns.unwrap_or_default(),
+                event_id: e.event_id.clone().unwrap_or_default(),
+                position: e.position,
+                request_id: trail::request_id(&e.data),
+            });
+        KeyUsageReport {
+            last_use,
+            tracking_start_ns: log.events.first().and_then(|e| e.time_ns),
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Trail queries: which usage events (CloudTrail records) a query selects, newest first.
+//!
+//! Every usage event is filed under a few *terms* — its key ids, event name, principal,
+//! access key, user name, error code, readOnly, event id, resource types, and `*` (every
+//! event) — each prefixed with the account and region whose trail it belongs to (CloudTrail
+//! shows an account its own events, one region at a time). [`index_terms`] is the one
+//! definition: the `trail_index` read model stores `(term, time_ns, position)` rows of it
+//! (SQLite answers a query with one index range walk, newest first), and the in-memory store
+//! scans its log with the same function, so both answer alike.
+
+use super::sql::EventColumns;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// Whose trail: an account's events in one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+impl Scope {
+    fn prefix(&self) -> String {
+        format!("{}/{}/", self.account, self.region)
+    }
+}
+
+/// Events with no account (a call that failed authentication) are filed under this one:
+/// no caller's trail shows them (plain SQL on the ledger still does).
+pub const NO_ACCOUNT: &str = "-";
+
+/// The term every usage event is filed under (queries with no filter walk it).
+const EVERY_EVENT: &str = "*";
+
+/// One condition on the events a query selects; a query's filters all hold.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TrailFilter {
+    // Declared from the rarest to the commonest: the first filter of a query drives its
+    // walk through the index, the others are checked on each row it meets.
+    EventId(String),
+    Key(String),
+    AccessKey(String),
+    Principal(String),
+    User(String),
+    ErrorCode(String),
+    EventName(String),
+    ResourceType(String),
+    ReadOnly(bool),
+}
+
+impl TrailFilter {
+    /// The term (without its scope) an event matching this filter is filed under.
+    fn term(&self) -> String {
+        match self {
+            TrailFilter::EventId(v) => format!("i:{v}"),
+            TrailFilter::Key(v) => format!("k:{v}"),
+            TrailFilter::AccessKey(v) => format!("a:{v}"),
+            TrailFilter::Principal(v) => format!("p:{v}"),
+            TrailFilter::User(v) => format!("u:{v}"),
+            TrailFilter::ErrorCode(v) => format!("e:{v}"),
+            TrailFilter::EventName(v) => format!("n:{v}"),
+            TrailFilter::ResourceType(v) => format!("t:{v}"),
+            TrailFilter::ReadOnly(v) => format!("r:{v}"),
+        }
+    }
+}
+
+/// Where a page ended: the next page holds what sorts below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub time_ns: i64,
+    pub position: u64,
+}
+
+/// A page of a trail query: the scope's usage events that pass every filter, with a time in
+/// `[start_ns, end_ns]`, below `before`, at positions up to `up_to` (a snapshot, so that
+/// paging never meets events appended after the first page), newest first by (time, position).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailQuery {
+    pub scope: Scope,
+    pub filters: Vec<TrailFilter>,
+    pub start_ns: Option<i64>,
+    pub end_ns: Option<i64>,
+    pub before: Option<Cursor>,
+    pub up_to: Option<u64>,
+    pub limit: usize,
+}
+
+impl TrailQuery {
+    /// The terms to look up, the one to walk first: the rarest filter's, or `*`.
+    pub fn terms(&self) -> Vec<String> {
+        let prefix = self.scope.prefix();
+        let mut filters = self.filters.clone();
+        filters.sort();
+        filters.dedup();
+        if filters.is_empty() {
+            return vec![format!("{prefix}{EVERY_EVENT}")];
+        }
+        filters
+            .iter()
+            .map(|f| format!("{prefix}{}", f.term()))
+            .collect()
+    }
+
+    /// The oldest time a hit may have (inclusive).
+    pub fn lower_ns(&self) -> i64 {
+        self.start_ns.unwrap_or(i64::MIN)
+    }
+
+    /// The newest (time, position) a hit may have (inclusive).
+    pub fn upper(&self) -> (i64, i64) {
+        let end = (self.end_ns.unwrap_or(i64::MAX), i64::MAX);
+        match self.before {
+            Some(c) => end.min((c.time_ns, c.position as i64 - 1)),
+            None => end,
+        }
+    }
+
+    /// The last position a hit may have.
+    pub fn up_to(&self) -> i64 {
+        self.up_to
+            .map_or(i64::MAX, |p| p.min(i64::MAX as u64) as i64)
+    }
+
+    /// Whether an event filed under `terms` at this time and position is selected (the
+    /// in-memory store's scan; SQLite asks its index the same question).
+    pub fn matches(&self, terms: &[String], time_ns: i64, position: u64) -> bool {
+        time_ns >= self.lower_ns()
+            && (time_ns, position as i64) <= self.upper()
+            && position as i64 <= self.up_to()
+            && self.terms().iter().all(|t| terms.contains(t))
+    }
+}
+
+/// A usage event a query selected: where it is, and its stored JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailHit {
+    pub position: u64,
+    pub time_ns: i64,
+    pub data: Vec<u8>,
+}
+
+/// A key's last successful cryptographic use, as the `key_usage` view has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLastUse {
+    pub operation: String,
+    pub time_ns: i64,
+    pub event_id: String,
+    pub position: u64,
+    /// The call's request id (from the event's JSON).
+    pub request_id: Option<String>,
+}
+
+/// What `GetKeyLastUsage` needs: the key's last use, and since when the ledger records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyUsageReport {
+    pub last_use: Option<KeyLastUse>,
+    /// The time of the ledger's first event (nothing before it was recorded).
+    pub tracking_start_ns: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct UsageJson<'a> {
+    #[serde(default)]
+    read_only: Option<bool>,
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    body: Option<RecordJson<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordJson<'a> {
+    #[serde(borrow, default)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user_identity: Option<IdentityJson<'a>>,
+    #[serde(borrow, default)]
+    resources: Vec<ResourceJson<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityJson<'a> {
+    #[serde(borrow, default)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ResourceJson<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// The request id an event's JSON names.
+pub fn request_id(data: &[u8]) -> Option<String> {
+    serde_json::from_slice::<UsageJson>(data)
+        .ok()?
+        .request_id
+        .map(Cow::into_owned)
+}
+
+/// The terms a committed event is filed under: none for a lifecycle event (it is a fact
+/// about a key, not an API call); for a usage event, each of its attributes a query can
+/// name, prefixed with its account and region. Each term once, in a stable order. An event
+/// whose JSON cannot be read is filed under what its columns say, in no account's scope.
+pub fn index_terms(event: &EventColumns<'_>) -> Vec<String> {
+    if event.stream.is_some() {
+        return Vec::new();
+    }
+    let usage = serde_json::from_slice::<UsageJson>(event.data).ok();
+    let record = usage.as_ref().and_then(|u| u.body.as_ref());
+    let account = record
+        .and_then(|r| r.recipient_account_id.as_deref())
+        .unwrap_or(NO_ACCOUNT);
+    let region = record
+        .and_then(|r| r.aws_region.as_deref())
+        .unwrap_or(NO_ACCOUNT);
+    let scope = Scope {
+        account: account.to_owned(),
+        region: region.to_owned(),
+    };
+    let mut filters = vec![
+        TrailFilter::EventId(event.event_id.to_owned()),
+        TrailFilter::EventName(event.event_name.to_owned()),
+    ];
+    filters.extend(event.keys().map(|k| TrailFilter::Key(k.to_owned())));
+    if let Some(code) = event.error_code {
+        filters.push(TrailFilter::ErrorCode(code.to_owned()));
+    }
+    if let Some(read_only) = usage.as_ref().and_then(|u| u.read_only) {
+        filters.push(TrailFilter::ReadOnly(read_only));
+    }
+    if let Some(record) = record {
+        for kind in record.resources.iter().filter_map(|r| r.kind.as_deref()) {
+            filters.push(TrailFilter::ResourceType(kind.to_owned()));
+        }
+        if let Some(identity) = &record.user_identity {
+            let fields = [
+                (
+                    &identity.arn,
+                    TrailFilter::Principal as fn(String) -> TrailFilter,
+                ),
+                (&identity.access_key_id, TrailFilter::AccessKey),
+                (&identity.user_name, TrailFilter::User),
+            ];
+            for (value, filter) in fields {
+                if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                    filters.push(filter(v.to_owned()));
+                }
+            }
+        }
+    }
+    let mut terms = TrailQuery {
+        scope,
+        filters,
+        start_ns: None,
+        end_ns: None,
+        before: None,
+        up_to: None,
+        limit: 0,
+    }
+    .terms();
+    terms.push(format!("{account}/{region}/{EVERY_EVENT}"));
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(data: &str) -> EventColumns<'_> {
+        EventColumns {
+            position: 7,
+            stream: None,
+            event_name: "Encrypt",
+            event_id: "e1",
+            time_ns: 1,
+            keys: "k1 k2",
+            error_code: Some("DisabledException"),
+            data: data.as_bytes(),
+        }
+    }
+
+    const RECORD: &str = r#"{"read_only":true,"request_id":"r1","body":{"awsRegion":"eu-west-1",
+        "recipientAccountId":"111122223333","userIdentity":{"arn":"arn:aws:iam::111122223333:user/alice",
+        "accessKeyId":"AKIA1","userName":"alice"},"resources":[{"type":"AWS::KMS::Key"},{"type":"AWS::KMS::Key"}]}}"#;
+
+    #[test]
+    fn a_usage_event_is_filed_under_each_attribute_in_its_scope() {
+        let mut terms = index_terms(&usage(RECORD));
+        terms.sort();
+        let s = "111122223333/eu-west-1/";
+        let mut expected: Vec<String> = [
+            "*",
+            "a:AKIA1",
+            "e:DisabledException",
+            "i:e1",
+            "k:k1",
+            "k:k2",
+            "n:Encrypt",
+            "p:arn:aws:iam::111122223333:user/alice",
+            "r:true",
+            "t:AWS::KMS::Key",
+            "u:alice",
+        ]
+        .iter()
+        .map(|t| format!("{s}{t}"))
+        .collect();
+        expected.sort();
+        assert_eq!(terms, expected);
+        assert_eq!(request_id(RECORD.as_bytes()).as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn lifecycle_events_are_not_in_the_trail_and_unreadable_json_has_no_scope() {
+        let mut lifecycle = usage(RECORD);
+        lifecycle.stream = Some("key/k1");
+        assert!(index_terms(&lifecycle).is_empty());
+        let terms = index_terms(&usage("not json"));
+        assert!(terms.contains(&"-/-/k:k1".to_owned()), "{terms:?}");
+        assert!(terms.contains(&"-/-/*".to_owned()), "{terms:?}");
+        assert!(!terms.iter().any(|t| t.contains("/r:")), "{terms:?}");
+    }
+
+    #[test]
+    fn a_query_walks_its_rarest_term_first_and_pages_below_its_cursor() {
+        let scope = Scope {
+            account: "1".into(),
+            region: "r".into(),
+        };
+        let mut q = TrailQuery {
+            scope,
+            filters: vec![
+                TrailFilter::ReadOnly(true),
+                TrailFilter::Key("k".into()),
+                TrailFilter::EventName("Encrypt".into()),
+            ],
+            start_ns: Some(10),
+            end_ns: Some(100),
+            before: None,
+            up_to: Some(50),
+            limit: 5,
+        };
+        assert_eq!(q.terms(), ["1/r/k:k", "1/r/n:Encrypt", "1/r/r:true"]);
+        assert_eq!(q.upper(), (100, i64::MAX));
+        q.before = Some(Cursor {
+            time_ns: 40,
+            position: 9,
+        });
+        assert_eq!(q.upper(), (40, 8));
+        let terms: Vec<String> = q.terms();
+        assert!(q.matches(&terms, 40, 8));
+        assert!(
+            !q.matches(&terms, 40, 9),
+            "the cursor itself is on the last page"
+        );
+        assert!(!q.matches(&terms, 9, 1), "before StartTime");
+        assert!(
+            !q.matches(&terms[..2], 20, 1),
+            "a filter that does not hold"
+        );
+        q.before = None;
+        assert!(!q.matches(&terms, 20, 51), "beyond the snapshot");
+        q.filters.clear();
+        assert_eq!(q.terms(), ["1/r/*"]);
+    }
+}
