@@ -1,4 +1,4 @@
-//! The `keyledger` command: `serve`, `verify`, `state` and `rebuild`.
+//! The `keyledger` command: `serve`, `verify`, `state`, `trail export` and `rebuild`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -7,7 +7,7 @@ use keyledger::config::{FileConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_RE
 use keyledger::domain::ids::{AccountId, Region};
 use keyledger::http;
 use keyledger::ledger::sqlite::SqliteLedger;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -77,10 +77,35 @@ enum Command {
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// The audit trail, offline.
+    Trail {
+        #[command(subcommand)]
+        command: TrailCommand,
+    },
     /// Empty a read model's tables and rebuild them from the log (best with the server stopped).
     Rebuild {
         /// The read model (`key_usage`), or `all`.
         name: String,
+        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrailCommand {
+    /// Write the usage events of [--from, --to) as CloudTrail log files (gzipped
+    /// `{"Records": [...]}`, one per hour) with a signed, chained digest per hour; check it
+    /// with `keyledger-replay verify-export DIR --vkey KEY`.
+    Export {
+        /// Start, RFC 3339 (e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        from: String,
+        /// End (exclusive), RFC 3339.
+        #[arg(long)]
+        to: String,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
@@ -127,6 +152,20 @@ fn main() -> ExitCode {
         Command::State { data_dir } => {
             state(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
         }
+        Command::Trail {
+            command:
+                TrailCommand::Export {
+                    from,
+                    to,
+                    out,
+                    data_dir,
+                },
+        } => export(
+            &from,
+            &to,
+            &out,
+            data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        ),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -263,6 +302,48 @@ fn state(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
         anyhow::Ok(projections.snapshot_json())
     })?;
     println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(from: &str, to: &str, out: &Path, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    use keyledger::app::bootstrap::{ROOT_KEY_ENV, ROOT_KEY_FILE};
+    use keyledger::crypto::root_key::RootKey;
+    let parse = |flag: &str, text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| anyhow::anyhow!("{flag} {text:?} is not an RFC 3339 time: {e}"))
+    };
+    let (from, to) = (parse("--from", from)?, parse("--to", to)?);
+    let path = data_dir.join(LEDGER_FILE);
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
+    let root = match RootKey::from_env(ROOT_KEY_ENV)? {
+        Some(root) => root,
+        None => {
+            let file = data_dir.join(ROOT_KEY_FILE);
+            if !file.exists() {
+                bail!(
+                    "no root key: {} is missing and {ROOT_KEY_ENV} is not set",
+                    file.display()
+                );
+            }
+            RootKey::load_or_create_file(&file)?.0
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let exported = runtime.block_on(async {
+        let reader = SqliteLedger::open_read_only(&path).await?;
+        keyledger::app::export::export(&reader, &root, from, to, out).await
+    })?;
+    println!(
+        "exported {} records in {} log files with {} digests to {}",
+        exported.records,
+        exported.log_files,
+        exported.digests,
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

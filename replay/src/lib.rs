@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod columns;
+pub mod export;
 pub mod trail;
 pub mod verify;
 

@@ -307,8 +307,15 @@ impl NoteSigner {
         root: [u8; 32],
     ) -> Result<String, TrailError> {
         let body = checkpoint_body(origin, size, root)?;
-        let mut note =
-            signed_note::Note::new(&body, &[]).map_err(|e| TrailError::Malformed(e.to_string()))?;
+        self.sign_text(
+            std::str::from_utf8(&body).map_err(|e| TrailError::Malformed(e.to_string()))?,
+        )
+    }
+
+    /// Any text (ending in a newline, no control characters) as a signed note.
+    pub fn sign_text(&self, text: &str) -> Result<String, TrailError> {
+        let mut note = signed_note::Note::new(text.as_bytes(), &[])
+            .map_err(|e| TrailError::Malformed(e.to_string()))?;
         note.add_sigs(&[&self.signer])
             .map_err(|e| TrailError::Malformed(e.to_string()))?;
         String::from_utf8(note.to_bytes()).map_err(|e| TrailError::Malformed(e.to_string()))
@@ -326,19 +333,26 @@ pub struct VerifiedCheckpoint {
 /// Parse a signed checkpoint note and check its signature with `vkey`
 /// (`<name>+<hex id>+<base64>`); other signatures (witnesses') are ignored.
 pub fn verify_checkpoint(note: &[u8], vkey: &str) -> Result<VerifiedCheckpoint, TrailError> {
-    let verifier = signed_note::StandardVerifier::new(vkey.trim())
-        .map_err(|e| TrailError::Malformed(format!("verifier key: {e}")))?;
-    let note = signed_note::Note::from_bytes(note)
-        .map_err(|e| TrailError::Malformed(format!("signed note: {e}")))?;
-    note.verify(&signed_note::VerifierList::new(vec![Box::new(verifier)]))
-        .map_err(|e| TrailError::Invalid(format!("checkpoint signature: {e}")))?;
-    let checkpoint = Checkpoint::from_bytes(note.text())
+    let text = verify_note(note, vkey)?;
+    let checkpoint = Checkpoint::from_bytes(text.as_bytes())
         .map_err(|e| TrailError::Malformed(format!("checkpoint: {e}")))?;
     Ok(VerifiedCheckpoint {
         origin: checkpoint.origin().to_owned(),
         size: checkpoint.size(),
         root: checkpoint.hash().0,
     })
+}
+
+/// Check a signed note's signature by `vkey` (other signers' lines are ignored) and
+/// return its text.
+pub fn verify_note(note: &[u8], vkey: &str) -> Result<String, TrailError> {
+    let verifier = signed_note::StandardVerifier::new(vkey.trim())
+        .map_err(|e| TrailError::Malformed(format!("verifier key: {e}")))?;
+    let note = signed_note::Note::from_bytes(note)
+        .map_err(|e| TrailError::Malformed(format!("signed note: {e}")))?;
+    note.verify(&signed_note::VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| TrailError::Invalid(format!("signature: {e}")))?;
+    String::from_utf8(note.text().to_vec()).map_err(|e| TrailError::Malformed(e.to_string()))
 }
 
 /// The key name of a verifier key (its first `+`-separated field).

@@ -4,7 +4,7 @@
 
 use super::bootstrap::BootstrapError;
 use super::{lifecycle_event, Service};
-use crate::crypto::root_key::LABEL_TRAIL_SIGNER_KEY;
+use crate::crypto::root_key::{RootKey, LABEL_TRAIL_SIGNER_KEY};
 use crate::domain::events::{Actor, DomainEvent, Sealed, TrailKeyCreated};
 use crate::domain::ids::AccountId;
 use crate::ledger::{AppendBatch, CheckpointSigner, LedgerReader, StoreError, StoredCheckpoint};
@@ -58,18 +58,7 @@ pub async fn start_signing(
             create_key(service, account, &origin).await?
         }
     };
-    let skey = service
-        .keyring
-        .root()
-        .unwrap(
-            LABEL_TRAIL_SIGNER_KEY,
-            key.verifier_key.as_bytes(),
-            &key.sealed_signer_key.0,
-        )
-        .map_err(|_| BootstrapError::WrongRootKey)?;
-    let skey =
-        Zeroizing::new(String::from_utf8(skey.to_vec()).map_err(|_| BootstrapError::WrongRootKey)?);
-    let signer = NoteSigner::new(&skey).map_err(|e| BootstrapError::Trail(e.to_string()))?;
+    let signer = unseal_signer(service.keyring.root(), &key)?;
     let signer = Arc::new(TrailSigner {
         origin: key.origin.clone(),
         signer,
@@ -83,6 +72,20 @@ pub async fn start_signing(
     // The tail a crash left unsigned is covered at once, not a second later.
     service.ledger.checkpoint_now().await.map_err(unavailable)?;
     Ok(key)
+}
+
+/// The note key's signer, unsealed with the root key.
+pub fn unseal_signer(root: &RootKey, key: &TrailKeyCreated) -> Result<NoteSigner, BootstrapError> {
+    let skey = root
+        .unwrap(
+            LABEL_TRAIL_SIGNER_KEY,
+            key.verifier_key.as_bytes(),
+            &key.sealed_signer_key.0,
+        )
+        .map_err(|_| BootstrapError::WrongRootKey)?;
+    let skey =
+        Zeroizing::new(String::from_utf8(skey.to_vec()).map_err(|_| BootstrapError::WrongRootKey)?);
+    NoteSigner::new(&skey).map_err(|e| BootstrapError::Trail(e.to_string()))
 }
 
 async fn create_key(

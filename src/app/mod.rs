@@ -6,6 +6,7 @@ pub mod asymmetric;
 pub mod bootstrap;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod history;
 pub mod lifecycle;
 pub mod operations;
