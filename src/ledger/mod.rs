@@ -291,14 +291,21 @@ impl LedgerReader {
             position: 0,
             reason: e.to_string(),
         };
-        let mut fetched = replay::trail::Fetched::default();
-        for (level, range) in query.needs().map_err(invalid)? {
-            if range.clone().all(|i| fetched.0.contains_key(&(level, i))) {
-                continue;
+        let mut needs = query.needs().map_err(invalid)?;
+        needs.sort_by_key(|(level, range)| (*level, range.start, range.end));
+        needs.dedup();
+        let fetched = match self {
+            // One round trip for every range (a proof needs about one per tree level).
+            LedgerReader::Sqlite(r) => r.stored_hash_ranges(&needs).await?,
+            LedgerReader::Memory(_) => {
+                let mut fetched = replay::trail::Fetched::default();
+                for (level, range) in needs {
+                    let hashes = self.stored_hashes(level, range.clone()).await?;
+                    fetched.0.extend(range.map(|i| (level, i)).zip(hashes));
+                }
+                fetched
             }
-            let hashes = self.stored_hashes(level, range.clone()).await?;
-            fetched.0.extend(range.map(|i| (level, i)).zip(hashes));
-        }
+        };
         query.answer(&fetched).map_err(invalid)
     }
 
