@@ -40,6 +40,20 @@ async fn checkpoint_covering(server: &Server, size: u64, vkey: &str) -> String {
     panic!("no checkpoint covering {size} events");
 }
 
+/// `n` Encrypt calls through the SDK.
+async fn encrypt_times(server: &Server, key_id: &str, n: usize) {
+    for _ in 0..n {
+        server
+            .client
+            .encrypt()
+            .key_id(key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(b"x".to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// An Encrypt call through the SDK, and the receipt headers of a raw call.
 async fn encrypt_with_receipt(server: &Server, key_id: &str) -> (String, u64) {
     let response = common::signed_kms_call(
@@ -97,16 +111,7 @@ async fn a_call_proves_its_own_inclusion_and_checkpoints_prove_consistency() {
     assert!(forged.verify(&vkey).is_err());
 
     // More calls, a later checkpoint, and the proof that it extends the old one.
-    for _ in 0..300 {
-        server
-            .client
-            .encrypt()
-            .key_id(&key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(b"x".to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
+    encrypt_times(&server, &key_id, 300).await;
     let old_size = replay::trail::verify_checkpoint(old.as_bytes(), &vkey)
         .unwrap()
         .size;
@@ -190,16 +195,7 @@ async fn tlog_tiles_serve_the_tree_and_public_mode_serves_hashes_only() {
     let server = Server::start_with(&dir.path().join("data"), &["--public-tlog"]).await;
     let key = server.client.create_key().send().await.unwrap();
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
-    for _ in 0..260 {
-        server
-            .client
-            .encrypt()
-            .key_id(&key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(b"x".to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
+    encrypt_times(&server, &key_id, 260).await;
     let vkey = vkey(&server).await;
     checkpoint_covering(&server, 262, &vkey).await;
     // Unsigned, like a witness: the checkpoint and hash tiles.
@@ -305,16 +301,7 @@ async fn ledger_with_history(data: &Path) -> (String, String) {
         .send()
         .await
         .unwrap();
-    for _ in 0..20 {
-        server
-            .client
-            .encrypt()
-            .key_id(&key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(b"x".to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
+    encrypt_times(&server, &key_id, 20).await;
     let vkey = vkey(&server).await;
     let head = positions(data).await as u64;
     let note = checkpoint_covering(&server, head, &vkey).await;

@@ -380,25 +380,21 @@ impl TreeCheck {
                 format!("the trail tree stores node ({level}, {index}) beyond the events"),
             ));
         }
-        if let Some(note) = &self.saved_note {
+        let saved = match (&self.saved, &self.saved_note) {
+            (Some(saved), _) => Some(saved.clone()),
             // Never checked: there was no verifier key, or the log is shorter than it.
-            let vkey = self.vkey.as_deref().ok_or_else(|| {
-                broken(after, "no verifier key to check the saved checkpoint with")
-            })?;
-            let saved = crate::trail::verify_checkpoint(note, vkey)
-                .map_err(|e| broken(after, format!("the saved checkpoint: {e}")))?;
-            if saved.size > events {
-                return Err(broken(
-                    after,
-                    format!(
-                        "the saved checkpoint covers {} events but the log ends at {events}: \
-                         events were removed",
-                        saved.size
-                    ),
-                ));
+            (None, Some(note)) => {
+                let vkey = self.vkey.as_deref().ok_or_else(|| {
+                    broken(after, "no verifier key to check the saved checkpoint with")
+                })?;
+                Some(
+                    crate::trail::verify_checkpoint(note, vkey)
+                        .map_err(|e| broken(after, format!("the saved checkpoint: {e}")))?,
+                )
             }
-        }
-        if let Some(saved) = &self.saved {
+            (None, None) => None,
+        };
+        if let Some(saved) = saved {
             if saved.size > events {
                 return Err(broken(
                     after,

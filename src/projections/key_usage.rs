@@ -27,7 +27,7 @@ pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
 
 pub struct KeyUsage;
 
-const INSERT: &str = "INSERT INTO key_usage_by_operation \
+const INSERT: &str = "INSERT OR FAIL INTO key_usage_by_operation \
      (key_id, operation, succeeded, failed, last_used_at, last_event_id, last_position)";
 // Events arrive in log order, so a batch's last use of an operation is always the newest.
 const TAIL: &str = "ON CONFLICT (key_id, operation) DO UPDATE SET \

@@ -9,7 +9,7 @@ use crate::ledger::trail::index_terms;
 
 pub struct TrailIndex;
 
-const INSERT: &str = "INSERT INTO trail_index (term, time_ns, position)";
+const INSERT: &str = "INSERT OR FAIL INTO trail_index (term, time_ns, position)";
 
 impl ReadModel for TrailIndex {
     fn name(&self) -> &'static str {

@@ -446,20 +446,7 @@ pub async fn signed_get_response(
         headers: &headers,
         payload_sha256_hex: &payload,
     };
-    let key = sigv4::derive_signing_key(
-        credentials.secret_access_key.as_bytes(),
-        &amz_date[..8],
-        &credentials.region,
-        "kms",
-    );
-    let authorization = sigv4::authorization_header(
-        &parts,
-        &credentials.access_key_id,
-        &key,
-        &amz_date,
-        &credentials.region,
-        "kms",
-    );
+    let authorization = kms_authorization(credentials, &parts, &amz_date);
     reqwest::Client::new()
         .get(format!("{endpoint}{path_and_query}"))
         .header("x-amz-date", &amz_date)
@@ -467,6 +454,29 @@ pub async fn signed_get_response(
         .send()
         .await
         .unwrap()
+}
+
+/// The SigV4 `Authorization` header of `parts` for service `kms` with the admin's key.
+fn kms_authorization(
+    credentials: &AdminCredentials,
+    parts: &keyledger::http::sigv4::RequestParts<'_>,
+    amz_date: &str,
+) -> String {
+    use keyledger::http::sigv4;
+    let key = sigv4::derive_signing_key(
+        credentials.secret_access_key.as_bytes(),
+        &amz_date[..8],
+        &credentials.region,
+        "kms",
+    );
+    sigv4::authorization_header(
+        parts,
+        &credentials.access_key_id,
+        &key,
+        amz_date,
+        &credentials.region,
+        "kms",
+    )
 }
 
 /// A SigV4-signed AWS KMS JSON 1.1 call (`TrentService.<operation>`), the response as it came.
@@ -507,20 +517,7 @@ pub async fn try_signed_kms_call(
         headers: &headers,
         payload_sha256_hex: &payload,
     };
-    let key = sigv4::derive_signing_key(
-        credentials.secret_access_key.as_bytes(),
-        &amz_date[..8],
-        &credentials.region,
-        "kms",
-    );
-    let authorization = sigv4::authorization_header(
-        &parts,
-        &credentials.access_key_id,
-        &key,
-        &amz_date,
-        &credentials.region,
-        "kms",
-    );
+    let authorization = kms_authorization(credentials, &parts, &amz_date);
     let mut request = reqwest::Client::new()
         .post(format!("{endpoint}/"))
         .header("authorization", authorization)
