@@ -29,35 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service.
-    Serve {
-        /// Where the ledger, root key and admin credentials live [default: ./keyledger-data].
-        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// HOST:PORT to listen on; port 0 picks a free port [default: 127.0.0.1:8080].
-        #[arg(long, env = "KEYLEDGER_LISTEN")]
-        listen: Option<String>,
-        /// Region for the admin credentials file and for unauthenticated records [default: us-east-1].
-        #[arg(long, env = "KEYLEDGER_REGION")]
-        region: Option<String>,
-        /// The 12-digit account id to create on first start [default: random].
-        #[arg(long, env = "KEYLEDGER_ACCOUNT_ID")]
-        account_id: Option<String>,
-        /// HTTP worker threads [default: number of CPUs].
-        #[arg(long, env = "KEYLEDGER_WORKERS")]
-        workers: Option<usize>,
-        /// The origin line of the trail's checkpoints (and its note key's name), fixed when
-        /// the ledger is created [default: keyledger/<account id>].
-        #[arg(long, env = "KEYLEDGER_TRAIL_ORIGIN")]
-        trail_origin: Option<String>,
-        /// Serve the trail's checkpoint and hash tiles (`/v1/trail/tlog/checkpoint`,
-        /// `/v1/trail/tlog/tile/…`; hashes only, never events) without credentials, for witnesses.
-        #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG")]
-        public_tlog: bool,
-        /// A TOML file with any of: data_dir, listen, region, account_id, workers,
-        /// trail_origin, public_tlog.
-        #[arg(long, env = "KEYLEDGER_CONFIG")]
-        config: Option<PathBuf>,
-    },
+    Serve(ServeArgs),
     /// Verify the ledger offline: the hash chain, the trail tree, every checkpoint's
     /// signature and root, and that the newest checkpoint covers the whole log.
     Verify {
@@ -121,25 +93,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            data_dir,
-            listen,
-            region,
-            account_id,
-            workers,
-            trail_origin,
-            public_tlog,
-            config,
-        } => serve(ServeArgs {
-            data_dir,
-            listen,
-            region,
-            account_id,
-            workers,
-            trail_origin,
-            public_tlog,
-            config,
-        }),
+        Command::Serve(args) => serve(args),
         Command::Verify {
             data_dir,
             checkpoint,
@@ -181,14 +135,34 @@ fn main() -> ExitCode {
 }
 
 /// `serve`'s flags, each falling back to the config file, then to the default.
+#[derive(clap::Args)]
 struct ServeArgs {
+    /// Where the ledger, root key and admin credentials live [default: ./keyledger-data].
+    #[arg(long, env = "KEYLEDGER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// HOST:PORT to listen on; port 0 picks a free port [default: 127.0.0.1:8080].
+    #[arg(long, env = "KEYLEDGER_LISTEN")]
     listen: Option<String>,
+    /// Region for the admin credentials file and for unauthenticated records [default: us-east-1].
+    #[arg(long, env = "KEYLEDGER_REGION")]
     region: Option<String>,
+    /// The 12-digit account id to create on first start [default: random].
+    #[arg(long, env = "KEYLEDGER_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// HTTP worker threads [default: number of CPUs].
+    #[arg(long, env = "KEYLEDGER_WORKERS")]
     workers: Option<usize>,
+    /// The origin line of the trail's checkpoints (and its note key's name), fixed when
+    /// the ledger is created [default: keyledger/<account id>].
+    #[arg(long, env = "KEYLEDGER_TRAIL_ORIGIN")]
     trail_origin: Option<String>,
+    /// Serve the trail's checkpoint and hash tiles (`/v1/trail/tlog/checkpoint`,
+    /// `/v1/trail/tlog/tile/…`; hashes only, never events) without credentials, for witnesses.
+    #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG")]
     public_tlog: bool,
+    /// A TOML file with any of: data_dir, listen, region, account_id, workers,
+    /// trail_origin, public_tlog.
+    #[arg(long, env = "KEYLEDGER_CONFIG")]
     config: Option<PathBuf>,
 }
 

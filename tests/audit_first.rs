@@ -138,6 +138,25 @@ async fn nothing_is_answered_unaudited() {
         error_code(kms.create_key().send().await),
         "KMSInternalException"
     );
+    // The trail's own endpoints answer the same way: no evidence leaves unaudited, and the
+    // refusals are counted.
+    for path in ["/v1/trail/vkey", "/v1/trail/checkpoint"] {
+        let response = common::signed_get_response(&endpoint, &creds, path).await;
+        assert_eq!(response.status(), 500, "{path}");
+        assert!(response.headers().get("x-keyledger-event-id").is_none());
+        let body = response.text().await.unwrap();
+        assert!(body.contains("KMSInternalException"), "{path}: {body}");
+    }
+    let metrics = reqwest::get(format!("{endpoint}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("keyledger_calls_refused_unaudited_total 7\n"),
+        "{metrics}"
+    );
     // Failed calls are failed for real: nothing of them reached the ledger or the key state.
     assert_eq!(stored_events(&dir).await.len(), recorded);
 

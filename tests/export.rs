@@ -6,6 +6,23 @@ mod common;
 use common::{command, trail, Server};
 use std::path::Path;
 
+/// `keyledger trail export --from FROM --to TO --out OUT --data-dir DATA`.
+fn export(data: &Path, from: &str, to: &str, out: &Path) -> (bool, String) {
+    command(
+        &[
+            "trail",
+            "export",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        data,
+    )
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -79,19 +96,7 @@ async fn an_export_verifies_and_any_change_to_it_is_caught() {
         fmt(now + time::Duration::hours(1)),
     );
     let out = dir.path().join("export");
-    let (ok, printed) = command(
-        &[
-            "trail",
-            "export",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &data,
-    );
+    let (ok, printed) = export(&data, &from, &to, &out);
     assert!(ok, "{printed}");
     // Every hour of the range has a digest; the records are the trail's usage events.
     assert_eq!(files(&out, "CloudTrail-Digest").len(), 4, "{printed}");
@@ -109,19 +114,7 @@ async fn an_export_verifies_and_any_change_to_it_is_caught() {
         assert!(!bytes.windows(9).any(|w| w == b"secret-ex"), "no plaintext");
     }
     // A second export into the same place never overwrites the first.
-    let (ok, _) = command(
-        &[
-            "trail",
-            "export",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &data,
-    );
+    let (ok, _) = export(&data, &from, &to, &out);
     assert!(!ok);
 
     let tampered = |name: &str, change: &dyn Fn(&Path)| {
@@ -178,19 +171,7 @@ async fn an_export_refuses_bad_ranges() {
         ("yesterday", "2026-12-01T00:00:00Z"),
         ("2020-01-01T00:00:00Z", "2026-12-01T00:00:00Z"),
     ] {
-        let (ok, printed) = command(
-            &[
-                "trail",
-                "export",
-                "--from",
-                from,
-                "--to",
-                to,
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &data,
-        );
+        let (ok, printed) = export(&data, from, to, &out);
         assert!(!ok, "{from}..{to}: {printed}");
     }
     assert!(!out.exists(), "nothing written for a refused range");

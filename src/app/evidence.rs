@@ -172,8 +172,9 @@ pub async fn check_ledger(
             checkpoint.size
         }
     };
-    // The chain from the checkpointed event on.
-    let mut prev = if from == 0 {
+    // The chain from the checkpointed event on: replay's verifier (positions, links, and the
+    // indexed columns against the hashed JSON), and each event's stored leaf.
+    let prev = if from == 0 {
         replay::GENESIS_HASH
     } else {
         reader
@@ -184,6 +185,7 @@ pub async fn check_ledger(
             .map(|e| e.hash)
             .ok_or_else(|| format!("the checkpointed event at position {from} is missing"))?
     };
+    let mut chain = replay::ChainVerifier::after(from, prev);
     let mut after = from;
     while after < head.position {
         let page = reader.read_all(after, 8192).await.map_err(store)?;
@@ -193,27 +195,13 @@ pub async fn check_ledger(
             .await
             .map_err(store)?;
         for (event, stored_leaf) in page.iter().zip(leaves) {
-            if event.position != after + 1 {
-                return Err(format!(
-                    "position {}: the log skips to {}",
-                    after + 1,
-                    event.position
-                ));
-            }
-            let hash = replay::chain_hash(&prev, event.position, &event.data);
-            if hash != event.hash {
-                return Err(format!(
-                    "position {}: the hash does not match the chain",
-                    event.position
-                ));
-            }
+            chain.push(&stored_row(event)).map_err(|e| e.to_string())?;
             if stored_leaf != replay::trail::leaf_hash(&event.data) {
                 return Err(format!(
                     "position {}: the trail tree's leaf does not match the event",
                     event.position
                 ));
             }
-            prev = hash;
             after = event.position;
         }
     }
@@ -221,6 +209,22 @@ pub async fn check_ledger(
         checkpointed: from,
         tail: head.position - from,
     })
+}
+
+/// A stored event as the offline verifier reads rows.
+fn stored_row(event: &crate::ledger::StoredEvent) -> replay::StoredRow {
+    replay::StoredRow {
+        position: event.position as i64,
+        stream: event.stream.clone(),
+        stream_version: event.stream_version.map(|v| v as i64),
+        event_name: event.event_name.clone(),
+        data: event.data.clone(),
+        hash: event.hash.to_vec(),
+        event_id: event.event_id.clone(),
+        time_ns: event.time_ns,
+        keys: event.keys.clone(),
+        error_code: event.error_code.clone(),
+    }
 }
 
 /// A stored checkpoint's signature, and that the stored tree of its size has its root.

@@ -177,16 +177,37 @@ impl Service {
             Err(e) => (None, Err(e)),
         };
         let batch = self.audit_batch(ctx, caller, operation, self.clock.now(), record, &result);
+        self.append_call(ctx, batch, result)
+            .await
+            .unwrap_or_else(|| self.unavailable_handled())
+    }
+
+    /// Append the batch that records a call; `result` is answered only once it is durable
+    /// (audit-first). `None`: a stream had moved on (optimistic concurrency), decide again.
+    async fn append_call(
+        &self,
+        ctx: &RequestContext,
+        batch: AppendBatch,
+        result: Result<Value, ApiError>,
+    ) -> Option<Handled> {
         let usage = batch.events.last().map(|e| e.columns.event_id.clone());
         match self.ledger.append(batch).await {
-            Ok(positions) => Handled {
-                receipt: Receipt::of_usage(usage, positions),
+            Ok(positions) => Some(Handled {
                 result,
-            },
-            Err(_) => Handled {
-                result: Err(self.ledger_unavailable()),
-                receipt: None,
-            },
+                receipt: Receipt::of_usage(usage, positions),
+            }),
+            Err(AppendError::Conflict { .. }) => None,
+            Err(AppendError::Unavailable(reason)) => {
+                tracing::error!(request_id = %ctx.request_id, %reason, "call not recorded; failing it");
+                Some(self.unavailable_handled())
+            }
+        }
+    }
+
+    fn unavailable_handled(&self) -> Handled {
+        Handled {
+            result: Err(self.ledger_unavailable()),
+            receipt: None,
         }
     }
 
@@ -228,22 +249,8 @@ impl Service {
                 record,
                 &result,
             );
-            let usage = batch.events.last().map(|e| e.columns.event_id.clone());
-            match self.ledger.append(batch).await {
-                Ok(positions) => {
-                    return Handled {
-                        result,
-                        receipt: Receipt::of_usage(usage, positions),
-                    }
-                }
-                Err(AppendError::Conflict { .. }) => continue,
-                Err(AppendError::Unavailable(reason)) => {
-                    tracing::error!(request_id = %ctx.request_id, %reason, "call not recorded; failing it");
-                    return Handled {
-                        result: Err(self.ledger_unavailable()),
-                        receipt: None,
-                    };
-                }
+            if let Some(handled) = self.append_call(ctx, batch, result).await {
+                return handled;
             }
         }
         // Give up, but still on the record: a failed call is an event too.
@@ -260,17 +267,9 @@ impl Service {
             CallRecord::default(),
             &failed,
         );
-        let usage = batch.events.last().map(|e| e.columns.event_id.clone());
-        match self.ledger.append(batch).await {
-            Ok(positions) => Handled {
-                result: Err(error),
-                receipt: Receipt::of_usage(usage, positions),
-            },
-            Err(_) => Handled {
-                result: Err(self.ledger_unavailable()),
-                receipt: None,
-            },
-        }
+        self.append_call(ctx, batch, Err(error))
+            .await
+            .unwrap_or_else(|| self.unavailable_handled())
     }
 
     /// The events that record a call: its lifecycle events, then its usage event.
