@@ -17,6 +17,17 @@ async fn dump(data_dir: &Path) -> Vec<(String, Vec<String>)> {
         ("key_usage", "key_id"),
         ("key_usage_by_operation", "key_id, operation"),
         ("trail_index", "term, time_ns, position"),
+        (
+            "billing_requests",
+            "account, day, key_id, operation, pair_spec, outcome",
+        ),
+        ("billing_keys", "key_id"),
+        ("billing_key_changes", "key_id, seq"),
+        ("compliance_key_events", "key_id, position"),
+        (
+            "compliance_requests",
+            "hour, account, principal, key_id, operation, outcome",
+        ),
         ("read_model_checkpoints", "name"),
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
@@ -92,6 +103,12 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
         .await
         .is_err());
     kms.describe_key().key_id(&unused).send().await.unwrap();
+    kms.schedule_key_deletion()
+        .key_id(&unused)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
     server.stop();
 
     let live = dump(&dir).await;
@@ -134,7 +151,7 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
 
     let (ok, out) = rebuild(&dir, "all");
     assert!(ok, "{out}");
-    for model in ["key_usage", "trail_index"] {
+    for model in ["key_usage", "trail_index", "billing", "compliance"] {
         assert!(
             out.contains(&format!("rebuilt {model}: {head} events")),
             "{out}"
@@ -143,10 +160,22 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
     // The live trail index holds rows, so the equality below is about something.
     let trail_rows = live.iter().filter(|(t, _)| t == "trail_index").count();
     assert!(trail_rows > 10 * 5, "{trail_rows} trail_index rows");
-    assert!(live.contains(&(
-        "read_model_checkpoints".into(),
-        vec!["trail_index".into(), format!("Some({head})")]
-    )));
+    for model in ["trail_index", "billing", "compliance"] {
+        assert!(live.contains(&(
+            "read_model_checkpoints".into(),
+            vec![model.into(), format!("Some({head})")]
+        )));
+    }
+    // Billing and compliance hold rows too: the keys, their requests, their lifecycle facts.
+    for table in [
+        "billing_requests",
+        "billing_keys",
+        "billing_key_changes",
+        "compliance_key_events",
+        "compliance_requests",
+    ] {
+        assert!(live.iter().any(|(t, _)| t == table), "{table} is empty");
+    }
     assert_eq!(
         dump(&dir).await,
         live,
@@ -156,7 +185,7 @@ async fn key_usage_is_kept_live_and_a_rebuild_gives_the_same_rows() {
     let (ok, out) = rebuild(&dir, "no_such_model");
     assert!(!ok);
     assert!(
-        out.contains("the read models are key_usage, trail_index"),
+        out.contains("the read models are key_usage, trail_index, billing, compliance"),
         "{out}"
     );
 }

@@ -17,6 +17,12 @@ pub struct DerivedColumns {
     /// Key ids, space-separated; `None` when the event concerns no key.
     pub keys: Option<String>,
     pub error_code: Option<String>,
+    /// The calling account: a usage event's `userIdentity.accountId`, a lifecycle event's
+    /// actor's account; `None` when the caller is unknown (authentication failed).
+    pub account: Option<String>,
+    /// The calling principal's ARN: `userIdentity.arn`, or the lifecycle actor's principal;
+    /// `None` for an unknown caller and for the service itself (AwsServiceEvent).
+    pub principal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -32,13 +38,33 @@ struct Envelope<'a> {
     #[serde(default)]
     error_code: Option<String>,
     #[serde(default)]
+    actor: Option<Actor>,
+    #[serde(default)]
     body: Option<Body>,
+}
+
+#[derive(Deserialize)]
+struct Actor {
+    #[serde(default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    principal_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Body {
     #[serde(default)]
     resources: Vec<Resource>,
+    #[serde(default, rename = "userIdentity")]
+    user_identity: Option<UserIdentity>,
+}
+
+#[derive(Deserialize)]
+struct UserIdentity {
+    #[serde(default, rename = "accountId")]
+    account_id: Option<String>,
+    #[serde(default)]
+    arn: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +109,19 @@ pub fn derive(data: &[u8]) -> Result<DerivedColumns, String> {
                 .flat_map(|b| b.resources.iter().map(|r| r.arn.as_str())),
         ),
     };
+    // A lifecycle event's caller is its actor; a usage event's, its CloudTrail userIdentity.
+    let (account, principal) = match (&e.stream, e.actor, e.body) {
+        (Some(_), Some(actor), _) => (actor.account_id, actor.principal_arn),
+        (
+            None,
+            _,
+            Some(Body {
+                user_identity: Some(u),
+                ..
+            }),
+        ) => (u.account_id, u.arn),
+        _ => (None, None),
+    };
     Ok(DerivedColumns {
         event_name: e.event_name,
         stream: e.stream.clone(),
@@ -91,5 +130,7 @@ pub fn derive(data: &[u8]) -> Result<DerivedColumns, String> {
         time_ns: time.unix_timestamp_nanos() as i64,
         keys,
         error_code: e.error_code,
+        account,
+        principal,
     })
 }

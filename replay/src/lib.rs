@@ -10,6 +10,7 @@
 //! every hash after it.
 #![forbid(unsafe_code)]
 
+pub mod billing;
 pub mod columns;
 pub mod export;
 pub mod trail;

@@ -17,6 +17,8 @@ pub struct StoredRow {
     pub time_ns: Option<i64>,
     pub keys: Option<String>,
     pub error_code: Option<String>,
+    pub account: Option<String>,
+    pub principal: Option<String>,
 }
 
 /// The outcome of a successful verification.
@@ -114,6 +116,8 @@ impl ChainVerifier {
             || Some(columns.time_ns) != row.time_ns
             || columns.keys != row.keys
             || columns.error_code != row.error_code
+            || columns.account != row.account
+            || columns.principal != row.principal
         {
             return Err(broken(
                 position,
@@ -240,9 +244,9 @@ async fn packed_rows(
     after: i64,
 ) -> Result<Vec<StoredRow>, VerifyError> {
     let packed: Option<String> = sqlx::query_scalar(
-        "SELECT group_concat(printf('%d\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s', \
+        "SELECT group_concat(printf('%d\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s', \
          position, stream, stream_version, event_name, CAST(data AS TEXT), hex(hash), event_id, time_ns, \
-         keys, error_code), char(30)) FROM (SELECT * FROM events WHERE position > ? \
+         keys, error_code, account, principal), char(30)) FROM (SELECT * FROM events WHERE position > ? \
          ORDER BY position LIMIT ?)",
     )
     .bind(after)
@@ -260,7 +264,7 @@ async fn packed_rows(
             .map_or(after + 1, |r: &StoredRow| r.position + 1);
         let bad = |what: &str| broken(position_hint, format!("unreadable row: {what}"));
         let fields: Vec<&str> = record.split(FIELD).collect();
-        let [position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code] =
+        let [position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code, account, principal] =
             fields[..]
         else {
             return Err(bad("a field holds a separator"));
@@ -286,6 +290,8 @@ async fn packed_rows(
             time_ns: number(time_ns, "time_ns")?,
             keys: text(keys),
             error_code: text(error_code),
+            account: text(account),
+            principal: text(principal),
         });
     }
     Ok(rows)
@@ -567,6 +573,8 @@ mod tests {
                     time_ns: Some(1_796_083_200_000_000_000),
                     keys: None,
                     error_code: None,
+                    account: None,
+                    principal: None,
                 }
             })
             .collect()

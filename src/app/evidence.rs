@@ -224,6 +224,8 @@ fn stored_row(event: &crate::ledger::StoredEvent) -> replay::StoredRow {
         time_ns: event.time_ns,
         keys: event.keys.clone(),
         error_code: event.error_code.clone(),
+        account: event.account.clone(),
+        principal: event.principal.clone(),
     }
 }
 

@@ -329,7 +329,13 @@ impl Service {
             body: trail::UsageBody::ApiCallRecorded(cloudtrail),
         };
         let keys = replay::columns::usage_keys(record.resources.iter().map(String::as_str));
-        let columns = Columns::new(event_id, now, keys, envelope.error_code.clone());
+        // As its userIdentity says (`replay::columns`): the caller, or the service's account.
+        let columns = Columns::new(event_id, now, keys, envelope.error_code.clone()).with_caller(
+            caller
+                .map(|c| c.account.to_string())
+                .or_else(|| record.service_account.as_ref().map(|a| a.to_string())),
+            caller.map(|c| c.principal_arn.clone()),
+        );
         events.push(NewEvent {
             stream: None,
             event_name: event_name.to_owned(),
@@ -381,7 +387,8 @@ pub fn lifecycle_event(
         stream: Some((stream, stream_version)),
         event_name: event_name.to_owned(),
         data: to_json(&envelope),
-        columns: Columns::new(event_id, now, keys, None),
+        columns: Columns::new(event_id, now, keys, None)
+            .with_caller(actor.account_id.clone(), actor.principal_arn.clone()),
         lifecycle: Some((event.clone(), now)),
     }
 }

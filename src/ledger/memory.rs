@@ -129,6 +129,8 @@ impl LedgerStore for MemoryStore {
                         time_ns: Some(event.columns.time_ns),
                         keys: event.columns.keys.clone(),
                         error_code: event.columns.error_code.clone(),
+                        account: event.columns.account.clone(),
+                        principal: event.columns.principal.clone(),
                     });
                 }
                 log.streams.extend(versions);

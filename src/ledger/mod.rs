@@ -57,6 +57,9 @@ pub struct Columns {
     /// defines them: a usage event's resources, a key stream's key); `None` when none.
     pub keys: Option<String>,
     pub error_code: Option<String>,
+    /// The calling account and principal ARN (`replay::columns` defines them).
+    pub account: Option<String>,
+    pub principal: Option<String>,
 }
 
 impl Columns {
@@ -72,7 +75,16 @@ impl Columns {
             time_ns: time.unix_timestamp_nanos() as i64,
             keys,
             error_code,
+            account: None,
+            principal: None,
         }
+    }
+
+    /// The same columns, naming the caller.
+    pub fn with_caller(mut self, account: Option<String>, principal: Option<String>) -> Columns {
+        self.account = account;
+        self.principal = principal;
+        self
     }
 }
 
@@ -99,6 +111,8 @@ pub struct StoredEvent {
     pub time_ns: Option<i64>,
     pub keys: Option<String>,
     pub error_code: Option<String>,
+    pub account: Option<String>,
+    pub principal: Option<String>,
 }
 
 /// Where the log ends: its last position and hash (0 and the genesis hash when empty).
@@ -357,6 +371,18 @@ impl LedgerReader {
         match self {
             LedgerReader::Sqlite(r) => r.key_usage_report(key_id).await,
             LedgerReader::Memory(r) => Ok(r.key_usage_report(key_id)),
+        }
+    }
+
+    /// The `billing` model's rows for `month`'s report (a superset: the report picks).
+    pub async fn billing_input(
+        &self,
+        month: replay::billing::BillingMonth,
+        account: Option<&str>,
+    ) -> Result<replay::billing::BillingInput, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.billing_input(month, account).await,
+            LedgerReader::Memory(r) => Ok(r.billing_input()),
         }
     }
 

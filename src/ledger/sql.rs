@@ -125,6 +125,9 @@ pub struct EventColumns<'a> {
     /// Key ids separated by spaces; empty when the event concerns no key.
     pub keys: &'a str,
     pub error_code: Option<&'a str>,
+    /// The calling account and principal ARN (`replay::columns`); `None` when unknown.
+    pub account: Option<&'a str>,
+    pub principal: Option<&'a str>,
     /// The event's JSON as hashed: always live; empty in a rebuild unless the model
     /// [`needs_data`](ReadModel::needs_data).
     pub data: &'a [u8],
@@ -145,10 +148,62 @@ pub trait ReadModel: Send + Sync + 'static {
     /// Fold `events` — committed, consecutive, in log order — into statements. Pure: the
     /// same events give the same statements, live or in a rebuild.
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements);
-    /// Whether the fold reads [`EventColumns::data`] (a rebuild then reads every event's
-    /// JSON too, which is slower).
-    fn needs_data(&self) -> bool {
-        false
+    /// Which events' JSON ([`EventColumns::data`]) the fold reads. A rebuild reads that JSON
+    /// too (slower than columns alone) and hands the fold an empty `data` for the others.
+    fn json_needs(&self) -> JsonNeeds {
+        JsonNeeds::None
+    }
+}
+
+/// Which events' JSON a read model folds (the others it folds from their columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonNeeds {
+    None,
+    All,
+    /// Lifecycle events' (when `lifecycle`), and usage events' of these operations.
+    Some {
+        lifecycle: bool,
+        usage_events: &'static [&'static str],
+    },
+}
+
+impl JsonNeeds {
+    /// Whether the fold reads this event's JSON.
+    pub fn wants(&self, stream: Option<&str>, event_name: &str) -> bool {
+        match self {
+            JsonNeeds::None => false,
+            JsonNeeds::All => true,
+            JsonNeeds::Some {
+                lifecycle,
+                usage_events,
+            } => match stream {
+                Some(_) => *lifecycle,
+                None => usage_events.contains(&event_name),
+            },
+        }
+    }
+
+    /// [`JsonNeeds::wants`] as an SQL condition on the `events` table (the names are the
+    /// program's own constants, plain identifiers, so they are written into the text).
+    pub fn sql_condition(&self) -> String {
+        match self {
+            JsonNeeds::None => "0".into(),
+            JsonNeeds::All => "1".into(),
+            JsonNeeds::Some {
+                lifecycle,
+                usage_events,
+            } => {
+                debug_assert!(usage_events
+                    .iter()
+                    .all(|n| n.bytes().all(|b| b.is_ascii_alphanumeric())));
+                let names: Vec<String> = usage_events.iter().map(|n| format!("'{n}'")).collect();
+                format!(
+                    "(stream IS NOT NULL AND {}) OR (stream IS NULL AND event_name IN ({}))",
+                    if *lifecycle { 1 } else { 0 },
+                    names.join(", ")
+                )
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! stale (another process appended) fails, re-reads the head and tries again — it can never
 //! fork.
 
-use super::sql::{EventColumns, ReadModel, Statements, Value, CHECKPOINT_SQL};
+use super::sql::{EventColumns, JsonNeeds, ReadModel, Statements, Value, CHECKPOINT_SQL};
 use super::{
     check_streams, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
     StoreError, StoredCheckpoint, StoredEvent,
@@ -262,52 +262,63 @@ async fn checkpoint_forever(mut conn: SqliteConnection, truncate_pending: Arc<At
     }
 }
 
-/// Ledgers written before the seam have no event_id/time_ns/keys/error_code: derive them
-/// from the hashed JSON once (the columns are an index; the JSON stays untouched).
+/// Ledgers written before the seam have no event_id/time_ns/keys/error_code, and ledgers
+/// written before billing no account/principal: derive them from the hashed JSON once, at
+/// the first start after the migration that added them (the columns are an index; the JSON
+/// stays untouched). Idempotent, so a backfill cut short by a crash simply runs again.
 async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    let pending: Option<String> =
-        sqlx::query_scalar("SELECT value FROM ledger_meta WHERE key = 'columns_backfill'")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(storage)?;
+    const MARKERS: &str = "('columns_backfill', 'caller_columns_backfill')";
+    let pending: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT value FROM ledger_meta WHERE key IN {MARKERS} LIMIT 1"
+    ))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(storage)?;
     if pending.is_none() {
         return Ok(());
     }
+    let mut after = 0i64;
     loop {
         let rows = sqlx::query(
-            "SELECT position, data FROM events WHERE event_id IS NULL ORDER BY position LIMIT 10000",
+            "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT 10000",
         )
+        .bind(after)
         .fetch_all(&mut *conn)
         .await
         .map_err(storage)?;
-        if rows.is_empty() {
-            sqlx::query("DELETE FROM ledger_meta WHERE key = 'columns_backfill'")
+        let Some(last) = rows.last() else {
+            sqlx::query(&format!("DELETE FROM ledger_meta WHERE key IN {MARKERS}"))
                 .execute(&mut *conn)
                 .await
                 .map_err(storage)?;
             return Ok(());
-        }
+        };
+        after = last.try_get("position").map_err(storage)?;
         in_transaction(conn, async |tx| {
-        for row in rows {
-            let position: i64 = row.try_get("position").map_err(storage)?;
-            let data: Vec<u8> = row.try_get("data").map_err(storage)?;
-            let columns = replay::columns::derive(&data).map_err(|reason| StoreError::Corrupt {
-                position: position as u64,
-                reason,
-            })?;
-            sqlx::query(
-                "UPDATE events SET event_id = ?, time_ns = ?, keys = ?, error_code = ? WHERE position = ?",
-            )
-            .bind(columns.event_id)
-            .bind(columns.time_ns)
-            .bind(columns.keys)
-            .bind(columns.error_code)
-            .bind(position)
-            .execute(&mut *tx)
-            .await
-            .map_err(storage)?;
-        }
-        Ok(())
+            for row in rows {
+                let position: i64 = row.try_get("position").map_err(storage)?;
+                let data: Vec<u8> = row.try_get("data").map_err(storage)?;
+                let columns =
+                    replay::columns::derive(&data).map_err(|reason| StoreError::Corrupt {
+                        position: position as u64,
+                        reason,
+                    })?;
+                sqlx::query(
+                    "UPDATE events SET event_id = ?, time_ns = ?, keys = ?, error_code = ?, \
+                     account = ?, principal = ? WHERE position = ?",
+                )
+                .bind(columns.event_id)
+                .bind(columns.time_ns)
+                .bind(columns.keys)
+                .bind(columns.error_code)
+                .bind(columns.account)
+                .bind(columns.principal)
+                .bind(position)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            }
+            Ok(())
         })
         .await?;
     }
@@ -360,6 +371,8 @@ struct Row<'a> {
     time_ns: i64,
     keys: Option<&'a str>,
     error_code: Option<&'a str>,
+    account: Option<&'a str>,
+    principal: Option<&'a str>,
 }
 
 impl SqliteStore {
@@ -401,42 +414,48 @@ impl SqliteStore {
             // Thousands of events' columns per result row: per-row hand-offs from SQLite's
             // thread, not SQLite's scan, are what bound a row-by-row read.
             // A model that reads the JSON gets it packed too, in smaller chunks.
-            let with_data = model.needs_data();
-            async fn packed_after(
-                conn: &mut SqliteConnection,
-                after: u64,
-                with_data: bool,
-            ) -> Result<Option<String>, StoreError> {
-                let (sql, chunk, format) = if with_data {
-                    (
-                        PACKED_WITH_DATA_SQL,
-                        REBUILD_DATA_CHUNK,
-                        PACKED_WITH_DATA_FORMAT,
-                    )
-                } else {
-                    (PACKED_COLUMNS_SQL, REBUILD_CHUNK, PACKED_FORMAT)
-                };
-                sqlx::query_scalar(sql)
+            let needs = model.json_needs();
+            let with_data = needs != JsonNeeds::None;
+            let (sql, chunk, format) = match needs {
+                JsonNeeds::None => (PACKED_COLUMNS_SQL.to_owned(), REBUILD_CHUNK, PACKED_FORMAT),
+                JsonNeeds::All => (
+                    PACKED_WITH_DATA_SQL.replace("DATA", "data"),
+                    REBUILD_DATA_CHUNK,
+                    PACKED_WITH_DATA_FORMAT,
+                ),
+                // Most events' JSON is left out: chunks nearly as large as columns alone.
+                JsonNeeds::Some { .. } => (
+                    PACKED_WITH_DATA_SQL.replace(
+                        "DATA",
+                        &format!("CASE WHEN {} THEN data ELSE '' END", needs.sql_condition()),
+                    ),
+                    REBUILD_CHUNK / 4,
+                    PACKED_WITH_DATA_FORMAT,
+                ),
+            };
+            let packed_after = async |conn: &mut SqliteConnection,
+                                      after: u64|
+                   -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar(&sql)
                     .bind(after as i64)
                     .bind(chunk as i64)
                     .bind(format)
                     .fetch_one(conn)
                     .await
                     .map_err(storage)
-            }
+            };
             let mut after = 0u64;
-            let mut packed = packed_after(tx, after, with_data).await?;
+            let mut packed = packed_after(tx, after).await?;
             while let Some(chunk) = packed.take() {
                 let columns = unpack_columns(&chunk, after, with_data)?;
                 let Some(last) = columns.last() else { break };
                 after = last.position;
                 // SQLite packs the next chunk on its thread while this one is folded here.
                 let mut statements = Statements::default();
-                let (next, ()) =
-                    futures_util::future::join(packed_after(tx, after, with_data), async {
-                        model.apply(&columns, &mut statements)
-                    })
-                    .await;
+                let (next, ()) = futures_util::future::join(packed_after(tx, after), async {
+                    model.apply(&columns, &mut statements)
+                })
+                .await;
                 if !statements.is_empty() {
                     // One multi-statement text per chunk: one hand-off, not one per statement.
                     let mut sql = String::new();
@@ -546,13 +565,13 @@ fn batch_sql(
         let n = left.min(ROWS_PER_STATEMENT);
         sql.push_str(
             "INSERT OR FAIL INTO events (position, stream, stream_version, event_name, data, hash, \
-             event_id, time_ns, keys, error_code) VALUES ",
+             event_id, time_ns, keys, error_code, account, principal) VALUES ",
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?,?,?,?,?)"
+                "(?,?,?,?,?,?,?,?,?,?,?,?)"
             } else {
-                ",(?,?,?,?,?,?,?,?,?,?)"
+                ",(?,?,?,?,?,?,?,?,?,?,?,?)"
             });
         }
         sql.push(';');
@@ -823,6 +842,8 @@ impl LedgerStore for SqliteStore {
                         time_ns: event.columns.time_ns,
                         keys: event.columns.keys.as_deref(),
                         error_code: event.columns.error_code.as_deref(),
+                        account: event.columns.account.as_deref(),
+                        principal: event.columns.principal.as_deref(),
                     });
                 }
                 *range = first..position + 1;
@@ -849,6 +870,8 @@ impl LedgerStore for SqliteStore {
                     time_ns: r.time_ns,
                     keys: r.keys.unwrap_or(""),
                     error_code: r.error_code,
+                    account: r.account,
+                    principal: r.principal,
                     data: r.data,
                 })
                 .collect();
@@ -910,6 +933,8 @@ impl LedgerStore for SqliteStore {
                     add(args.add(row.time_ns))?;
                     add(args.add(row.keys))?;
                     add(args.add(row.error_code))?;
+                    add(args.add(row.account))?;
+                    add(args.add(row.principal))?;
                 }
                 bind_tree_rows(&mut args, &tree_rows)?;
                 for (key_id, wrapped) in &shredding_keys {
@@ -1046,18 +1071,21 @@ const RECORD: char = '\u{1e}';
 /// `unpack_columns` refuses any chunk whose positions are not consecutive: a different
 /// order fails the rebuild, it can never skip or repeat an event.
 const PACKED_COLUMNS_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
-     event_id, time_ns, keys, error_code), char(30)) FROM (SELECT position, stream, event_name, \
-     event_id, time_ns, keys, error_code FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)";
-const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
+     event_id, time_ns, keys, error_code, account, principal), char(30)) FROM (SELECT position, \
+     stream, event_name, event_id, time_ns, keys, error_code, account, principal FROM events \
+     WHERE position > ?1 ORDER BY position LIMIT ?2)";
+const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 /// Events per packed chunk when the JSON comes too (~1 KB each).
 const REBUILD_DATA_CHUNK: usize = 4_096;
 /// [`PACKED_COLUMNS_SQL`] plus each event's JSON as an eighth field (JSON text holds no raw
 /// control character, so no separator; `unpack_columns` would refuse one).
+/// `DATA` stands for the JSON's expression (all of it, or only the events a model reads).
 const PACKED_WITH_DATA_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
-     event_id, time_ns, keys, error_code, data), char(30)) FROM (SELECT position, stream, \
-     event_name, event_id, time_ns, keys, error_code, data FROM events WHERE position > ?1 \
-     ORDER BY position LIMIT ?2)";
-const PACKED_WITH_DATA_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
+     event_id, time_ns, keys, error_code, account, principal, DATA), char(30)) FROM (SELECT \
+     position, stream, event_name, event_id, time_ns, keys, error_code, account, principal, data \
+     FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)";
+const PACKED_WITH_DATA_FORMAT: &str =
+    "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 
 /// Split packed columns into events, checking they are the consecutive positions after `after`.
 fn unpack_columns(
@@ -1084,6 +1112,8 @@ fn unpack_columns(
         let time_ns = next()?;
         let keys = next()?;
         let error_code = next()?;
+        let account = next()?;
+        let principal = next()?;
         let data = if with_data { next()? } else { "" };
         if fields.next().is_some() {
             return Err(bad("a field holds a separator"));
@@ -1099,6 +1129,8 @@ fn unpack_columns(
             time_ns: time_ns.parse().map_err(|_| bad("time_ns"))?,
             keys,
             error_code: (!error_code.is_empty()).then_some(error_code),
+            account: (!account.is_empty()).then_some(account),
+            principal: (!principal.is_empty()).then_some(principal),
             data: data.as_bytes(),
         });
     }
@@ -1106,7 +1138,8 @@ fn unpack_columns(
 }
 
 const EVENT_COLUMNS: &str =
-    "position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code";
+    "position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code, \
+     account, principal";
 
 fn stored_event(row: SqliteRow) -> Result<StoredEvent, StoreError> {
     let position = row.try_get::<i64, _>("position").map_err(storage)? as u64;
@@ -1128,6 +1161,8 @@ fn stored_event(row: SqliteRow) -> Result<StoredEvent, StoreError> {
         time_ns: row.try_get("time_ns").map_err(storage)?,
         keys: row.try_get("keys").map_err(storage)?,
         error_code: row.try_get("error_code").map_err(storage)?,
+        account: row.try_get("account").map_err(storage)?,
+        principal: row.try_get("principal").map_err(storage)?,
     })
 }
 

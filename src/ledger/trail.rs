@@ -286,6 +286,7 @@ mod tests {
             keys: "k1 k2",
             error_code: Some("DisabledException"),
             data: data.as_bytes(),
+            ..EventColumns::default()
         }
     }
 

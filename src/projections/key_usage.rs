@@ -136,6 +136,7 @@ mod tests {
             keys,
             error_code: error,
             data: b"",
+            ..EventColumns::default()
         }
     }
 

@@ -3,6 +3,8 @@
 //! the stored log, so both roads give the same state.
 
 pub mod aliases;
+pub mod billing;
+pub mod compliance;
 pub mod credentials;
 pub mod key_state;
 pub mod key_usage;
@@ -27,6 +29,8 @@ pub fn read_models() -> Vec<std::sync::Arc<dyn ReadModel>> {
     vec![
         std::sync::Arc::new(key_usage::KeyUsage),
         std::sync::Arc::new(trail_index::TrailIndex),
+        std::sync::Arc::new(billing::Billing),
+        std::sync::Arc::new(compliance::Compliance),
     ]
 }
 

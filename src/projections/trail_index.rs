@@ -4,7 +4,7 @@
 //! each event's JSON for the principal, access key, user name, readOnly, account and region,
 //! which the log's columns do not hold.
 
-use crate::ledger::sql::{EventColumns, ReadModel, Statements, Value};
+use crate::ledger::sql::{EventColumns, JsonNeeds, ReadModel, Statements, Value};
 use crate::ledger::trail::index_terms;
 
 pub struct TrailIndex;
@@ -20,8 +20,8 @@ impl ReadModel for TrailIndex {
         &["trail_index"]
     }
 
-    fn needs_data(&self) -> bool {
-        true
+    fn json_needs(&self) -> JsonNeeds {
+        JsonNeeds::All
     }
 
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements) {

@@ -17,11 +17,22 @@ fn columns(e: &StoredEvent) -> EventColumns<'_> {
         time_ns: e.time_ns.unwrap_or_default(),
         keys: e.keys.as_deref().unwrap_or_default(),
         error_code: e.error_code.as_deref(),
+        account: e.account.as_deref(),
+        principal: e.principal.as_deref(),
         data: &e.data,
     }
 }
 
 impl MemoryReader {
+    /// The billing rows of the whole log, folded as the `billing` model folds them.
+    pub fn billing_input(&self) -> replay::billing::BillingInput {
+        let log = self.db.lock();
+        let events: Vec<EventColumns<'_>> = log.events.iter().map(columns).collect();
+        let mut rows = replay::billing::BillingRows::default();
+        crate::projections::billing::fold(&events, &mut rows);
+        replay::billing::BillingInput::from_rows(rows)
+    }
+
     pub fn trail(&self, query: &TrailQuery) -> Vec<TrailHit> {
         let log = self.db.lock();
         let mut hits: Vec<TrailHit> = log

@@ -4,6 +4,7 @@
 use super::{storage, SqliteReader};
 use crate::ledger::trail::{self, KeyLastUse, KeyUsageReport, TrailHit, TrailQuery};
 use crate::ledger::StoreError;
+use replay::billing::{BillingInput, BillingMonth, Change, ChangeRow, KeyRow, Outcome, RequestKey};
 use sqlx::Row as _;
 
 /// The walk of the query's first term, newest first: `(term, time_ns, position)` is the
@@ -33,6 +34,99 @@ pub(super) fn trail_sql(terms: usize) -> String {
 }
 
 impl SqliteReader {
+    /// The `billing` model's rows a month's report reads: the month's request counts (one
+    /// range of the primary key per account), and the keys and key changes before its end.
+    pub async fn billing_input(
+        &self,
+        month: BillingMonth,
+        account: Option<&str>,
+    ) -> Result<BillingInput, StoreError> {
+        let (_, end_s) = month.bounds();
+        let prefix = month.day_prefix();
+        // Days of the month sort between `YYYY-MM-` and `YYYY-MM-~`.
+        let upper = format!("{prefix}~");
+        let mut requests = Vec::new();
+        let accounts: Vec<String> = match account {
+            Some(a) => vec![a.to_owned()],
+            None => sqlx::query_scalar(
+                "SELECT DISTINCT account FROM billing_requests UNION SELECT account FROM billing_keys",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?,
+        };
+        for account in &accounts {
+            let rows = sqlx::query(
+                "SELECT day, key_id, operation, pair_spec, outcome, requests FROM billing_requests \
+                 WHERE account = ? AND day > ? AND day < ?",
+            )
+            .bind(account)
+            .bind(&prefix)
+            .bind(&upper)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+            for row in rows {
+                let outcome: String = row.try_get(4).map_err(storage)?;
+                let key = RequestKey {
+                    account: account.clone(),
+                    day: row.try_get(0).map_err(storage)?,
+                    key_id: row.try_get(1).map_err(storage)?,
+                    operation: row.try_get(2).map_err(storage)?,
+                    pair_spec: row.try_get(3).map_err(storage)?,
+                    outcome: Outcome::parse(&outcome).ok_or_else(|| {
+                        StoreError::Storage(format!("billing_requests: outcome {outcome:?}"))
+                    })?,
+                };
+                requests.push((key, row.try_get(5).map_err(storage)?));
+            }
+        }
+        let keys = sqlx::query(
+            "SELECT key_id, account, key_spec, key_manager, created_s FROM billing_keys \
+             WHERE created_s < ?",
+        )
+        .bind(end_s)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage)?
+        .into_iter()
+        .map(|row| {
+            Ok(KeyRow {
+                key_id: row.try_get(0).map_err(storage)?,
+                account: row.try_get(1).map_err(storage)?,
+                key_spec: row.try_get(2).map_err(storage)?,
+                key_manager: row.try_get(3).map_err(storage)?,
+                created_s: row.try_get(4).map_err(storage)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let changes = sqlx::query(
+            "SELECT key_id, seq, time_s, change FROM billing_key_changes WHERE time_s < ?",
+        )
+        .bind(end_s)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage)?
+        .into_iter()
+        .map(|row| {
+            let change: String = row.try_get(3).map_err(storage)?;
+            Ok(ChangeRow {
+                key_id: row.try_get(0).map_err(storage)?,
+                seq: row.try_get::<i64, _>(1).map_err(storage)? as u64,
+                time_s: row.try_get(2).map_err(storage)?,
+                change: Change::parse(&change).ok_or_else(|| {
+                    StoreError::Storage(format!("billing_key_changes: change {change:?}"))
+                })?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(BillingInput {
+            requests,
+            keys,
+            changes,
+        })
+    }
+
     pub async fn trail(&self, query: &TrailQuery) -> Result<Vec<TrailHit>, StoreError> {
         let terms = query.terms();
         let sql = trail_sql(terms.len());
