@@ -19,6 +19,20 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub trail_origin: Option<String>,
     pub public_tlog: Option<bool>,
+    /// `[billing]`: the price table (micro-dollars; any key left out keeps AWS's price).
+    pub billing: Option<replay::billing::Prices>,
+    /// `[compliance]`: the compliance report's thresholds.
+    pub compliance: Option<crate::app::reports::ComplianceSettings>,
+}
+
+impl FileConfig {
+    /// The reports' settings: the file's, else the defaults.
+    pub fn report_settings(&self) -> crate::app::reports::ReportSettings {
+        crate::app::reports::ReportSettings {
+            prices: self.billing.clone().unwrap_or_default(),
+            compliance: self.compliance.clone().unwrap_or_default(),
+        }
+    }
 }
 
 impl FileConfig {
@@ -39,5 +53,20 @@ mod tests {
         assert_eq!(parsed.data_dir, Some(PathBuf::from("/var/lib/keyledger")));
         assert_eq!(parsed.listen.as_deref(), Some("0.0.0.0:9000"));
         assert!(toml::from_str::<FileConfig>("datadir = \"x\"").is_err());
+    }
+
+    #[test]
+    fn prices_and_thresholds_come_from_their_tables_with_defaults_for_the_rest() {
+        let parsed: FileConfig = toml::from_str(
+            "[billing]\nsymmetric_per_10k = 40000\ncharge_failed_requests = true\n[compliance]\nunused_key_days = 30\n",
+        )
+        .unwrap();
+        let settings = parsed.report_settings();
+        assert_eq!(settings.prices.symmetric_per_10k, 40_000);
+        assert!(settings.prices.charge_failed_requests);
+        assert_eq!(settings.prices.rsa_key_pair_per_10k, 12_000_000);
+        assert_eq!(settings.compliance.unused_key_days, 30);
+        assert_eq!(settings.compliance.rotation_max_age_days, 365);
+        assert!(toml::from_str::<FileConfig>("[billing]\nsymetric_per_10k = 1\n").is_err());
     }
 }

@@ -54,9 +54,14 @@ enum Command {
         #[command(subcommand)]
         command: TrailCommand,
     },
+    /// The billing and compliance reports, offline (the same as `/v1/reports/…`).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Empty a read model's tables and rebuild them from the log (best with the server stopped).
     Rebuild {
-        /// The read model (`key_usage`), or `all`.
+        /// The read model (`key_usage`, `trail_index`, `billing`, `compliance`), or `all`.
         name: String,
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
@@ -80,6 +85,43 @@ enum TrailCommand {
         out: PathBuf,
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// A month's usage bill: requests per key and price class, key-months, rotations, the
+    /// free tier, totals.
+    Billing {
+        /// The month, YYYY-MM (UTC) [default: this month].
+        #[arg(long)]
+        month: Option<String>,
+        /// One account's bill [default: every account's].
+        #[arg(long)]
+        account: Option<String>,
+        /// json, csv or html.
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The config file whose `[billing]` prices apply.
+        #[arg(long, env = "KEYLEDGER_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Key inventory, rotation, deletions, policy changes, denied requests, usage, unused
+    /// keys and the trail's integrity, as of a time.
+    Compliance {
+        /// RFC 3339; the report as it would have read then [default: now].
+        #[arg(long)]
+        as_of: Option<String>,
+        /// json or html.
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The config file whose `[compliance]` thresholds apply.
+        #[arg(long, env = "KEYLEDGER_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -120,6 +162,7 @@ fn main() -> ExitCode {
             &out,
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         ),
+        Command::Report { command } => report(command),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -181,6 +224,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => FileConfig::load(path).map_err(anyhow::Error::msg)?,
         None => FileConfig::default(),
     };
+    let reports = file.report_settings();
     let data_dir = data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
@@ -216,7 +260,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(http::Shared::new(http::Options { public_tlog }));
+        let shared = Arc::new(http::Shared::new(http::Options {
+            public_tlog,
+            reports,
+        }));
         let server = http::serve(listener, shared.clone(), workers)?;
         let handle = server.handle();
         let running = tokio::spawn(server);
@@ -318,6 +365,95 @@ fn export(from: &str, to: &str, out: &Path, data_dir: PathBuf) -> anyhow::Result
         exported.digests,
         out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
+    use keyledger::app::{report_html, reports};
+    use replay::billing::BillingMonth;
+    let (data_dir, config) = match &command {
+        ReportCommand::Billing {
+            data_dir, config, ..
+        }
+        | ReportCommand::Compliance {
+            data_dir, config, ..
+        } => (data_dir.clone(), config.clone()),
+    };
+    let settings = match &config {
+        Some(path) => FileConfig::load(path).map_err(anyhow::Error::msg)?,
+        None => FileConfig::default(),
+    }
+    .report_settings();
+    let path = data_dir
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        .join(LEDGER_FILE);
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let now = time::OffsetDateTime::now_utc();
+    let text = runtime.block_on(async {
+        let reader = SqliteLedger::open_read_only(&path).await?;
+        anyhow::Ok(match command {
+            ReportCommand::Billing {
+                month,
+                account,
+                format,
+                ..
+            } => {
+                let month = match month {
+                    None => BillingMonth::of_time(now),
+                    Some(m) => BillingMonth::parse(&m).map_err(anyhow::Error::msg)?,
+                };
+                if let Some(a) = &account {
+                    if AccountId::parse(a).is_none() {
+                        bail!("--account must be a 12-digit account id");
+                    }
+                }
+                let report =
+                    reports::billing(&reader, month, account.as_deref(), &settings.prices, now)
+                        .await?;
+                match format.as_str() {
+                    "json" => report.to_json(),
+                    "csv" => report.to_csv(),
+                    "html" => report_html::billing_page(&report),
+                    _ => bail!("--format must be json, csv or html"),
+                }
+            }
+            ReportCommand::Compliance { as_of, format, .. } => {
+                let as_of = match as_of {
+                    None => None,
+                    Some(t) => Some(
+                        time::OffsetDateTime::parse(
+                            &t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .map_err(|e| {
+                            anyhow::anyhow!("--as-of {t:?} is not an RFC 3339 time: {e}")
+                        })?,
+                    ),
+                };
+                // The verifier key is the one the ledger's own TrailKeyCreated event names.
+                let vkey = keyledger::app::evidence::ledger_vkey(&reader).await?;
+                let report = reports::compliance(
+                    &reader,
+                    as_of.unwrap_or(now).unix_timestamp_nanos() as i64,
+                    as_of.is_none(),
+                    &settings.compliance,
+                    vkey.as_deref(),
+                )
+                .await?;
+                match format.as_str() {
+                    "json" => report.to_json(),
+                    "html" => report_html::compliance_page(&report),
+                    _ => bail!("--format must be json or html"),
+                }
+            }
+        })
+    })?;
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,6 +20,20 @@ pub const OPERATIONS_READ_IN_FULL: &[&str] = &[
     "GenerateDataKeyPairWithoutPlaintext",
 ];
 
+/// keyledger's own trail and report calls. AWS serves these from CloudTrail and its billing
+/// console, not from KMS, so they are not KMS requests: neither billed nor counted.
+pub const NOT_KMS_REQUESTS: &[&str] = &[
+    "GetBillingReport",
+    "GetComplianceReport",
+    "GetTrailCheckpoint",
+    "GetTrailConsistencyProof",
+    "GetTrailInclusionProof",
+    "GetTrailTile",
+    "GetTrailVerifierKey",
+    "ListTrailEvents",
+    "LookupEvents",
+];
+
 /// How a call ended, as billing counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +163,9 @@ pub struct BillingFold;
 
 impl BillingFold {
     pub fn add(call: &Call<'_>, rows: &mut BillingRows) {
+        if NOT_KMS_REQUESTS.contains(&call.event_name) {
+            return;
+        }
         let Some(account) = call.account else {
             // Authentication failed: no account to charge (the trail keeps the attempt).
             return;
@@ -351,6 +368,7 @@ impl Default for Prices {
 #[serde(rename_all = "snake_case")]
 pub enum PriceClass {
     Symmetric,
+    #[serde(rename = "rsa_2048")]
     Rsa2048,
     Asymmetric,
     EccKeyPair,
@@ -559,7 +577,8 @@ fn hours_in(from: i64, to: i64, month_start: i64, month_end: i64) -> i64 {
     last - first + 1
 }
 
-/// The report of `month` for `accounts` (all when `None`), folded up to `through_s`.
+/// The report of `month` for `account` (all when `None`), folded up to and including the
+/// second `through_s` (Unix seconds).
 pub fn report(
     input: &BillingInput,
     month: BillingMonth,
@@ -568,7 +587,8 @@ pub fn report(
     through_s: i64,
 ) -> BillingReport {
     let (month_start, month_end) = month.bounds();
-    let until = through_s.min(month_end);
+    // Through the whole second `through_s`: a key created in it has begun an hour.
+    let until = through_s.saturating_add(1).min(month_end);
     let month_hours = (month_end - month_start) / 3600;
     let prefix = month.day_prefix();
     let keys: BTreeMap<&str, &KeyRow> = input.keys.iter().map(|k| (k.key_id.as_str(), k)).collect();
@@ -737,7 +757,7 @@ pub fn report(
         amount_micros: amount,
         amount: dollars(amount),
     };
-    let through = OffsetDateTime::from_unix_timestamp(until)
+    let through = OffsetDateTime::from_unix_timestamp(through_s.min(month_end))
         .ok()
         .and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
@@ -1186,6 +1206,7 @@ mod tests {
         anonymous.account = None;
         anonymous.principal = None;
         BillingFold::add(&anonymous, &mut rows);
+        BillingFold::add(&call(3, DEC_1, "LookupEvents", None, None), &mut rows);
         assert!(rows.requests.is_empty());
         assert_eq!(rows.changes.len(), 1);
         assert_eq!(rows.changes[0].change, Change::Rotated);

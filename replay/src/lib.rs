@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod billing;
+pub mod cli;
 pub mod columns;
 pub mod export;
 pub mod trail;

@@ -145,6 +145,19 @@ pub struct StartupCheck {
     pub tail: u64,
 }
 
+/// The verifier key the ledger's own `TrailKeyCreated` event names (offline tools).
+pub async fn ledger_vkey(reader: &LedgerReader) -> Result<Option<String>, StoreError> {
+    use crate::domain::events::{DomainEvent, Envelope};
+    let events = reader.read_lifecycle(0).await?;
+    Ok(events
+        .iter()
+        .filter(|e| e.stream.as_deref() == Some("trail"))
+        .find_map(|e| match Envelope::decode(&e.data).ok()?.lifecycle() {
+            Some(DomainEvent::TrailKeyCreated(key)) => Some(key.verifier_key.clone()),
+            _ => None,
+        }))
+}
+
 /// Before anything is served: the newest checkpoint's signature (by the ledger's note key),
 /// that the stored tree of its size has its root, that the log still reaches it, and the
 /// hash chain and tree leaves of every event since. With no checkpoint yet (a new ledger,
@@ -230,7 +243,7 @@ fn stored_row(event: &crate::ledger::StoredEvent) -> replay::StoredRow {
 }
 
 /// A stored checkpoint's signature, and that the stored tree of its size has its root.
-async fn check_checkpoint(
+pub(crate) async fn check_checkpoint(
     reader: &LedgerReader,
     checkpoint: &StoredCheckpoint,
     vkey: &str,

@@ -10,6 +10,8 @@ pub mod export;
 pub mod history;
 pub mod lifecycle;
 pub mod operations;
+pub mod report_html;
+pub mod reports;
 pub mod scheduler;
 pub mod shapes;
 pub mod trail;

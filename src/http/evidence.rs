@@ -22,24 +22,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/trail/tlog/tile/{path:.*}", web::get().to(tlog_tile));
 }
 
-/// A response body and its content type.
-struct Answer {
-    content_type: &'static str,
-    body: Vec<u8>,
+/// A response body, its content type and any further headers.
+pub(super) struct Answer {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Answer {
-    fn text(text: String) -> Answer {
+    pub fn text(text: String) -> Answer {
         Answer {
             content_type: "text/plain; charset=utf-8",
             body: text.into_bytes(),
+            headers: Vec::new(),
         }
     }
 
-    fn json(value: impl serde::Serialize) -> Answer {
+    pub fn json(value: impl serde::Serialize) -> Answer {
         Answer {
             content_type: "application/json",
             body: serde_json::to_vec(&value).expect("plain data serializes"),
+            headers: Vec::new(),
         }
     }
 }
@@ -53,7 +56,7 @@ fn proof_error(e: ProofError) -> ApiError {
 }
 
 /// Authenticate, answer, record, reply — the answer leaves only once its event is durable.
-async fn recorded(
+pub(super) async fn recorded(
     req: &HttpRequest,
     shared: &Shared,
     operation: &str,
@@ -80,10 +83,16 @@ async fn recorded(
         )
         .await;
     let response = match (handled.result, answered) {
-        (Ok(_), Ok(answer)) => HttpResponse::Ok()
-            .insert_header(("x-amzn-RequestId", request_id.as_str()))
-            .content_type(answer.content_type)
-            .body(answer.body),
+        (Ok(_), Ok(answer)) => {
+            let mut response = HttpResponse::Ok();
+            response
+                .insert_header(("x-amzn-RequestId", request_id.as_str()))
+                .content_type(answer.content_type);
+            for header in answer.headers {
+                response.insert_header(header);
+            }
+            response.body(answer.body)
+        }
         (Err(e), _) | (Ok(_), Err(e)) => error_response(&request_id, &e),
     };
     with_receipt(response, handled.receipt.as_ref())
@@ -286,6 +295,7 @@ async fn tile_bytes(service: &crate::app::Service, tile: TilePath) -> Result<Ans
             Ok(Answer {
                 content_type: "application/octet-stream",
                 body: hashes.concat(),
+                headers: Vec::new(),
             })
         }
         None => {
@@ -309,6 +319,7 @@ async fn tile_bytes(service: &crate::app::Service, tile: TilePath) -> Result<Ans
             Ok(Answer {
                 content_type: "application/octet-stream",
                 body,
+                headers: Vec::new(),
             })
         }
     }

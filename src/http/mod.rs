@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod evidence;
+mod reports;
 pub mod sigv4;
 pub mod trail_query;
 
@@ -31,6 +32,8 @@ pub struct Ready {
 pub struct Options {
     /// Serve the tlog checkpoint and hash tiles without credentials (for witnesses).
     pub public_tlog: bool,
+    /// Prices and compliance thresholds of the reports.
+    pub reports: crate::app::reports::ReportSettings,
 }
 
 #[derive(Default)]
@@ -73,6 +76,7 @@ pub fn serve(
             .route("/metrics", web::get().to(metrics))
             .route("/v1/keys/{key:.+}", web::get().to(native_key))
             .configure(evidence::routes)
+            .configure(reports::routes)
             .route("/v1/trail", web::get().to(trail_query::trail))
     })
     .workers(workers.max(1))

@@ -386,6 +386,19 @@ impl LedgerReader {
         }
     }
 
+    /// The `compliance` model's rows for a report as of `as_of_ns` over the hours from
+    /// `from_hour`.
+    pub async fn compliance_input(
+        &self,
+        as_of_ns: i64,
+        from_hour: i64,
+    ) -> Result<crate::projections::compliance::ComplianceInput, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.compliance_input(as_of_ns, from_hour).await,
+            LedgerReader::Memory(r) => Ok(r.compliance_input(as_of_ns, from_hour)),
+        }
+    }
+
     /// The wrapped shredding keys of every key not yet shredded.
     pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
         match self {

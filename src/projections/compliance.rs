@@ -55,6 +55,48 @@ pub struct ComplianceRows {
     pub requests: BTreeMap<RequestKey, i64>,
 }
 
+/// What a compliance report as of a time reads from the model.
+#[derive(Debug, Default, Clone)]
+pub struct ComplianceInput {
+    /// Every key's lifecycle facts up to then, in log order.
+    pub key_events: Vec<KeyEventRow>,
+    /// Request counts of the report's period.
+    pub requests: Vec<(RequestKey, i64)>,
+    /// Per key, the last hour (up to then) with a successful cryptographic call.
+    pub last_crypto_hour: BTreeMap<String, i64>,
+}
+
+impl ComplianceInput {
+    /// The input of a report from rows folded over the whole log (the in-memory store).
+    pub fn from_rows(rows: ComplianceRows, as_of_ns: i64, from_hour: i64) -> ComplianceInput {
+        let as_of_hour = as_of_ns.div_euclid(3_600_000_000_000);
+        let mut last_crypto_hour: BTreeMap<String, i64> = BTreeMap::new();
+        for (k, _) in &rows.requests {
+            if k.hour <= as_of_hour
+                && k.outcome == Outcome::Succeeded
+                && crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS
+                    .contains(&k.operation.as_str())
+            {
+                let last = last_crypto_hour.entry(k.key_id.clone()).or_insert(k.hour);
+                *last = (*last).max(k.hour);
+            }
+        }
+        ComplianceInput {
+            key_events: rows
+                .key_events
+                .into_iter()
+                .filter(|e| e.time_ns <= as_of_ns)
+                .collect(),
+            requests: rows
+                .requests
+                .into_iter()
+                .filter(|(k, _)| (from_hour..=as_of_hour).contains(&k.hour))
+                .collect(),
+            last_crypto_hour,
+        }
+    }
+}
+
 /// A lifecycle event's type and its body without sealed material, from the stored JSON.
 fn key_event(data: &[u8]) -> Option<(String, String)> {
     let mut envelope: serde_json::Value = serde_json::from_slice(data).ok()?;

@@ -24,6 +24,19 @@ fn columns(e: &StoredEvent) -> EventColumns<'_> {
 }
 
 impl MemoryReader {
+    /// The compliance rows of the log up to `as_of_ns`, folded as the `compliance` model does.
+    pub fn compliance_input(
+        &self,
+        as_of_ns: i64,
+        from_hour: i64,
+    ) -> crate::projections::compliance::ComplianceInput {
+        let log = self.db.lock();
+        let events: Vec<EventColumns<'_>> = log.events.iter().map(columns).collect();
+        let mut rows = crate::projections::compliance::ComplianceRows::default();
+        crate::projections::compliance::fold(&events, &mut rows);
+        crate::projections::compliance::ComplianceInput::from_rows(rows, as_of_ns, from_hour)
+    }
+
     /// The billing rows of the whole log, folded as the `billing` model folds them.
     pub fn billing_input(&self) -> replay::billing::BillingInput {
         let log = self.db.lock();
