@@ -57,6 +57,9 @@ async fn main() {
                 let event_id = uuid::Uuid::now_v7();
                 let time = time::OffsetDateTime::now_utc();
                 let failed = (n + i) % 50 == 0;
+                // Ten callers, as a real account has a few principals.
+                let user = format!("user-{}", (n + i) % 10);
+                let principal = format!("arn:aws:iam::111122223333:user/{user}");
                 let json = serde_json::json!({
                     "event_id": event_id, "event_version": 1,
                     "time": time.format(&time::format_description::well_known::Rfc3339).unwrap(),
@@ -64,13 +67,17 @@ async fn main() {
                     "error_code": failed.then_some("DisabledException"),
                     "event_type": "ApiCallRecorded",
                     "body": {
-                        "eventVersion": "1.11", "eventSource": "kms.amazonaws.com", "eventName": operation,
+                        "eventVersion": "1.11",
+                        "userIdentity": {"type": "IAMUser", "principalId": "AKIAEXAMPLE", "arn": principal,
+                                         "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE", "userName": user},
+                        "eventSource": "kms.amazonaws.com", "eventName": operation,
                         "awsRegion": "us-east-1", "sourceIPAddress": "127.0.0.1", "userAgent": "store_bench",
                         "requestParameters": {"keyId": key.to_string(), "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
                         "responseElements": null, "eventID": event_id, "readOnly": true,
                         "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key",
                                        "ARN": format!("arn:aws:kms:us-east-1:111122223333:key/{key}")}],
-                        "eventType": "AwsApiCall", "managementEvent": true, "eventCategory": "Management",
+                        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333",
+                        "eventCategory": "Management",
                     }
                 });
                 let mut json = json;
@@ -82,7 +89,8 @@ async fn main() {
                         stream: None,
                         event_name: operation.into(),
                         data: serde_json::to_vec(&json).unwrap(),
-                        columns: Columns::new(event_id, time, Some(key.to_string()), failed.then(|| "DisabledException".into())),
+                        columns: Columns::new(event_id, time, Some(key.to_string()), failed.then(|| "DisabledException".into()))
+                            .with_caller(Some("111122223333".into()), Some(principal.clone())),
                         lifecycle: None,
                     }],
                     ..Default::default()

@@ -26,7 +26,7 @@ async fn dump(data_dir: &Path) -> Vec<(String, Vec<String>)> {
         ("compliance_key_events", "key_id, position"),
         (
             "compliance_requests",
-            "hour, account, principal, key_id, operation, outcome",
+            "day, account, principal, key_id, cryptographic, outcome",
         ),
         ("read_model_checkpoints", "name"),
     ] {

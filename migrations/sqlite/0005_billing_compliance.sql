@@ -37,8 +37,8 @@ CREATE TABLE IF NOT EXISTS billing_key_changes (
 ) WITHOUT ROWID;
 
 -- Read model `compliance`: every lifecycle fact about a key (what the inventory, rotation,
--- deletion and policy history are folded from, up to any time), and requests per hour,
--- calling principal, key, operation and outcome.
+-- deletion and policy history are folded from, up to any time), and requests per day,
+-- calling principal, key and outcome.
 CREATE TABLE IF NOT EXISTS compliance_key_events (
     key_id     TEXT NOT NULL,
     position   INTEGER NOT NULL,  -- the event's ledger position
@@ -50,12 +50,12 @@ CREATE TABLE IF NOT EXISTS compliance_key_events (
     PRIMARY KEY (key_id, position)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS compliance_requests (
-    hour      INTEGER NOT NULL,   -- Unix hour (time_ns / 3600e9) of the call
-    account   TEXT NOT NULL,      -- the calling account; '-' when unknown (authentication failed)
-    principal TEXT NOT NULL,      -- the calling principal's ARN; '-' when none
-    key_id    TEXT NOT NULL,      -- each key the call named; '' for none
-    operation TEXT NOT NULL,
-    outcome   TEXT NOT NULL,      -- 'succeeded', 'denied' or 'failed'
-    requests  INTEGER NOT NULL,
-    PRIMARY KEY (hour, account, principal, key_id, operation, outcome)
+    day           INTEGER NOT NULL,  -- Unix day (time_ns / 86400e9) of the call, UTC
+    account       TEXT NOT NULL,     -- the calling account; '-' when unknown (authentication failed)
+    principal     TEXT NOT NULL,     -- the calling principal's ARN; '-' when none
+    key_id        TEXT NOT NULL,     -- each key the call named; '' for none
+    cryptographic INTEGER NOT NULL,  -- 1 for a cryptographic operation (a key's "use"), else 0
+    outcome       TEXT NOT NULL,     -- 'succeeded', 'denied' or 'failed'
+    requests      INTEGER NOT NULL,
+    PRIMARY KEY (day, account, principal, key_id, cryptographic, outcome)
 ) WITHOUT ROWID;

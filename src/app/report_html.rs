@@ -24,6 +24,9 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// Kept by a saved copy too: the page may not reach the network or run anything.
+pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+
 const STYLE: &str = "
 body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; color: #1d2733; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #d5dbe3; padding-bottom: .2rem; }
@@ -38,9 +41,10 @@ tr.total td { font-weight: 700; border-top: 2px solid #1d2733; }
 .card .v { font-size: 1.4rem; font-weight: 700; } .card .l { color: #5a6778; font-size: .85rem; }
 .bad { color: #b42318; font-weight: 600; } .good { color: #067647; font-weight: 600; }
 pre.diff { background: #f7f8fa; padding: .5rem; overflow-x: auto; font-size: 12px; }
-pre.diff .add { background: #dcfae6; display: block; } pre.diff .del { background: #fee4e2; display: block; }
+pre.diff span { display: block; } pre.diff .add { background: #dcfae6; } pre.diff .del { background: #fee4e2; }
 svg.chart { width: 100%; height: auto; margin: .5rem 0 1rem; } svg text { font: 11px system-ui, sans-serif; fill: #1d2733; }
-code { font-size: 12px; word-break: break-all; }
+code { font-size: 12px; white-space: nowrap; }
+.wide { overflow-x: auto; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11px; } h2 { break-after: avoid; } table, svg.chart, pre.diff { break-inside: avoid; }
   .cards .card { border-color: #999; } a { color: inherit; text-decoration: none; }
@@ -51,6 +55,7 @@ fn page(title: &str, subtitle: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{PAGE_POLICY}\">\n\
          <title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n\
          <p class=\"meta\">{s}</p>\n{body}</body>\n</html>\n",
         t = esc(title),
@@ -75,7 +80,7 @@ fn table(
             ""
         }
     };
-    let mut out = String::from("<table>\n<thead><tr>");
+    let mut out = String::from("<div class=\"wide\"><table>\n<thead><tr>");
     for (i, h) in headers.iter().enumerate() {
         let _ = write!(out, "<th{}>{}</th>", class(i), esc(h));
     }
@@ -93,7 +98,7 @@ fn table(
     if let Some(total) = total {
         row_html(&total, " class=\"total\"");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table></div>\n");
     out
 }
 
@@ -239,7 +244,8 @@ fn num(n: i64) -> String {
 }
 
 fn money(micros: i64) -> String {
-    format!("${}", dollars(micros))
+    let sign = if micros < 0 { "-" } else { "" };
+    format!("{sign}${}", dollars(micros.abs()))
 }
 
 fn code(text: &str) -> String {

@@ -245,12 +245,13 @@ pub fn diff_lines(before: &[String], after: &[String]) -> Vec<DiffLine> {
             out.push(line(' ', &before[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(line('+', &after[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as unified diffs show them.
             out.push(line('-', &before[i]));
             i += 1;
+        } else {
+            out.push(line('+', &after[j]));
+            j += 1;
         }
     }
     out
@@ -265,14 +266,14 @@ pub async fn compliance(
     vkey: Option<&str>,
 ) -> Result<ComplianceReport, StoreError> {
     let period_start_ns = as_of_ns.saturating_sub(settings.period_days.max(0) * NS_PER_DAY);
-    let from_hour = period_start_ns.div_euclid(NS_PER_HOUR);
-    let input = reader.compliance_input(as_of_ns, from_hour).await?;
+    let from_day = period_start_ns.div_euclid(NS_PER_DAY);
+    let input = reader.compliance_input(as_of_ns, from_day).await?;
     // Now: the `key_usage` model knows each key's last use exactly; in the past, the
-    // compliance model's hours do.
+    // compliance model's days do.
     let mut last_used_ns: BTreeMap<String, i64> = input
-        .last_crypto_hour
+        .last_crypto_day
         .iter()
-        .map(|(k, h)| (k.clone(), h * NS_PER_HOUR))
+        .map(|(k, d)| (k.clone(), d * NS_PER_DAY))
         .collect();
     if exact_now {
         let keys: Vec<String> = input.key_events.iter().map(|e| e.key_id.clone()).collect();
@@ -401,18 +402,10 @@ fn fold_report(
         });
     }
     // Requests of the period, by principal and key, and per day and key.
-    let mut by_principal: BTreeMap<(&str, &str, &str, Outcome), i64> = BTreeMap::new();
-    let mut daily: BTreeMap<(i64, &str), i64> = BTreeMap::new();
-    for (k, n) in &input.requests {
-        *by_principal
-            .entry((&k.principal, &k.account, &k.key_id, k.outcome))
-            .or_default() += n;
-        if !k.key_id.is_empty() {
-            *daily.entry((k.hour.div_euclid(24), &k.key_id)).or_default() += n;
-        }
-    }
+    let by_principal = &input.by_principal;
+    let daily = &input.daily;
     let line = |((principal, account, key_id, outcome), requests): (
-        &(&str, &str, &str, Outcome),
+        &(String, String, String, Outcome),
         &i64,
     )| {
         PrincipalKeyRequests {
@@ -467,11 +460,11 @@ fn fold_report(
         denied_and_failed,
         usage,
         daily: daily
-            .into_iter()
+            .iter()
             .map(|((d, key_id), requests)| DailyKeyRequests {
                 day: replay::billing::day_of(d * 86_400),
-                key_id: key_id.to_owned(),
-                requests,
+                key_id: key_id.clone(),
+                requests: *requests,
             })
             .collect(),
         trail,

@@ -17,7 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Nothing on the page may reach the network or run: inline styles and SVG only.
-const HTML_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const HTML_POLICY: &str = report_html::PAGE_POLICY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {

@@ -386,16 +386,16 @@ impl LedgerReader {
         }
     }
 
-    /// The `compliance` model's rows for a report as of `as_of_ns` over the hours from
-    /// `from_hour`.
+    /// The `compliance` model's rows for a report as of `as_of_ns` over the days from
+    /// `from_day`.
     pub async fn compliance_input(
         &self,
         as_of_ns: i64,
-        from_hour: i64,
+        from_day: i64,
     ) -> Result<crate::projections::compliance::ComplianceInput, StoreError> {
         match self {
-            LedgerReader::Sqlite(r) => r.compliance_input(as_of_ns, from_hour).await,
-            LedgerReader::Memory(r) => Ok(r.compliance_input(as_of_ns, from_hour)),
+            LedgerReader::Sqlite(r) => r.compliance_input(as_of_ns, from_day).await,
+            LedgerReader::Memory(r) => Ok(r.compliance_input(as_of_ns, from_day)),
         }
     }
 

@@ -28,13 +28,13 @@ impl MemoryReader {
     pub fn compliance_input(
         &self,
         as_of_ns: i64,
-        from_hour: i64,
+        from_day: i64,
     ) -> crate::projections::compliance::ComplianceInput {
         let log = self.db.lock();
         let events: Vec<EventColumns<'_>> = log.events.iter().map(columns).collect();
         let mut rows = crate::projections::compliance::ComplianceRows::default();
         crate::projections::compliance::fold(&events, &mut rows);
-        crate::projections::compliance::ComplianceInput::from_rows(rows, as_of_ns, from_hour)
+        crate::projections::compliance::ComplianceInput::from_rows(rows, as_of_ns, from_day)
     }
 
     /// The billing rows of the whole log, folded as the `billing` model folds them.

@@ -4,10 +4,7 @@
 use super::{storage, SqliteReader};
 use crate::ledger::trail::{self, KeyLastUse, KeyUsageReport, TrailHit, TrailQuery};
 use crate::ledger::StoreError;
-use crate::projections::compliance::{
-    ComplianceInput, KeyEventRow, RequestKey as ComplianceRequestKey,
-};
-use crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS;
+use crate::projections::compliance::{ComplianceInput, KeyEventRow};
 use replay::billing::{BillingInput, BillingMonth, Change, ChangeRow, KeyRow, Outcome, RequestKey};
 use sqlx::Row as _;
 
@@ -134,9 +131,9 @@ impl SqliteReader {
     pub async fn compliance_input(
         &self,
         as_of_ns: i64,
-        from_hour: i64,
+        from_day: i64,
     ) -> Result<ComplianceInput, StoreError> {
-        let as_of_hour = as_of_ns.div_euclid(3_600_000_000_000);
+        let as_of_day = as_of_ns.div_euclid(crate::projections::compliance::NS_PER_DAY);
         let key_events = sqlx::query(
             "SELECT key_id, position, time_ns, event_type, account, principal, detail \
              FROM compliance_key_events WHERE time_ns <= ? ORDER BY position",
@@ -163,52 +160,65 @@ impl SqliteReader {
                 StoreError::Storage(format!("compliance_requests: outcome {text:?}"))
             })
         };
-        // The period's hours: one range of the primary key.
-        let mut requests = Vec::new();
+        // The period's days (one range of the primary key), summed by SQLite.
+        let mut by_principal = std::collections::BTreeMap::new();
         for row in sqlx::query(
-            "SELECT hour, account, principal, key_id, operation, outcome, requests \
-             FROM compliance_requests WHERE hour >= ? AND hour <= ?",
+            "SELECT principal, account, key_id, outcome, SUM(requests) FROM compliance_requests \
+             WHERE day >= ? AND day <= ? GROUP BY principal, account, key_id, outcome",
         )
-        .bind(from_hour)
-        .bind(as_of_hour)
+        .bind(from_day)
+        .bind(as_of_day)
         .fetch_all(&self.pool)
         .await
         .map_err(storage)?
         {
-            let key = ComplianceRequestKey {
-                hour: row.try_get(0).map_err(storage)?,
-                account: row.try_get(1).map_err(storage)?,
-                principal: row.try_get(2).map_err(storage)?,
-                key_id: row.try_get(3).map_err(storage)?,
-                operation: row.try_get(4).map_err(storage)?,
-                outcome: outcome(row.try_get(5).map_err(storage)?)?,
-            };
-            requests.push((key, row.try_get(6).map_err(storage)?));
+            let key = (
+                row.try_get(0).map_err(storage)?,
+                row.try_get(1).map_err(storage)?,
+                row.try_get(2).map_err(storage)?,
+                outcome(row.try_get(3).map_err(storage)?)?,
+            );
+            by_principal.insert(key, row.try_get(4).map_err(storage)?);
         }
-        let operations: Vec<String> = CRYPTOGRAPHIC_OPERATIONS
-            .iter()
-            .map(|o| format!("'{o}'"))
-            .collect();
-        let mut last_crypto_hour = std::collections::BTreeMap::new();
-        for row in sqlx::query(&format!(
-            "SELECT key_id, MAX(hour) FROM compliance_requests WHERE hour <= ? \
-             AND outcome = 'succeeded' AND operation IN ({}) GROUP BY key_id",
-            operations.join(", ")
-        ))
-        .bind(as_of_hour)
+        let mut daily = std::collections::BTreeMap::new();
+        for row in sqlx::query(
+            "SELECT day, key_id, SUM(requests) FROM compliance_requests \
+             WHERE day >= ? AND day <= ? AND key_id != '' GROUP BY day, key_id",
+        )
+        .bind(from_day)
+        .bind(as_of_day)
         .fetch_all(&self.pool)
         .await
         .map_err(storage)?
         {
-            last_crypto_hour.insert(
+            daily.insert(
+                (
+                    row.try_get::<i64, _>(0).map_err(storage)?,
+                    row.try_get(1).map_err(storage)?,
+                ),
+                row.try_get(2).map_err(storage)?,
+            );
+        }
+        let mut last_crypto_day = std::collections::BTreeMap::new();
+        for row in sqlx::query(
+            "SELECT key_id, MAX(day) FROM compliance_requests WHERE day <= ? \
+             AND outcome = 'succeeded' AND cryptographic = 1 GROUP BY key_id",
+        )
+        .bind(as_of_day)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage)?
+        {
+            last_crypto_day.insert(
                 row.try_get::<String, _>(0).map_err(storage)?,
                 row.try_get::<i64, _>(1).map_err(storage)?,
             );
         }
         Ok(ComplianceInput {
             key_events,
-            requests,
-            last_crypto_hour,
+            by_principal,
+            daily,
+            last_crypto_day,
         })
     }
 
