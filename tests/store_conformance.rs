@@ -498,7 +498,7 @@ fn call(
         "body": {
             "eventName": name, "awsRegion": region, "recipientAccountId": account,
             "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/{user}"),
-                             "accessKeyId": format!("AKIA{user}"), "userName": user},
+                             "accountId": account, "accessKeyId": format!("AKIA{user}"), "userName": user},
             "readOnly": read_only, "eventID": event_id,
             "resources": key.map(|k| vec![serde_json::json!({"accountId": account, "type": "AWS::KMS::Key",
                 "ARN": format!("arn:aws:kms:{region}:{account}:key/{k}")})]).unwrap_or_default(),
@@ -516,9 +516,135 @@ fn call(
             time,
             key.map(str::to_owned),
             error.map(str::to_owned),
+        )
+        .with_caller(
+            Some(account.into()),
+            Some(format!("arn:aws:iam::{account}:user/{user}")),
         ),
         lifecycle: None,
     }
+}
+
+/// `call` with these CloudTrail request parameters and response elements.
+fn call_with(
+    mut event: NewEvent,
+    parameters: serde_json::Value,
+    response: serde_json::Value,
+) -> NewEvent {
+    let mut json: serde_json::Value = serde_json::from_slice(&event.data).unwrap();
+    json["body"]["requestParameters"] = parameters;
+    json["body"]["responseElements"] = response;
+    event.data = serde_json::to_vec(&json).unwrap();
+    event
+}
+
+/// Billing and compliance, answered alike by every store from the same calls: the SQL
+/// models folded in the append transaction, the memory store by folding its log.
+async fn billing_and_compliance_reports_read_the_same_calls<B: Backend>(b: B) {
+    use keyledger::app::reports;
+    use replay::billing::{BillingMonth, Prices};
+    let mut store = b.store().await;
+    let east = "us-east-1";
+    let created = |key: &str, spec: &str, second| {
+        call_with(
+            call("CreateKey", Some(key), None, false, "alice", east, second),
+            serde_json::json!({}),
+            serde_json::json!({"keyMetadata": {"AWSAccountId": "111122223333", "KeySpec": spec, "KeyManager": "CUSTOMER"}}),
+        )
+    };
+    let events = vec![
+        created("k1", "SYMMETRIC_DEFAULT", 100),
+        created("k2", "ECC_NIST_P256", 101),
+        call("Encrypt", Some("k1"), None, false, "alice", east, 110),
+        call("Encrypt", Some("k1"), None, false, "bob", east, 111),
+        call(
+            "Encrypt",
+            Some("k1"),
+            Some("DisabledException"),
+            false,
+            "bob",
+            east,
+            112,
+        ),
+        call("Sign", Some("k2"), None, false, "alice", east, 113),
+        call_with(
+            call(
+                "GenerateDataKeyPair",
+                Some("k1"),
+                None,
+                false,
+                "alice",
+                east,
+                114,
+            ),
+            serde_json::json!({"keyId": "k1", "keyPairSpec": "RSA_2048"}),
+            serde_json::Value::Null,
+        ),
+        call(
+            "ScheduleKeyDeletion",
+            Some("k2"),
+            None,
+            false,
+            "alice",
+            east,
+            3_700,
+        ),
+        // Not KMS requests: never billed.
+        call("LookupEvents", None, None, true, "alice", east, 115),
+    ];
+    store.append(&[&batch(events)]).await.unwrap();
+    let reader = b.reader().await;
+    let month = BillingMonth::parse("1970-01").unwrap();
+    let now = time::OffsetDateTime::from_unix_timestamp(7_200).unwrap();
+    let bill = reports::billing(&reader, month, None, &Prices::default(), now)
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&bill.to_json()).unwrap();
+    let lines: Vec<(String, String, i64)> = json["accounts"][0]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["key_id"].as_str().unwrap().into(),
+                l["price_class"].as_str().unwrap().into(),
+                l["requests"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("k1".into(), "symmetric".into(), 3),
+            ("k1".into(), "rsa_key_pair".into(), 1),
+            ("k2".into(), "asymmetric".into(), 3),
+        ]
+    );
+    assert_eq!(json["accounts"][0]["uncharged"][0]["requests"], 1);
+    // k1 for the two hours up to now; k2 for its first hour, until its deletion was scheduled.
+    let hours: Vec<i64> = json["accounts"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["hours"].as_i64().unwrap())
+        .collect();
+    assert_eq!(hours, [3, 2]);
+    let compliance = reports::compliance(
+        &reader,
+        7_200_000_000_000,
+        false,
+        &reports::ComplianceSettings::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let failed: Vec<(&str, &str, i64)> = compliance
+        .denied_and_failed
+        .iter()
+        .map(|l| (l.principal.as_str(), l.key_id.as_str(), l.requests))
+        .collect();
+    assert_eq!(failed, [("arn:aws:iam::111122223333:user/bob", "k1", 1)]);
+    assert_eq!(compliance.usage.iter().map(|l| l.requests).sum::<i64>(), 8);
 }
 
 /// Trail queries and a key's last use, answered alike by every store: newest first by
@@ -746,6 +872,10 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn trail_queries_select_the_same_events_newest_first() {
                 super::trail_queries_select_the_same_events_newest_first($new).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn billing_and_compliance_reports_read_the_same_calls() {
+                super::billing_and_compliance_reports_read_the_same_calls($new).await
             }
         }
     };

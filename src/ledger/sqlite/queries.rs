@@ -57,9 +57,13 @@ impl SqliteReader {
             .map_err(storage)?,
         };
         for account in &accounts {
+            // The report prices by key and pair spec and shows no operation, so SQLite sums
+            // the operations other than key-pair generation (fewer rows for the same bill).
             let rows = sqlx::query(
-                "SELECT day, key_id, operation, pair_spec, outcome, requests FROM billing_requests \
-                 WHERE account = ? AND day > ? AND day < ?",
+                "SELECT day, key_id, CASE WHEN operation LIKE 'GenerateDataKeyPair%' \
+                 THEN operation ELSE '' END AS op, pair_spec, outcome, SUM(requests) \
+                 FROM billing_requests WHERE account = ? AND day > ? AND day < ? \
+                 GROUP BY day, key_id, op, pair_spec, outcome",
             )
             .bind(account)
             .bind(&prefix)
