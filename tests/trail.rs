@@ -452,7 +452,7 @@ async fn rewrite_without(data: &Path, name: &str) {
         prev = hash;
         let columns = replay::columns::derive(data).unwrap();
         sqlx::query(
-            "INSERT INTO events (position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO events (position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code, account, principal) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         )
         .bind(position as i64)
         .bind(&columns.stream)
@@ -464,6 +464,8 @@ async fn rewrite_without(data: &Path, name: &str) {
         .bind(columns.time_ns)
         .bind(&columns.keys)
         .bind(&columns.error_code)
+        .bind(&columns.account)
+        .bind(&columns.principal)
         .execute(&mut *tx)
         .await
         .unwrap();

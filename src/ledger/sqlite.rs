@@ -87,6 +87,8 @@ pub struct SqliteStore {
     faults: Arc<Faults>,
     /// The trail tree as of `head` (a cache like it: rebuilt from the database when stale).
     tree: Frontier,
+    /// The ledger file (a rebuild reads it through connections of its own).
+    path: std::path::PathBuf,
 }
 
 /// The read side: a pool of read-only connections and the writer's wake-ups.
@@ -153,6 +155,7 @@ impl SqliteLedger {
             appended,
             faults: Arc::default(),
             tree,
+            path: path.to_owned(),
         };
         for model in read_models {
             // A model that is not exactly at the head (new, or behind after a crash of an
@@ -398,12 +401,23 @@ impl SqliteStore {
         model: &dyn ReadModel,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, StoreError> {
-        // Read the file through a memory map for the scan: no copy of every page.
-        sqlx::query("PRAGMA mmap_size = 1073741824")
-            .execute(&mut self.conn)
-            .await
-            .map_err(storage)?;
-        let rebuilt = in_transaction(&mut self.conn, async |tx| {
+        // Two read-only connections pack alternate chunks of the log while this task folds
+        // and writes: SQLite's packing of the columns, not the fold, bounds a rebuild, and
+        // each connection works on a thread of its own. They read the events, which the
+        // rebuild's transaction does not change, through a memory map (no copy of a page).
+        let reader_options = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .read_only(true)
+            .pragma("mmap_size", "17179869184");
+        let mut readers = [
+            SqliteConnection::connect_with(&reader_options)
+                .await
+                .map_err(storage)?,
+            SqliteConnection::connect_with(&reader_options)
+                .await
+                .map_err(storage)?,
+        ];
+        in_transaction(&mut self.conn, async |tx| {
             let total = read_head(&mut *tx).await?.position;
             for table in model.tables() {
                 sqlx::query(&format!("DELETE FROM {table}"))
@@ -433,29 +447,34 @@ impl SqliteStore {
                     PACKED_WITH_DATA_FORMAT,
                 ),
             };
-            let packed_after = async |conn: &mut SqliteConnection,
-                                      after: u64|
+            let chunk = chunk as u64;
+            // The chunk of positions `after + 1 ..= after + chunk` (the log has no gaps, and
+            // none past the head this transaction read).
+            let packed = async |conn: &mut SqliteConnection,
+                                after: u64|
                    -> Result<Option<String>, StoreError> {
+                if after >= total {
+                    return Ok(None);
+                }
                 sqlx::query_scalar(&sql)
                     .bind(after as i64)
-                    .bind(chunk as i64)
+                    .bind((after + chunk).min(total) as i64)
                     .bind(format)
                     .fetch_one(conn)
                     .await
                     .map_err(storage)
             };
-            let mut after = 0u64;
-            let mut packed = packed_after(tx, after).await?;
-            while let Some(chunk) = packed.take() {
-                let columns = unpack_columns(&chunk, after, with_data)?;
-                let Some(last) = columns.last() else { break };
-                after = last.position;
-                // SQLite packs the next chunk on its thread while this one is folded here.
+            let fold = async |tx: &mut SqliteConnection,
+                              text: Option<String>,
+                              after: u64|
+                   -> Result<u64, StoreError> {
+                let Some(text) = text else { return Ok(after) };
+                let columns = unpack_columns(&text, after, with_data)?;
+                let Some(last) = columns.last().map(|c| c.position) else {
+                    return Ok(after);
+                };
                 let mut statements = Statements::default();
-                let (next, ()) = futures_util::future::join(packed_after(tx, after), async {
-                    model.apply(&columns, &mut statements)
-                })
-                .await;
+                model.apply(&columns, &mut statements);
                 if !statements.is_empty() {
                     // One multi-statement text per chunk: one hand-off, not one per statement.
                     let mut sql = String::new();
@@ -473,8 +492,37 @@ impl SqliteStore {
                         .await
                         .map_err(storage)?;
                 }
+                Ok(last)
+            };
+            let [first, second] = &mut readers;
+            let mut after = 0u64;
+            let (mut a, mut b) =
+                futures_util::future::join(packed(first, 0), packed(second, chunk)).await;
+            loop {
+                let (text_a, text_b) = (a?, b?);
+                if text_a.is_none() {
+                    break;
+                }
+                // The next two chunks are packed while these two are folded.
+                let next = after + 2 * chunk;
+                let (next_a, next_b, folded) = futures_util::future::join3(
+                    packed(first, next),
+                    packed(second, next + chunk),
+                    async {
+                        let mid = fold(&mut *tx, text_a, after).await?;
+                        fold(&mut *tx, text_b, mid).await
+                    },
+                )
+                .await;
+                after = folded?;
                 progress(after, total);
-                packed = next?;
+                (a, b) = (next_a, next_b);
+            }
+            if after != total {
+                return Err(StoreError::Corrupt {
+                    position: after + 1,
+                    reason: format!("a rebuild read {after} events of {total}"),
+                });
             }
             sqlx::query(CHECKPOINT_SQL)
                 .bind(model.name())
@@ -484,12 +532,7 @@ impl SqliteStore {
                 .map_err(storage)?;
             Ok(after)
         })
-        .await;
-        sqlx::query("PRAGMA mmap_size = 0")
-            .execute(&mut self.conn)
-            .await
-            .map_err(storage)?;
-        rebuilt
+        .await
     }
 
     /// Re-read from the database what the cache holds about these batches.
@@ -1073,7 +1116,7 @@ const RECORD: char = '\u{1e}';
 const PACKED_COLUMNS_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
      event_id, time_ns, keys, error_code, account, principal), char(30)) FROM (SELECT position, \
      stream, event_name, event_id, time_ns, keys, error_code, account, principal FROM events \
-     WHERE position > ?1 ORDER BY position LIMIT ?2)";
+     WHERE position > ?1 AND position <= ?2 ORDER BY position)";
 const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 /// Events per packed chunk when the JSON comes too (~1 KB each).
 const REBUILD_DATA_CHUNK: usize = 4_096;
@@ -1083,7 +1126,7 @@ const REBUILD_DATA_CHUNK: usize = 4_096;
 const PACKED_WITH_DATA_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
      event_id, time_ns, keys, error_code, account, principal, DATA), char(30)) FROM (SELECT \
      position, stream, event_name, event_id, time_ns, keys, error_code, account, principal, data \
-     FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)";
+     FROM events WHERE position > ?1 AND position <= ?2 ORDER BY position)";
 const PACKED_WITH_DATA_FORMAT: &str =
     "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 
