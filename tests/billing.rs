@@ -73,34 +73,9 @@ async fn a_months_bill_counts_prices_and_is_recomputed_from_the_export() {
     let data = root.path().join("data");
     let server = Server::start(&data).await;
     let kms = &server.client;
-    let symmetric = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let rsa = kms
-        .create_key()
-        .key_spec(KeySpec::Rsa2048)
-        .key_usage(KeyUsageType::SignVerify)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let ecc = kms
-        .create_key()
-        .key_spec(KeySpec::EccNistP256)
-        .key_usage(KeyUsageType::SignVerify)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let symmetric = common::create_key(kms, None).await;
+    let rsa = common::create_key(kms, Some((KeySpec::Rsa2048, KeyUsageType::SignVerify))).await;
+    let ecc = common::create_key(kms, Some((KeySpec::EccNistP256, KeyUsageType::SignVerify))).await;
     for i in 0..7 {
         kms.encrypt()
             .key_id(&symmetric)
@@ -386,15 +361,7 @@ async fn caller_columns_are_backfilled_and_verified() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let server = Server::start(&data).await;
-    let key = server
-        .client
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::create_key(&server.client, None).await;
     server
         .client
         .describe_key()

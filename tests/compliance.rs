@@ -38,22 +38,8 @@ async fn the_report_says_what_happened_to_the_keys_and_as_of_reads_as_then() {
     let data = root.path().join("data");
     let server = Server::start(&data).await;
     let kms = &server.client;
-    let a = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let b = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let a = common::create_key(kms, None).await;
+    let b = common::create_key(kms, None).await;
     kms.encrypt()
         .key_id(&a)
         .plaintext(Blob::new("x"))

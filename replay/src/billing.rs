@@ -996,39 +996,38 @@ mod tests {
 
     #[test]
     fn requests_are_priced_by_key_spec_and_pair_spec() {
-        assert_eq!(
-            PriceClass::of(Some("SYMMETRIC_DEFAULT"), "Encrypt", ""),
-            PriceClass::Symmetric
-        );
-        assert_eq!(
-            PriceClass::of(Some("HMAC_256"), "GenerateMac", ""),
-            PriceClass::Symmetric
-        );
-        assert_eq!(
-            PriceClass::of(Some("RSA_2048"), "Sign", ""),
-            PriceClass::Rsa2048
-        );
-        assert_eq!(
-            PriceClass::of(Some("RSA_4096"), "Sign", ""),
-            PriceClass::Asymmetric
-        );
-        assert_eq!(
-            PriceClass::of(Some("ECC_NIST_P256"), "Verify", ""),
-            PriceClass::Asymmetric
-        );
-        assert_eq!(
-            PriceClass::of(Some("SYMMETRIC_DEFAULT"), "GenerateDataKeyPair", "RSA_2048"),
-            PriceClass::RsaKeyPair
-        );
-        assert_eq!(
-            PriceClass::of(
+        let cases = [
+            (
+                Some("SYMMETRIC_DEFAULT"),
+                "Encrypt",
+                "",
+                PriceClass::Symmetric,
+            ),
+            (Some("HMAC_256"), "GenerateMac", "", PriceClass::Symmetric),
+            (Some("RSA_2048"), "Sign", "", PriceClass::Rsa2048),
+            (Some("RSA_4096"), "Sign", "", PriceClass::Asymmetric),
+            (Some("ECC_NIST_P256"), "Verify", "", PriceClass::Asymmetric),
+            (
+                Some("SYMMETRIC_DEFAULT"),
+                "GenerateDataKeyPair",
+                "RSA_2048",
+                PriceClass::RsaKeyPair,
+            ),
+            (
                 Some("SYMMETRIC_DEFAULT"),
                 "GenerateDataKeyPairWithoutPlaintext",
-                "ECC_NIST_P384"
+                "ECC_NIST_P384",
+                PriceClass::EccKeyPair,
             ),
-            PriceClass::EccKeyPair
-        );
-        assert_eq!(PriceClass::of(None, "ListKeys", ""), PriceClass::Symmetric);
+            (None, "ListKeys", "", PriceClass::Symmetric),
+        ];
+        for (spec, operation, pair, class) in cases {
+            assert_eq!(
+                PriceClass::of(spec, operation, pair),
+                class,
+                "{spec:?} {operation} {pair}"
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! stylesheet.
 
 use super::reports::ComplianceReport;
-use replay::billing::{dollars, BillingReport, PriceClass};
+use replay::billing::{dollars, BillingReport};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -227,6 +227,25 @@ fn daily_chart(title: &str, days: &[String], series: &[(String, Vec<i64>)]) -> S
     out
 }
 
+/// Points `(day, series, value)` as [`daily_chart`] takes them: the days in order, and each
+/// series' value on each day.
+fn by_day<'a>(
+    points: impl Iterator<Item = (&'a str, String, i64)> + Clone,
+) -> (Vec<String>, Vec<(String, Vec<i64>)>) {
+    let days: Vec<String> = points
+        .clone()
+        .map(|(day, _, _)| day.to_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (day, name, value) in points {
+        let i = days.binary_search_by(|d| d.as_str().cmp(day)).unwrap_or(0);
+        series.entry(name).or_insert_with(|| vec![0; days.len()])[i] += value;
+    }
+    (days, series.into_iter().collect())
+}
+
 fn num(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -290,24 +309,13 @@ pub fn billing_page(report: &BillingReport) -> String {
             ("free tier", money(bill.totals.free_tier_micros)),
         ]));
         // Requests per day per price class.
-        let days: Vec<String> = bill
-            .daily
-            .iter()
-            .map(|d| d.day.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut by_class: BTreeMap<PriceClass, Vec<i64>> = BTreeMap::new();
-        for d in &bill.daily {
-            let i = days.binary_search(&d.day).unwrap_or(0);
-            by_class
-                .entry(d.price_class)
-                .or_insert_with(|| vec![0; days.len()])[i] += d.requests;
-        }
-        let series: Vec<(String, Vec<i64>)> = by_class
-            .into_iter()
-            .map(|(c, v)| (c.as_str().to_owned(), v))
-            .collect();
+        let (days, series) = by_day(bill.daily.iter().map(|d| {
+            (
+                d.day.as_str(),
+                d.price_class.as_str().to_owned(),
+                d.requests,
+            )
+        }));
         body.push_str(&daily_chart(
             "Charged requests per day, by price class",
             &days,
@@ -628,13 +636,6 @@ pub fn compliance_page(report: &ComplianceReport) -> String {
         body.push_str("</pre>\n");
     }
     body.push_str("<h2>Requests in the period</h2>\n");
-    let days: Vec<String> = report
-        .daily
-        .iter()
-        .map(|d| d.day.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
     // The busiest keys get a series each; the rest are one.
     let mut per_key: BTreeMap<&str, i64> = BTreeMap::new();
     for d in &report.daily {
@@ -643,17 +644,14 @@ pub fn compliance_page(report: &ComplianceReport) -> String {
     let mut ranked: Vec<(&str, i64)> = per_key.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let shown: Vec<&str> = ranked.iter().take(7).map(|(k, _)| *k).collect();
-    let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for d in &report.daily {
+    let (days, series) = by_day(report.daily.iter().map(|d| {
         let name = if shown.contains(&d.key_id.as_str()) {
             d.key_id.clone()
         } else {
             "other keys".into()
         };
-        let i = days.binary_search(&d.day).unwrap_or(0);
-        series.entry(name).or_insert_with(|| vec![0; days.len()])[i] += d.requests;
-    }
-    let series: Vec<(String, Vec<i64>)> = series.into_iter().collect();
+        (d.day.as_str(), name, d.requests)
+    }));
     body.push_str(&daily_chart("Requests per day, by key", &days, &series));
     let principal_rows = |lines: &[super::reports::PrincipalKeyRequests]| -> Vec<Vec<String>> {
         lines

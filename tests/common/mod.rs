@@ -594,3 +594,18 @@ pub async fn signed_json_post(
 /// CloudTrail's LookupEvents target.
 pub const LOOKUP_EVENTS: &str =
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+
+/// Create a key (symmetric by default, or of `spec` for `usage`) and return its id.
+pub async fn create_key(
+    kms: &aws_sdk_kms::Client,
+    spec: Option<(
+        aws_sdk_kms::types::KeySpec,
+        aws_sdk_kms::types::KeyUsageType,
+    )>,
+) -> String {
+    let mut create = kms.create_key();
+    if let Some((spec, usage)) = spec {
+        create = create.key_spec(spec).key_usage(usage);
+    }
+    create.send().await.unwrap().key_metadata.unwrap().key_id
+}
