@@ -134,9 +134,9 @@ pub struct ChangeRow {
 }
 
 /// One call as billing reads it: the log's columns, and for [`OPERATIONS_READ_IN_FULL`] its
-/// CloudTrail record.
+/// CloudTrail record (`'r`: it may live shorter than the columns).
 #[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
+pub struct Call<'a, 'r> {
     pub seq: u64,
     /// eventTime (whole seconds).
     pub time_s: i64,
@@ -147,22 +147,60 @@ pub struct Call<'a> {
     pub key_id: Option<&'a str>,
     pub error_code: Option<&'a str>,
     /// The CloudTrail record, for the operations that need it (else `None`).
-    pub record: Option<&'a serde_json::Value>,
+    pub record: Option<&'r serde_json::Value>,
 }
 
 /// The rows one batch of calls adds: request counts to add up, keys and changes to insert.
+/// Counts are kept on borrowed parts while folding (a rebuild folds a million calls) and
+/// made owned, sorted rows once, by [`BillingRows::requests`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct BillingRows {
-    pub requests: BTreeMap<RequestKey, i64>,
+pub struct BillingRows<'a> {
+    counts: std::collections::HashMap<CallKey<'a>, i64>,
     pub keys: Vec<KeyRow>,
     pub changes: Vec<ChangeRow>,
+}
+
+/// A [`RequestKey`] on borrowed parts, with the day as a Unix day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CallKey<'a> {
+    account: &'a str,
+    day: i64,
+    key_id: &'a str,
+    operation: &'a str,
+    pair_spec: &'a str,
+    outcome: Outcome,
+}
+
+impl BillingRows<'_> {
+    /// The request counts, as the `billing_requests` rows they add to.
+    pub fn requests(&self) -> BTreeMap<RequestKey, i64> {
+        let mut days: BTreeMap<i64, String> = BTreeMap::new();
+        self.counts
+            .iter()
+            .map(|(k, n)| {
+                let day = days
+                    .entry(k.day)
+                    .or_insert_with(|| day_of(k.day * 86_400))
+                    .clone();
+                let key = RequestKey {
+                    account: k.account.to_owned(),
+                    day,
+                    key_id: k.key_id.to_owned(),
+                    operation: k.operation.to_owned(),
+                    pair_spec: k.pair_spec.to_owned(),
+                    outcome: k.outcome,
+                };
+                (key, *n)
+            })
+            .collect()
+    }
 }
 
 /// The fold: calls in log order → rows.
 pub struct BillingFold;
 
 impl BillingFold {
-    pub fn add(call: &Call<'_>, rows: &mut BillingRows) {
+    pub fn add<'a>(call: &Call<'a, '_>, rows: &mut BillingRows<'a>) {
         if NOT_KMS_REQUESTS.contains(&call.event_name) {
             return;
         }
@@ -194,21 +232,23 @@ impl BillingFold {
             return;
         }
         let pair_spec = if call.event_name.starts_with("GenerateDataKeyPair") {
-            call.record
-                .and_then(|r| r["requestParameters"]["keyPairSpec"].as_str())
-                .unwrap_or("")
+            pair_spec(
+                call.record
+                    .and_then(|r| r["requestParameters"]["keyPairSpec"].as_str())
+                    .unwrap_or(""),
+            )
         } else {
             ""
         };
-        let key = RequestKey {
-            account: account.to_owned(),
-            day: day_of(call.time_s),
-            key_id: call.key_id.unwrap_or("").to_owned(),
-            operation: call.event_name.to_owned(),
-            pair_spec: bounded(pair_spec).to_owned(),
+        let key = CallKey {
+            account,
+            day: call.time_s.div_euclid(86_400),
+            key_id: call.key_id.unwrap_or(""),
+            operation: call.event_name,
+            pair_spec,
             outcome: Outcome::of(call.error_code),
         };
-        *rows.requests.entry(key).or_insert(0) += 1;
+        *rows.counts.entry(key).or_insert(0) += 1;
         if !succeeded {
             return;
         }
@@ -244,6 +284,28 @@ impl BillingFold {
             });
         }
     }
+}
+
+/// The data key pair specs AWS defines (GenerateDataKeyPair's `KeyPairSpec`).
+const PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "ECC_NIST_EDWARDS25519",
+    "SM2",
+];
+
+/// A request's pair spec as the model keeps it: one AWS defines, or `invalid`.
+fn pair_spec(requested: &str) -> &'static str {
+    PAIR_SPECS
+        .iter()
+        .find(|s| **s == requested)
+        .copied()
+        .unwrap_or("invalid")
 }
 
 /// Caller-chosen strings kept in the model are short (a spec or a manager name).
@@ -537,9 +599,9 @@ pub struct BillingInput {
 
 impl BillingInput {
     /// Everything a fold produced.
-    pub fn from_rows(rows: BillingRows) -> BillingInput {
+    pub fn from_rows(rows: BillingRows<'_>) -> BillingInput {
         BillingInput {
-            requests: rows.requests.into_iter().collect(),
+            requests: rows.requests().into_iter().collect(),
             keys: rows.keys,
             changes: rows.changes,
         }
@@ -911,7 +973,9 @@ fn csv_field(field: &str) -> String {
 }
 
 /// Fold CloudTrail records (an export's, in log order) into billing rows.
-pub fn fold_records<'a>(records: impl IntoIterator<Item = &'a serde_json::Value>) -> BillingRows {
+pub fn fold_records<'a>(
+    records: impl IntoIterator<Item = &'a serde_json::Value>,
+) -> BillingRows<'a> {
     let mut rows = BillingRows::default();
     for (seq, record) in records.into_iter().enumerate() {
         let time_s = record["eventTime"]
@@ -954,7 +1018,7 @@ mod tests {
         name: &'a str,
         key: Option<&'a str>,
         error: Option<&'a str>,
-    ) -> Call<'a> {
+    ) -> Call<'a, 'a> {
         Call {
             seq,
             time_s,
@@ -1206,7 +1270,7 @@ mod tests {
         anonymous.principal = None;
         BillingFold::add(&anonymous, &mut rows);
         BillingFold::add(&call(3, DEC_1, "LookupEvents", None, None), &mut rows);
-        assert!(rows.requests.is_empty());
+        assert!(rows.requests().is_empty());
         assert_eq!(rows.changes.len(), 1);
         assert_eq!(rows.changes[0].change, Change::Rotated);
     }

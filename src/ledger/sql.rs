@@ -133,9 +133,10 @@ pub struct EventColumns<'a> {
     pub data: &'a [u8],
 }
 
-impl EventColumns<'_> {
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.keys.split(' ').filter(|k| !k.is_empty())
+impl<'a> EventColumns<'a> {
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let keys: &'a str = self.keys;
+        keys.split(' ').filter(|k| !k.is_empty())
     }
 }
 

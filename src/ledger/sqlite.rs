@@ -437,13 +437,13 @@ impl SqliteStore {
                     REBUILD_DATA_CHUNK,
                     PACKED_WITH_DATA_FORMAT,
                 ),
-                // Most events' JSON is left out: chunks nearly as large as columns alone.
+                // Most events' JSON is left out: chunks as large as with columns alone.
                 JsonNeeds::Some { .. } => (
                     PACKED_WITH_DATA_SQL.replace(
                         "DATA",
                         &format!("CASE WHEN {} THEN data ELSE '' END", needs.sql_condition()),
                     ),
-                    REBUILD_CHUNK / 4,
+                    REBUILD_CHUNK,
                     PACKED_WITH_DATA_FORMAT,
                 ),
             };

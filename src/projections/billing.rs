@@ -20,7 +20,7 @@ const KEYS_TAIL: &str = "ON CONFLICT (key_id) DO NOTHING";
 const CHANGES: &str = "INSERT OR FAIL INTO billing_key_changes (key_id, seq, time_s, change)";
 
 /// Fold usage events (live or from the log) into billing rows.
-pub fn fold(events: &[EventColumns<'_>], rows: &mut BillingRows) {
+pub fn fold<'a>(events: &[EventColumns<'a>], rows: &mut BillingRows<'a>) {
     for event in events {
         if event.stream.is_some() {
             continue;
@@ -69,7 +69,7 @@ impl ReadModel for Billing {
         fold(events, &mut rows);
         // Sorted (a BTreeMap) and unique: the same events give the same statements.
         let requests = rows
-            .requests
+            .requests()
             .into_iter()
             .map(|(k, n)| {
                 vec![
