@@ -155,10 +155,14 @@ pub struct Call<'a, 'r> {
 /// made owned, sorted rows once, by [`BillingRows::requests`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BillingRows<'a> {
-    counts: std::collections::HashMap<CallKey<'a>, i64>,
+    counts: CountMap<CallKey<'a>>,
     pub keys: Vec<KeyRow>,
     pub changes: Vec<ChangeRow>,
 }
+
+/// Counts while folding: a fast hasher (the rows are sorted afterwards, so its seed never
+/// shows in the output).
+pub type CountMap<K> = std::collections::HashMap<K, i64, foldhash::fast::RandomState>;
 
 /// A [`RequestKey`] on borrowed parts, with the day as a Unix day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

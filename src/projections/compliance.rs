@@ -131,8 +131,8 @@ fn key_event(data: &[u8]) -> Option<(String, String)> {
 pub fn fold(events: &[EventColumns<'_>], rows: &mut ComplianceRows) {
     // Counted on borrowed parts, made owned rows once per distinct row (a rebuild folds a
     // million calls into a few thousand rows).
-    let mut counts: std::collections::HashMap<(i64, &str, &str, &str, bool, Outcome), i64> =
-        std::collections::HashMap::new();
+    let mut counts: replay::billing::CountMap<(i64, &str, &str, &str, bool, Outcome)> =
+        Default::default();
     for event in events {
         match event.stream {
             Some(stream) => {
