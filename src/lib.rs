@@ -12,17 +12,20 @@
 //!   assigns positions, checks stream versions, chains hashes), the reader (reads and
 //!   tailing), the group-commit writer, the SQLite and in-memory stores, and the seam
 //!   through which SQL read models are kept in the append transaction.
-//! - [`projections`]: folds over the log — in memory: key state, aliases, credentials;
-//!   in SQL tables: `key_usage`.
+//! - [`projections`]: folds over the log — in memory: key state, aliases, credentials,
+//!   the trail's note key; in SQL tables: `key_usage`, `trail_index`, `billing`,
+//!   `compliance`.
 //! - [`app`]: the command handler (authenticate → resolve → decide + crypto →
 //!   append → reply): symmetric operations, lifecycle, asymmetric operations,
-//!   point-in-time history, the scheduler, the CloudTrail record, bootstrap.
-//! - [`http`]: the AWS JSON 1.1 endpoint, the native `/v1/` REST API, SigV4,
-//!   error mapping, `/healthz`.
+//!   point-in-time history, the scheduler, the CloudTrail record, bootstrap, the trail's
+//!   evidence and queries, and the billing and compliance reports (and their HTML pages).
+//! - [`http`]: the AWS JSON 1.1 endpoint, the native `/v1/` REST API (trail, evidence,
+//!   reports), CloudTrail LookupEvents, SigV4, error mapping, `/healthz`, `/metrics`.
 //! - [`config`]: settings from flags, environment and a TOML file.
 //!
-//! The hash chain itself is defined once, in the `replay` crate, which also
-//! verifies a ledger offline.
+//! The hash chain, the trail's Merkle tree and the billing fold are each defined once, in
+//! the `replay` crate, which also verifies a ledger or an export offline and recomputes a
+//! bill from an export.
 #![forbid(unsafe_code)]
 
 pub mod app;

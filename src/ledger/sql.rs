@@ -113,7 +113,7 @@ impl Statements {
 }
 
 /// A committed event as read models see it: the log's columns (so that a rebuild reads
-/// columns, not a million documents) and, for the models that ask ([`ReadModel::needs_data`]),
+/// columns, not a million documents) and, for the models that ask ([`ReadModel::json_needs`]),
 /// the event's JSON.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventColumns<'a> {
@@ -129,7 +129,7 @@ pub struct EventColumns<'a> {
     pub account: Option<&'a str>,
     pub principal: Option<&'a str>,
     /// The event's JSON as hashed: always live; empty in a rebuild unless the model
-    /// [`needs_data`](ReadModel::needs_data).
+    /// [`json_needs`](ReadModel::json_needs) it.
     pub data: &'a [u8],
 }
 
