@@ -9,7 +9,9 @@
 //! stale (another process appended) fails, re-reads the head and tries again — it can never
 //! fork.
 
-use super::sql::{EventColumns, JsonNeeds, ReadModel, Statements, Value, CHECKPOINT_SQL};
+use super::sql::{
+    ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value, CHECKPOINT_SQL,
+};
 use super::{
     check_streams, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
     StoreError, StoredCheckpoint, StoredEvent,
@@ -430,22 +432,13 @@ impl SqliteStore {
             // A model that reads the JSON gets it packed too, in smaller chunks.
             let needs = model.json_needs();
             let with_data = needs != JsonNeeds::None;
-            let (sql, chunk, format) = match needs {
-                JsonNeeds::None => (PACKED_COLUMNS_SQL.to_owned(), REBUILD_CHUNK, PACKED_FORMAT),
-                JsonNeeds::All => (
-                    PACKED_WITH_DATA_SQL.replace("DATA", "data"),
-                    REBUILD_DATA_CHUNK,
-                    PACKED_WITH_DATA_FORMAT,
-                ),
+            let wanted = model.column_needs();
+            let sql = packed_sql(wanted, &needs);
+            let (chunk, format) = match needs {
+                JsonNeeds::None => (REBUILD_CHUNK, PACKED_FORMAT),
+                JsonNeeds::All => (REBUILD_DATA_CHUNK, PACKED_WITH_DATA_FORMAT),
                 // Most events' JSON is left out: chunks as large as with columns alone.
-                JsonNeeds::Some { .. } => (
-                    PACKED_WITH_DATA_SQL.replace(
-                        "DATA",
-                        &format!("CASE WHEN {} THEN data ELSE '' END", needs.sql_condition()),
-                    ),
-                    REBUILD_CHUNK,
-                    PACKED_WITH_DATA_FORMAT,
-                ),
+                JsonNeeds::Some { .. } => (REBUILD_CHUNK, PACKED_WITH_DATA_FORMAT),
             };
             let chunk = chunk as u64;
             // The chunk of positions `after + 1 ..= after + chunk` (the log has no gaps, and
@@ -469,7 +462,7 @@ impl SqliteStore {
                               after: u64|
                    -> Result<u64, StoreError> {
                 let Some(text) = text else { return Ok(after) };
-                let columns = unpack_columns(&text, after, with_data)?;
+                let columns = unpack_columns(&text, after, with_data, wanted.event_id)?;
                 let Some(last) = columns.last().map(|c| c.position) else {
                     return Ok(after);
                 };
@@ -1107,26 +1100,37 @@ const REBUILD_CHUNK: usize = 65_536;
 const FIELD: char = '\u{1f}';
 const RECORD: char = '\u{1e}';
 
-/// The read-model columns of up to `?2` events after position `?1`, packed into one string
-/// (`?3` is [`PACKED_FORMAT`]; SQLite's printf writes NULL as an empty field). The aggregate
-/// follows the subquery's order in practice; `ORDER BY position` inside it would make that
-/// certain but sorts every chunk again (a quarter of the rebuild's time), so instead
-/// `unpack_columns` refuses any chunk whose positions are not consecutive: a different
-/// order fails the rebuild, it can never skip or repeat an event.
-const PACKED_COLUMNS_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
-     event_id, time_ns, keys, error_code, account, principal), char(30)) FROM (SELECT position, \
-     stream, event_name, event_id, time_ns, keys, error_code, account, principal FROM events \
-     WHERE position > ?1 AND position <= ?2 ORDER BY position)";
+/// The read-model columns of the events at positions `?1 < position <= ?2`, packed into one
+/// string (`?3` is [`PACKED_FORMAT`] or [`PACKED_WITH_DATA_FORMAT`]; SQLite's printf writes
+/// NULL as an empty field, and a column the fold does not read is packed as `''`). The
+/// aggregate follows the rowid scan's order in practice; `unpack_columns` refuses any chunk
+/// whose positions are not consecutive, so a different order fails the rebuild — it can never
+/// skip or repeat an event. With the JSON (all, or only the events the model reads), each
+/// event's JSON is a tenth field (JSON text holds no raw control character, so no separator;
+/// `unpack_columns` would refuse one).
+fn packed_sql(columns: ColumnNeeds, json: &JsonNeeds) -> String {
+    let event_id = if columns.event_id { "event_id" } else { "''" };
+    let (account, principal) = if columns.caller {
+        ("account", "principal")
+    } else {
+        ("''", "''")
+    };
+    let data = match json {
+        JsonNeeds::None => String::new(),
+        JsonNeeds::All => ", data".to_owned(),
+        JsonNeeds::Some { .. } => {
+            format!(", CASE WHEN {} THEN data ELSE '' END", json.sql_condition())
+        }
+    };
+    format!(
+        "SELECT group_concat(printf(?3, position, stream, event_name, {event_id}, time_ns, keys, \
+         error_code, {account}, {principal}{data}), char(30)) FROM events \
+         WHERE position > ?1 AND position <= ?2"
+    )
+}
 const PACKED_FORMAT: &str = "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 /// Events per packed chunk when the JSON comes too (~1 KB each).
 const REBUILD_DATA_CHUNK: usize = 4_096;
-/// [`PACKED_COLUMNS_SQL`] plus each event's JSON as an eighth field (JSON text holds no raw
-/// control character, so no separator; `unpack_columns` would refuse one).
-/// `DATA` stands for the JSON's expression (all of it, or only the events a model reads).
-const PACKED_WITH_DATA_SQL: &str = "SELECT group_concat(printf(?3, position, stream, event_name, \
-     event_id, time_ns, keys, error_code, account, principal, DATA), char(30)) FROM (SELECT \
-     position, stream, event_name, event_id, time_ns, keys, error_code, account, principal, data \
-     FROM events WHERE position > ?1 AND position <= ?2 ORDER BY position)";
 const PACKED_WITH_DATA_FORMAT: &str =
     "%d\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s\u{1f}%s";
 
@@ -1135,6 +1139,7 @@ fn unpack_columns(
     packed: &str,
     after: u64,
     with_data: bool,
+    with_event_id: bool,
 ) -> Result<Vec<EventColumns<'_>>, StoreError> {
     let mut out = Vec::with_capacity(REBUILD_CHUNK);
     for (i, record) in packed.split(RECORD).enumerate() {
@@ -1161,7 +1166,7 @@ fn unpack_columns(
         if fields.next().is_some() {
             return Err(bad("a field holds a separator"));
         }
-        if event_id.is_empty() || time_ns.is_empty() {
+        if (with_event_id && event_id.is_empty()) || time_ns.is_empty() {
             return Err(bad("event_id or time_ns is empty"));
         }
         out.push(EventColumns {

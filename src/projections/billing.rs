@@ -4,7 +4,7 @@
 //! append transaction (`migrations/sqlite/0005_billing_compliance.sql`, `docs/read-models.md`).
 //! It reads the log's columns, and the JSON only of CreateKey and GenerateDataKeyPair* calls.
 
-use crate::ledger::sql::{EventColumns, JsonNeeds, ReadModel, Statements, Value};
+use crate::ledger::sql::{ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value};
 use replay::billing::{BillingFold, BillingRows, Call, OPERATIONS_READ_IN_FULL};
 
 pub struct Billing;
@@ -51,6 +51,13 @@ pub fn fold<'a>(events: &[EventColumns<'a>], rows: &mut BillingRows<'a>) {
 impl ReadModel for Billing {
     fn name(&self) -> &'static str {
         "billing"
+    }
+
+    fn column_needs(&self) -> ColumnNeeds {
+        ColumnNeeds {
+            event_id: false,
+            caller: true,
+        }
     }
 
     fn tables(&self) -> &'static [&'static str] {

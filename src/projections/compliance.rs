@@ -8,7 +8,7 @@
 //! reads the JSON of lifecycle events only (a few in a million); usage events fold from the
 //! log's columns.
 
-use crate::ledger::sql::{EventColumns, JsonNeeds, ReadModel, Statements, Value};
+use crate::ledger::sql::{ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value};
 use crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS;
 use replay::billing::Outcome;
 use std::collections::BTreeMap;
@@ -189,6 +189,13 @@ pub fn fold(events: &[EventColumns<'_>], rows: &mut ComplianceRows) {
 impl ReadModel for Compliance {
     fn name(&self) -> &'static str {
         "compliance"
+    }
+
+    fn column_needs(&self) -> ColumnNeeds {
+        ColumnNeeds {
+            event_id: false,
+            caller: true,
+        }
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -4,7 +4,7 @@
 //! report's "unused for N days" reads). Kept in one SQL table inside the append transaction
 //! (`docs/read-models.md`); the view is in `migrations/*/0002_seam.sql`.
 
-use crate::ledger::sql::{EventColumns, ReadModel, Statements, Value};
+use crate::ledger::sql::{ColumnNeeds, EventColumns, ReadModel, Statements, Value};
 use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -54,6 +54,13 @@ fn rfc3339(time_ns: i64) -> Value {
 impl ReadModel for KeyUsage {
     fn name(&self) -> &'static str {
         "key_usage"
+    }
+
+    fn column_needs(&self) -> ColumnNeeds {
+        ColumnNeeds {
+            event_id: true,
+            caller: false,
+        }
     }
 
     fn tables(&self) -> &'static [&'static str] {

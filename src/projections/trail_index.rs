@@ -4,7 +4,7 @@
 //! each event's JSON for the principal, access key, user name, readOnly, account and region,
 //! which the log's columns do not hold.
 
-use crate::ledger::sql::{EventColumns, JsonNeeds, ReadModel, Statements, Value};
+use crate::ledger::sql::{ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value};
 use crate::ledger::trail::index_terms;
 
 pub struct TrailIndex;
@@ -14,6 +14,13 @@ const INSERT: &str = "INSERT OR FAIL INTO trail_index (term, time_ns, position)"
 impl ReadModel for TrailIndex {
     fn name(&self) -> &'static str {
         "trail_index"
+    }
+
+    fn column_needs(&self) -> ColumnNeeds {
+        ColumnNeeds {
+            event_id: true,
+            caller: false,
+        }
     }
 
     fn tables(&self) -> &'static [&'static str] {
