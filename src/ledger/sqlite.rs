@@ -1093,8 +1093,10 @@ async fn read_stream_versions(
         .collect()
 }
 
-/// Events per packed chunk of a rebuild.
-const REBUILD_CHUNK: usize = 65_536;
+/// Events per packed chunk of a rebuild. Measured on 1M events (README): 65,536 spent a
+/// sixth of a rebuild in `group_concat` copying its growing buffer; 16,384 was 20–40% faster;
+/// 8,192 slower again (more statements per event).
+const REBUILD_CHUNK: usize = 16_384;
 /// Field and record separators of packed columns (ASCII US and RS: no id, name, stream or
 /// error code the ledger writes contains them, and `unpack_columns` refuses any that does).
 const FIELD: char = '\u{1f}';
