@@ -282,7 +282,7 @@ async fn a_months_bill_counts_prices_and_is_recomputed_from_the_export() {
         "replay billing gives the server's report"
     );
     // A tampered export is refused, not billed.
-    let log = walk(&out.join("CloudTrail"))[0].clone();
+    let log = common::files_under(&out.join("CloudTrail"))[0].clone();
     let mut bytes = std::fs::read(&log).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
@@ -335,23 +335,6 @@ async fn a_months_bill_counts_prices_and_is_recomputed_from_the_export() {
         36
     );
     assert_eq!(priced["prices"]["key_month"], 2_000_000);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The caller columns are derived from the hashed JSON: an older ledger without them gets

@@ -37,20 +37,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn files(dir: &Path, under: &str) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.join(under)];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    common::files_under(&dir.join(under))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -213,25 +213,22 @@ impl BillingFold {
             return;
         };
         let succeeded = call.error_code.is_none();
+        let change = |change: Change| ChangeRow {
+            key_id: call.key_id.unwrap_or("").to_owned(),
+            seq: call.seq,
+            time_s: call.time_s,
+            change,
+        };
         if call.principal.is_none() {
             // The service itself (AwsServiceEvent: scheduled rotation, deletion) — never a
             // charged request, but it changes the key's charge.
-            if succeeded {
-                if let Some(key_id) = call.key_id {
-                    let change = match call.event_name {
-                        "RotateKey" => Some(Change::Rotated),
-                        "DeleteKey" => Some(Change::Deleted),
-                        _ => None,
-                    };
-                    if let Some(change) = change {
-                        rows.changes.push(ChangeRow {
-                            key_id: key_id.to_owned(),
-                            seq: call.seq,
-                            time_s: call.time_s,
-                            change,
-                        });
-                    }
-                }
+            let made = match call.event_name {
+                "RotateKey" => Some(Change::Rotated),
+                "DeleteKey" => Some(Change::Deleted),
+                _ => None,
+            };
+            if let (true, Some(_), Some(made)) = (succeeded, call.key_id, made) {
+                rows.changes.push(change(made));
             }
             return;
         }
@@ -257,7 +254,7 @@ impl BillingFold {
             return;
         }
         let Some(key_id) = call.key_id else { return };
-        let change = match call.event_name {
+        let made = match call.event_name {
             "CreateKey" => {
                 let metadata = call.record.map(|r| &r["responseElements"]["keyMetadata"]);
                 let text = |field: &str| {
@@ -279,13 +276,8 @@ impl BillingFold {
             "CancelKeyDeletion" => Some(Change::DeletionCancelled),
             _ => None,
         };
-        if let Some(change) = change {
-            rows.changes.push(ChangeRow {
-                key_id: key_id.to_owned(),
-                seq: call.seq,
-                time_s: call.time_s,
-                change,
-            });
+        if let Some(made) = made {
+            rows.changes.push(change(made));
         }
     }
 }
