@@ -102,11 +102,8 @@ enum ReportCommand {
         /// json, csv or html.
         #[arg(long, default_value = "json")]
         format: String,
-        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// The config file whose `[billing]` prices apply.
-        #[arg(long, env = "KEYLEDGER_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        source: ReportSource,
     },
     /// Key inventory, rotation, deletions, policy changes, denied requests, usage, unused
     /// keys and the trail's integrity, as of a time.
@@ -117,12 +114,19 @@ enum ReportCommand {
         /// json or html.
         #[arg(long, default_value = "json")]
         format: String,
-        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// The config file whose `[compliance]` thresholds apply.
-        #[arg(long, env = "KEYLEDGER_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        source: ReportSource,
     },
+}
+
+/// Where a report is read from, and the settings it applies.
+#[derive(clap::Args)]
+struct ReportSource {
+    #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The config file whose `[billing]` prices and `[compliance]` thresholds apply.
+    #[arg(long, env = "KEYLEDGER_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -371,20 +375,16 @@ fn export(from: &str, to: &str, out: &Path, data_dir: PathBuf) -> anyhow::Result
 fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
     use keyledger::app::{report_html, reports};
     use replay::billing::BillingMonth;
-    let (data_dir, config) = match &command {
-        ReportCommand::Billing {
-            data_dir, config, ..
-        }
-        | ReportCommand::Compliance {
-            data_dir, config, ..
-        } => (data_dir.clone(), config.clone()),
-    };
-    let settings = match &config {
+    let (ReportCommand::Billing { source, .. } | ReportCommand::Compliance { source, .. }) =
+        &command;
+    let settings = match &source.config {
         Some(path) => FileConfig::load(path).map_err(anyhow::Error::msg)?,
         None => FileConfig::default(),
     }
     .report_settings();
-    let path = data_dir
+    let path = source
+        .data_dir
+        .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
         .join(LEDGER_FILE);
     if !path.exists() {

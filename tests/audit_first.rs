@@ -138,9 +138,14 @@ async fn nothing_is_answered_unaudited() {
         error_code(kms.create_key().send().await),
         "KMSInternalException"
     );
-    // The trail's own endpoints answer the same way: no evidence leaves unaudited, and the
-    // refusals are counted.
-    for path in ["/v1/trail/vkey", "/v1/trail/checkpoint"] {
+    // The trail's own endpoints and the reports answer the same way: no evidence and no
+    // report leaves unaudited, and the refusals are counted.
+    for path in [
+        "/v1/trail/vkey",
+        "/v1/trail/checkpoint",
+        "/v1/reports/billing",
+        "/v1/reports/compliance?format=html",
+    ] {
         let response = common::signed_get_response(&endpoint, &creds, path).await;
         assert_eq!(response.status(), 500, "{path}");
         assert!(response.headers().get("x-keyledger-event-id").is_none());
@@ -154,7 +159,7 @@ async fn nothing_is_answered_unaudited() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("keyledger_calls_refused_unaudited_total 7\n"),
+        metrics.contains("keyledger_calls_refused_unaudited_total 9\n"),
         "{metrics}"
     );
     // Failed calls are failed for real: nothing of them reached the ledger or the key state.

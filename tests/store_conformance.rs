@@ -645,6 +645,17 @@ async fn billing_and_compliance_reports_read_the_same_calls<B: Backend>(b: B) {
         .collect();
     assert_eq!(failed, [("arn:aws:iam::111122223333:user/bob", "k1", 1)]);
     assert_eq!(compliance.usage.iter().map(|l| l.requests).sum::<i64>(), 8);
+    // Each key's last cryptographic use, all at once (the report's "unused" column).
+    let s = |t: i64| t * 1_000_000_000;
+    assert_eq!(
+        reader
+            .last_cryptographic_uses()
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [("k1".to_owned(), s(114)), ("k2".to_owned(), s(113))]
+    );
 }
 
 /// Trail queries and a key's last use, answered alike by every store: newest first by

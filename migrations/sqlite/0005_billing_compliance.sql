@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS billing_requests (
     day       TEXT NOT NULL,     -- YYYY-MM-DD, UTC, of the CloudTrail eventTime
     key_id    TEXT NOT NULL,     -- the first key the request named; '' for none (ListKeys, …)
     operation TEXT NOT NULL,     -- the API operation
-    pair_spec TEXT NOT NULL,     -- GenerateDataKeyPair*: the KeyPairSpec asked for; '' otherwise
+    pair_spec TEXT NOT NULL,     -- GenerateDataKeyPair*: the family of the KeyPairSpec asked for (RSA, ECC), its price; '' otherwise
     outcome   TEXT NOT NULL,     -- 'succeeded', 'denied' (AccessDeniedException) or 'failed'
     requests  INTEGER NOT NULL,
     PRIMARY KEY (account, day, key_id, operation, pair_spec, outcome)

@@ -4,8 +4,7 @@
 //! as JSON (and billing as CSV) here and as one HTML page each in [`super::report_html`].
 
 use crate::ledger::{LedgerReader, StoreError};
-use crate::projections::compliance::{ComplianceInput, KeyEventRow, NOBODY};
-use crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS;
+use crate::projections::compliance::{ComplianceInput, KeyEventRow};
 use replay::billing::{BillingMonth, BillingReport, Outcome, Prices};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -276,12 +275,7 @@ pub async fn compliance(
         .map(|(k, d)| (k.clone(), d * NS_PER_DAY))
         .collect();
     if exact_now {
-        let keys: Vec<String> = input.key_events.iter().map(|e| e.key_id.clone()).collect();
-        for key in keys {
-            if let Some(last) = reader.key_usage_report(&key).await?.last_use {
-                last_used_ns.insert(key, last.time_ns);
-            }
-        }
+        last_used_ns.extend(reader.last_cryptographic_uses().await?);
     }
     let trail = trail_integrity(reader, as_of_ns, vkey).await;
     Ok(fold_report(
@@ -553,16 +547,6 @@ fn apply(
         }
         _ => {}
     }
-}
-
-/// Whether a principal stands for nobody (an unauthenticated call, or the service).
-pub fn is_nobody(principal: &str) -> bool {
-    principal == NOBODY
-}
-
-/// The operations counted as a key's use (the `key_usage` model's list).
-pub fn is_cryptographic(operation: &str) -> bool {
-    CRYPTOGRAPHIC_OPERATIONS.contains(&operation)
 }
 
 #[cfg(test)]

@@ -399,6 +399,16 @@ impl LedgerReader {
         }
     }
 
+    /// Every key's last successful cryptographic use (Unix ns), from the `key_usage` view.
+    pub async fn last_cryptographic_uses(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        match self {
+            LedgerReader::Sqlite(r) => r.last_cryptographic_uses().await,
+            LedgerReader::Memory(r) => Ok(r.last_cryptographic_uses()),
+        }
+    }
+
     /// The wrapped shredding keys of every key not yet shredded.
     pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
         match self {

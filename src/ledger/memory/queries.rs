@@ -66,6 +66,23 @@ impl MemoryReader {
         hits
     }
 
+    pub fn last_cryptographic_uses(&self) -> std::collections::BTreeMap<String, i64> {
+        let log = self.db.lock();
+        let mut last = std::collections::BTreeMap::new();
+        for e in &log.events {
+            let c = columns(e);
+            if c.stream.is_none()
+                && c.error_code.is_none()
+                && CRYPTOGRAPHIC_OPERATIONS.contains(&c.event_name)
+            {
+                for key in c.keys() {
+                    last.insert(key.to_owned(), c.time_ns);
+                }
+            }
+        }
+        last
+    }
+
     pub fn key_usage_report(&self, key_id: &str) -> KeyUsageReport {
         let log = self.db.lock();
         let last_use = log

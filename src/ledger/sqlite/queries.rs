@@ -24,6 +24,10 @@ const KEY_USAGE_SQL: &str =
     "SELECT u.last_operation, u.last_event_id, u.last_position, e.time_ns, e.data \
      FROM key_usage AS u JOIN events AS e ON e.position = u.last_position WHERE u.key_id = ?";
 
+/// Every key's last cryptographic use, at once (the compliance report's "unused" column).
+const LAST_USES_SQL: &str = "SELECT u.key_id, e.time_ns FROM key_usage AS u \
+     JOIN events AS e ON e.position = u.last_position";
+
 /// The trail query's SQL for `terms` terms.
 pub(super) fn trail_sql(terms: usize) -> String {
     let mut sql = String::from(TRAIL_HEAD);
@@ -250,6 +254,23 @@ impl SqliteReader {
                     time_ns: row.try_get(1).map_err(storage)?,
                     data: row.try_get(2).map_err(storage)?,
                 })
+            })
+            .collect()
+    }
+
+    pub async fn last_cryptographic_uses(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        sqlx::query(LAST_USES_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0).map_err(storage)?,
+                    row.try_get(1).map_err(storage)?,
+                ))
             })
             .collect()
     }
