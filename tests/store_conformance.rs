@@ -1,5 +1,5 @@
-//! One store conformance suite, run against every backend: SQLite (a real file) and the
-//! in-memory store. The PostgreSQL backend adds itself here as a third `conformance!` line.
+//! One store conformance suite, run against every backend: SQLite (a real file), the
+//! in-memory store, and PostgreSQL (a real server, a database per test: `.ci/postgres`).
 //!
 //! What every store must do: gap-free positions and an intact chain, conflicts that name
 //! the expected and actual version and keep only the conflicting append out, two writers
@@ -10,7 +10,11 @@
 //! trail queries and a key's last use.
 
 use keyledger::domain::ids::KeyId;
+#[path = "common/postgres.rs"]
+mod test_database;
+
 use keyledger::ledger::memory::MemoryDatabase;
+use keyledger::ledger::postgres::{PostgresLedger, PostgresStore};
 use keyledger::ledger::sqlite::{SqliteLedger, SqliteStore};
 use keyledger::ledger::{
     AppendBatch, CheckpointSigner, Columns, Conflict, LedgerReader, LedgerStore, NewEvent,
@@ -55,6 +59,39 @@ impl Backend for Sqlite {
         SqliteLedger::open_read_only(&self.path).await.unwrap()
     }
     fn land_then_fail(&self, store: &SqliteStore, on: bool) {
+        store
+            .faults()
+            .report_failure_after_commit
+            .store(on, Ordering::SeqCst);
+    }
+}
+
+/// A database of the test's own on the PostgreSQL test server, made when first used.
+struct Postgres {
+    url: String,
+}
+
+impl Postgres {
+    fn new(test: &str) -> Option<Postgres> {
+        Some(Postgres {
+            url: test_database::new_database(test)?,
+        })
+    }
+}
+
+impl Backend for Postgres {
+    type Store = PostgresStore;
+    async fn store(&self) -> PostgresStore {
+        let mut ledger = PostgresLedger::open(&self.url, keyledger::projections::read_models())
+            .await
+            .unwrap();
+        ledger.opened().await;
+        ledger.store
+    }
+    async fn reader(&self) -> LedgerReader {
+        PostgresLedger::open_read_only(&self.url).await.unwrap()
+    }
+    fn land_then_fail(&self, store: &PostgresStore, on: bool) {
         store
             .faults()
             .report_failure_after_commit
@@ -894,6 +931,13 @@ macro_rules! conformance {
 
 conformance!(sqlite, Sqlite::new());
 conformance!(memory, Memory::default());
+conformance!(
+    postgres,
+    match Postgres::new(module_path!()) {
+        Some(backend) => backend,
+        None => return,
+    }
+);
 
 /// Recovery after SIGKILL (a store on disk only): a child process appends as fast as it can
 /// and is killed mid-flight; the file reopens with an intact, gap-free chain that goes on.

@@ -1,6 +1,7 @@
 //! The `replay` (also `keyledger-replay`) command: offline checks with no server and no keys.
 //!
-//! - `verify LEDGER.db [--vkey KEY]`: the chain, the trail tree and every checkpoint.
+//! - `verify LEDGER [--vkey KEY]`: the chain, the trail tree and every checkpoint of a SQLite
+//!   ledger file or a PostgreSQL ledger (a `postgres://` URL).
 //! - `verify-export DIR --vkey KEY`: a trail export's digests and log files.
 //! - `billing --export DIR --vkey KEY [--month YYYY-MM] [--account ID] [--prices FILE]
 //!   [--through T] [--format json|csv]`: the month's billing report from a verified export.
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: replay verify LEDGER.db [--vkey KEY]\n       \
+        "usage: replay verify LEDGER.db|postgres://URL [--vkey KEY]\n       \
          replay verify-export DIR --vkey KEY\n       \
          replay billing --export DIR --vkey KEY [--month YYYY-MM] [--account ID] \
          [--prices FILE] [--through RFC3339] [--format json|csv]"
@@ -41,7 +42,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         };
     }
     let outcome: Result<String, String> = match args.as_slice() {
-        ["verify", path, rest @ ..] => {
+        ["verify", location, rest @ ..] => {
             let options = crate::VerifyOptions {
                 vkey: match rest {
                     [] => None,
@@ -50,7 +51,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 },
                 saved_checkpoint: None,
             };
-            crate::verify_ledger(std::path::Path::new(path), &options, &mut |_, _| {})
+            crate::verify_location(location, &options, &mut |_, _| {})
                 .await
                 .map(|v| v.to_string())
                 .map_err(|e| e.to_string())

@@ -18,8 +18,8 @@ pub mod trail;
 pub mod verify;
 
 pub use verify::{
-    verify_ledger, verify_rows, verify_sqlite, ChainVerifier, StoredRow, Verified, VerifyError,
-    VerifyOptions,
+    verify_ledger, verify_location, verify_postgres, verify_rows, verify_sqlite, ChainVerifier,
+    StoredRow, Verified, VerifyError, VerifyOptions,
 };
 
 /// The hash before the first event.

@@ -1,7 +1,9 @@
 //! Re-derive the hash chain from stored rows and report the first break.
 
 use crate::{chain_hash, GENESIS_HASH};
-use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::{ConnectOptions, Connection, Row};
 use std::path::Path;
 
 /// One stored event as the ledger keeps it.
@@ -175,33 +177,59 @@ pub async fn verify_ledger(
     options: &VerifyOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verified, VerifyError> {
-    if !path.exists() {
-        return Err(VerifyError::Read(format!(
-            "{} does not exist",
-            path.display()
-        )));
+    verify_source(Source::sqlite(path).await?, options, progress).await
+}
+
+/// The checks of [`verify_ledger`] on the PostgreSQL ledger at `url`
+/// (`postgres://user:password@host:port/database`), read in one read-only transaction: a
+/// ledger being appended to is verified as one snapshot, as it stood at the first read.
+pub async fn verify_postgres(
+    url: &str,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified, VerifyError> {
+    verify_source(Source::postgres(url).await?, options, progress).await
+}
+
+/// [`verify_postgres`] for a `postgres://` or `postgresql://` URL, else [`verify_ledger`]
+/// of the SQLite file at that path.
+pub async fn verify_location(
+    location: &str,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified, VerifyError> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        verify_postgres(location, options, progress).await
+    } else {
+        verify_ledger(Path::new(location), options, progress).await
     }
-    let connect = || async {
-        SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .connect()
-            .await
-            .map_err(|e| VerifyError::Read(e.to_string()))
-    };
-    let mut conn = connect().await?;
-    let read = |e: sqlx::Error| VerifyError::Read(e.to_string());
-    let total: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(read)?;
-    let mut tree = TreeCheck::load(&mut conn, options).await?;
-    let mut leaves = StoredLeaves::new(connect().await?);
+}
+
+/// [`check`], then the session ends whatever the verdict.
+async fn verify_source(
+    mut source: Source,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified, VerifyError> {
+    let verified = check(&mut source, options, progress).await;
+    source.close().await;
+    verified
+}
+
+/// The checks, written once for every backend.
+async fn check(
+    source: &mut Source,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified, VerifyError> {
+    let total = source.head().await?;
+    let mut tree = TreeCheck::load(source, options).await?;
+    let mut leaves = StoredLeaves::default();
     let mut verifier = ChainVerifier::default();
     let mut after = 0i64;
     loop {
-        let rows = packed_rows(&mut conn, after).await.map_err(|e| match e {
-            // A damaged page can make SQLite itself fail: say where the good part ends.
+        let rows = source.rows_after(after).await.map_err(|e| match e {
+            // A damaged page can make the database itself fail: say where the good part ends.
             VerifyError::Read(e) => VerifyError::Read(format!(
                 "{e} (the events up to position {} verified)",
                 verifier.expected_position - 1
@@ -212,12 +240,12 @@ pub async fn verify_ledger(
         after = last.position;
         for stored in &rows {
             verifier.push(stored)?;
-            let stored_leaf = leaves.next().await?;
+            let stored_leaf = leaves.next(source).await?;
             tree.push(stored, stored_leaf)?;
         }
         progress(after as u64, total as u64);
     }
-    if leaves.next().await?.is_some() {
+    if leaves.next(source).await?.is_some() {
         return Err(broken(
             verifier.expected_position,
             "the trail tree has leaves beyond the last event (events were removed)",
@@ -229,18 +257,185 @@ pub async fn verify_ledger(
     Ok(verified)
 }
 
-/// Rows per packed read of the events.
-const PACKED_ROWS: i64 = 4096;
+fn read(e: sqlx::Error) -> VerifyError {
+    VerifyError::Read(e.to_string())
+}
+
+/// Where the ledger is read from: the checks are the same, only the queries differ.
+enum Source {
+    /// A SQLite file opened read-only: the events on one connection, the leaves on another.
+    Sqlite {
+        rows: SqliteConnection,
+        leaves: SqliteConnection,
+    },
+    /// A PostgreSQL database, in one REPEATABLE READ READ ONLY transaction: the events,
+    /// leaves and checkpoints of one snapshot, whatever is appended meanwhile. One
+    /// connection: every read is fetched whole before the next.
+    Postgres(PgConnection),
+}
+
+impl Source {
+    async fn sqlite(path: &Path) -> Result<Source, VerifyError> {
+        if !path.exists() {
+            return Err(VerifyError::Read(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let connect = || async {
+            SqliteConnectOptions::new()
+                .filename(path)
+                .read_only(true)
+                .connect()
+                .await
+                .map_err(read)
+        };
+        Ok(Source::Sqlite {
+            rows: connect().await?,
+            leaves: connect().await?,
+        })
+    }
+
+    async fn postgres(url: &str) -> Result<Source, VerifyError> {
+        let mut conn = PgConnection::connect(url)
+            .await
+            .map_err(|e| VerifyError::Read(format!("{}: {e}", without_userinfo(url))))?;
+        sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut conn)
+            .await
+            .map_err(read)?;
+        Ok(Source::Postgres(conn))
+    }
+
+    /// Ends the session (and so the read transaction); the verdict is already in.
+    async fn close(self) {
+        match self {
+            Source::Sqlite { rows, leaves } => {
+                let _ = rows.close().await;
+                let _ = leaves.close().await;
+            }
+            Source::Postgres(conn) => {
+                let _ = conn.close().await;
+            }
+        }
+    }
+
+    /// A query both backends run as written.
+    async fn fetch_all<T>(&mut self, sql: &'static str) -> Result<Vec<T>, VerifyError>
+    where
+        T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        match self {
+            Source::Sqlite { rows, .. } => sqlx::query_as(sql).fetch_all(rows).await,
+            Source::Postgres(conn) => sqlx::query_as(sql).fetch_all(conn).await,
+        }
+        .map_err(read)
+    }
+
+    /// The position of the newest event (0 for none).
+    async fn head(&mut self) -> Result<i64, VerifyError> {
+        let head: Vec<(i64,)> = self
+            .fetch_all("SELECT COALESCE(MAX(position), 0) FROM events")
+            .await?;
+        Ok(head.first().map_or(0, |h| h.0))
+    }
+
+    /// Up to [`PAGE_ROWS`] events after position `after`, in position order. The positions
+    /// are checked by the chain (a row out of order fails it, never passes).
+    async fn rows_after(&mut self, after: i64) -> Result<Vec<StoredRow>, VerifyError> {
+        match self {
+            Source::Sqlite { rows, .. } => packed_rows(rows, after).await,
+            Source::Postgres(conn) => sqlx::query(
+                "SELECT position, stream, stream_version, event_name, data, hash, event_id, \
+                 time_ns, keys, error_code, account, principal FROM events WHERE position > $1 \
+                 ORDER BY position LIMIT $2",
+            )
+            .bind(after)
+            .bind(PAGE_ROWS)
+            .fetch_all(conn)
+            .await
+            .and_then(|rows| rows.iter().map(pg_row).collect())
+            .map_err(read),
+        }
+    }
+
+    /// Up to `limit` stored leaf hashes from index `from`, in index order.
+    async fn leaves_from(&mut self, from: i64, limit: i64) -> Result<Vec<Vec<u8>>, VerifyError> {
+        match self {
+            // Packed: one row per chunk (sqlx's row-by-row hand-off would cost more than the
+            // hashing).
+            Source::Sqlite { leaves, .. } => {
+                let packed: Option<String> = sqlx::query_scalar(
+                    "SELECT group_concat(hex(hash), '') FROM (SELECT hash FROM trail_hashes \
+                     WHERE level = 0 AND idx >= ? ORDER BY idx LIMIT ?)",
+                )
+                .bind(from)
+                .bind(limit)
+                .fetch_one(leaves)
+                .await
+                .map_err(read)?;
+                let bytes = hex::decode(packed.unwrap_or_default())
+                    .map_err(|e| VerifyError::Read(format!("trail_hashes: {e}")))?;
+                Ok(if bytes.len() % 32 != 0 {
+                    // A stored hash of the wrong length: it matches no event's leaf.
+                    vec![bytes]
+                } else {
+                    bytes.chunks_exact(32).map(<[u8]>::to_vec).collect()
+                })
+            }
+            // One hash per row: one of the wrong length matches no event's leaf.
+            Source::Postgres(conn) => sqlx::query_scalar(
+                "SELECT hash FROM trail_hashes WHERE level = 0 AND idx >= $1 ORDER BY idx LIMIT $2",
+            )
+            .bind(from)
+            .bind(limit)
+            .fetch_all(conn)
+            .await
+            .map_err(read),
+        }
+    }
+}
+
+/// `url` without its userinfo and query (either can hold the password): what a message
+/// may show of it.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the database URL".into();
+    };
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let from = authority.rfind('@').map_or(0, |at| at + 1);
+    format!("{scheme}://{}", &rest[from..])
+}
+
+fn pg_row(row: &PgRow) -> Result<StoredRow, sqlx::Error> {
+    Ok(StoredRow {
+        position: row.try_get("position")?,
+        stream: row.try_get("stream")?,
+        stream_version: row.try_get("stream_version")?,
+        event_name: row.try_get("event_name")?,
+        data: row.try_get("data")?,
+        hash: row.try_get("hash")?,
+        event_id: row.try_get("event_id")?,
+        time_ns: row.try_get("time_ns")?,
+        keys: row.try_get("keys")?,
+        error_code: row.try_get("error_code")?,
+        account: row.try_get("account")?,
+        principal: row.try_get("principal")?,
+    })
+}
+
+/// Rows per read of the events.
+const PAGE_ROWS: i64 = 4096;
 /// Field and record separators of packed rows (ASCII US and RS). A field that holds one
 /// makes its row unreadable, which fails verification: never a row read wrongly.
 const FIELD: char = '\u{1f}';
 const RECORD: char = '\u{1e}';
 
-/// Up to [`PACKED_ROWS`] events after `after`, read as one packed string: one SQLite row
-/// for thousands of events, instead of a hand-off through sqlx's worker per event. The
-/// positions are checked by the chain (a row out of order fails it, never passes).
+/// The SQLite page of [`Source::rows_after`], read as one packed string: one SQLite row
+/// for thousands of events, instead of a hand-off through sqlx's worker per event.
 async fn packed_rows(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut SqliteConnection,
     after: i64,
 ) -> Result<Vec<StoredRow>, VerifyError> {
     let packed: Option<String> = sqlx::query_scalar(
@@ -250,14 +445,14 @@ async fn packed_rows(
          ORDER BY position LIMIT ?)",
     )
     .bind(after)
-    .bind(PACKED_ROWS)
+    .bind(PAGE_ROWS)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| VerifyError::Read(e.to_string()))?;
+    .map_err(read)?;
     let Some(packed) = packed else {
         return Ok(Vec::new());
     };
-    let mut rows = Vec::with_capacity(PACKED_ROWS as usize);
+    let mut rows = Vec::with_capacity(PAGE_ROWS as usize);
     for record in packed.split(RECORD) {
         let position_hint = rows
             .last()
@@ -297,10 +492,9 @@ async fn packed_rows(
     Ok(rows)
 }
 
-/// The stored leaf hashes in index order, fetched in packed chunks (one row per 8,192
-/// hashes: sqlx's row-by-row hand-off would cost more than the hashing).
+/// The stored leaf hashes in index order, fetched in chunks.
+#[derive(Default)]
 struct StoredLeaves {
-    conn: sqlx::SqliteConnection,
     next_index: i64,
     buffer: std::collections::VecDeque<Vec<u8>>,
     done: bool,
@@ -309,35 +503,10 @@ struct StoredLeaves {
 impl StoredLeaves {
     const CHUNK: i64 = 8192;
 
-    fn new(conn: sqlx::SqliteConnection) -> StoredLeaves {
-        StoredLeaves {
-            conn,
-            next_index: 0,
-            buffer: Default::default(),
-            done: false,
-        }
-    }
-
-    async fn next(&mut self) -> Result<Option<Vec<u8>>, VerifyError> {
+    async fn next(&mut self, source: &mut Source) -> Result<Option<Vec<u8>>, VerifyError> {
         if self.buffer.is_empty() && !self.done {
-            let packed: Option<String> = sqlx::query_scalar(
-                "SELECT group_concat(hex(hash), '') FROM (SELECT hash FROM trail_hashes \
-                 WHERE level = 0 AND idx >= ? ORDER BY idx LIMIT ?)",
-            )
-            .bind(self.next_index)
-            .bind(Self::CHUNK)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| VerifyError::Read(e.to_string()))?;
-            let bytes = hex::decode(packed.unwrap_or_default())
-                .map_err(|e| VerifyError::Read(format!("trail_hashes: {e}")))?;
-            if bytes.len() % 32 != 0 {
-                // A stored hash of the wrong length: it matches no event's leaf.
-                self.buffer.push_back(bytes);
-            } else {
-                self.buffer
-                    .extend(bytes.chunks_exact(32).map(<[u8]>::to_vec));
-            }
+            self.buffer
+                .extend(source.leaves_from(self.next_index, Self::CHUNK).await?);
             self.next_index += Self::CHUNK;
             self.done = (self.buffer.len() as i64) < Self::CHUNK;
         }
@@ -360,22 +529,15 @@ struct TreeCheck {
 }
 
 impl TreeCheck {
-    async fn load(
-        conn: &mut sqlx::SqliteConnection,
-        options: &VerifyOptions,
-    ) -> Result<TreeCheck, VerifyError> {
-        let read = |e: sqlx::Error| VerifyError::Read(e.to_string());
-        let upper: Vec<(i64, i64, Vec<u8>)> =
-            sqlx::query_as("SELECT level, idx, hash FROM trail_hashes WHERE level > 0")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(read)?;
-        let checkpoints: Vec<(i64, Vec<u8>, String)> = sqlx::query_as(
-            "SELECT tree_size, root_hash, note FROM trail_checkpoints ORDER BY tree_size",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(read)?;
+    async fn load(source: &mut Source, options: &VerifyOptions) -> Result<TreeCheck, VerifyError> {
+        let upper: Vec<(i64, i64, Vec<u8>)> = source
+            .fetch_all("SELECT level, idx, hash FROM trail_hashes WHERE level > 0")
+            .await?;
+        let checkpoints: Vec<(i64, Vec<u8>, String)> = source
+            .fetch_all(
+                "SELECT tree_size, root_hash, note FROM trail_checkpoints ORDER BY tree_size",
+            )
+            .await?;
         Ok(TreeCheck {
             frontier: Default::default(),
             upper: upper
@@ -650,6 +812,42 @@ mod tests {
             Some(3),
             "a missing column"
         );
+    }
+
+    #[test]
+    fn a_database_url_is_shown_without_its_credentials() {
+        for (url, shown) in [
+            (
+                "postgres://u:secret@db:5432/ledger",
+                "postgres://db:5432/ledger",
+            ),
+            (
+                "postgresql://u@db/ledger?password=secret",
+                "postgresql://db/ledger",
+            ),
+            ("postgres://db/ledger", "postgres://db/ledger"),
+            ("postgres://u:p@ss@db", "postgres://db"),
+        ] {
+            assert_eq!(without_userinfo(url), shown);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_names_the_database_without_the_password() {
+        // Port 1: nothing listens, so the connection is refused.
+        let e = verify_location(
+            "postgres://keyledger:secret@127.0.0.1:1/ledger",
+            &VerifyOptions::default(),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap_err();
+        let message = e.to_string();
+        assert!(
+            message.contains("postgres://127.0.0.1:1/ledger"),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! Nothing outside this module names sqlx or a backend's types.
 
 pub mod memory;
+pub mod postgres;
+pub(crate) mod reads;
 pub mod sql;
 pub mod sqlite;
 pub mod trail;
@@ -131,6 +133,10 @@ impl Default for Head {
     }
 }
 
+pub(crate) fn storage(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Storage(e.to_string())
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -184,6 +190,37 @@ pub trait LedgerStore: Send + 'static {
         &mut self,
         signer: &dyn CheckpointSigner,
     ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+
+    /// What other nodes appended that this store has found (while appending, or in
+    /// [`catch_up`](LedgerStore::catch_up)) and not yet handed over, in log order: the
+    /// writer tells it to the projections before anything of its own. Backends that one
+    /// node writes alone find nothing.
+    fn take_foreign(&mut self) -> Foreign {
+        Foreign::default()
+    }
+
+    /// Look for other nodes' appends now (the writer calls it when [`foreign_appends`]
+    /// says there are some).
+    ///
+    /// [`foreign_appends`]: LedgerStore::foreign_appends
+    fn catch_up(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The newest head position any node has announced, for backends shared by nodes.
+    fn foreign_appends(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// Other nodes' lifecycle events, with the shredding keys of the keys they name: what a
+/// node's in-memory projections need of appends it did not make.
+#[derive(Debug, Default)]
+pub struct Foreign {
+    pub events: Vec<(u64, NewEvent)>,
+    pub shredding_keys: Vec<(KeyId, Vec<u8>)>,
+    /// The head position this store has now caught up to.
+    pub head: u64,
 }
 
 /// Signs tree heads: the ledger's note key, which the ledger module never sees.
@@ -219,6 +256,7 @@ impl StoredCheckpoint {
 #[derive(Clone)]
 pub enum LedgerReader {
     Sqlite(sqlite::SqliteReader),
+    Postgres(postgres::PostgresReader),
     Memory(memory::MemoryReader),
 }
 
@@ -226,6 +264,7 @@ impl LedgerReader {
     pub async fn head(&self) -> Result<Head, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.head().await,
+            LedgerReader::Postgres(r) => r.head().await,
             LedgerReader::Memory(r) => Ok(r.head()),
         }
     }
@@ -238,6 +277,7 @@ impl LedgerReader {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.read_stream(stream, from_version).await,
+            LedgerReader::Postgres(r) => r.read_stream(stream, from_version).await,
             LedgerReader::Memory(r) => Ok(r.read_stream(stream, from_version)),
         }
     }
@@ -248,6 +288,7 @@ impl LedgerReader {
     pub async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.read_all(after, limit, false).await,
+            LedgerReader::Postgres(r) => r.read_all(after, limit, false).await,
             LedgerReader::Memory(r) => Ok(r.read_all(after, limit, false)),
         }
     }
@@ -260,6 +301,7 @@ impl LedgerReader {
         loop {
             let page = match self {
                 LedgerReader::Sqlite(r) => r.read_all(from, 10_000, true).await?,
+                LedgerReader::Postgres(r) => r.read_all(from, 10_000, true).await?,
                 LedgerReader::Memory(r) => r.read_all(from, 10_000, true),
             };
             let Some(last) = page.last() else {
@@ -276,6 +318,7 @@ impl LedgerReader {
     pub async fn wait_beyond(&self, position: u64) -> Result<Head, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.wait_beyond(position).await,
+            LedgerReader::Postgres(r) => r.wait_beyond(position).await,
             LedgerReader::Memory(r) => Ok(r.wait_beyond(position).await),
         }
     }
@@ -288,6 +331,7 @@ impl LedgerReader {
     ) -> Result<Vec<[u8; 32]>, StoreError> {
         let hashes = match self {
             LedgerReader::Sqlite(r) => r.stored_hashes(level, range.clone()).await?,
+            LedgerReader::Postgres(r) => r.stored_hashes(level, range.clone()).await?,
             LedgerReader::Memory(r) => r.stored_hashes(level, range.clone()),
         };
         if hashes.len() as u64 != range.end - range.start {
@@ -311,6 +355,7 @@ impl LedgerReader {
         let fetched = match self {
             // One round trip for every range (a proof needs about one per tree level).
             LedgerReader::Sqlite(r) => r.stored_hash_ranges(&needs).await?,
+            LedgerReader::Postgres(r) => r.stored_hash_ranges(&needs).await?,
             LedgerReader::Memory(_) => {
                 let mut fetched = replay::trail::Fetched::default();
                 for (level, range) in needs {
@@ -330,6 +375,7 @@ impl LedgerReader {
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.checkpoint(size).await,
+            LedgerReader::Postgres(r) => r.checkpoint(size).await,
             LedgerReader::Memory(r) => Ok(r.checkpoint(size)),
         }
     }
@@ -338,6 +384,7 @@ impl LedgerReader {
     pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.checkpoints().await,
+            LedgerReader::Postgres(r) => r.checkpoints().await,
             LedgerReader::Memory(r) => Ok(r.checkpoints()),
         }
     }
@@ -346,6 +393,7 @@ impl LedgerReader {
     pub async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.event_by_id(event_id).await,
+            LedgerReader::Postgres(r) => r.event_by_id(event_id).await,
             LedgerReader::Memory(r) => Ok(r.event_by_id(event_id)),
         }
     }
@@ -358,6 +406,7 @@ impl LedgerReader {
     ) -> Result<Vec<trail::TrailHit>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.trail(query).await,
+            LedgerReader::Postgres(r) => r.trail(query).await,
             LedgerReader::Memory(r) => Ok(r.trail(query)),
         }
     }
@@ -370,6 +419,7 @@ impl LedgerReader {
     ) -> Result<trail::KeyUsageReport, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.key_usage_report(key_id).await,
+            LedgerReader::Postgres(r) => r.key_usage_report(key_id).await,
             LedgerReader::Memory(r) => Ok(r.key_usage_report(key_id)),
         }
     }
@@ -382,6 +432,7 @@ impl LedgerReader {
     ) -> Result<replay::billing::BillingInput, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.billing_input(month, account).await,
+            LedgerReader::Postgres(r) => r.billing_input(month, account).await,
             LedgerReader::Memory(r) => Ok(r.billing_input()),
         }
     }
@@ -395,6 +446,7 @@ impl LedgerReader {
     ) -> Result<crate::projections::compliance::ComplianceInput, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.compliance_input(as_of_ns, from_day).await,
+            LedgerReader::Postgres(r) => r.compliance_input(as_of_ns, from_day).await,
             LedgerReader::Memory(r) => Ok(r.compliance_input(as_of_ns, from_day)),
         }
     }
@@ -405,6 +457,7 @@ impl LedgerReader {
     ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.last_cryptographic_uses().await,
+            LedgerReader::Postgres(r) => r.last_cryptographic_uses().await,
             LedgerReader::Memory(r) => Ok(r.last_cryptographic_uses()),
         }
     }
@@ -413,6 +466,7 @@ impl LedgerReader {
     pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.shredding_keys().await,
+            LedgerReader::Postgres(r) => r.shredding_keys().await,
             LedgerReader::Memory(r) => Ok(r.shredding_keys()),
         }
     }
@@ -445,4 +499,105 @@ pub(crate) fn check_streams(
         }
     }
     Ok(reached)
+}
+
+/// Decide which batches go in against `streams` (each stream's version now; absent: 0),
+/// counting earlier accepted batches of the same group. Returns each batch's outcome
+/// (accepted ones with an empty range, filled by [`chain_rows`]) and the versions reached.
+pub(crate) fn decide(
+    batches: &[&AppendBatch],
+    streams: &std::collections::HashMap<String, u64>,
+) -> (Vec<AppendOutcome>, std::collections::HashMap<String, u64>) {
+    let mut reached: std::collections::HashMap<String, u64> = Default::default();
+    let outcomes = batches
+        .iter()
+        .map(|batch| {
+            let versions = check_streams(batch, |s| {
+                reached
+                    .get(s)
+                    .or_else(|| streams.get(s))
+                    .copied()
+                    .unwrap_or(0)
+            })?;
+            reached.extend(versions);
+            Ok(0..0)
+        })
+        .collect();
+    (outcomes, reached)
+}
+
+/// One event row as an append writes it.
+pub(crate) struct EventRow<'a> {
+    pub position: u64,
+    pub stream: Option<&'a str>,
+    pub stream_version: Option<u64>,
+    pub event_name: &'a str,
+    pub data: &'a [u8],
+    pub hash: [u8; 32],
+    pub columns: &'a Columns,
+}
+
+impl<'a> EventRow<'a> {
+    /// The row as read models fold it.
+    pub(crate) fn folded(&self) -> sql::EventColumns<'a> {
+        sql::EventColumns {
+            position: self.position,
+            stream: self.stream,
+            event_name: self.event_name,
+            event_id: &self.columns.event_id,
+            time_ns: self.columns.time_ns,
+            keys: self.columns.keys.as_deref().unwrap_or(""),
+            error_code: self.columns.error_code.as_deref(),
+            account: self.columns.account.as_deref(),
+            principal: self.columns.principal.as_deref(),
+            data: self.data,
+        }
+    }
+}
+
+/// Chain the accepted batches' events from `start`, giving each accepted outcome its range
+/// of positions.
+pub(crate) fn chain_rows<'a>(
+    batches: &[&'a AppendBatch],
+    outcomes: &mut [AppendOutcome],
+    start: Head,
+) -> Vec<EventRow<'a>> {
+    let mut rows = Vec::new();
+    let mut position = start.position;
+    let mut hash = start.hash;
+    for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
+        let Ok(range) = outcome else { continue };
+        let first = position + 1;
+        for event in &batch.events {
+            position += 1;
+            hash = replay::chain_hash(&hash, position, &event.data);
+            rows.push(EventRow {
+                position,
+                stream: event.stream.as_ref().map(|(s, _)| s.as_str()),
+                stream_version: event.stream.as_ref().map(|(_, v)| *v),
+                event_name: &event.event_name,
+                data: &event.data,
+                hash,
+                columns: &event.columns,
+            });
+        }
+        *range = first..position + 1;
+    }
+    rows
+}
+
+/// Each read model's statements for `rows`, in the models' order.
+pub(crate) fn fold_models(
+    models: &[std::sync::Arc<dyn sql::ReadModel>],
+    rows: &[EventRow<'_>],
+) -> Vec<sql::Statements> {
+    let columns: Vec<sql::EventColumns<'_>> = rows.iter().map(EventRow::folded).collect();
+    models
+        .iter()
+        .map(|model| {
+            let mut statements = sql::Statements::default();
+            model.apply(&columns, &mut statements);
+            statements
+        })
+        .collect()
 }

@@ -208,8 +208,9 @@ impl JsonNeeds {
     /// program's own constants, plain identifiers, so they are written into the text).
     pub fn sql_condition(&self) -> String {
         match self {
-            JsonNeeds::None => "0".into(),
-            JsonNeeds::All => "1".into(),
+            // Comparisons, not 0 and 1: PostgreSQL wants a boolean where SQLite takes either.
+            JsonNeeds::None => "1 = 0".into(),
+            JsonNeeds::All => "1 = 1".into(),
             JsonNeeds::Some {
                 lifecycle,
                 usage_events,
@@ -218,10 +219,15 @@ impl JsonNeeds {
                     .iter()
                     .all(|n| n.bytes().all(|b| b.is_ascii_alphanumeric())));
                 let names: Vec<String> = usage_events.iter().map(|n| format!("'{n}'")).collect();
+                // PostgreSQL refuses an empty `IN ()`.
+                let usage = if names.is_empty() {
+                    "1 = 0".to_owned()
+                } else {
+                    format!("event_name IN ({})", names.join(", "))
+                };
                 format!(
-                    "(stream IS NOT NULL AND {}) OR (stream IS NULL AND event_name IN ({}))",
-                    if *lifecycle { 1 } else { 0 },
-                    names.join(", ")
+                    "(stream IS NOT NULL AND {}) OR (stream IS NULL AND {usage})",
+                    if *lifecycle { "1 = 1" } else { "1 = 0" },
                 )
             }
         }

@@ -13,8 +13,8 @@ use super::sql::{
     ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value, CHECKPOINT_SQL,
 };
 use super::{
-    check_streams, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
-    StoreError, StoredCheckpoint, StoredEvent,
+    storage, AppendBatch, AppendOutcome, CheckpointSigner, Head, LedgerReader, LedgerStore,
+    StoreError, StoredCheckpoint,
 };
 use crate::domain::ids::KeyId;
 use replay::trail::{Frontier, StoredHash};
@@ -40,12 +40,6 @@ const ROWS_PER_STATEMENT: usize = 64;
 const MAX_ATTEMPTS: usize = 32;
 /// How often a tailing reader looks for appends made by another process.
 const TAIL_POLL: Duration = Duration::from_millis(50);
-/// Events read per page by rebuilds and `read_all`.
-const PAGE: usize = 65_536;
-
-fn storage(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Storage(e.to_string())
-}
 
 fn options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
@@ -364,22 +358,6 @@ fn bind_value(args: &mut SqliteArguments<'_>, value: &Value) -> Result<(), Store
     .map_err(storage)
 }
 
-/// One event row as this append writes it.
-struct Row<'a> {
-    position: u64,
-    stream: Option<&'a str>,
-    stream_version: Option<u64>,
-    event_name: &'a str,
-    data: &'a [u8],
-    hash: [u8; 32],
-    event_id: &'a str,
-    time_ns: i64,
-    keys: Option<&'a str>,
-    error_code: Option<&'a str>,
-    account: Option<&'a str>,
-    principal: Option<&'a str>,
-}
-
 impl SqliteStore {
     /// Switches for fault-injection tests.
     pub fn faults(&self) -> Arc<Faults> {
@@ -552,26 +530,6 @@ impl SqliteStore {
             }
         }
         Ok(())
-    }
-
-    /// Decide which batches go in against the cached stream versions.
-    fn decide(&self, batches: &[&AppendBatch]) -> (Vec<AppendOutcome>, HashMap<String, u64>) {
-        let mut reached: HashMap<String, u64> = HashMap::new();
-        let outcomes = batches
-            .iter()
-            .map(|batch| {
-                let versions = check_streams(batch, |s| {
-                    reached
-                        .get(s)
-                        .or_else(|| self.streams.get(s))
-                        .copied()
-                        .unwrap_or(0)
-                })?;
-                reached.extend(versions);
-                Ok(0..0)
-            })
-            .collect();
-        (outcomes, reached)
     }
 }
 
@@ -848,45 +806,21 @@ impl LedgerStore for SqliteStore {
     async fn append(&mut self, batches: &[&AppendBatch]) -> Result<Vec<AppendOutcome>, StoreError> {
         let mut last_error = None;
         for _ in 0..MAX_ATTEMPTS {
-            let (mut outcomes, mut reached) = self.decide(batches);
+            let (mut outcomes, mut reached) = super::decide(batches, &self.streams);
             if outcomes.iter().any(Result::is_err) {
                 // A conflict against the cache might only mean the cache is behind: check
                 // those streams against the database before refusing anyone.
                 self.refresh(batches).await?;
-                (outcomes, reached) = self.decide(batches);
+                (outcomes, reached) = super::decide(batches, &self.streams);
             }
 
             // Chain the accepted events from the cached head.
             let start = self.head;
-            let mut rows: Vec<Row<'_>> = Vec::new();
-            let mut position = start.position;
-            let mut hash = start.hash;
-            for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
-                let Ok(range) = outcome else { continue };
-                let first = position + 1;
-                for event in &batch.events {
-                    position += 1;
-                    hash = replay::chain_hash(&hash, position, &event.data);
-                    rows.push(Row {
-                        position,
-                        stream: event.stream.as_ref().map(|(s, _)| s.as_str()),
-                        stream_version: event.stream.as_ref().map(|(_, v)| *v),
-                        event_name: &event.event_name,
-                        data: &event.data,
-                        hash,
-                        event_id: &event.columns.event_id,
-                        time_ns: event.columns.time_ns,
-                        keys: event.columns.keys.as_deref(),
-                        error_code: event.columns.error_code.as_deref(),
-                        account: event.columns.account.as_deref(),
-                        principal: event.columns.principal.as_deref(),
-                    });
-                }
-                *range = first..position + 1;
-            }
-            if rows.is_empty() {
+            let rows = super::chain_rows(batches, &mut outcomes, start);
+            let Some(last) = rows.last() else {
                 return Ok(outcomes);
-            }
+            };
+            let (position, hash) = (last.position, last.hash);
             let end = Head { position, hash };
             // The trail tree grows in the same transaction; kept only if it commits.
             let mut tree = self.tree.clone();
@@ -894,32 +828,8 @@ impl LedgerStore for SqliteStore {
             for row in &rows {
                 tree.push(replay::trail::leaf_hash(row.data), &mut tree_rows);
             }
-
             // Fold the rows into every read model, in the same transaction.
-            let columns: Vec<EventColumns<'_>> = rows
-                .iter()
-                .map(|r| EventColumns {
-                    position: r.position,
-                    stream: r.stream,
-                    event_name: r.event_name,
-                    event_id: r.event_id,
-                    time_ns: r.time_ns,
-                    keys: r.keys.unwrap_or(""),
-                    error_code: r.error_code,
-                    account: r.account,
-                    principal: r.principal,
-                    data: r.data,
-                })
-                .collect();
-            let model_statements: Vec<Statements> = self
-                .read_models
-                .iter()
-                .map(|model| {
-                    let mut statements = Statements::default();
-                    model.apply(&columns, &mut statements);
-                    statements
-                })
-                .collect();
+            let model_statements = super::fold_models(&self.read_models, &rows);
 
             let accepted = || {
                 batches
@@ -965,12 +875,12 @@ impl LedgerStore for SqliteStore {
                     add(args.add(row.event_name))?;
                     add(args.add(row.data))?;
                     add(args.add(&row.hash[..]))?;
-                    add(args.add(row.event_id))?;
-                    add(args.add(row.time_ns))?;
-                    add(args.add(row.keys))?;
-                    add(args.add(row.error_code))?;
-                    add(args.add(row.account))?;
-                    add(args.add(row.principal))?;
+                    add(args.add(row.columns.event_id.as_str()))?;
+                    add(args.add(row.columns.time_ns))?;
+                    add(args.add(row.columns.keys.as_deref()))?;
+                    add(args.add(row.columns.error_code.as_deref()))?;
+                    add(args.add(row.columns.account.as_deref()))?;
+                    add(args.add(row.columns.principal.as_deref()))?;
                 }
                 bind_tree_rows(&mut args, &tree_rows)?;
                 for (key_id, wrapped) in &shredding_keys {
@@ -1187,97 +1097,16 @@ fn unpack_columns(
     Ok(out)
 }
 
-const EVENT_COLUMNS: &str =
-    "position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code, \
-     account, principal";
-
-fn stored_event(row: SqliteRow) -> Result<StoredEvent, StoreError> {
-    let position = row.try_get::<i64, _>("position").map_err(storage)? as u64;
-    let hash: Vec<u8> = row.try_get("hash").map_err(storage)?;
-    Ok(StoredEvent {
-        position,
-        stream: row.try_get("stream").map_err(storage)?,
-        stream_version: row
-            .try_get::<Option<i64>, _>("stream_version")
-            .map_err(storage)?
-            .map(|v| v as u64),
-        event_name: row.try_get("event_name").map_err(storage)?,
-        data: row.try_get("data").map_err(storage)?,
-        hash: hash.try_into().map_err(|_| StoreError::Corrupt {
-            position,
-            reason: "hash is not 32 bytes".into(),
-        })?,
-        event_id: row.try_get("event_id").map_err(storage)?,
-        time_ns: row.try_get("time_ns").map_err(storage)?,
-        keys: row.try_get("keys").map_err(storage)?,
-        error_code: row.try_get("error_code").map_err(storage)?,
-        account: row.try_get("account").map_err(storage)?,
-        principal: row.try_get("principal").map_err(storage)?,
-    })
-}
-
-const CHECKPOINT_SELECT: &str =
-    "SELECT tree_size, root_hash, note, created_ns FROM trail_checkpoints";
-
-fn stored_checkpoint(row: SqliteRow) -> Result<StoredCheckpoint, StoreError> {
-    let size = row.try_get::<i64, _>("tree_size").map_err(storage)? as u64;
-    let root: Vec<u8> = row.try_get("root_hash").map_err(storage)?;
-    Ok(StoredCheckpoint {
-        size,
-        root: root.try_into().map_err(|_| StoreError::Corrupt {
-            position: size,
-            reason: "a checkpoint's root is not 32 bytes".into(),
-        })?,
-        note: row.try_get("note").map_err(storage)?,
-        time_ns: row.try_get("created_ns").map_err(storage)?,
-    })
-}
+super::reads::sql_reader!(SqliteReader, SqliteRow);
 
 impl SqliteReader {
+    /// Queries are written in SQLite's placeholder syntax already.
+    fn sql(text: &str) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(text)
+    }
+
     pub async fn head(&self) -> Result<Head, StoreError> {
         read_head(&self.pool).await
-    }
-
-    pub async fn read_stream(
-        &self,
-        stream: &str,
-        from_version: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version"
-        ))
-        .bind(stream)
-        .bind(from_version as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage)?
-        .into_iter()
-        .map(stored_event)
-        .collect()
-    }
-
-    pub async fn read_all(
-        &self,
-        after: u64,
-        limit: usize,
-        lifecycle_only: bool,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let filter = if lifecycle_only {
-            "AND stream IS NOT NULL"
-        } else {
-            ""
-        };
-        sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? {filter} ORDER BY position LIMIT ?"
-        ))
-        .bind(after as i64)
-        .bind(limit.min(PAGE) as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage)?
-        .into_iter()
-        .map(stored_event)
-        .collect()
     }
 
     pub async fn wait_beyond(&self, position: u64) -> Result<Head, StoreError> {
@@ -1337,60 +1166,6 @@ impl SqliteReader {
             }
         }
         Ok(fetched)
-    }
-
-    pub async fn checkpoint(
-        &self,
-        size: Option<u64>,
-    ) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let newest = format!("{CHECKPOINT_SELECT} ORDER BY tree_size DESC LIMIT 1");
-        let sized = format!("{CHECKPOINT_SELECT} WHERE tree_size = ?");
-        let row = match size {
-            None => sqlx::query(&newest),
-            Some(size) => sqlx::query(&sized).bind(size as i64),
-        }
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage)?;
-        row.map(stored_checkpoint).transpose()
-    }
-
-    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        sqlx::query(&format!("{CHECKPOINT_SELECT} ORDER BY tree_size"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?
-            .into_iter()
-            .map(stored_checkpoint)
-            .collect()
-    }
-
-    pub async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
-        ))
-        .bind(event_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage)?
-        .map(stored_event)
-        .transpose()
-    }
-
-    pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query("SELECT key_id, wrapped FROM shredding_keys")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.into_iter()
-            .map(|row| {
-                let id: String = row.try_get("key_id").map_err(storage)?;
-                let key_id = KeyId::parse(&id).ok_or_else(|| {
-                    StoreError::Storage(format!("shredding_keys holds an invalid key id {id:?}"))
-                })?;
-                Ok((key_id, row.try_get("wrapped").map_err(storage)?))
-            })
-            .collect()
     }
 }
 

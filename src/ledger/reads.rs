@@ -1,0 +1,474 @@
+//! The reads every SQL backend answers the same way: one text per query, written with `?`
+//! placeholders, and one mapping of its rows. [`sql_reader!`] writes them into a backend's
+//! reader type (`SqliteReader`, `PostgresReader`), which supplies its `pool` and
+//! `sql(text)`, the text in its own placeholder syntax. (A macro, not generic code: sqlx's
+//! bounds for "any database" are longer than the queries.)
+
+pub(crate) const EVENT_COLUMNS: &str = "position, stream, stream_version, event_name, data, hash, \
+     event_id, time_ns, keys, error_code, account, principal";
+
+pub(crate) const CHECKPOINT_SELECT: &str =
+    "SELECT tree_size, root_hash, note, created_ns FROM trail_checkpoints";
+
+/// Events read per page by `read_all`.
+pub(crate) const PAGE: usize = 65_536;
+
+/// The walk of the query's first term, newest first: `(term, time_ns, position)` is the
+/// table's primary key, so the term and the time bounds are one range of the index.
+pub(crate) const TRAIL_HEAD: &str = "SELECT i.position, i.time_ns, e.data FROM trail_index AS i \
+     JOIN events AS e ON e.position = i.position \
+     WHERE i.term = ? AND i.time_ns >= ? AND (i.time_ns, i.position) <= (?, ?) AND i.position <= ?";
+/// Each further term: one primary-key lookup per row the walk meets.
+pub(crate) const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM trail_index AS j \
+     WHERE j.term = ? AND j.time_ns = i.time_ns AND j.position = i.position)";
+pub(crate) const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
+
+/// A key's last cryptographic use from the `key_usage` view (SQLite pushes `key_id` into it)
+/// and that event's time and JSON (for the request id).
+pub(crate) const KEY_USAGE_SQL: &str =
+    "SELECT u.last_operation, u.last_event_id, u.last_position, e.time_ns, e.data \
+     FROM key_usage AS u JOIN events AS e ON e.position = u.last_position WHERE u.key_id = ?";
+
+/// Every key's last cryptographic use, at once (the compliance report's "unused" column).
+pub(crate) const LAST_USES_SQL: &str = "SELECT u.key_id, e.time_ns FROM key_usage AS u \
+     JOIN events AS e ON e.position = u.last_position";
+
+/// The trail query's SQL for `terms` terms.
+pub(crate) fn trail_sql(terms: usize) -> String {
+    let mut sql = String::from(TRAIL_HEAD);
+    for _ in 1..terms {
+        sql.push_str(TRAIL_ALSO);
+    }
+    sql.push_str(TRAIL_TAIL);
+    sql
+}
+
+/// Write the shared reads into `$reader` (a type with a `pool` field and an associated
+/// `fn sql(&str) -> Cow<'_, str>`), whose rows are `$row`.
+macro_rules! sql_reader {
+    ($reader:ty, $row:ty) => {
+        const _: () = {
+        use $crate::domain::ids::KeyId;
+        use $crate::ledger::reads::*;
+        use $crate::ledger::trail::{self, KeyLastUse, KeyUsageReport, TrailHit, TrailQuery};
+        use $crate::ledger::{storage, StoreError, StoredCheckpoint, StoredEvent};
+        use $crate::projections::compliance::{ComplianceInput, KeyEventRow};
+        use replay::billing::{BillingInput, BillingMonth, Change, ChangeRow, KeyRow, Outcome, RequestKey};
+        use sqlx::Row as _;
+
+        impl $reader {
+            pub(crate) fn stored_event(row: $row) -> Result<StoredEvent, StoreError> {
+                let position = row.try_get::<i64, _>("position").map_err(storage)? as u64;
+                let hash: Vec<u8> = row.try_get("hash").map_err(storage)?;
+                Ok(StoredEvent {
+                    position,
+                    stream: row.try_get("stream").map_err(storage)?,
+                    stream_version: row
+                        .try_get::<Option<i64>, _>("stream_version")
+                        .map_err(storage)?
+                        .map(|v| v as u64),
+                    event_name: row.try_get("event_name").map_err(storage)?,
+                    data: row.try_get("data").map_err(storage)?,
+                    hash: hash.try_into().map_err(|_| StoreError::Corrupt {
+                        position,
+                        reason: "hash is not 32 bytes".into(),
+                    })?,
+                    event_id: row.try_get("event_id").map_err(storage)?,
+                    time_ns: row.try_get("time_ns").map_err(storage)?,
+                    keys: row.try_get("keys").map_err(storage)?,
+                    error_code: row.try_get("error_code").map_err(storage)?,
+                    account: row.try_get("account").map_err(storage)?,
+                    principal: row.try_get("principal").map_err(storage)?,
+                })
+            }
+
+            pub(crate) fn stored_checkpoint(row: $row) -> Result<StoredCheckpoint, StoreError> {
+                let size = row.try_get::<i64, _>("tree_size").map_err(storage)? as u64;
+                let root: Vec<u8> = row.try_get("root_hash").map_err(storage)?;
+                Ok(StoredCheckpoint {
+                    size,
+                    root: root.try_into().map_err(|_| StoreError::Corrupt {
+                        position: size,
+                        reason: "a checkpoint's root is not 32 bytes".into(),
+                    })?,
+                    note: row.try_get("note").map_err(storage)?,
+                    time_ns: row.try_get("created_ns").map_err(storage)?,
+                })
+            }
+
+        pub async fn read_stream(
+            &self,
+            stream: &str,
+            from_version: u64,
+        ) -> Result<Vec<StoredEvent>, StoreError> {
+            sqlx::query(&Self::sql(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version"
+            )))
+            .bind(stream)
+            .bind(from_version as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(Self::stored_event)
+            .collect()
+        }
+
+
+        pub async fn read_all(
+            &self,
+            after: u64,
+            limit: usize,
+            lifecycle_only: bool,
+        ) -> Result<Vec<StoredEvent>, StoreError> {
+            let filter = if lifecycle_only {
+                "AND stream IS NOT NULL"
+            } else {
+                ""
+            };
+            sqlx::query(&Self::sql(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? {filter} ORDER BY position LIMIT ?"
+            )))
+            .bind(after as i64)
+            .bind(limit.min(PAGE) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(Self::stored_event)
+            .collect()
+        }
+
+
+        pub async fn checkpoint(
+            &self,
+            size: Option<u64>,
+        ) -> Result<Option<StoredCheckpoint>, StoreError> {
+            let newest = format!("{CHECKPOINT_SELECT} ORDER BY tree_size DESC LIMIT 1");
+            let newest = Self::sql(&newest);
+            let sized = format!("{CHECKPOINT_SELECT} WHERE tree_size = ?");
+            let sized = Self::sql(&sized);
+            let row = match size {
+                None => sqlx::query(&newest),
+                Some(size) => sqlx::query(&sized).bind(size as i64),
+            }
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+            row.map(Self::stored_checkpoint).transpose()
+        }
+
+
+        pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+            sqlx::query(&Self::sql(&format!("{CHECKPOINT_SELECT} ORDER BY tree_size")))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(storage)?
+                .into_iter()
+                .map(Self::stored_checkpoint)
+                .collect()
+        }
+
+
+        pub async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+            sqlx::query(&Self::sql(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
+            )))
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?
+            .map(Self::stored_event)
+            .transpose()
+        }
+
+
+        pub async fn shredding_keys(&self) -> Result<Vec<(KeyId, Vec<u8>)>, StoreError> {
+            let rows = sqlx::query(&Self::sql("SELECT key_id, wrapped FROM shredding_keys"))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(storage)?;
+            rows.into_iter()
+                .map(|row| {
+                    let id: String = row.try_get("key_id").map_err(storage)?;
+                    let key_id = KeyId::parse(&id).ok_or_else(|| {
+                        StoreError::Storage(format!("shredding_keys holds an invalid key id {id:?}"))
+                    })?;
+                    Ok((key_id, row.try_get("wrapped").map_err(storage)?))
+                })
+                .collect()
+        }
+
+
+        /// The `billing` model's rows a month's report reads: the month's request counts (one
+        /// range of the primary key per account), and the keys and key changes before its end.
+        pub async fn billing_input(
+            &self,
+            month: BillingMonth,
+            account: Option<&str>,
+        ) -> Result<BillingInput, StoreError> {
+            let (_, end_s) = month.bounds();
+            let prefix = month.day_prefix();
+            // Days of the month sort between `YYYY-MM-` and `YYYY-MM-~`.
+            let upper = format!("{prefix}~");
+            let mut requests = Vec::new();
+            let accounts: Vec<String> = match account {
+                Some(a) => vec![a.to_owned()],
+                None => sqlx::query_scalar(&Self::sql(
+                    "SELECT DISTINCT account FROM billing_requests UNION SELECT account FROM billing_keys",
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(storage)?,
+            };
+            for account in &accounts {
+                // The report prices by key and pair spec and shows no operation, so SQLite sums
+                // the operations other than key-pair generation (fewer rows for the same bill).
+                let rows = sqlx::query(&Self::sql(
+                    "SELECT day, key_id, CASE WHEN operation LIKE 'GenerateDataKeyPair%' \
+                     THEN operation ELSE '' END AS op, pair_spec, outcome, CAST(SUM(requests) AS BIGINT) \
+                     FROM billing_requests WHERE account = ? AND day > ? AND day < ? \
+                     GROUP BY day, key_id, op, pair_spec, outcome",
+                ))
+                .bind(account)
+                .bind(&prefix)
+                .bind(&upper)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(storage)?;
+                for row in rows {
+                    let outcome: String = row.try_get(4).map_err(storage)?;
+                    let key = RequestKey {
+                        account: account.clone(),
+                        day: row.try_get(0).map_err(storage)?,
+                        key_id: row.try_get(1).map_err(storage)?,
+                        operation: row.try_get(2).map_err(storage)?,
+                        pair_spec: row.try_get(3).map_err(storage)?,
+                        outcome: Outcome::parse(&outcome).ok_or_else(|| {
+                            StoreError::Storage(format!("billing_requests: outcome {outcome:?}"))
+                        })?,
+                    };
+                    requests.push((key, row.try_get(5).map_err(storage)?));
+                }
+            }
+            let keys = sqlx::query(&Self::sql(
+                "SELECT key_id, account, key_spec, key_manager, created_s FROM billing_keys \
+                 WHERE created_s < ?",
+            ))
+            .bind(end_s)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|row| {
+                Ok(KeyRow {
+                    key_id: row.try_get(0).map_err(storage)?,
+                    account: row.try_get(1).map_err(storage)?,
+                    key_spec: row.try_get(2).map_err(storage)?,
+                    key_manager: row.try_get(3).map_err(storage)?,
+                    created_s: row.try_get(4).map_err(storage)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            let changes = sqlx::query(&Self::sql(
+                "SELECT key_id, seq, time_s, change FROM billing_key_changes WHERE time_s < ?",
+            ))
+            .bind(end_s)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|row| {
+                let change: String = row.try_get(3).map_err(storage)?;
+                Ok(ChangeRow {
+                    key_id: row.try_get(0).map_err(storage)?,
+                    seq: row.try_get::<i64, _>(1).map_err(storage)? as u64,
+                    time_s: row.try_get(2).map_err(storage)?,
+                    change: Change::parse(&change).ok_or_else(|| {
+                        StoreError::Storage(format!("billing_key_changes: change {change:?}"))
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(BillingInput {
+                requests,
+                keys,
+                changes,
+            })
+        }
+
+        pub async fn compliance_input(
+            &self,
+            as_of_ns: i64,
+            from_day: i64,
+        ) -> Result<ComplianceInput, StoreError> {
+            let as_of_day = as_of_ns.div_euclid(crate::projections::compliance::NS_PER_DAY);
+            let key_events = sqlx::query(&Self::sql(
+                "SELECT key_id, position, time_ns, event_type, account, principal, detail \
+                 FROM compliance_key_events WHERE time_ns <= ? ORDER BY position",
+            ))
+            .bind(as_of_ns)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|row| {
+                Ok(KeyEventRow {
+                    key_id: row.try_get(0).map_err(storage)?,
+                    position: row.try_get::<i64, _>(1).map_err(storage)? as u64,
+                    time_ns: row.try_get(2).map_err(storage)?,
+                    event_type: row.try_get(3).map_err(storage)?,
+                    account: row.try_get(4).map_err(storage)?,
+                    principal: row.try_get(5).map_err(storage)?,
+                    detail: row.try_get(6).map_err(storage)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            let outcome = |text: String| {
+                Outcome::parse(&text).ok_or_else(|| {
+                    StoreError::Storage(format!("compliance_requests: outcome {text:?}"))
+                })
+            };
+            // The period's days (one range of the primary key), summed by SQLite.
+            let mut by_principal = std::collections::BTreeMap::new();
+            for row in sqlx::query(&Self::sql(
+                "SELECT principal, account, key_id, outcome, CAST(SUM(requests) AS BIGINT) FROM compliance_requests \
+                 WHERE day >= ? AND day <= ? GROUP BY principal, account, key_id, outcome",
+            ))
+            .bind(from_day)
+            .bind(as_of_day)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            {
+                let key = (
+                    row.try_get(0).map_err(storage)?,
+                    row.try_get(1).map_err(storage)?,
+                    row.try_get(2).map_err(storage)?,
+                    outcome(row.try_get(3).map_err(storage)?)?,
+                );
+                by_principal.insert(key, row.try_get(4).map_err(storage)?);
+            }
+            let mut daily = std::collections::BTreeMap::new();
+            for row in sqlx::query(&Self::sql(
+                "SELECT day, key_id, CAST(SUM(requests) AS BIGINT) FROM compliance_requests \
+                 WHERE day >= ? AND day <= ? AND key_id != '' GROUP BY day, key_id",
+            ))
+            .bind(from_day)
+            .bind(as_of_day)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            {
+                daily.insert(
+                    (
+                        row.try_get::<i64, _>(0).map_err(storage)?,
+                        row.try_get(1).map_err(storage)?,
+                    ),
+                    row.try_get(2).map_err(storage)?,
+                );
+            }
+            let mut last_crypto_day = std::collections::BTreeMap::new();
+            for row in sqlx::query(&Self::sql(
+                "SELECT key_id, MAX(day) FROM compliance_requests WHERE day <= ? \
+                 AND outcome = 'succeeded' AND cryptographic = 1 GROUP BY key_id",
+            ))
+            .bind(as_of_day)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?
+            {
+                last_crypto_day.insert(
+                    row.try_get::<String, _>(0).map_err(storage)?,
+                    row.try_get::<i64, _>(1).map_err(storage)?,
+                );
+            }
+            Ok(ComplianceInput {
+                key_events,
+                by_principal,
+                daily,
+                last_crypto_day,
+            })
+        }
+
+        pub async fn trail(&self, query: &TrailQuery) -> Result<Vec<TrailHit>, StoreError> {
+            let terms = query.terms();
+            let sql = trail_sql(terms.len());
+            let (upper_time, upper_position) = query.upper();
+            let sql = Self::sql(&sql);
+            let mut q = sqlx::query(&sql)
+                .bind(&terms[0])
+                .bind(query.lower_ns())
+                .bind(upper_time)
+                .bind(upper_position)
+                .bind(query.up_to());
+            for term in &terms[1..] {
+                q = q.bind(term);
+            }
+            q.bind(query.limit.min(i64::MAX as usize) as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(storage)?
+                .into_iter()
+                .map(|row| {
+                    Ok(TrailHit {
+                        position: row.try_get::<i64, _>(0).map_err(storage)? as u64,
+                        time_ns: row.try_get(1).map_err(storage)?,
+                        data: row.try_get(2).map_err(storage)?,
+                    })
+                })
+                .collect()
+        }
+
+        pub async fn last_cryptographic_uses(
+            &self,
+        ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+            sqlx::query(&Self::sql(LAST_USES_SQL))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(storage)?
+                .into_iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get(0).map_err(storage)?,
+                        row.try_get(1).map_err(storage)?,
+                    ))
+                })
+                .collect()
+        }
+
+        pub async fn key_usage_report(&self, key_id: &str) -> Result<KeyUsageReport, StoreError> {
+            let row = sqlx::query(&Self::sql(KEY_USAGE_SQL))
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage)?;
+            let last_use = match row {
+                None => None,
+                Some(row) => {
+                    let data: Vec<u8> = row.try_get(4).map_err(storage)?;
+                    Some(KeyLastUse {
+                        operation: row.try_get(0).map_err(storage)?,
+                        event_id: row.try_get(1).map_err(storage)?,
+                        position: row.try_get::<i64, _>(2).map_err(storage)? as u64,
+                        time_ns: row.try_get(3).map_err(storage)?,
+                        request_id: trail::request_id(&data),
+                    })
+                }
+            };
+            let tracking_start_ns: Option<i64> =
+                sqlx::query_scalar(&Self::sql("SELECT time_ns FROM events ORDER BY position LIMIT 1"))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(storage)?
+                    .flatten();
+            Ok(KeyUsageReport {
+                last_use,
+                tracking_start_ns,
+            })
+        }
+        }
+        };
+    };
+}
+pub(crate) use sql_reader;
