@@ -19,6 +19,9 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub trail_origin: Option<String>,
     pub public_tlog: Option<bool>,
+    /// A PostgreSQL URL (`postgres://…`) instead of the data dir's SQLite file.
+    pub database: Option<String>,
+    pub root_key_file: Option<PathBuf>,
     /// `[billing]`: the price table (micro-dollars; any key left out keeps AWS's price).
     pub billing: Option<replay::billing::Prices>,
     /// `[compliance]`: the compliance report's thresholds.

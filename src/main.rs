@@ -35,6 +35,9 @@ enum Command {
     Verify {
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Verify the ledger on this PostgreSQL database instead of the data dir's file.
+        #[arg(long, env = "KEYLEDGER_DATABASE")]
+        database: Option<String>,
         /// A signed checkpoint saved earlier (from `/v1/trail/checkpoint`): the ledger must
         /// extend it; any rewrite of what it covered fails.
         #[arg(long)]
@@ -142,10 +145,17 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Verify {
             data_dir,
+            database,
             checkpoint,
             vkey,
         } => verify(
-            data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database.unwrap_or_else(|| {
+                data_dir
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+                    .join(LEDGER_FILE)
+                    .display()
+                    .to_string()
+            }),
             checkpoint,
             vkey,
         ),
@@ -207,8 +217,16 @@ struct ServeArgs {
     /// `/v1/trail/tlog/tile/…`; hashes only, never events) without credentials, for witnesses.
     #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG")]
     public_tlog: bool,
+    /// The ledger on PostgreSQL (`postgres://user:password@host:port/db`), shared by every
+    /// node started on it, instead of the data dir's SQLite file.
+    #[arg(long, env = "KEYLEDGER_DATABASE")]
+    database: Option<String>,
+    /// The root key file; nodes on one database must share it (or KEYLEDGER_ROOT_KEY)
+    /// [default: root.key in the data dir].
+    #[arg(long, env = "KEYLEDGER_ROOT_KEY_FILE")]
+    root_key_file: Option<PathBuf>,
     /// A TOML file with any of: data_dir, listen, region, account_id, workers,
-    /// trail_origin, public_tlog.
+    /// trail_origin, public_tlog, database, root_key_file.
     #[arg(long, env = "KEYLEDGER_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -222,6 +240,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         workers,
         trail_origin,
         public_tlog,
+        database,
+        root_key_file,
         config,
     } = args;
     let file = match &config {
@@ -249,6 +269,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let trail_origin = trail_origin.or(file.trail_origin);
+    let database = database.or(file.database);
+    if let Some(url) = &database {
+        if !keyledger::ledger::postgres::is_postgres_url(url) {
+            bail!("--database must be a postgres:// or postgresql:// URL");
+        }
+    }
+    let root_key_file = root_key_file.or(file.root_key_file);
     let public_tlog = public_tlog || file.public_tlog.unwrap_or(false);
     let workers = workers
         .or(file.workers)
@@ -279,7 +306,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             region,
             account_id,
             trail_origin,
+            database: database.clone(),
+            root_key_file,
         };
+        if let Some(url) = &database {
+            println!("database {}", keyledger::ledger::postgres::redacted(url));
+        }
         match bootstrap::open(&settings).await {
             Ok(opened) => {
                 println!("account {}", opened.account_id);
@@ -517,15 +549,15 @@ fn events_bar(message: &'static str) -> anyhow::Result<indicatif::ProgressBar> {
     Ok(bar)
 }
 
+/// `location`: the SQLite file, or a PostgreSQL URL.
 fn verify(
-    data_dir: PathBuf,
+    location: String,
     checkpoint: Option<PathBuf>,
     vkey: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let path = data_dir.join(LEDGER_FILE);
     let vkey = match vkey {
         // A verifier key has no '/' after its name… but a path does; accept either.
         Some(v) if std::path::Path::new(&v).is_file() => Some(std::fs::read_to_string(&v)?),
@@ -543,8 +575,8 @@ fn verify(
     };
     let bar = events_bar("verify")?;
     let started = std::time::Instant::now();
-    let result = runtime.block_on(replay::verify_ledger(
-        &path,
+    let result = runtime.block_on(replay::verify_location(
+        &location,
         &options,
         &mut |done, total| {
             bar.set_length(total);

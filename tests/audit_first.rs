@@ -51,6 +51,8 @@ async fn nothing_is_answered_unaudited() {
         region: Region::parse("us-east-1").unwrap(),
         account_id: None,
         trail_origin: None,
+        database: None,
+        root_key_file: None,
     };
     let flag = fail.clone();
     let opened = open_with(

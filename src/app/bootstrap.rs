@@ -8,6 +8,7 @@ use crate::crypto::root_key::{RootKey, RootKeyError, LABEL_ACCESS_KEY_SECRET};
 use crate::crypto::secret::random_bytes;
 use crate::domain::events::{AccessKeyCreated, AccountCreated, Actor, DomainEvent, Sealed};
 use crate::domain::ids::{AccountId, Region};
+use crate::ledger::postgres::PostgresLedger;
 use crate::ledger::sqlite::{SqliteLedger, SqliteStore};
 use crate::ledger::{AppendBatch, Ledger, LedgerStore, StoreError};
 use crate::projections::{read_models, Projections};
@@ -31,6 +32,12 @@ pub struct Settings {
     pub account_id: Option<AccountId>,
     /// The trail checkpoints' origin [default: `keyledger/<account id>`]; fixed at creation.
     pub trail_origin: Option<String>,
+    /// A PostgreSQL URL: the ledger lives there, shared with other nodes, instead of in
+    /// the data dir's SQLite file.
+    pub database: Option<String>,
+    /// The root key file [default: `root.key` in the data dir]; nodes sharing a database
+    /// share it (or `KEYLEDGER_ROOT_KEY`).
+    pub root_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +75,12 @@ pub struct Opened {
     pub account_id: AccountId,
 }
 
-/// Open `settings.data_dir` with the SQLite store.
+/// Open `settings.data_dir` with its SQLite store, or the PostgreSQL database it names.
 pub async fn open(settings: &Settings) -> Result<Opened, BootstrapError> {
-    open_with(settings, |store| store, Arc::new(SystemClock)).await
+    match &settings.database {
+        None => open_with(settings, |store| store, Arc::new(SystemClock)).await,
+        Some(url) => open_postgres(settings, url, Arc::new(SystemClock)).await,
+    }
 }
 
 /// Open with the SQLite store wrapped by `wrap` (tests wrap it in one that fails on purpose).
@@ -79,6 +89,47 @@ pub async fn open_with<S: LedgerStore>(
     wrap: impl FnOnce(SqliteStore) -> S,
     clock: Arc<dyn Clock>,
 ) -> Result<Opened, BootstrapError> {
+    let keyring = prepare_data_dir(settings)?;
+    let opened = SqliteLedger::open(&settings.data_dir.join(LEDGER_FILE), read_models()).await?;
+    start(
+        settings,
+        keyring,
+        wrap(opened.store),
+        opened.reader,
+        None,
+        clock,
+    )
+    .await
+}
+
+/// Open on a PostgreSQL database other nodes may share. The opening lock is held until
+/// this node is ready, so one node bootstraps and the others find what it made.
+pub async fn open_postgres(
+    settings: &Settings,
+    url: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<Opened, BootstrapError> {
+    let keyring = prepare_data_dir(settings)?;
+    let mut opened = PostgresLedger::open(url, read_models()).await?;
+    let opening = opened.opening.take();
+    let started = start(
+        settings,
+        keyring,
+        opened.store,
+        opened.reader,
+        Some(opened.head.position),
+        clock,
+    )
+    .await;
+    if let Some(conn) = opening {
+        use sqlx::Connection as _;
+        let _ = conn.close().await;
+    }
+    started
+}
+
+/// The data dir (owner only) and the keyring on the root key.
+fn prepare_data_dir(settings: &Settings) -> Result<Arc<Keyring>, BootstrapError> {
     let dir = &settings.data_dir;
     let io = |source| BootstrapError::Io {
         path: dir.display().to_string(),
@@ -91,23 +142,43 @@ pub async fn open_with<S: LedgerStore>(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
     }
-
     let root = match RootKey::from_env(ROOT_KEY_ENV)? {
         Some(root) => root,
-        None => RootKey::load_or_create_file(&dir.join(ROOT_KEY_FILE))?.0,
+        None => {
+            let file = settings
+                .root_key_file
+                .clone()
+                .unwrap_or_else(|| dir.join(ROOT_KEY_FILE));
+            RootKey::load_or_create_file(&file)?.0
+        }
     };
-    let keyring = Arc::new(Keyring::new(root));
-    let opened = SqliteLedger::open(&dir.join(LEDGER_FILE), read_models()).await?;
+    Ok(Arc::new(Keyring::new(root)))
+}
 
+/// Projections rebuilt, the writer started, the account bootstrapped (first start only).
+/// `head`: replay only up to it (the writer takes in the rest as other nodes' appends).
+async fn start<S: LedgerStore>(
+    settings: &Settings,
+    keyring: Arc<Keyring>,
+    store: S,
+    reader: crate::ledger::LedgerReader,
+    head: Option<u64>,
+    clock: Arc<dyn Clock>,
+) -> Result<Opened, BootstrapError> {
+    let dir = &settings.data_dir;
     // Rebuild every in-memory projection from the log before anything is served.
     let projections = Arc::new(Projections::new(keyring.clone()));
-    for (key_id, wrapped) in opened.reader.shredding_keys().await? {
+    for (key_id, wrapped) in reader.shredding_keys().await? {
         keyring.add_wrapped_shredding_key(key_id, wrapped);
     }
-    projections.replay(&opened.reader.read_lifecycle(0).await?)?;
+    let mut lifecycle = reader.read_lifecycle(0).await?;
+    if let Some(head) = head {
+        lifecycle.retain(|e| e.position <= head);
+    }
+    projections.replay(&lifecycle)?;
     // Nothing is served, nor appended, on a ledger whose evidence does not hold.
     let checked =
-        super::evidence::check_ledger(&opened.reader, projections.trail_keys.current().as_deref())
+        super::evidence::check_ledger(&reader, projections.trail_keys.current().as_deref())
             .await
             .map_err(BootstrapError::BrokenLedger)?;
     tracing::info!(
@@ -116,10 +187,10 @@ pub async fn open_with<S: LedgerStore>(
         "ledger checked since its newest checkpoint"
     );
 
-    let ledger = Ledger::start(wrap(opened.store), projections.clone());
+    let ledger = Ledger::start(store, projections.clone());
     let service = Arc::new(Service {
         ledger,
-        reader: opened.reader.clone(),
+        reader: reader.clone(),
         projections,
         keyring,
         clock,

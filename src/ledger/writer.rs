@@ -5,8 +5,8 @@
 //! [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY) while there are new events, and on demand.
 
 use super::{
-    AppendBatch, AppendError, AppendOutcome, CheckpointSigner, LedgerStore, NewEvent, StoreError,
-    StoredCheckpoint, CHECKPOINT_EVERY,
+    AppendBatch, AppendError, AppendOutcome, CheckpointSigner, Foreign, LedgerStore, NewEvent,
+    StoreError, StoredCheckpoint, CHECKPOINT_EVERY,
 };
 use crate::domain::ids::KeyId;
 use std::ops::Range;
@@ -134,11 +134,27 @@ impl CommitStats {
 struct Delivery {
     pending: Vec<Pending>,
     outcome: Result<Vec<AppendOutcome>, StoreError>,
+    /// What other nodes appended before this group: told first, in log order.
+    foreign: Foreign,
+}
+
+/// Tell the projections what other nodes appended.
+fn deliver_foreign(foreign: &Foreign, listener: &dyn CommitListener) {
+    if foreign.events.is_empty() && foreign.shredding_keys.is_empty() {
+        return;
+    }
+    let events: Vec<(u64, &NewEvent)> = foreign.events.iter().map(|(p, e)| (*p, e)).collect();
+    listener.committed(&events, &foreign.shredding_keys);
 }
 
 impl Delivery {
     fn deliver(self, listener: &dyn CommitListener) {
-        let Delivery { pending, outcome } = self;
+        let Delivery {
+            pending,
+            outcome,
+            foreign,
+        } = self;
+        deliver_foreign(&foreign, listener);
         match outcome {
             Ok(outcomes) => {
                 let mut committed: Vec<(u64, &NewEvent)> = Vec::new();
@@ -207,6 +223,20 @@ impl Checkpoints {
     }
 }
 
+/// Resolves when the backend announces a head beyond what this store has (never, for a
+/// backend one node writes alone).
+async fn announced(watch: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match watch {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                // The announcer is gone: nothing more will come.
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// The group-commit loop. Group N+1 is handed to the store before group N is delivered, so
 /// telling projections and waking N's callers overlaps N+1's commit instead of delaying it.
 async fn run<S: LedgerStore>(
@@ -222,6 +252,7 @@ async fn run<S: LedgerStore>(
     };
     // A control message that ended the gathering of a group, handled after it commits.
     let mut control: Option<Message> = None;
+    let mut foreign_appends = store.foreign_appends();
     loop {
         if let Some(message) = control.take() {
             match message {
@@ -245,9 +276,30 @@ async fn run<S: LedgerStore>(
                     done.deliver(listener.as_ref());
                 }
                 checkpoints.write_if_due(&mut store).await;
-                let received = match (checkpoints.due, &checkpoints.signer) {
-                    (Some(due), Some(_)) => tokio::time::timeout_at(due, rx.recv()).await.ok(),
-                    _ => Some(rx.recv().await),
+                let due = match (checkpoints.due, &checkpoints.signer) {
+                    (Some(due), Some(_)) => Some(due),
+                    _ => None,
+                };
+                let received = tokio::select! {
+                    received = rx.recv() => Some(received),
+                    () = async {
+                        match due {
+                            Some(due) => tokio::time::sleep_until(due).await,
+                            None => std::future::pending().await,
+                        }
+                    } => None,
+                    // Another node appended: take it in while idle (busy, every append does).
+                    () = announced(&mut foreign_appends) => {
+                        if let Err(e) = store.catch_up().await {
+                            tracing::error!(error = %e, "cannot read other nodes' appends; will retry");
+                        }
+                        let foreign = store.take_foreign();
+                        if !foreign.events.is_empty() {
+                            checkpoints.appended();
+                        }
+                        deliver_foreign(&foreign, listener.as_ref());
+                        continue;
+                    }
                 };
                 match received {
                     None => continue, // a checkpoint fell due
@@ -290,6 +342,7 @@ async fn run<S: LedgerStore>(
         })
         .await;
         drop(batches);
+        let foreign = store.take_foreign();
         stats.record(
             pending.iter().map(|p| p.batch.events.len()).sum(),
             started.elapsed(),
@@ -297,7 +350,11 @@ async fn run<S: LedgerStore>(
         if outcome.is_ok() {
             checkpoints.appended();
         }
-        delivering = Some(Delivery { pending, outcome });
+        delivering = Some(Delivery {
+            pending,
+            outcome,
+            foreign,
+        });
         checkpoints.write_if_due(&mut store).await;
     }
 }

@@ -314,6 +314,8 @@ impl InProcess {
             region: Region::parse("us-east-1").unwrap(),
             account_id: None,
             trail_origin: None,
+            database: None,
+            root_key_file: None,
         };
         let opened = open_with(&settings, |store| store, clock.clone())
             .await
