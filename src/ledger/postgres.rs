@@ -24,7 +24,7 @@ use sqlx::{Arguments as _, PgConnection, PgPool, Row as _};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -66,12 +66,40 @@ pub struct Faults {
     pub report_failure_after_commit: AtomicBool,
 }
 
-/// How long appends held the advisory lock, and how many events they carried: the
-/// ceiling one global lock puts on the log (`keyledger-bench`, the decision record).
-#[derive(Debug, Default, Clone)]
-pub struct LockStats {
+/// How long commits held the advisory lock, and their sizes: the ceiling one global lock
+/// puts on the log (`docs/decisions/0012-postgresql-ledger.md`). Logged every few seconds
+/// at debug level (`KEYLEDGER_LOG=keyledger::ledger::postgres=debug`).
+#[derive(Debug, Default)]
+struct LockStats {
     /// (microseconds the lock was held, events appended), one per commit.
-    pub commits: Vec<(u32, u32)>,
+    commits: Vec<(u32, u32)>,
+    since: Option<std::time::Instant>,
+}
+
+impl LockStats {
+    fn record(&mut self, held: Duration, events: usize) {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.commits
+            .push((held.as_micros().min(u32::MAX as u128) as u32, events as u32));
+        if since.elapsed() < Duration::from_secs(5) {
+            return;
+        }
+        let mut held: Vec<u32> = self.commits.iter().map(|c| c.0).collect();
+        held.sort_unstable();
+        let at = |q: f64| held[((held.len() - 1) as f64 * q) as usize];
+        let events: u64 = self.commits.iter().map(|c| c.1 as u64).sum();
+        let busy: u64 = held.iter().map(|&h| h as u64).sum();
+        tracing::debug!(
+            commits = held.len(),
+            events_per_commit = events as f64 / held.len() as f64,
+            lock_held_p50_us = at(0.5),
+            lock_held_p99_us = at(0.99),
+            // Events per second of lock time: what one lock allows, whatever the nodes.
+            lock_ceiling_events_per_s = events as f64 * 1e6 / busy.max(1) as f64,
+            "advisory lock"
+        );
+        *self = LockStats::default();
+    }
 }
 
 /// One node's writer: a pool, the head it last saw and the caches that go with it.
@@ -87,7 +115,7 @@ pub struct PostgresStore {
     announced: watch::Receiver<u64>,
     faults: Arc<Faults>,
     foreign: Foreign,
-    lock_stats: Option<Arc<Mutex<LockStats>>>,
+    lock_stats: LockStats,
 }
 
 /// The read side: a pool, woken by this node's appends and by every node's announcements.
@@ -294,7 +322,7 @@ impl PostgresLedger {
             announced,
             faults: Arc::default(),
             foreign: Foreign::default(),
-            lock_stats: None,
+            lock_stats: LockStats::default(),
         };
         for model in read_models {
             if store.checkpoint(model.name()).await? != Some(store.current_head().await?.position) {
@@ -361,13 +389,6 @@ impl PostgresStore {
     /// Switches for fault-injection tests.
     pub fn faults(&self) -> Arc<Faults> {
         self.faults.clone()
-    }
-
-    /// Record how long each commit holds the advisory lock (for the benchmark).
-    pub fn record_lock_stats(&mut self) -> Arc<Mutex<LockStats>> {
-        self.lock_stats
-            .get_or_insert_with(|| Arc::new(Mutex::new(LockStats::default())))
-            .clone()
     }
 
     async fn current_head(&self) -> Result<Head, StoreError> {
@@ -773,11 +794,7 @@ impl PostgresStore {
             .await
             .map_err(storage)?;
         let mut committed = tx.commit().await.map_err(storage);
-        if let Some(stats) = &self.lock_stats {
-            let held = locked.elapsed().as_micros().min(u32::MAX as u128) as u32;
-            let mut stats = stats.lock().unwrap_or_else(|p| p.into_inner());
-            stats.commits.push((held, rows.len() as u32));
-        }
+        self.lock_stats.record(locked.elapsed(), rows.len());
         if committed.is_ok()
             && self
                 .faults
