@@ -73,6 +73,24 @@ async fn events(url: &str, stream: &str) -> Vec<(i64, i64, String)> {
     .unwrap()
 }
 
+/// Encrypt `text` on one node, decrypt it on the other.
+async fn round_trip(on: &aws_sdk_kms::Client, off: &aws_sdk_kms::Client, key: &str, text: &[u8]) {
+    let sealed = on
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(text.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let opened = off
+        .decrypt()
+        .ciphertext_blob(sealed.ciphertext_blob.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), text);
+}
+
 fn verify(url: &str) -> (bool, String) {
     let out = std::process::Command::new(common::BIN)
         .args(["verify", "--database", url])
@@ -119,34 +137,8 @@ async fn what_one_node_does_the_other_sees() {
     .await;
     eprintln!("a key created on A was described on B after {lag:?}");
     // Encrypt on A, Decrypt on B (and the other way round).
-    let on_a = a
-        .encrypt()
-        .key_id(&key)
-        .plaintext(Blob::new(b"from A".to_vec()))
-        .send()
-        .await
-        .unwrap();
-    let opened = b
-        .decrypt()
-        .ciphertext_blob(on_a.ciphertext_blob.unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(opened.plaintext.unwrap().as_ref(), b"from A");
-    let on_b = b
-        .encrypt()
-        .key_id(&key)
-        .plaintext(Blob::new(b"from B".to_vec()))
-        .send()
-        .await
-        .unwrap();
-    let opened = a
-        .decrypt()
-        .ciphertext_blob(on_b.ciphertext_blob.unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(opened.plaintext.unwrap().as_ref(), b"from B");
+    round_trip(a, b, &key, b"from A").await;
+    round_trip(b, a, &key, b"from B").await;
     // Disable on A: once the lag has passed, Encrypt on B fails as AWS answers it.
     a.disable_key().key_id(&key).send().await.unwrap();
     eventually("A's DisableKey on B", || async {

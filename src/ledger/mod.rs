@@ -601,3 +601,33 @@ pub(crate) fn fold_models(
         })
         .collect()
 }
+
+/// The stored hashes the frontier of a trail tree of `size` leaves is made from: (level,
+/// index range), one per frontier subtree; [`frontier_from`] makes it from them.
+pub(crate) fn frontier_needs(size: u64) -> Vec<(u8, Range<u64>)> {
+    replay::trail::frontier_ranges(size)
+        .into_iter()
+        .map(|(level, start)| replay::trail::node_source(level, start >> level))
+        .collect()
+}
+
+/// The frontier of the stored tree of `size` leaves from the hashes [`frontier_needs`] named.
+pub(crate) fn frontier_from(
+    size: u64,
+    stored: Vec<Vec<[u8; 32]>>,
+) -> Result<replay::trail::Frontier, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        position: size,
+        reason,
+    };
+    let roots = replay::trail::frontier_ranges(size)
+        .into_iter()
+        .zip(&stored)
+        .map(|((level, start), stored)| {
+            replay::trail::node_from_stored(level, start >> level, stored)
+                .map_err(|e| corrupt(format!("trail tree: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    replay::trail::Frontier::from_subtrees(size, roots)
+        .map_err(|e| corrupt(format!("trail tree: {e}")))
+}

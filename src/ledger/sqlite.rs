@@ -646,21 +646,11 @@ async fn read_stored_hashes<'c>(
 
 /// The frontier of the stored tree of `size` leaves.
 async fn load_frontier(conn: &mut SqliteConnection, size: u64) -> Result<Frontier, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        position: size,
-        reason,
-    };
-    let mut roots = Vec::new();
-    for (level, start) in replay::trail::frontier_ranges(size) {
-        let n = start >> level;
-        let (base, range) = replay::trail::node_source(level, n);
-        let stored = read_stored_hashes(&mut *conn, base, range).await?;
-        roots.push(
-            replay::trail::node_from_stored(level, n, &stored)
-                .map_err(|e| corrupt(format!("trail tree: {e}")))?,
-        );
+    let mut stored = Vec::new();
+    for (level, range) in super::frontier_needs(size) {
+        stored.push(read_stored_hashes(&mut *conn, level, range).await?);
     }
-    Frontier::from_subtrees(size, roots).map_err(|e| corrupt(format!("trail tree: {e}")))
+    super::frontier_from(size, stored)
 }
 
 /// Bring the stored tree up to the log's head: events without stored hashes (a ledger from
