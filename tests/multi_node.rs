@@ -184,6 +184,33 @@ async fn what_one_node_does_the_other_sees() {
     let stream = events(&nodes.url, &format!("key/{key}")).await;
     let versions: Vec<i64> = stream.iter().map(|(_, v, _)| *v).collect();
     assert_eq!(versions, (1..=versions.len() as i64).collect::<Vec<_>>());
+    // Both nodes are caught up: ready, and their lag gauges say so.
+    let http = reqwest::Client::new();
+    for node in [&nodes.a, &nodes.b] {
+        eventually("a caught-up node", || async {
+            let ready = http
+                .get(format!("{}/readyz", node.endpoint))
+                .send()
+                .await
+                .unwrap();
+            let status = ready.status();
+            let body: serde_json::Value = ready.json().await.unwrap();
+            status == 200 && body["status"] == "ready" && body["tail_lag_events"] == 0
+        })
+        .await;
+        let metrics = http
+            .get(format!("{}/metrics", node.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("\nkeyledger_tail_lag_events 0\n"),
+            "{metrics}"
+        );
+    }
     verified(&nodes.url).await;
 }
 

@@ -73,6 +73,7 @@ pub fn serve(
             .route("/", trail_query::cloudtrail_route())
             .route("/", web::post().to(aws_json))
             .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .route("/v1/keys/{key:.+}", web::get().to(native_key))
             .configure(evidence::routes)
@@ -96,6 +97,33 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     }
 }
 
+/// A node behind other nodes' appends for longer than this is not ready: it would answer
+/// from stale key state (a load balancer sends requests to the others meanwhile).
+pub const READY_MAX_TAIL_LAG_SECONDS: f64 = 5.0;
+
+/// Ready to serve: opened, and not behind the other nodes on its database by more than
+/// [`READY_MAX_TAIL_LAG_SECONDS`].
+async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
+    let Some(ready) = shared.ready.get() else {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("application/json")
+            .body(r#"{"status":"starting"}"#);
+    };
+    let lag = ready.service.ledger.tail_lag();
+    let body = serde_json::json!({
+        "tail_lag_events": lag.events,
+        "tail_lag_seconds": lag.seconds,
+    });
+    if lag.seconds > READY_MAX_TAIL_LAG_SECONDS {
+        let mut body = body;
+        body["status"] = "behind".into();
+        return HttpResponse::ServiceUnavailable().json(body);
+    }
+    let mut body = body;
+    body["status"] = "ready".into();
+    HttpResponse::Ok().json(body)
+}
+
 /// Prometheus text exposition: what operators alert on.
 async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
     let refused = shared.ready.get().map_or(0, |r| {
@@ -103,12 +131,20 @@ async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
             .refused_unaudited
             .load(std::sync::atomic::Ordering::Relaxed)
     });
+    let lag = shared.ready.get().map(|r| r.service.ledger.tail_lag());
+    let (lag_events, lag_seconds) = lag.map_or((0, 0.0), |l| (l.events, l.seconds));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(format!(
             "# HELP keyledger_calls_refused_unaudited_total Calls failed because their audit event could not be written.\n\
              # TYPE keyledger_calls_refused_unaudited_total counter\n\
-             keyledger_calls_refused_unaudited_total {refused}\n"
+             keyledger_calls_refused_unaudited_total {refused}\n\
+             # HELP keyledger_tail_lag_events Events other nodes appended that this node has not applied yet.\n\
+             # TYPE keyledger_tail_lag_events gauge\n\
+             keyledger_tail_lag_events {lag_events}\n\
+             # HELP keyledger_tail_lag_seconds How long this node has been behind other nodes' appends.\n\
+             # TYPE keyledger_tail_lag_seconds gauge\n\
+             keyledger_tail_lag_seconds {lag_seconds}\n"
         ))
 }
 

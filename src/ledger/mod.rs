@@ -28,7 +28,7 @@ use std::ops::Range;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use writer::{CommitListener, Ledger};
+pub use writer::{CommitListener, Ledger, TailLag};
 
 /// Checkpoints are made at least this often while there are new events.
 pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -43,14 +43,85 @@ enum Message {
 #[derive(Clone)]
 pub struct Ledger {
     queue: mpsc::Sender<Message>,
+    tail: Arc<Tail>,
+}
+
+/// How far this node's projections are behind the log other nodes announce (always caught
+/// up on a backend one node writes alone).
+#[derive(Debug, Default)]
+pub struct Tail {
+    /// The newest head position announced by any node.
+    announced: std::sync::atomic::AtomicU64,
+    /// The newest position this node's projections have applied.
+    applied: std::sync::atomic::AtomicU64,
+    /// Since when (ms since `epoch`) the node has been behind; 0 while it is not.
+    behind_since_ms: std::sync::atomic::AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+}
+
+/// A node's tail lag: events announced but not applied, and for how long it has been behind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TailLag {
+    pub events: u64,
+    pub seconds: f64,
+}
+
+impl Tail {
+    fn now_ms(&self) -> u64 {
+        // 1 + elapsed, so that 0 keeps meaning "not behind".
+        1 + self
+            .epoch
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+    }
+
+    fn update(&self, announced: Option<u64>, applied: Option<u64>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Some(a) = announced {
+            self.announced.fetch_max(a, SeqCst);
+        }
+        if let Some(a) = applied {
+            self.applied.fetch_max(a, SeqCst);
+        }
+        if self.announced.load(SeqCst) > self.applied.load(SeqCst) {
+            let _ = self
+                .behind_since_ms
+                .compare_exchange(0, self.now_ms(), SeqCst, SeqCst);
+        } else {
+            self.behind_since_ms.store(0, SeqCst);
+        }
+    }
+
+    pub fn lag(&self) -> TailLag {
+        use std::sync::atomic::Ordering::SeqCst;
+        let since = self.behind_since_ms.load(SeqCst);
+        TailLag {
+            events: self
+                .announced
+                .load(SeqCst)
+                .saturating_sub(self.applied.load(SeqCst)),
+            seconds: if since == 0 {
+                0.0
+            } else {
+                self.now_ms().saturating_sub(since) as f64 / 1000.0
+            },
+        }
+    }
 }
 
 impl Ledger {
     /// Start the writer task over `store`.
     pub fn start<S: LedgerStore>(store: S, listener: Arc<dyn CommitListener>) -> Ledger {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run(store, rx, listener));
-        Ledger { queue }
+        let tail = Arc::new(Tail::default());
+        tokio::spawn(run(store, rx, listener, tail.clone()));
+        Ledger { queue, tail }
+    }
+
+    /// How far this node is behind other nodes' appends.
+    pub fn tail_lag(&self) -> TailLag {
+        self.tail.lag()
     }
 
     /// Sign checkpoints with `signer` from now on (the note key is unsealed after the
@@ -243,6 +314,7 @@ async fn run<S: LedgerStore>(
     mut store: S,
     mut rx: mpsc::Receiver<Message>,
     listener: Arc<dyn CommitListener>,
+    tail: Arc<Tail>,
 ) {
     let mut stats = CommitStats::default();
     let mut delivering: Option<Delivery> = None;
@@ -290,6 +362,8 @@ async fn run<S: LedgerStore>(
                     } => None,
                     // Another node appended: take it in while idle (busy, every append does).
                     () = announced(&mut foreign_appends) => {
+                        let newest = foreign_appends.as_mut().map(|rx| *rx.borrow_and_update());
+                        tail.update(newest, None);
                         if let Err(e) = store.catch_up().await {
                             tracing::error!(error = %e, "cannot read other nodes' appends; will retry");
                         }
@@ -298,6 +372,7 @@ async fn run<S: LedgerStore>(
                             checkpoints.appended();
                         }
                         deliver_foreign(&foreign, listener.as_ref());
+                        tail.update(None, Some(foreign.head));
                         continue;
                     }
                 };
@@ -343,6 +418,11 @@ async fn run<S: LedgerStore>(
         .await;
         drop(batches);
         let foreign = store.take_foreign();
+        if let Ok(outcomes) = &outcome {
+            // Applied once delivered, which happens before the next append or wait.
+            let own = outcomes.iter().flatten().map(|r| r.end - 1).max();
+            tail.update(None, own.max(Some(foreign.head)));
+        }
         stats.record(
             pending.iter().map(|p| p.batch.events.len()).sum(),
             started.elapsed(),
