@@ -18,8 +18,8 @@ pub mod trail;
 pub mod verify;
 
 pub use verify::{
-    verify_ledger, verify_location, verify_postgres, verify_rows, verify_sqlite, ChainVerifier,
-    StoredRow, Verified, VerifyError, VerifyOptions,
+    is_postgres_url, verify_ledger, verify_location, verify_postgres, verify_rows, verify_sqlite,
+    without_userinfo, ChainVerifier, StoredRow, Verified, VerifyError, VerifyOptions,
 };
 
 /// The hash before the first event.

@@ -198,7 +198,7 @@ pub async fn verify_location(
     options: &VerifyOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verified, VerifyError> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+    if is_postgres_url(location) {
         verify_postgres(location, options, progress).await
     } else {
         verify_ledger(Path::new(location), options, progress).await
@@ -396,9 +396,14 @@ impl Source {
     }
 }
 
+/// Whether `location` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
 /// `url` without its userinfo and query (either can hold the password): what a message
 /// may show of it.
-fn without_userinfo(url: &str) -> String {
+pub fn without_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "the database URL".into();
     };

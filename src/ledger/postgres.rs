@@ -43,21 +43,10 @@ const TAIL_POLL: Duration = Duration::from_millis(500);
 /// Times an append is tried again after an ambiguous failure that did not land.
 const MAX_ATTEMPTS: usize = 3;
 
-/// A PostgreSQL URL without its password, for messages.
-pub fn redacted(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://…@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 /// Whether `location` names a PostgreSQL database rather than a SQLite file.
-pub fn is_postgres_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
-}
+pub use replay::is_postgres_url;
+/// A PostgreSQL URL without its password (userinfo or query), for messages.
+pub use replay::without_userinfo as redacted;
 
 /// Faults a test can switch on in a real store.
 #[derive(Debug, Default)]
@@ -822,10 +811,14 @@ async fn run_statements(
         for value in &statement.params {
             bind_value(&mut args, value)?;
         }
-        sqlx::query_with(&numbered(&statement.sql), args)
+        let sql = numbered(&statement.sql);
+        // Not prepared once and kept: a value's type goes with the value (a NULL is bound as
+        // BIGINT), and a kept statement would hold the types of its first call's values.
+        sqlx::query_with(&sql, args)
+            .persistent(false)
             .execute(&mut *conn)
             .await
-            .map_err(storage)?;
+            .map_err(|e| StoreError::Storage(format!("{e} in: {sql}")))?;
     }
     Ok(())
 }
@@ -900,6 +893,10 @@ impl LedgerStore for PostgresStore {
     }
 
     async fn catch_up(&mut self) -> Result<(), StoreError> {
+        // Our own commits are announced to us too: nothing to read for those.
+        if *self.announced.borrow() <= self.head.position {
+            return Ok(());
+        }
         // No lock: positions are assigned and committed under it, so what is visible is
         // always a gap-free prefix of the log.
         let mut conn = self.pool.acquire().await.map_err(storage)?;
