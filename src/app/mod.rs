@@ -66,9 +66,47 @@ impl Clock for ManualClock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub account: AccountId,
+    /// The ARN the trail records (CloudTrail's `userIdentity.arn`): the root's, the user's,
+    /// or a role session's `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
     pub principal_arn: String,
     pub user_name: String,
     pub access_key_id: String,
+    pub kind: CallerKind,
+}
+
+/// What kind of IAM identity signed the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerKind {
+    /// The account's root user (`arn:aws:iam::<account>:root`).
+    Root,
+    /// An IAM user; `Caller::user_name` is its name.
+    User,
+    /// A session of a role, from AssumeRole's temporary credentials.
+    AssumedRole {
+        /// `arn:aws:iam::<account>:role/<path><name>`: what policies name.
+        role_arn: String,
+        role_name: String,
+        session_name: String,
+        expires: OffsetDateTime,
+    },
+}
+
+impl Caller {
+    /// The caller as policies match it.
+    pub fn principal(&self) -> crate::domain::policy::Principal {
+        let (arn, session_arn) = match &self.kind {
+            CallerKind::AssumedRole { role_arn, .. } => {
+                (role_arn.clone(), Some(self.principal_arn.clone()))
+            }
+            CallerKind::Root | CallerKind::User => (self.principal_arn.clone(), None),
+        };
+        crate::domain::policy::Principal {
+            account: self.account.to_string(),
+            arn,
+            session_arn,
+            root: self.kind == CallerKind::Root,
+        }
+    }
 }
 
 /// What is known of a request before it is handled.

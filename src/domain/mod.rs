@@ -2,9 +2,11 @@
 //! No I/O, no clock, no randomness, no crypto.
 
 pub mod alias;
+pub mod authz;
 pub mod events;
 pub mod ids;
 pub mod key;
+pub mod policy;
 
 /// Why a command was refused. The HTTP layer maps each to an AWS error type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -191,6 +191,7 @@ impl Authenticator {
             principal_arn: access_key.principal_arn.clone(),
             user_name: access_key.user_name.clone(),
             access_key_id: access_key.access_key_id.clone(),
+            kind: crate::app::CallerKind::User,
         })
     }
 
