@@ -84,9 +84,9 @@ async fn the_key_state_table() {
         caller: Caller {
             principal_arn: format!("arn:aws:iam::{account}:user/admin"),
             account,
+            user_name: "admin".into(),
             access_key_id: s.credentials.access_key_id.clone(),
             kind: keyledger::app::CallerKind::User,
-            access_key_id: s.credentials.access_key_id.clone(),
         },
         ctx: RequestContext {
             request_id: "table".into(),
