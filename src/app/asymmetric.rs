@@ -3,6 +3,7 @@
 //! key-state and key-usage rules. Messages, signatures, MACs and secrets never
 //! reach the trail: only key ids and algorithm names do.
 
+use super::authz::Facts;
 use super::operations::{check_length, parse, without_nulls, wrong_usage, Resolve};
 use super::shapes::{Blob, EncryptionContext, SecretBlob};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
@@ -162,15 +163,18 @@ fn public_key_metadata(key: &Key) -> Value {
 
 impl Service {
     /// Resolve a key for an asymmetric/HMAC operation and check its state.
+    #[allow(clippy::too_many_arguments)]
     fn usable(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_id: Option<&str>,
         operation: Operation,
+        action: &str,
+        facts: Facts<'_>,
         rec: &mut CallRecord,
     ) -> Result<Arc<Key>, ApiError> {
-        let key = self.key_param(caller, ctx, key_id, Resolve::AliasesToo, rec)?;
+        let key = self.key_param(caller, ctx, key_id, Resolve::AliasesToo, action, facts, rec)?;
         key.check(operation)?;
         Ok(key)
     }
@@ -190,6 +194,8 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Operation::GetPublicKey,
+            "kms:GetPublicKey",
+            Facts::new().grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
         if matches!(
@@ -240,7 +246,27 @@ impl Service {
             .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
         super::operations::check_grant_tokens(&req.grant_tokens)?;
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, rec)?;
+        let action = if operation == Operation::Sign {
+            "kms:Sign"
+        } else {
+            "kms:Verify"
+        };
+        let facts = Facts::new()
+            .with("kms:SigningAlgorithm", Some(&algorithm))
+            .with(
+                "kms:MessageType",
+                Some(req.message_type.as_deref().unwrap_or("RAW")),
+            )
+            .grant_tokens(req.grant_tokens.as_ref());
+        let key = self.usable(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            operation,
+            action,
+            facts,
+            rec,
+        )?;
         if key.usage != KeyUsage::SignVerify {
             return Err(wrong_usage(
                 &key,
@@ -356,7 +382,19 @@ impl Service {
             Operation::GenerateMac
         };
         let name = if verify { "VerifyMac" } else { "GenerateMac" };
-        let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, rec)?;
+        let facts = Facts::new()
+            .with("kms:MacAlgorithm", Some(&algorithm))
+            .grant_tokens(req.grant_tokens.as_ref());
+        let action = format!("kms:{name}");
+        let key = self.usable(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            operation,
+            &action,
+            facts,
+            rec,
+        )?;
         if key.usage != KeyUsage::GenerateVerifyMac {
             return Err(wrong_usage(&key, name));
         }
@@ -422,6 +460,10 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Operation::DeriveSharedSecret,
+            "kms:DeriveSharedSecret",
+            Facts::new()
+                .with("kms:KeyAgreementAlgorithm", Some(&algorithm))
+                .grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
         if key.usage != KeyUsage::KeyAgreement {
@@ -491,6 +533,15 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Operation::GenerateDataKeyPair,
+            if with_plaintext {
+                "kms:GenerateDataKeyPair"
+            } else {
+                "kms:GenerateDataKeyPairWithoutPlaintext"
+            },
+            Facts::new()
+                .encryption_context(req.encryption_context.as_ref())
+                .with("kms:DataKeyPairSpec", Some(&spec))
+                .grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
         if key.spec != KeySpec::SymmetricDefault || key.usage != KeyUsage::EncryptDecrypt {

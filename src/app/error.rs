@@ -25,6 +25,8 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidGrantToken(String),
     #[error("{0}")]
+    InvalidGrantId(String),
+    #[error("{0}")]
     Validation(String),
     #[error("{0}")]
     Serialization(String),
@@ -91,6 +93,7 @@ impl ApiError {
             ApiError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
             ApiError::InvalidMarker(_) => "InvalidMarkerException",
             ApiError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            ApiError::InvalidGrantId(_) => "InvalidGrantIdException",
             ApiError::Validation(_) => "ValidationException",
             ApiError::Serialization(_) => "SerializationException",
             ApiError::UnknownOperation(_) => "UnknownOperationException",
@@ -148,6 +151,7 @@ impl From<DomainError> for ApiError {
             DomainError::LimitExceeded(m) => ApiError::LimitExceeded(m),
             DomainError::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
             DomainError::Conflict(m) => ApiError::Conflict(m),
+            DomainError::InvalidGrantId(m) => ApiError::InvalidGrantId(m),
         }
     }
 }

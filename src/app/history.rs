@@ -1,6 +1,7 @@
 //! What the ledger makes possible: a key as it was at any point (time or
 //! position), and its lifecycle history — folded from the log, never stored.
 
+use super::authz::Facts;
 use super::operations::{key_metadata, parse, without_nulls};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::events::{DomainEvent, Envelope};
@@ -119,6 +120,10 @@ impl Service {
                 .ok_or_else(|| ApiError::missing("keyId"))?,
         )?;
         let as_of = req.as_of.as_deref().map(AsOf::parse).transpose()?;
+        // A point-in-time read may name a key deleted since: identity policies decide.
+        let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
+        self.authorize_account(caller, ctx, "keyledger:ListKeyHistory", &arn, Facts::new())?;
+        self.authorize_account(caller, ctx, "keyledger:GetKeyAsOf", &arn, Facts::new())?;
         let events = lifecycle_until(self, as_of).await?;
         // A fresh fold of the log up to that point: the same `apply` the live projection runs.
         let then = Projections::new(self.keyring.clone());

@@ -2,6 +2,7 @@
 //! and deletion. Each one decides against the key (or alias) state and leaves
 //! lifecycle events in the call record; nothing is changed in place.
 
+use super::authz::Facts;
 use super::operations::{check_length, check_range, epoch_seconds, parse, without_nulls, Resolve};
 use super::shapes::TagShape;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
@@ -12,6 +13,7 @@ use crate::domain::key::{
     DEFAULT_ROTATION_PERIOD_DAYS, MAX_PENDING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS,
     MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS,
 };
+use crate::domain::policy::{Policy, PolicyKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -33,15 +35,11 @@ pub fn default_policy(account: &str) -> String {
     .expect("a JSON literal serializes")
 }
 
-/// A policy document as AWS accepts it: 1–32768 characters of JSON with a top-level object.
-pub fn check_policy(policy: &str) -> Result<(), ApiError> {
+/// A key policy as AWS accepts it: 1–32768 characters of IAM policy grammar, parsed.
+pub fn check_policy(policy: &str) -> Result<Policy, ApiError> {
     check_length("policy", policy.chars().count(), 1, 32768)?;
-    if serde_json::from_str::<serde_json::Map<String, Value>>(policy).is_err() {
-        return Err(ApiError::MalformedPolicyDocument(
-            "The new key policy is not a valid JSON document.".into(),
-        ));
-    }
-    Ok(())
+    Policy::parse(policy, PolicyKind::Key)
+        .map_err(|e| ApiError::MalformedPolicyDocument(e.to_string()))
 }
 
 pub fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
@@ -69,6 +67,11 @@ pub fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
         out.push(Tag { key, value });
     }
     Ok(out)
+}
+
+/// The ARN of an alias of the caller's account, as IAM policies name it.
+fn alias_arn(caller: &Caller, ctx: &RequestContext, name: &str) -> String {
+    format!("arn:aws:kms:{}:{}:{name}", ctx.region, caller.account)
 }
 
 fn iso(t: OffsetDateTime) -> f64 {
@@ -180,11 +183,14 @@ impl Service {
     }
 
     /// Parse an alias request naming a target key: (alias name, target key).
+    /// The alias must be allowed to the caller (identity policies, on the alias's ARN) and
+    /// the target key (its key policy), both for `action`; the key must be the caller's.
     fn alias_and_target(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         body: &[u8],
+        action: &str,
         rec: &mut CallRecord,
     ) -> Result<(String, Arc<Key>), ApiError> {
         let req: AliasRequest = parse(body)?;
@@ -201,6 +207,21 @@ impl Service {
             req.target_key_id.as_deref().unwrap_or_default(),
             Resolve::KeyOnly,
         )?;
+        rec.resources.push(target.arn().to_owned());
+        self.authorize_account(
+            caller,
+            ctx,
+            action,
+            &alias_arn(caller, ctx, &name),
+            Facts::new(),
+        )?;
+        let target = self.authorize(caller, ctx, target, action, Facts::new())?;
+        if target.account != caller.account {
+            return Err(ApiError::NotFound(format!(
+                "Key '{}' does not exist",
+                target.arn
+            )));
+        }
         Ok((name, target))
     }
 
@@ -211,8 +232,7 @@ impl Service {
         body: &[u8],
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
-        rec.resources.push(target.arn.clone());
+        let (name, target) = self.alias_and_target(caller, ctx, body, "kms:CreateAlias", rec)?;
         let aliases = &self.projections.aliases;
         let existing = aliases.get(&ctx.region, &caller.account, &name);
         let version = aliases.stream_version(&ctx.region, &caller.account, &name) + 1;
@@ -236,13 +256,17 @@ impl Service {
         body: &[u8],
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
+        let (name, target) = self.alias_and_target(caller, ctx, body, "kms:UpdateAlias", rec)?;
         let existing = self.alias(caller, ctx, &name)?;
-        let current = self.projections.keys.get(&existing.key_id);
-        if let Some(current) = &current {
-            rec.resources.push(current.arn.clone());
-        }
-        rec.resources.push(target.arn.clone());
+        // The key the alias leaves must allow it too.
+        let current = match self.projections.keys.get(&existing.key_id) {
+            Some(current) => {
+                rec.resources.push(current.arn.clone());
+                let found = super::authz::Found::new(current, None);
+                Some(self.authorize(caller, ctx, found, "kms:UpdateAlias", Facts::new())?)
+            }
+            None => None,
+        };
         let events = alias::decide(
             Some(&existing),
             AliasCommand::Update {
@@ -269,8 +293,17 @@ impl Service {
             .ok_or_else(|| ApiError::missing("aliasName"))?;
         check_length("aliasName", name.len(), 1, alias::MAX_ALIAS_NAME)?;
         let existing = self.alias(caller, ctx, &name)?;
+        self.authorize_account(
+            caller,
+            ctx,
+            "kms:DeleteAlias",
+            &existing.arn(),
+            Facts::new(),
+        )?;
         if let Some(key) = self.projections.keys.get(&existing.key_id) {
             rec.resources.push(key.arn.clone());
+            let found = super::authz::Found::new(key, None);
+            self.authorize(caller, ctx, found, "kms:DeleteAlias", Facts::new())?;
         }
         let events = alias::decide(Some(&existing), AliasCommand::Delete)?;
         rec.lifecycle
@@ -292,10 +325,11 @@ impl Service {
             None => None,
             Some(k) => {
                 let key = self.resolve(caller, ctx, k, Resolve::KeyOnly)?;
-                rec.resources.push(key.arn.clone());
-                Some(key.id)
+                rec.resources.push(key.arn().to_owned());
+                Some(key.id())
             }
         };
+        self.authorize_account(caller, ctx, "kms:ListAliases", "*", Facts::new())?;
         let aliases = self
             .projections
             .aliases
@@ -332,7 +366,15 @@ impl Service {
             .clone()
             .ok_or_else(|| ApiError::missing("description"))?;
         check_length("description", description.chars().count(), 0, 8192)?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:UpdateKeyDescription",
+            Facts::new(),
+            rec,
+        )?;
         self.change(&key, KeyCommand::UpdateDescription(description), now, rec)?;
         Ok(json!({}))
     }
@@ -354,7 +396,17 @@ impl Service {
             .collect();
         rec.request_parameters = without_nulls(json!({ "keyId": req.key_id, "tagKeys": tag_keys }));
         let tags = validate_tags(req.tags.ok_or_else(|| ApiError::missing("tags"))?)?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:TagResource",
+            Facts::new()
+                .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
+                .with_tags(&tags),
+            rec,
+        )?;
         self.change(&key, KeyCommand::Tag(tags), now, rec)?;
         Ok(json!({}))
     }
@@ -374,7 +426,15 @@ impl Service {
         for k in &tag_keys {
             check_length("tagKeys.member", k.chars().count(), 1, 128)?;
         }
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:UntagResource",
+            Facts::new().with_all("aws:TagKeys", tag_keys.clone()),
+            rec,
+        )?;
         self.change(&key, KeyCommand::Untag(tag_keys), now, rec)?;
         Ok(json!({}))
     }
@@ -389,7 +449,15 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:ListResourceTags",
+            Facts::new(),
+            rec,
+        )?;
         key.check(Operation::ListResourceTags)?;
         let (items, next) = page(&key.tags, req.limit, (50, 50), req.marker.as_deref())?;
         let tags: Vec<Value> = items
@@ -416,8 +484,26 @@ impl Service {
         }));
         let policy_name = check_policy_name(req.policy_name.as_deref())?;
         let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
-        check_policy(&policy)?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        check_length("policy", policy.chars().count(), 1, 32768)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:PutKeyPolicy",
+            Facts::new().with(
+                "kms:BypassPolicyLockoutSafetyCheck",
+                Some(super::operations::bool_text(
+                    req.bypass_policy_lockout_safety_check,
+                )),
+            ),
+            rec,
+        )?;
+        // Parsed once the key is found, as AWS orders it.
+        let rules = check_policy(&policy)?;
+        if req.bypass_policy_lockout_safety_check != Some(true) {
+            self.check_lockout(caller, ctx, &key.arn, key.account.as_str(), &rules)?;
+        }
         self.change(
             &key,
             KeyCommand::PutPolicy {
@@ -442,7 +528,15 @@ impl Service {
             json!({ "keyId": req.key_id, "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME) }),
         );
         let policy_name = check_policy_name(req.policy_name.as_deref())?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:GetKeyPolicy",
+            Facts::new(),
+            rec,
+        )?;
         key.check(Operation::GetKeyPolicy)?;
         Ok(json!({ "Policy": key.policy, "PolicyName": policy_name }))
     }
@@ -457,7 +551,15 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:ListKeyPolicies",
+            Facts::new(),
+            rec,
+        )?;
         key.check(Operation::ListKeyPolicies)?;
         let names = [DEFAULT_POLICY_NAME];
         let (items, next) = page(&names, req.limit, (100, 1000), req.marker.as_deref())?;
@@ -485,7 +587,15 @@ impl Service {
             i64::from(MIN_ROTATION_PERIOD_DAYS),
             i64::from(MAX_ROTATION_PERIOD_DAYS),
         )?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:EnableKeyRotation",
+            Facts::new().with("kms:RotationPeriodInDays", Some(&period.to_string())),
+            rec,
+        )?;
         self.change(
             &key,
             KeyCommand::EnableRotation {
@@ -507,7 +617,15 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:DisableKeyRotation",
+            Facts::new(),
+            rec,
+        )?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
             return Err(ApiError::UnsupportedOperation(format!(
                 "{} does not support automatic key rotation.",
@@ -527,7 +645,15 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:GetKeyRotationStatus",
+            Facts::new(),
+            rec,
+        )?;
         key.check(Operation::GetKeyRotationStatus)?;
         // As AWS answers today: asymmetric and HMAC keys, and keys pending deletion, report
         // rotation as disabled rather than failing (tools such as Terraform read it for every key).
@@ -553,7 +679,15 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: RotationRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:RotateKeyOnDemand",
+            Facts::new(),
+            rec,
+        )?;
         key.check(Operation::RotateKeyOnDemand)?;
         self.rotate(&key, RotationType::OnDemand, now, rec)?;
         Ok(json!({ "KeyId": key.arn }))
@@ -601,7 +735,15 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:ListKeyRotations",
+            Facts::new(),
+            rec,
+        )?;
         key.check(Operation::ListKeyRotations)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
             return Err(ApiError::UnsupportedOperation(format!(
@@ -649,7 +791,18 @@ impl Service {
             i64::from(MIN_PENDING_WINDOW_DAYS),
             i64::from(MAX_PENDING_WINDOW_DAYS),
         )?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:ScheduleKeyDeletion",
+            Facts::new().with(
+                "kms:ScheduleKeyDeletionPendingWindowInDays",
+                Some(&window.to_string()),
+            ),
+            rec,
+        )?;
         let events = self.change(
             &key,
             KeyCommand::ScheduleDeletion {
@@ -682,7 +835,15 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: DeletionRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:CancelKeyDeletion",
+            Facts::new(),
+            rec,
+        )?;
         self.change(&key, KeyCommand::CancelDeletion, now, rec)?;
         Ok(json!({ "KeyId": key.arn }))
     }

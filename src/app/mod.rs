@@ -3,10 +3,12 @@
 //! event in the ledger, durable before the caller hears anything.
 
 pub mod asymmetric;
+pub mod authz;
 pub mod bootstrap;
 pub mod error;
 pub mod evidence;
 pub mod export;
+pub mod grants;
 pub mod history;
 pub mod lifecycle;
 pub mod operations;

@@ -1,6 +1,7 @@
 //! The AWS KMS operations: validate, resolve the key, decide, do the crypto.
 //! Nothing here writes: [`Service::handle`] records the call and only then replies.
 
+use super::authz::{Facts, Found};
 use super::shapes::*;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::asymmetric as asym;
@@ -21,18 +22,13 @@ use uuid::Uuid;
 const NOT_YET_SUPPORTED: &[&str] = &[
     "ConnectCustomKeyStore",
     "CreateCustomKeyStore",
-    "CreateGrant",
     "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
     "GetParametersForImport",
     "ImportKeyMaterial",
-    "ListGrants",
-    "ListRetirableGrants",
     "ReplicateKey",
-    "RetireGrant",
-    "RevokeGrant",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
 ];
@@ -63,6 +59,8 @@ const READ_ONLY: &[&str] = &[
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
+    "ListGrants",
+    "ListRetirableGrants",
 ];
 
 /// Whether a `KeyId` parameter may name an alias (AWS accepts aliases only for some operations).
@@ -247,14 +245,14 @@ pub(crate) fn check_grant_tokens(tokens: &Option<Vec<String>>) -> Result<(), Api
 fn check_symmetric_algorithm(
     member: &str,
     algorithm: Option<&str>,
-    key: Option<&Key>,
+    key_arn: Option<&str>,
 ) -> Result<(), ApiError> {
     match algorithm {
         None | Some(SYMMETRIC_DEFAULT) => Ok(()),
         Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => {
             Err(ApiError::InvalidKeyUsage(format!(
                 "{a} is not a valid encryption algorithm for {}.",
-                key.map(|k| k.arn.as_str()).unwrap_or("this key")
+                key_arn.unwrap_or("this key")
             )))
         }
         Some(other) => Err(ApiError::constraint(
@@ -360,6 +358,22 @@ fn context_value(context: &Option<EncryptionContext>) -> Value {
     }
 }
 
+/// Which key of a ReEncrypt.
+#[derive(Clone, Copy)]
+enum Side {
+    Source,
+    Destination,
+}
+
+/// A boolean condition value as IAM writes it.
+pub(crate) fn bool_text(value: Option<bool>) -> &'static str {
+    if value == Some(true) {
+        "true"
+    } else {
+        "false"
+    }
+}
+
 pub(crate) fn without_nulls(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, value| !value.is_null());
@@ -380,6 +394,11 @@ impl Service {
         rec.read_only = READ_ONLY.contains(&operation);
         match operation {
             "CreateAlias" => self.create_alias(caller, ctx, body, rec),
+            "CreateGrant" => self.create_grant(caller, ctx, body, now, rec),
+            "ListGrants" => self.list_grants(caller, ctx, body, rec),
+            "ListRetirableGrants" => self.list_retirable_grants(caller, ctx, body, rec),
+            "RetireGrant" => self.retire_grant(caller, ctx, body, now, rec),
+            "RevokeGrant" => self.revoke_grant(caller, ctx, body, now, rec),
             "GetPublicKey" => self.get_public_key(caller, ctx, body, rec),
             "Sign" => self.sign(caller, ctx, body, rec),
             "Verify" => self.verify(caller, ctx, body, rec),
@@ -432,7 +451,7 @@ impl Service {
             "GenerateDataKeyWithoutPlaintext" => {
                 self.generate_data_key(caller, ctx, parse(body)?, false, rec)
             }
-            "GenerateRandom" => self.generate_random(parse(body)?, rec),
+            "GenerateRandom" => self.generate_random(caller, ctx, parse(body)?, rec),
             op if NOT_YET_SUPPORTED.contains(&op) => Err(ApiError::UnsupportedOperation(format!(
                 "keyledger does not support {op} yet."
             ))),
@@ -446,19 +465,23 @@ impl Service {
         }
     }
 
-    /// The key a `KeyId` member names (validated, resolved), recorded as a resource of the call.
+    /// The key a `KeyId` member names (validated, resolved, authorized for `action`),
+    /// recorded as a resource of the call.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn key_param(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_id: Option<&str>,
         aliases: Resolve,
+        action: &str,
+        facts: Facts<'_>,
         rec: &mut CallRecord,
     ) -> Result<Arc<Key>, ApiError> {
         check_key_id_param("keyId", key_id)?;
-        let key = self.resolve(caller, ctx, key_id.unwrap_or_default(), aliases)?;
-        rec.resources.push(key.arn.clone());
-        Ok(key)
+        let found = self.resolve(caller, ctx, key_id.unwrap_or_default(), aliases)?;
+        rec.resources.push(found.arn().to_owned());
+        self.authorize(caller, ctx, found, action, facts)
     }
 
     /// An alias of the caller's account and region, or AWS's NotFoundException for it.
@@ -474,68 +497,71 @@ impl Service {
             .ok_or_else(|| alias_not_found(caller, ctx, name))
     }
 
-    /// Resolve a `KeyId` parameter to a key of the caller's account in the request's region.
+    /// Resolve a `KeyId` parameter to a key in the request's region: the caller's own by
+    /// id, alias name or ARN, another account's by key or alias ARN. Found is not allowed:
+    /// [`Service::authorize`] decides that.
     pub(crate) fn resolve(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_id: &str,
         aliases: Resolve,
-    ) -> Result<Arc<Key>, ApiError> {
-        let not_found = |id: &KeyId| {
+    ) -> Result<Found, ApiError> {
+        let not_found = |account: &crate::domain::ids::AccountId, id: &KeyId| {
             ApiError::NotFound(format!(
                 "Key '{}' does not exist",
-                crate::domain::ids::key_arn(&ctx.region, &caller.account, id)
+                crate::domain::ids::key_arn(&ctx.region, account, id)
             ))
         };
-        let alias_not_found = |alias: &str| alias_not_found(caller, ctx, alias);
-        let id = match KeyRef::parse(key_id) {
+        let alias_target = |account: &crate::domain::ids::AccountId, alias: &str| {
+            self.projections
+                .aliases
+                .get(&ctx.region, account, alias)
+                .map(|a| a.key_id)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "Alias arn:aws:kms:{}:{account}:{alias} is not found.",
+                        ctx.region
+                    ))
+                })
+        };
+        let (account, id, alias) = match KeyRef::parse(key_id) {
             None => return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'"))),
-            Some(KeyRef::Id(id)) => id,
+            Some(KeyRef::Id(id)) => (caller.account.clone(), id, None),
             Some(KeyRef::Arn {
                 region,
                 account,
                 key_id: id,
             }) => {
-                if region != ctx.region || account != caller.account {
+                if region != ctx.region {
                     return Err(ApiError::NotFound(format!("Key '{key_id}' does not exist")));
                 }
-                id
+                (account, id, None)
             }
             Some(KeyRef::AliasName(_) | KeyRef::AliasArn { .. }) if aliases == Resolve::KeyOnly => {
                 return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'")))
             }
             Some(KeyRef::AliasName(alias)) => {
-                match self
-                    .projections
-                    .aliases
-                    .get(&ctx.region, &caller.account, &alias)
-                {
-                    Some(a) => a.key_id,
-                    None => return Err(alias_not_found(&alias)),
-                }
+                let id = alias_target(&caller.account, &alias)?;
+                (caller.account.clone(), id, Some(alias))
             }
             Some(KeyRef::AliasArn {
                 region,
                 account,
                 alias,
             }) => {
-                if region != ctx.region || account != caller.account {
+                if region != ctx.region {
                     return Err(ApiError::NotFound(format!("Alias {key_id} is not found.")));
                 }
-                match self
-                    .projections
-                    .aliases
-                    .get(&ctx.region, &caller.account, &alias)
-                {
-                    Some(a) => a.key_id,
-                    None => return Err(alias_not_found(&alias)),
-                }
+                let id = alias_target(&account, &alias)?;
+                (account, id, Some(alias))
             }
         };
         match self.projections.keys.get(&id) {
-            Some(key) if key.account == caller.account && key.region == ctx.region => Ok(key),
-            _ => Err(not_found(&id)),
+            Some(key) if key.account == account && key.region == ctx.region => {
+                Ok(Found::new(key, alias))
+            }
+            _ => Err(not_found(&account, &id)),
         }
     }
 
@@ -607,9 +633,6 @@ impl Service {
             Origin::parse,
             Origin::value_set,
         )?;
-        if let Some(policy) = &req.policy {
-            super::lifecycle::check_policy(policy)?;
-        }
         let tags = super::lifecycle::validate_tags(req.tags.unwrap_or_default())?;
         if spec == KeySpec::Sm2 {
             return Err(ApiError::UnsupportedOperation(
@@ -646,7 +669,35 @@ impl Service {
             ));
         }
 
+        self.authorize_account(
+            caller,
+            ctx,
+            "kms:CreateKey",
+            "*",
+            Facts::new()
+                .with("kms:KeySpec", Some(spec.as_str()))
+                .with("kms:KeyUsage", Some(usage.as_str()))
+                .with("kms:KeyOrigin", Some(origin.as_str()))
+                .with("kms:MultiRegion", Some("false"))
+                .with(
+                    "kms:BypassPolicyLockoutSafetyCheck",
+                    Some(bool_text(req.bypass_policy_lockout_safety_check)),
+                )
+                .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
+                .with_tags(&tags),
+        )?;
         let key_id = KeyId::from_uuid(Uuid::new_v4());
+        let policy = match req.policy {
+            Some(policy) => {
+                let rules = super::lifecycle::check_policy(&policy)?;
+                if req.bypass_policy_lockout_safety_check != Some(true) {
+                    let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
+                    self.check_lockout(caller, ctx, &arn, caller.account.as_str(), &rules)?;
+                }
+                policy
+            }
+            None => super::lifecycle::default_policy(caller.account.as_str()),
+        };
         let material = match spec {
             KeySpec::SymmetricDefault => random_bytes(32),
             other => crate::crypto::asymmetric::generate_private_key(other.as_str())
@@ -663,9 +714,7 @@ impl Service {
             usage,
             origin,
             tags,
-            policy: req
-                .policy
-                .unwrap_or_else(|| super::lifecycle::default_policy(caller.account.as_str())),
+            policy,
             sealed_material: secrets.sealed_material,
         };
         let events = decide(None, command, now)?;
@@ -691,7 +740,15 @@ impl Service {
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
         check_grant_tokens(&req.grant_tokens)?;
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::AliasesToo, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::AliasesToo,
+            "kms:DescribeKey",
+            Facts::new().grant_tokens(req.grant_tokens.as_ref()),
+            rec,
+        )?;
         Ok(json!({ "KeyMetadata": key_metadata(&key) }))
     }
 
@@ -708,6 +765,7 @@ impl Service {
         if let Some(marker) = &req.marker {
             check_length("marker", marker.len(), 1, 1024)?;
         }
+        self.authorize_account(caller, ctx, "kms:ListKeys", "*", Facts::new())?;
         let keys = self.projections.keys.list(&caller.account, &ctx.region);
         let start = match &req.marker {
             None => 0,
@@ -744,7 +802,19 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let action = match command {
+            KeyCommand::Enable => "kms:EnableKey",
+            _ => "kms:DisableKey",
+        };
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            action,
+            Facts::new(),
+            rec,
+        )?;
         self.change(&key, command, now, rec)?;
         Ok(json!({}))
     }
@@ -761,7 +831,7 @@ impl Service {
             return Err(wrong_usage(key, "Encrypt"));
         }
         if key.spec == KeySpec::SymmetricDefault {
-            check_symmetric_algorithm("encryptionAlgorithm", algorithm, Some(key))?;
+            check_symmetric_algorithm("encryptionAlgorithm", algorithm, Some(&key.arn))?;
             let version = key.current_version().number;
             let material = self.symmetric_material(key, version)?;
             let canonical = canonical_context(&context.clone().unwrap_or_default());
@@ -799,30 +869,38 @@ impl Service {
         requested_key: Option<&str>,
         algorithm: Option<&str>,
         context: &Option<EncryptionContext>,
+        (action, grant_tokens): (&str, Option<&Vec<String>>),
         rec: &mut CallRecord,
     ) -> Result<(Arc<Key>, SecretBytes, &'static str), ApiError> {
+        let facts = || {
+            Facts::new()
+                .encryption_context(context.as_ref())
+                .with(
+                    "kms:EncryptionAlgorithm",
+                    Some(algorithm.unwrap_or(SYMMETRIC_DEFAULT)),
+                )
+                .grant_tokens(grant_tokens)
+        };
         let requested = requested_key
             .map(|k| self.resolve(caller, ctx, k, Resolve::AliasesToo))
             .transpose()?;
-        if let Some(key) = requested
-            .as_ref()
-            .filter(|k| k.spec != KeySpec::SymmetricDefault)
-        {
-            rec.resources.push(key.arn.clone());
-            key.check(Operation::Decrypt)?;
-            if key.usage != KeyUsage::EncryptDecrypt {
-                return Err(wrong_usage(key, "Decrypt"));
+        let requested = match requested {
+            Some(found) if found.spec() != KeySpec::SymmetricDefault => {
+                rec.resources.push(found.arn().to_owned());
+                let key = self.authorize(caller, ctx, found, action, facts())?;
+                return self.open_asymmetric(&key, algorithm, blob);
             }
-            let algorithm = asymmetric_algorithm(key, algorithm)?;
-            let material = self.material(key, key.current_version().number)?;
-            let plaintext = asym::rsa_decrypt(key.spec.as_str(), &material, algorithm, blob)
-                .map_err(|_| opaque_ciphertext_error())?;
-            return Ok((key.clone(), plaintext, algorithm));
-        }
-        check_symmetric_algorithm("encryptionAlgorithm", algorithm, requested.as_deref())?;
+            other => other,
+        };
+        check_symmetric_algorithm(
+            "encryptionAlgorithm",
+            algorithm,
+            requested.as_ref().map(Found::arn),
+        )?;
         let header = ciphertext::parse_header(blob).map_err(|_| opaque_ciphertext_error())?;
+        // The blob names its key, in any account of this region; the policies say who may use it.
         let key = match self.projections.keys.get(&header.key_id) {
-            Some(k) if k.account == caller.account && k.region == ctx.region => k,
+            Some(k) if k.region == ctx.region => k,
             // A deleted key is gone for every API, as at AWS.
             _ if self.projections.keys.was_deleted(&header.key_id) => {
                 return Err(ApiError::NotFound(format!(
@@ -833,13 +911,15 @@ impl Service {
             _ => return Err(opaque_ciphertext_error()),
         };
         if let Some(requested) = &requested {
-            if requested.id != key.id {
+            if requested.id() != key.id {
                 return Err(ApiError::IncorrectKey(
                     "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
                 ));
             }
         }
         rec.resources.push(key.arn.clone());
+        let alias = requested.and_then(Found::into_alias);
+        let key = self.authorize(caller, ctx, Found::new(key, alias), action, facts())?;
         key.check(Operation::Decrypt)?;
         check_encrypt_decrypt(&key, "Decrypt")?;
         let version = key
@@ -851,6 +931,24 @@ impl Service {
         let plaintext = ciphertext::decrypt(&material, blob, &canonical)
             .map_err(|_| opaque_ciphertext_error())?;
         Ok((key, plaintext, SYMMETRIC_DEFAULT))
+    }
+
+    /// Decrypt with an RSA key the caller was allowed to use.
+    fn open_asymmetric(
+        &self,
+        key: &Arc<Key>,
+        algorithm: Option<&str>,
+        blob: &[u8],
+    ) -> Result<(Arc<Key>, SecretBytes, &'static str), ApiError> {
+        key.check(Operation::Decrypt)?;
+        if key.usage != KeyUsage::EncryptDecrypt {
+            return Err(wrong_usage(key, "Decrypt"));
+        }
+        let algorithm = asymmetric_algorithm(key, algorithm)?;
+        let material = self.material(key, key.current_version().number)?;
+        let plaintext = asym::rsa_decrypt(key.spec.as_str(), &material, algorithm, blob)
+            .map_err(|_| opaque_ciphertext_error())?;
+        Ok((key.clone(), plaintext, algorithm))
     }
 
     fn encrypt(
@@ -873,13 +971,25 @@ impl Service {
         check_length("plaintext", plaintext.0.len(), 1, MAX_PLAINTEXT)?;
         check_grant_tokens(&req.grant_tokens)?;
         check_algorithm_value("encryptionAlgorithm", req.encryption_algorithm.as_deref())?;
-        let key = self.resolve(
+        let key = self.key_param(
             caller,
             ctx,
-            req.key_id.as_deref().unwrap_or_default(),
+            req.key_id.as_deref(),
             Resolve::AliasesToo,
+            "kms:Encrypt",
+            Facts::new()
+                .encryption_context(req.encryption_context.as_ref())
+                .with(
+                    "kms:EncryptionAlgorithm",
+                    Some(
+                        req.encryption_algorithm
+                            .as_deref()
+                            .unwrap_or(SYMMETRIC_DEFAULT),
+                    ),
+                )
+                .grant_tokens(req.grant_tokens.as_ref()),
+            rec,
         )?;
-        rec.resources.push(key.arn.clone());
         key.check(Operation::Encrypt)?;
         if req.dry_run == Some(true) {
             if key.usage != KeyUsage::EncryptDecrypt {
@@ -919,8 +1029,25 @@ impl Service {
                 .key_id
                 .as_deref()
                 .ok_or_else(|| ApiError::missing("keyId"))?;
-            let key = self.resolve(caller, ctx, key_id, Resolve::AliasesToo)?;
-            rec.resources.push(key.arn.clone());
+            let key = self.key_param(
+                caller,
+                ctx,
+                Some(key_id),
+                Resolve::AliasesToo,
+                "kms:Decrypt",
+                Facts::new()
+                    .encryption_context(req.encryption_context.as_ref())
+                    .with(
+                        "kms:EncryptionAlgorithm",
+                        Some(
+                            req.encryption_algorithm
+                                .as_deref()
+                                .unwrap_or(SYMMETRIC_DEFAULT),
+                        ),
+                    )
+                    .grant_tokens(req.grant_tokens.as_ref()),
+                rec,
+            )?;
             key.check(Operation::Decrypt)?;
             if key.usage != KeyUsage::EncryptDecrypt {
                 return Err(wrong_usage(&key, "Decrypt"));
@@ -944,6 +1071,7 @@ impl Service {
             req.key_id.as_deref(),
             req.encryption_algorithm.as_deref(),
             &req.encryption_context,
+            ("kms:Decrypt", req.grant_tokens.as_ref()),
             rec,
         )?;
         if req.dry_run == Some(true) {
@@ -960,7 +1088,7 @@ impl Service {
         &self,
         caller: &Caller,
         ctx: &RequestContext,
-        req: ReEncryptRequest,
+        mut req: ReEncryptRequest,
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         rec.request_parameters = without_nulls(json!({
@@ -986,16 +1114,31 @@ impl Service {
                 req.destination_key_id.as_deref().unwrap_or_default(),
                 Resolve::AliasesToo,
             )?;
-            rec.resources.push(source.arn.clone());
-            if destination.arn != source.arn {
-                rec.resources.push(destination.arn.clone());
+            rec.resources.push(source.arn().to_owned());
+            if destination.arn() != source.arn() {
+                rec.resources.push(destination.arn().to_owned());
             }
+            let source = self.authorize(
+                caller,
+                ctx,
+                source,
+                "kms:ReEncryptFrom",
+                self.re_encrypt_facts(&req, Side::Source),
+            )?;
+            let destination = self.authorize(
+                caller,
+                ctx,
+                destination,
+                "kms:ReEncryptTo",
+                self.re_encrypt_facts(&req, Side::Destination),
+            )?;
             source.check(Operation::Decrypt)?;
             destination.check(Operation::ReEncrypt)?;
             return Err(ApiError::DryRun);
         }
         let blob = req
             .ciphertext_blob
+            .take()
             .ok_or_else(|| ApiError::missing("ciphertextBlob"))?;
         check_length("ciphertextBlob", blob.0.len(), 1, MAX_CIPHERTEXT)?;
         check_key_id_param("destinationKeyId", req.destination_key_id.as_deref())?;
@@ -1024,11 +1167,19 @@ impl Service {
             req.source_key_id.as_deref(),
             req.source_encryption_algorithm.as_deref(),
             &req.source_encryption_context,
+            ("kms:ReEncryptFrom", req.grant_tokens.as_ref()),
             rec,
         )?;
-        if !rec.resources.contains(&destination.arn) {
-            rec.resources.push(destination.arn.clone());
+        if !rec.resources.iter().any(|r| r == destination.arn()) {
+            rec.resources.push(destination.arn().to_owned());
         }
+        let destination = self.authorize(
+            caller,
+            ctx,
+            destination,
+            "kms:ReEncryptTo",
+            self.re_encrypt_facts(&req, Side::Destination),
+        )?;
         destination.check(Operation::ReEncrypt)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
@@ -1046,6 +1197,31 @@ impl Service {
             "SourceEncryptionAlgorithm": source_algorithm,
             "DestinationEncryptionAlgorithm": destination_algorithm,
         }))
+    }
+
+    /// The condition keys of one side of a ReEncrypt.
+    fn re_encrypt_facts<'a>(&self, req: &'a ReEncryptRequest, side: Side) -> Facts<'a> {
+        let (context, algorithm) = match side {
+            Side::Source => (
+                req.source_encryption_context.as_ref(),
+                req.source_encryption_algorithm.as_deref(),
+            ),
+            Side::Destination => (
+                req.destination_encryption_context.as_ref(),
+                req.destination_encryption_algorithm.as_deref(),
+            ),
+        };
+        Facts::new()
+            .encryption_context(context)
+            .with(
+                "kms:EncryptionAlgorithm",
+                Some(algorithm.unwrap_or(SYMMETRIC_DEFAULT)),
+            )
+            .with(
+                "kms:ReEncryptOnSameKey",
+                Some(bool_text(Some(req.source_key_id == req.destination_key_id))),
+            )
+            .grant_tokens(req.grant_tokens.as_ref())
     }
 
     fn generate_data_key(
@@ -1088,22 +1264,25 @@ impl Service {
         if with_plaintext {
             check_unsupported_recipient(&req.recipient)?;
         }
-        let key = self.resolve(
+        let operation = if with_plaintext {
+            "GenerateDataKey"
+        } else {
+            "GenerateDataKeyWithoutPlaintext"
+        };
+        let key = self.key_param(
             caller,
             ctx,
-            req.key_id.as_deref().unwrap_or_default(),
+            req.key_id.as_deref(),
             Resolve::AliasesToo,
+            &format!("kms:{operation}"),
+            Facts::new()
+                .encryption_context(req.encryption_context.as_ref())
+                .with("kms:EncryptionAlgorithm", Some(SYMMETRIC_DEFAULT))
+                .grant_tokens(req.grant_tokens.as_ref()),
+            rec,
         )?;
-        rec.resources.push(key.arn.clone());
         key.check(Operation::GenerateDataKey)?;
-        check_encrypt_decrypt(
-            &key,
-            if with_plaintext {
-                "GenerateDataKey"
-            } else {
-                "GenerateDataKeyWithoutPlaintext"
-            },
-        )?;
+        check_encrypt_decrypt(&key, operation)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
         }
@@ -1121,6 +1300,8 @@ impl Service {
 
     fn generate_random(
         &self,
+        caller: &Caller,
+        ctx: &RequestContext,
         req: GenerateRandomRequest,
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
@@ -1135,6 +1316,7 @@ impl Service {
             ));
         }
         check_unsupported_recipient(&req.recipient)?;
+        self.authorize_account(caller, ctx, "kms:GenerateRandom", "*", Facts::new())?;
         Ok(json!({ "Plaintext": b64(&random_bytes(n as usize)) }))
     }
 }

@@ -7,6 +7,7 @@
 //! fingerprint of the query, so a page never repeats or skips an event, never shows one
 //! appended after the first page, and a token is refused with other parameters.
 
+use super::authz::Facts;
 use super::operations::{epoch_seconds, parse, without_nulls, Resolve};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::ids::KeyRef;
@@ -252,7 +253,7 @@ impl Service {
             }) if region == ctx.region && account == caller.account => Ok(key_id.to_string()),
             Some(KeyRef::AliasName(_) | KeyRef::AliasArn { .. }) => self
                 .resolve(caller, ctx, text, Resolve::AliasesToo)
-                .map(|k| k.id.to_string()),
+                .map(|k| k.id().to_string()),
             Some(KeyRef::Arn { .. }) => {
                 Err(ApiError::NotFound(format!("Key '{text}' does not exist")))
             }
@@ -385,6 +386,7 @@ impl Service {
                 n
             }
         };
+        self.authorize_account(caller, ctx, "cloudtrail:LookupEvents", "*", Facts::new())?;
         let query = TrailQuery {
             scope: Self::trail_scope(caller, ctx),
             filters,
@@ -509,6 +511,7 @@ impl Service {
             }
             return Ok(json!({ "Events": [] }));
         }
+        self.authorize_account(caller, ctx, "cloudtrail:LookupEvents", "*", Facts::new())?;
         let query = TrailQuery {
             scope: Self::trail_scope(caller, ctx),
             filters: filter.into_iter().collect(),
@@ -545,7 +548,15 @@ impl Service {
         rec.read_only = true;
         let req: GetKeyLastUsageRequest = parse(body)?;
         rec.request_parameters = without_nulls(json!({ "keyId": req.key_id }));
-        let key = self.key_param(caller, ctx, req.key_id.as_deref(), Resolve::KeyOnly, rec)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            "kms:GetKeyLastUsage",
+            Facts::new(),
+            rec,
+        )?;
         let report = self
             .reader
             .key_usage_report(&key.id.to_string())

@@ -178,8 +178,10 @@ mod tests {
                 rotation_type: None,
             }],
             policy: String::new(),
+            policy_rules: crate::domain::key::PolicyRules::parse(""),
             rotation: None,
             deletion: None,
+            grants: vec![],
             tags: vec![],
             stream_version: 1,
         }

@@ -229,6 +229,40 @@ pub struct AliasDeleted {
     pub region: Region,
 }
 
+/// A grant on a key: who may use it for which operations, under which constraints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantCreated {
+    pub key_id: KeyId,
+    /// 64 hex digits, as AWS's.
+    pub grant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub grantee_principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// KMS operation names.
+    pub operations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<crate::domain::authz::GrantConstraints>,
+    pub issuing_account: AccountId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub creation_date: OffsetDateTime,
+}
+
+/// A grant retired (by its retiring principal, its grantee, or its account).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRetired {
+    pub key_id: KeyId,
+    pub grant_id: String,
+}
+
+/// A grant revoked (by someone the key policy allows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRevoked {
+    pub key_id: KeyId,
+    pub grant_id: String,
+}
+
 /// The stream of an alias: aliases are unique per account and region.
 pub fn alias_stream(region: &Region, account: &AccountId, alias_name: &str) -> String {
     format!("alias/{region}/{account}/{alias_name}")
@@ -257,6 +291,9 @@ pub enum DomainEvent {
     AliasCreated(AliasCreated),
     AliasUpdated(AliasUpdated),
     AliasDeleted(AliasDeleted),
+    GrantCreated(GrantCreated),
+    GrantRetired(GrantRetired),
+    GrantRevoked(GrantRevoked),
 }
 
 impl DomainEvent {
@@ -282,6 +319,9 @@ impl DomainEvent {
             AliasCreated(_) => "AliasCreated",
             AliasUpdated(_) => "AliasUpdated",
             AliasDeleted(_) => "AliasDeleted",
+            GrantCreated(_) => "GrantCreated",
+            GrantRetired(_) => "GrantRetired",
+            GrantRevoked(_) => "GrantRevoked",
         }
     }
 
@@ -302,6 +342,9 @@ impl DomainEvent {
             KeyDeletionScheduled(e) => Some(e.key_id),
             KeyDeletionCancelled(e) => Some(e.key_id),
             KeyDeleted(e) => Some(e.key_id),
+            GrantCreated(e) => Some(e.key_id),
+            GrantRetired(e) => Some(e.key_id),
+            GrantRevoked(e) => Some(e.key_id),
             AccountCreated(_) | AccessKeyCreated(_) | TrailKeyCreated(_) | AliasCreated(_)
             | AliasUpdated(_) | AliasDeleted(_) => None,
         }
@@ -365,6 +408,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "AliasCreated",
     "AliasUpdated",
     "AliasDeleted",
+    "GrantCreated",
+    "GrantRetired",
+    "GrantRevoked",
     "ApiCallRecorded",
 ];
 

@@ -2,9 +2,10 @@
 //! crypto or I/O — the command handler brings those in.
 
 use super::events::{
-    DomainEvent, KeyCreated, KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled,
-    KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyPolicyPut, KeyRotated, KeyRotationDisabled,
-    KeyRotationEnabled, KeyTagged, KeyUntagged, RotationType, Sealed, Tag,
+    DomainEvent, GrantCreated, GrantRetired, GrantRevoked, KeyCreated, KeyDeleted,
+    KeyDeletionCancelled, KeyDeletionScheduled, KeyDescriptionUpdated, KeyDisabled, KeyEnabled,
+    KeyPolicyPut, KeyRotated, KeyRotationDisabled, KeyRotationEnabled, KeyTagged, KeyUntagged,
+    RotationType, Sealed, Tag,
 };
 use super::ids::{key_arn, AccountId, KeyId, Region};
 use super::DomainError;
@@ -114,6 +115,44 @@ pub struct PendingDeletion {
     pub window_days: u32,
 }
 
+/// A key policy, parsed. Derived from the document beside it, so it takes no part in
+/// comparing keys. `None`: a document recorded before policies were parsed that does not
+/// parse now; it allows nothing.
+#[derive(Clone, Debug)]
+pub struct PolicyRules(Option<std::sync::Arc<super::policy::Policy>>);
+
+impl PolicyRules {
+    pub fn parse(document: &str) -> PolicyRules {
+        PolicyRules(
+            super::policy::Policy::parse(document, super::policy::PolicyKind::Key)
+                .ok()
+                .map(std::sync::Arc::new),
+        )
+    }
+
+    pub fn policy(&self) -> Option<&super::policy::Policy> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for PolicyRules {
+    fn eq(&self, _: &PolicyRules) -> bool {
+        true
+    }
+}
+
+impl Eq for PolicyRules {}
+
+/// A grant in force on a key: what authorization reads, and what ListGrants shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyGrant {
+    pub grant: std::sync::Arc<super::authz::Grant>,
+    pub name: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub issuing_account: AccountId,
+    pub creation_date: OffsetDateTime,
+}
+
 /// A key as the key-state projection knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Key {
@@ -130,8 +169,12 @@ pub struct Key {
     pub versions: Vec<KeyVersion>,
     pub tags: Vec<Tag>,
     pub policy: String,
+    /// `policy`, parsed once when it was put: evaluation never parses JSON.
+    pub policy_rules: PolicyRules,
     pub rotation: Option<RotationSchedule>,
     pub deletion: Option<PendingDeletion>,
+    /// The grants in force, oldest first.
+    pub grants: Vec<KeyGrant>,
     /// The last lifecycle event applied to this key's stream.
     pub stream_version: u64,
 }
@@ -145,6 +188,8 @@ pub const MIN_PENDING_WINDOW_DAYS: u32 = 7;
 pub const MAX_PENDING_WINDOW_DAYS: u32 = 30;
 pub const DEFAULT_PENDING_WINDOW_DAYS: u32 = 30;
 pub const DEFAULT_POLICY_NAME: &str = "default";
+/// AWS KMS's quota of grants per key.
+pub const MAX_GRANTS: usize = 50_000;
 
 impl Key {
     pub fn current_version(&self) -> &KeyVersion {
@@ -224,6 +269,10 @@ pub enum Operation {
     VerifyMac,
     DeriveSharedSecret,
     GenerateDataKeyPair,
+    CreateGrant,
+    ListGrants,
+    RetireGrant,
+    RevokeGrant,
 }
 
 /// What the table says for one operation in one state.
@@ -269,6 +318,10 @@ impl Operation {
         Operation::VerifyMac,
         Operation::DeriveSharedSecret,
         Operation::GenerateDataKeyPair,
+        Operation::CreateGrant,
+        Operation::ListGrants,
+        Operation::RetireGrant,
+        Operation::RevokeGrant,
     ];
 
     /// The AWS KMS key-state table ("Key states of AWS KMS keys", Developer Guide),
@@ -291,7 +344,7 @@ impl Operation {
             KeyState::PendingDeletion => match self {
                 CancelKeyDeletion | DeleteAlias | DescribeKey | GetKeyPolicy
                 | GetKeyRotationStatus | ListKeyPolicies | ListKeyRotations | ListResourceTags
-                | PutKeyPolicy => Allowed,
+                | PutKeyPolicy | ListGrants | RetireGrant | RevokeGrant => Allowed,
                 _ => InvalidState,
             },
             _ => match self {
@@ -360,6 +413,14 @@ pub enum KeyCommand {
     CancelDeletion,
     /// The scheduler's deletion of a key whose waiting period is over.
     Delete,
+    /// `grant.key_id` must be this key's.
+    CreateGrant(GrantCreated),
+    RetireGrant {
+        grant_id: String,
+    },
+    RevokeGrant {
+        grant_id: String,
+    },
 }
 
 impl KeyCommand {
@@ -385,6 +446,9 @@ impl KeyCommand {
             } => return None,
             KeyCommand::ScheduleDeletion { .. } => Operation::ScheduleKeyDeletion,
             KeyCommand::CancelDeletion => Operation::CancelKeyDeletion,
+            KeyCommand::CreateGrant(_) => Operation::CreateGrant,
+            KeyCommand::RetireGrant { .. } => Operation::RetireGrant,
+            KeyCommand::RevokeGrant { .. } => Operation::RevokeGrant,
         })
     }
 }
@@ -572,6 +636,28 @@ pub fn decide(
                 )))
             }
         },
+        KeyCommand::CreateGrant(grant) => {
+            if key.grants.len() >= MAX_GRANTS {
+                return Err(DomainError::LimitExceeded(format!(
+                    "{} has {MAX_GRANTS} grants, the most a key can have.",
+                    key.arn
+                )));
+            }
+            DomainEvent::GrantCreated(grant)
+        }
+        KeyCommand::RetireGrant { grant_id } | KeyCommand::RevokeGrant { grant_id }
+            if !key.grants.iter().any(|g| g.grant.grant_id == grant_id) =>
+        {
+            return Err(DomainError::InvalidGrantId(
+                "The grant ID is not valid for this key.".into(),
+            ))
+        }
+        KeyCommand::RetireGrant { grant_id } => {
+            DomainEvent::GrantRetired(GrantRetired { key_id, grant_id })
+        }
+        KeyCommand::RevokeGrant { grant_id } => {
+            DomainEvent::GrantRevoked(GrantRevoked { key_id, grant_id })
+        }
     };
     Ok(vec![event])
 }
@@ -599,8 +685,10 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             }],
             tags: e.tags.clone(),
             policy: e.policy.clone(),
+            policy_rules: PolicyRules::parse(&e.policy),
             rotation: None,
             deletion: None,
+            grants: Vec::new(),
             stream_version: 1,
         });
     }
@@ -619,7 +707,10 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             }
         }
         DomainEvent::KeyUntagged(e) => key.tags.retain(|t| !e.tag_keys.contains(&t.key)),
-        DomainEvent::KeyPolicyPut(e) => key.policy = e.policy.clone(),
+        DomainEvent::KeyPolicyPut(e) => {
+            key.policy = e.policy.clone();
+            key.policy_rules = PolicyRules::parse(&e.policy);
+        }
         DomainEvent::KeyRotationEnabled(e) => {
             key.rotation = Some(RotationSchedule {
                 period_days: e.rotation_period_days,
@@ -652,6 +743,22 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             key.deletion = None;
         }
         DomainEvent::KeyDeleted(_) => return None,
+        DomainEvent::GrantCreated(e) => key.grants.push(KeyGrant {
+            grant: std::sync::Arc::new(super::authz::Grant {
+                grant_id: e.grant_id.clone(),
+                grantee_principal: e.grantee_principal.clone(),
+                operations: e.operations.clone(),
+                constraints: e.constraints.clone(),
+            }),
+            name: e.name.clone(),
+            retiring_principal: e.retiring_principal.clone(),
+            issuing_account: e.issuing_account.clone(),
+            creation_date: e.creation_date,
+        }),
+        DomainEvent::GrantRetired(GrantRetired { grant_id, .. })
+        | DomainEvent::GrantRevoked(GrantRevoked { grant_id, .. }) => {
+            key.grants.retain(|g| &g.grant.grant_id != grant_id)
+        }
         DomainEvent::KeyCreated(_)
         | DomainEvent::AccountCreated(_)
         | DomainEvent::AccessKeyCreated(_)

@@ -30,6 +30,8 @@ pub enum DomainError {
     LimitExceeded(String),
     #[error("{0}")]
     UnsupportedOperation(String),
+    #[error("{0}")]
+    InvalidGrantId(String),
     /// The command was prepared against a state that has moved on; decide it again.
     #[error("{0}")]
     Conflict(String),

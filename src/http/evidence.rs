@@ -69,7 +69,10 @@ pub(super) async fn recorded(
     };
     let (ctx, caller) = authenticate_request(ready, req, b"", &request_id);
     let answered = match &caller {
-        Ok(_) => answer(&ready.service).await,
+        Ok(caller) => match ready.service.authorize_native(caller, &ctx, operation) {
+            Ok(()) => answer(&ready.service).await,
+            Err(denied) => Err(denied),
+        },
         Err(e) => Err(e.clone()),
     };
     let handled = ready

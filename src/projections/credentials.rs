@@ -62,3 +62,15 @@ impl Credentials {
             .cloned()
     }
 }
+
+impl Credentials {
+    /// The identity policies that apply to `caller` (a user's inline policies, a role
+    /// session's role's). Identities land with the IAM API; until then, none.
+    pub fn identity_policies(
+        &self,
+        caller: &crate::app::Caller,
+    ) -> Vec<Arc<crate::domain::policy::Policy>> {
+        let _ = caller;
+        Vec::new()
+    }
+}

@@ -1,0 +1,290 @@
+//! Step 3 of every call: authorize. The one place a request meets the policies.
+//!
+//! Resolving a `KeyId` gives a [`Found`] key, which an operation cannot use: only
+//! [`Service::authorize`] turns it into the `Arc<Key>` the crypto needs, after the key
+//! policy, the caller's identity policies and the key's grants have allowed the action
+//! (`domain::authz`). Actions without a key (CreateKey, ListKeys, …) go through
+//! [`Service::authorize_account`]. A denial is `AccessDeniedException` with AWS's
+//! message, and is recorded like any failed call.
+
+use super::shapes::EncryptionContext;
+use super::{ApiError, Caller, RequestContext, Service};
+use crate::domain::authz::{self, Authorization};
+use crate::domain::key::Key;
+use crate::domain::policy::{Context, Policy};
+use std::sync::Arc;
+
+/// The service prefix of the actions of keyledger's own operations, which AWS has not.
+pub const NATIVE_ACTION_PREFIX: &str = "keyledger:";
+
+/// A key a request named, found but not yet authorized.
+pub(crate) struct Found {
+    key: Arc<Key>,
+    /// The alias the request named the key by (`kms:RequestAlias`).
+    alias: Option<String>,
+}
+
+impl Found {
+    pub(crate) fn new(key: Arc<Key>, alias: Option<String>) -> Found {
+        Found { key, alias }
+    }
+
+    /// The key's ARN, for the call's record and for messages, before authorization.
+    pub(crate) fn arn(&self) -> &str {
+        &self.key.arn
+    }
+
+    pub(crate) fn spec(&self) -> crate::domain::key::KeySpec {
+        self.key.spec
+    }
+
+    pub(crate) fn into_alias(self) -> Option<String> {
+        self.alias
+    }
+
+    /// The grants in force on the key (RetireGrant reads them before authorizing).
+    pub(crate) fn grants(&self) -> &[crate::domain::key::KeyGrant] {
+        &self.key.grants
+    }
+
+    /// The key, for a RetireGrant its grant's own rule allows (its retiring principal,
+    /// its grantee with RetireGrant, its account's root): no policy is asked.
+    pub(crate) fn allowed_by_its_grant(self) -> Arc<Key> {
+        self.key
+    }
+
+    /// The key id, for operations that only filter by it (ListAliases' `KeyId`, which
+    /// IAM authorizes as `kms:ListAliases` on `*`).
+    pub(crate) fn id(&self) -> crate::domain::ids::KeyId {
+        self.key.id
+    }
+}
+
+/// What one request adds to the condition keys every request has: its encryption
+/// context, its algorithm, its tags, … and the grant tokens it presents.
+#[derive(Default)]
+pub(crate) struct Facts<'a> {
+    context: Context,
+    encryption_context: Option<&'a EncryptionContext>,
+    grant_tokens: &'a [String],
+}
+
+impl<'a> Facts<'a> {
+    pub(crate) fn new() -> Facts<'a> {
+        Facts::default()
+    }
+
+    /// `kms:EncryptionContext:<key>` for each pair and `kms:EncryptionContextKeys`; grant
+    /// constraints compare against it. An operation that takes an encryption context sets
+    /// it even when the request gave none (an empty one).
+    pub(crate) fn encryption_context(mut self, context: Option<&'a EncryptionContext>) -> Self {
+        static EMPTY: EncryptionContext = EncryptionContext::new();
+        let context = context.unwrap_or(&EMPTY);
+        for (k, v) in context {
+            self.context
+                .set_one(&format!("kms:EncryptionContext:{k}"), v.clone());
+        }
+        self.context.set(
+            "kms:EncryptionContextKeys",
+            context.keys().cloned().collect(),
+        );
+        self.encryption_context = Some(context);
+        self
+    }
+
+    /// A single-valued condition key, when the request has a value for it.
+    pub(crate) fn with(mut self, key: &str, value: Option<&str>) -> Self {
+        if let Some(value) = value {
+            self.context.set_one(key, value);
+        }
+        self
+    }
+
+    /// A multivalued condition key.
+    pub(crate) fn with_all(mut self, key: &str, values: Vec<String>) -> Self {
+        self.context.set(key, values);
+        self
+    }
+
+    /// `aws:RequestTag/<key>` for each tag a request adds.
+    pub(crate) fn with_tags(mut self, tags: &[crate::domain::events::Tag]) -> Self {
+        for tag in tags {
+            self.context
+                .set_one(&format!("aws:RequestTag/{}", tag.key), tag.value.clone());
+        }
+        self
+    }
+
+    /// The grant tokens the request presents (a grant takes effect with its token at once).
+    pub(crate) fn grant_tokens(mut self, tokens: Option<&'a Vec<String>>) -> Self {
+        self.grant_tokens = tokens.map(Vec::as_slice).unwrap_or_default();
+        self
+    }
+}
+
+impl Service {
+    /// Authorize `action` on a found key: the key, if the policies or a grant allow it.
+    pub(crate) fn authorize(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        found: Found,
+        action: &str,
+        facts: Facts<'_>,
+    ) -> Result<Arc<Key>, ApiError> {
+        let Found { key, alias } = found;
+        let mut context = facts.context;
+        self.common_conditions(caller, ctx, &mut context);
+        key_conditions(&key, &mut context);
+        context.set(
+            "kms:ResourceAliases",
+            self.projections
+                .aliases
+                .list(&key.region, &key.account, Some(key.id))
+                .into_iter()
+                .map(|a| a.name)
+                .collect(),
+        );
+        if let Some(alias) = alias {
+            context.set_one("kms:RequestAlias", alias);
+        }
+        let identity = self.projections.credentials.identity_policies(caller);
+        let grants = self.grants_for(&key, facts.grant_tokens)?;
+        let principal = caller.principal();
+        let denied = |denial: authz::Denial| {
+            ApiError::AccessDenied(denial.message(&caller.principal_arn, action, &key.arn))
+        };
+        let Some(key_policy) = key.policy_rules.policy() else {
+            return Err(denied(authz::Denial::NoResourcePolicyAllows));
+        };
+        let request = Authorization {
+            principal: &principal,
+            action,
+            resource: &key.arn,
+            resource_policy: Some((key_policy, key.account.as_str())),
+            identity_policies: &identity,
+            grants: &grants,
+            encryption_context: facts.encryption_context,
+            context: &context,
+        };
+        match authz::authorize(&request) {
+            Ok(_) => Ok(key.clone()),
+            Err(denial) => Err(denied(denial)),
+        }
+    }
+
+    /// Authorize an action no key policy covers (CreateKey, ListKeys, ListAliases,
+    /// GenerateRandom, the trail's queries): the caller's identity policies decide.
+    pub(crate) fn authorize_account(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        action: &str,
+        resource: &str,
+        facts: Facts<'_>,
+    ) -> Result<(), ApiError> {
+        let mut context = facts.context;
+        self.common_conditions(caller, ctx, &mut context);
+        let identity = self.projections.credentials.identity_policies(caller);
+        let principal = caller.principal();
+        let request = Authorization {
+            principal: &principal,
+            action,
+            resource,
+            resource_policy: None,
+            identity_policies: &identity,
+            grants: &[],
+            encryption_context: facts.encryption_context,
+            context: &context,
+        };
+        authz::authorize(&request).map(drop).map_err(|denial| {
+            ApiError::AccessDenied(denial.message(&caller.principal_arn, action, resource))
+        })
+    }
+
+    /// Authorize one of keyledger's own operations (the trail's evidence, the reports, the
+    /// point-in-time reads): `keyledger:<operation>` on `*`, by identity policies.
+    pub(crate) fn authorize_native(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        operation: &str,
+    ) -> Result<(), ApiError> {
+        let action = format!("{NATIVE_ACTION_PREFIX}{operation}");
+        self.authorize_account(caller, ctx, &action, "*", Facts::new())
+    }
+
+    /// Whether `policy` (about to become `key`'s) would still let the caller put the key
+    /// policy: AWS's lockout safety check, skipped with `BypassPolicyLockoutSafetyCheck`.
+    pub(crate) fn check_lockout(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        key_arn: &str,
+        key_account: &str,
+        policy: &Policy,
+    ) -> Result<(), ApiError> {
+        let mut context = Context::new();
+        self.common_conditions(caller, ctx, &mut context);
+        let identity = self.projections.credentials.identity_policies(caller);
+        let principal = caller.principal();
+        let request = Authorization {
+            principal: &principal,
+            action: "kms:PutKeyPolicy",
+            resource: key_arn,
+            resource_policy: Some((policy, key_account)),
+            identity_policies: &identity,
+            grants: &[],
+            encryption_context: None,
+            context: &context,
+        };
+        authz::authorize(&request).map(drop).map_err(|_| {
+            ApiError::MalformedPolicyDocument(
+                "The new key policy will not allow you to update the key policy in the future."
+                    .into(),
+            )
+        })
+    }
+
+    /// The condition keys every request has (AWS's global keys, `kms:CallerAccount`).
+    fn common_conditions(&self, caller: &Caller, ctx: &RequestContext, context: &mut Context) {
+        let principal = caller.principal();
+        let now = self.clock.now();
+        context.set_one("kms:CallerAccount", caller.account.as_str());
+        context.set_one("aws:PrincipalAccount", caller.account.as_str());
+        context.set_one("aws:PrincipalArn", principal.arn);
+        context.set_one(
+            "aws:PrincipalType",
+            match caller.kind {
+                super::CallerKind::Root => "Account",
+                super::CallerKind::User => "User",
+                super::CallerKind::AssumedRole { .. } => "AssumedRole",
+            },
+        );
+        if caller.kind == super::CallerKind::User {
+            context.set_one("aws:username", caller.user_name.as_str());
+        }
+        context.set_one("aws:SourceIp", ctx.source_ip.as_str());
+        context.set_one(
+            "aws:CurrentTime",
+            now.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        );
+        context.set_one("aws:EpochTime", now.unix_timestamp().to_string());
+        // keyledger serves plain HTTP until TLS lands (issue 13).
+        context.set_one("aws:SecureTransport", "false");
+        context.set_one("aws:RequestedRegion", ctx.region.as_str());
+    }
+}
+
+/// The condition keys of the key itself.
+fn key_conditions(key: &Key, context: &mut Context) {
+    context.set_one("kms:KeySpec", key.spec.as_str());
+    context.set_one("kms:KeyUsage", key.usage.as_str());
+    context.set_one("kms:KeyOrigin", key.origin.as_str());
+    context.set_one("kms:KeyManager", "CUSTOMER");
+    context.set_one("kms:MultiRegion", "false");
+    for tag in &key.tags {
+        context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
+    }
+}

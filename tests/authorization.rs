@@ -1,0 +1,363 @@
+//! Key policies, grants and denials, black-box: the real server, the real aws-sdk-kms client.
+//! Nobody does what no policy or grant allows, and every denial is in the trail.
+
+mod common;
+
+use aws_sdk_kms::primitives::Blob;
+use common::{error_code, Server};
+use serde_json::json;
+
+fn admin_arn(s: &Server) -> String {
+    format!("arn:aws:iam::{}:user/admin", s.credentials.account_id)
+}
+
+fn root_arn(s: &Server) -> String {
+    format!("arn:aws:iam::{}:root", s.credentials.account_id)
+}
+
+/// A key policy that names the admin directly for `actions`, and nothing else.
+fn admin_only(s: &Server, actions: &[&str]) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AdminOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": admin_arn(s)},
+            "Action": actions,
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
+
+async fn new_key(s: &Server) -> String {
+    s.client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+        .clone()
+}
+
+async fn put_policy(s: &Server, key: &str, policy: &str, bypass: bool) -> Result<(), String> {
+    s.client
+        .put_key_policy()
+        .key_id(key)
+        .policy(policy)
+        .bypass_policy_lockout_safety_check(bypass)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| common::sdk_code(e))
+}
+
+async fn encrypt(s: &Server, key: &str, context: &[(&str, &str)]) -> Result<Blob, String> {
+    let mut call = s
+        .client
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"authorized?".to_vec()));
+    for (k, v) in context {
+        call = call.encryption_context(*k, *v);
+    }
+    call.send()
+        .await
+        .map(|r| r.ciphertext_blob.unwrap())
+        .map_err(|e| common::sdk_code(e))
+}
+
+#[tokio::test]
+async fn a_key_policy_that_denies_everything_is_enforced_and_every_denial_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let key = new_key(&s).await;
+    let blob = encrypt(&s, &key, &[])
+        .await
+        .expect("the default policy allows the admin");
+
+    let deny_all = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": root_arn(&s)}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}
+        ]
+    })
+    .to_string();
+    // The lockout check sees that the admin could never put a policy again.
+    assert_eq!(
+        put_policy(&s, &key, &deny_all, false).await,
+        Err("MalformedPolicyDocumentException".into())
+    );
+    assert!(
+        encrypt(&s, &key, &[]).await.is_ok(),
+        "a refused policy changes nothing"
+    );
+    put_policy(&s, &key, &deny_all, true).await.unwrap();
+
+    let denied = s
+        .client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap_err();
+    let message = denied
+        .as_service_error()
+        .and_then(|e| aws_sdk_kms::error::ProvideErrorMetadata::message(e))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        denied
+            .as_service_error()
+            .and_then(aws_sdk_kms::error::ProvideErrorMetadata::code),
+        Some("AccessDeniedException")
+    );
+    let key_arn = format!(
+        "arn:aws:kms:{}:{}:key/{key}",
+        s.credentials.region, s.credentials.account_id
+    );
+    assert_eq!(
+        message,
+        format!(
+            "User: {} is not authorized to perform: kms:Encrypt on resource: {key_arn} with an explicit deny in a resource-based policy",
+            admin_arn(&s)
+        )
+    );
+    let decrypt = s.client.decrypt().ciphertext_blob(blob).send().await;
+    assert_eq!(error_code(decrypt), "AccessDeniedException");
+    let get_policy = s.client.get_key_policy().key_id(&key).send().await;
+    assert_eq!(error_code(get_policy), "AccessDeniedException");
+    assert_eq!(
+        put_policy(&s, &key, &admin_only(&s, &["kms:*"]), true).await,
+        Err("AccessDeniedException".into())
+    );
+    let describe = s.client.describe_key().key_id(&key).send().await;
+    assert_eq!(error_code(describe), "AccessDeniedException");
+
+    // Each denial is an event with AccessDenied, naming the key.
+    let trail = common::trail(&s.data_dir).await;
+    let denials: Vec<&str> = trail
+        .iter()
+        .filter(|r| r["errorCode"] == "AccessDenied" || r["errorCode"] == "AccessDeniedException")
+        .filter(|r| r["resources"][0]["ARN"] == key_arn)
+        .map(|r| r["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        denials,
+        [
+            "Encrypt",
+            "Decrypt",
+            "GetKeyPolicy",
+            "PutKeyPolicy",
+            "DescribeKey"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn policy_documents_are_parsed_when_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let key = new_key(&s).await;
+    for (document, why) in [
+        ("not json", "not JSON"),
+        (r#"{"Statement": []}"#, "no statement"),
+        (
+            r#"{"Statement": [{"Effect": "Permit", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#,
+            "an effect IAM does not know",
+        ),
+        (
+            r#"{"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#,
+            "a key policy statement without a principal",
+        ),
+        (
+            r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"StringEqualz": {"kms:CallerAccount": "1"}}}]}"#,
+            "an unknown condition operator",
+        ),
+    ] {
+        assert_eq!(
+            put_policy(&s, &key, document, true).await,
+            Err("MalformedPolicyDocumentException".into()),
+            "{why}"
+        );
+    }
+    // On a key that does not exist, the key is looked for first.
+    let missing = put_policy(&s, "11111111-2222-3333-4444-555555555555", "not json", true).await;
+    assert_eq!(missing, Err("NotFoundException".into()));
+    let create = s.client.create_key().policy("not json").send().await;
+    assert_eq!(error_code(create), "MalformedPolicyDocumentException");
+}
+
+#[tokio::test]
+async fn conditions_on_the_encryption_context_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let key = new_key(&s).await;
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Manage", "Effect": "Allow", "Principal": {"AWS": admin_arn(&s)},
+             "NotAction": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"},
+            {"Sid": "FinanceOnly", "Effect": "Allow", "Principal": {"AWS": admin_arn(&s)},
+             "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"kms:EncryptionContext:Department": "Finance"}}}
+        ]
+    })
+    .to_string();
+    put_policy(&s, &key, &policy, false).await.unwrap();
+    let blob = encrypt(&s, &key, &[("Department", "Finance")])
+        .await
+        .unwrap();
+    assert_eq!(
+        encrypt(&s, &key, &[("Department", "Sales")]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        encrypt(&s, &key, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    let decrypted = s
+        .client
+        .decrypt()
+        .ciphertext_blob(blob)
+        .encryption_context("Department", "Finance")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decrypted.plaintext.unwrap().as_ref(), b"authorized?");
+}
+
+#[tokio::test]
+async fn a_grant_allows_what_the_key_policy_does_not_until_it_is_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let key = new_key(&s).await;
+    let managing = [
+        "kms:CreateGrant",
+        "kms:ListGrants",
+        "kms:RevokeGrant",
+        "kms:PutKeyPolicy",
+        "kms:DescribeKey",
+    ];
+    put_policy(&s, &key, &admin_only(&s, &managing), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        encrypt(&s, &key, &[("app", "billing")]).await,
+        Err("AccessDeniedException".into())
+    );
+
+    let grant = s
+        .client
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(admin_arn(&s))
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .operations(aws_sdk_kms::types::GrantOperation::RetireGrant)
+        .constraints(
+            aws_sdk_kms::types::GrantConstraints::builder()
+                .encryption_context_subset("app", "billing")
+                .build(),
+        )
+        .name("billing-encrypt")
+        .send()
+        .await
+        .unwrap();
+    let grant_id = grant.grant_id.unwrap();
+    let token = grant.grant_token.unwrap();
+    assert_eq!(grant_id.len(), 64);
+
+    // In force at once, within its constraint only.
+    encrypt(&s, &key, &[("app", "billing"), ("extra", "ok")])
+        .await
+        .unwrap();
+    assert_eq!(
+        encrypt(&s, &key, &[("app", "payroll")]).await,
+        Err("AccessDeniedException".into())
+    );
+    // With its token; a token keyledger never issued is refused.
+    s.client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"x".to_vec()))
+        .encryption_context("app", "billing")
+        .grant_tokens(&token)
+        .send()
+        .await
+        .unwrap();
+    let forged = s
+        .client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"x".to_vec()))
+        .encryption_context("app", "billing")
+        .grant_tokens("KLGT1bm90LWEtcmVhbC10b2tlbg")
+        .send()
+        .await;
+    assert_eq!(error_code(forged), "InvalidGrantTokenException");
+
+    // The same name and parameters: the same grant.
+    let again = s
+        .client
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(admin_arn(&s))
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .operations(aws_sdk_kms::types::GrantOperation::RetireGrant)
+        .constraints(
+            aws_sdk_kms::types::GrantConstraints::builder()
+                .encryption_context_subset("app", "billing")
+                .build(),
+        )
+        .name("billing-encrypt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.grant_id.unwrap(), grant_id);
+
+    let listed = s.client.list_grants().key_id(&key).send().await.unwrap();
+    let grants = listed.grants.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].grant_id.as_deref(), Some(grant_id.as_str()));
+    assert_eq!(grants[0].name.as_deref(), Some("billing-encrypt"));
+    assert_eq!(
+        grants[0].issuing_account.as_deref(),
+        Some(root_arn(&s).as_str())
+    );
+
+    // The grantee retires it by its token: the key policy alone decides again.
+    s.client
+        .retire_grant()
+        .grant_token(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        encrypt(&s, &key, &[("app", "billing")]).await,
+        Err("AccessDeniedException".into())
+    );
+    let listed = s.client.list_grants().key_id(&key).send().await.unwrap();
+    assert!(listed.grants.unwrap().is_empty());
+    let revoke = s
+        .client
+        .revoke_grant()
+        .key_id(&key)
+        .grant_id(&grant_id)
+        .send()
+        .await;
+    assert_eq!(error_code(revoke), "InvalidGrantIdException");
+
+    // The grant's life is on the key's stream.
+    let events = common::stored_events(&s.data_dir).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["stream"] == format!("key/{key}"))
+        .map(|e| e["event_type"].as_str().unwrap())
+        .filter(|t| t.starts_with("Grant"))
+        .collect();
+    assert_eq!(kinds, ["GrantCreated", "GrantRetired"]);
+}
