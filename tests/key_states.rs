@@ -208,7 +208,7 @@ async fn the_key_state_table() {
                     json!({"KeyId": key, "KeySpec": "AES_256"})
                 }
                 "PutKeyPolicy" => {
-                    json!({"KeyId": key, "Policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"})
+                    json!({"KeyId": key, "Policy": common::root_policy(&s.credentials.account_id, "table")})
                 }
                 "TagResource" => json!({"KeyId": key, "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
                 "UntagResource" => json!({"KeyId": key, "TagKeys": ["k"]}),

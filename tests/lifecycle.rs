@@ -307,7 +307,7 @@ async fn descriptions_tags_and_policies() {
         policy["Statement"][0]["Principal"]["AWS"],
         format!("arn:aws:iam::{}:root", s.credentials.account_id)
     );
-    let new_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"x","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let new_policy = &common::root_policy(&s.credentials.account_id, "x");
     kms.put_key_policy()
         .key_id(&key)
         .policy(new_policy)
@@ -321,7 +321,7 @@ async fn descriptions_tags_and_policies() {
             .await
             .unwrap()
             .policy(),
-        Some(new_policy)
+        Some(new_policy.as_str())
     );
     assert_eq!(
         error_code(
@@ -368,7 +368,7 @@ async fn descriptions_tags_and_policies() {
             .await
             .unwrap()
             .policy(),
-        Some(new_policy)
+        Some(new_policy.as_str())
     );
 
     // Every policy version stays in the ledger.
@@ -937,10 +937,44 @@ async fn every_event_type_is_written_and_matches_its_schema() {
         .unwrap();
     kms.put_key_policy()
         .key_id(&key)
-        .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .policy(common::root_policy(&s.credentials.account_id, "every-event"))
         .send()
         .await
         .unwrap();
+    let grantee = format!("arn:aws:iam::{}:user/admin", s.credentials.account_id);
+    for revoke in [false, true] {
+        let grant = kms
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(&grantee)
+            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+            .constraints(
+                aws_sdk_kms::types::GrantConstraints::builder()
+                    .encryption_context_equals("app", "schemas")
+                    .build(),
+            )
+            .retiring_principal(&grantee)
+            .name("every-event")
+            .send()
+            .await
+            .unwrap();
+        let grant_id = grant.grant_id.unwrap();
+        if revoke {
+            kms.revoke_grant()
+                .key_id(&key)
+                .grant_id(grant_id)
+                .send()
+                .await
+                .unwrap();
+        } else {
+            kms.retire_grant()
+                .key_id(&key)
+                .grant_id(grant_id)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
     kms.enable_key_rotation().key_id(&key).send().await.unwrap();
     kms.rotate_key_on_demand()
         .key_id(&key)

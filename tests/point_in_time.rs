@@ -14,8 +14,10 @@ async fn a_key_as_it_was_and_its_history() {
     let dir = tempfile::tempdir().unwrap();
     let s = InProcess::start(&dir.path().join("data")).await;
     let kms = &s.client;
-    let first_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"first"}]}"#;
-    let second_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"second"}]}"#;
+    let first_policy = common::root_policy(&s.credentials.account_id, "first");
+    let first_policy = first_policy.as_str();
+    let second_policy = common::root_policy(&s.credentials.account_id, "second");
+    let second_policy = second_policy.as_str();
     let before_key = s.clock.now() - Duration::hours(1);
     let key = kms
         .create_key()

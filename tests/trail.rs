@@ -297,7 +297,7 @@ async fn ledger_with_history(data: &Path) -> (String, String) {
         .put_key_policy()
         .key_id(&key_id)
         .policy_name("default")
-        .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .policy(common::root_policy(&server.credentials.account_id, "edited"))
         .send()
         .await
         .unwrap();
