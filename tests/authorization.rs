@@ -361,3 +361,118 @@ async fn a_grant_allows_what_the_key_policy_does_not_until_it_is_retired() {
         .collect();
     assert_eq!(kinds, ["GrantCreated", "GrantRetired"]);
 }
+
+#[tokio::test]
+async fn an_aws_managed_key_is_created_on_first_use_of_its_alias_and_the_customer_cannot_manage_it()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let listed = s.client.list_aliases().send().await.unwrap();
+    let s3 = listed
+        .aliases()
+        .iter()
+        .find(|a| a.alias_name() == Some("alias/aws/s3"))
+        .expect("alias/aws/s3 is listed before its key exists");
+    assert_eq!(s3.target_key_id(), None);
+
+    let described = s
+        .client
+        .describe_key()
+        .key_id("alias/aws/s3")
+        .send()
+        .await
+        .unwrap();
+    let key = described.key_metadata.unwrap();
+    assert_eq!(
+        key.key_manager(),
+        Some(&aws_sdk_kms::types::KeyManagerType::Aws)
+    );
+    assert_eq!(
+        key.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::Enabled)
+    );
+    let key_id = key.key_id().to_owned();
+    let again = s
+        .client
+        .describe_key()
+        .key_id("alias/aws/s3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.key_metadata.unwrap().key_id(), key_id, "created once");
+    let listed = s.client.list_aliases().send().await.unwrap();
+    let s3 = listed
+        .aliases()
+        .iter()
+        .find(|a| a.alias_name() == Some("alias/aws/s3"))
+        .unwrap();
+    assert_eq!(s3.target_key_id(), Some(key_id.as_str()));
+    let rotation = s
+        .client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled());
+    assert_eq!(rotation.rotation_period_in_days(), Some(365));
+
+    // Used only through its service: a direct Encrypt is denied by its policy.
+    assert_eq!(
+        encrypt(&s, "alias/aws/s3", &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    // No customer management.
+    assert!(put_policy(&s, &key_id, &admin_only(&s, &["kms:*"]), true)
+        .await
+        .is_err());
+    let disable = s.client.disable_key_rotation().key_id(&key_id).send().await;
+    assert_eq!(error_code(disable), "AccessDeniedException");
+    let delete = s
+        .client
+        .schedule_key_deletion()
+        .key_id(&key_id)
+        .send()
+        .await;
+    assert_eq!(error_code(delete), "AccessDeniedException");
+    let tag = s
+        .client
+        .tag_resource()
+        .key_id(&key_id)
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("k")
+                .tag_value("v")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    assert_eq!(error_code(tag), "AccessDeniedException");
+    let delete_alias = s
+        .client
+        .delete_alias()
+        .alias_name("alias/aws/s3")
+        .send()
+        .await;
+    assert!(delete_alias.is_err());
+    let unknown = s
+        .client
+        .describe_key()
+        .key_id("alias/aws/not-a-service")
+        .send()
+        .await;
+    assert_eq!(error_code(unknown), "NotFoundException");
+
+    // The service's creation is its own event, recorded once.
+    let trail = common::trail(&s.data_dir).await;
+    let created: Vec<&serde_json::Value> = trail
+        .iter()
+        .filter(|r| r["eventName"] == "CreateKey" && r["eventType"] == "AwsServiceEvent")
+        .collect();
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        created[0]["responseElements"]["keyMetadata"]["KeyManager"],
+        "AWS"
+    );
+}

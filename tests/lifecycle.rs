@@ -937,7 +937,10 @@ async fn every_event_type_is_written_and_matches_its_schema() {
         .unwrap();
     kms.put_key_policy()
         .key_id(&key)
-        .policy(common::root_policy(&s.credentials.account_id, "every-event"))
+        .policy(common::root_policy(
+            &s.credentials.account_id,
+            "every-event",
+        ))
         .send()
         .await
         .unwrap();

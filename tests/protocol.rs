@@ -330,7 +330,13 @@ async fn malformed_requests_and_unknown_operations() {
 
     let (_, body) = send(
         &server,
-        sign(&server, "TrentService.ImportKeyMaterial", "{}", &secret, now),
+        sign(
+            &server,
+            "TrentService.ImportKeyMaterial",
+            "{}",
+            &secret,
+            now,
+        ),
     )
     .await;
     assert_eq!(body["__type"], "UnsupportedOperationException", "{body}");

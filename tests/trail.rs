@@ -297,7 +297,10 @@ async fn ledger_with_history(data: &Path) -> (String, String) {
         .put_key_policy()
         .key_id(&key_id)
         .policy_name("default")
-        .policy(common::root_policy(&server.credentials.account_id, "edited"))
+        .policy(common::root_policy(
+            &server.credentials.account_id,
+            "edited",
+        ))
         .send()
         .await
         .unwrap();

@@ -282,7 +282,7 @@ fn key_conditions(key: &Key, context: &mut Context) {
     context.set_one("kms:KeySpec", key.spec.as_str());
     context.set_one("kms:KeyUsage", key.usage.as_str());
     context.set_one("kms:KeyOrigin", key.origin.as_str());
-    context.set_one("kms:KeyManager", "CUSTOMER");
+    context.set_one("kms:KeyManager", key.manager.as_str());
     context.set_one("kms:MultiRegion", "false");
     for tag in &key.tags {
         context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());

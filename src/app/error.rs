@@ -78,6 +78,10 @@ pub enum ApiError {
     /// The service could not do its part (e.g. the ledger is unavailable).
     #[error("{0}")]
     Internal(String),
+    /// Never answered: the request named an AWS managed key's alias (`alias/aws/<service>`)
+    /// before its key exists. The handler creates the key, then decides the request again.
+    #[error("the AWS managed key of {0} does not exist yet")]
+    AwsManagedKeyNeeded(String),
 }
 
 impl ApiError {
@@ -116,7 +120,7 @@ impl ApiError {
             ApiError::InvalidMaxResults(_) => "InvalidMaxResultsException",
             ApiError::InvalidNextToken(_) => "InvalidNextTokenException",
             ApiError::InvalidEventCategory(_) => "InvalidEventCategoryException",
-            ApiError::Internal(_) => "KMSInternalException",
+            ApiError::Internal(_) | ApiError::AwsManagedKeyNeeded(_) => "KMSInternalException",
         }
     }
 

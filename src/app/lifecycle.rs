@@ -292,6 +292,10 @@ impl Service {
             .alias_name
             .ok_or_else(|| ApiError::missing("aliasName"))?;
         check_length("aliasName", name.len(), 1, alias::MAX_ALIAS_NAME)?;
+        if name.starts_with(alias::RESERVED_PREFIX) {
+            // AWS managed aliases are the service's: validate_name words the refusal.
+            alias::validate_name(&name)?;
+        }
         let existing = self.alias(caller, ctx, &name)?;
         self.authorize_account(
             caller,
@@ -334,8 +338,7 @@ impl Service {
             .projections
             .aliases
             .list(&ctx.region, &caller.account, key);
-        let (items, next) = page(&aliases, req.limit, (50, 100), req.marker.as_deref())?;
-        let listed: Vec<Value> = items
+        let mut entries: Vec<Value> = aliases
             .iter()
             .map(|a| {
                 json!({
@@ -347,6 +350,19 @@ impl Service {
                 })
             })
             .collect();
+        if key.is_none() {
+            // The AWS managed aliases whose keys do not exist yet are listed without a target.
+            for name in super::aws_managed::AWS_MANAGED_ALIASES {
+                if !aliases.iter().any(|a| a.name == *name) {
+                    entries.push(json!({
+                        "AliasName": name,
+                        "AliasArn": alias_arn(caller, ctx, name),
+                    }));
+                }
+            }
+        }
+        let (items, next) = page(&entries, req.limit, (50, 100), req.marker.as_deref())?;
+        let listed: Vec<&Value> = items.into_iter().collect();
         Ok(paged(json!({ "Aliases": listed }), next))
     }
 

@@ -4,6 +4,7 @@
 
 pub mod asymmetric;
 pub mod authz;
+pub mod aws_managed;
 pub mod bootstrap;
 pub mod error;
 pub mod evidence;
@@ -255,7 +256,7 @@ impl Service {
 
     /// Nothing is answered unaudited: the call fails when its event cannot be written, and
     /// is counted.
-    fn ledger_unavailable(&self) -> ApiError {
+    pub(crate) fn ledger_unavailable(&self) -> ApiError {
         self.refused_unaudited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ApiError::Internal("The request was not processed: the audit ledger is unavailable.".into())
@@ -282,6 +283,31 @@ impl Service {
             if matches!(result, Err(ApiError::Conflict(_))) {
                 // Decided against a state that moved on: decide again, record only the outcome.
                 continue;
+            }
+            if let (Err(ApiError::AwsManagedKeyNeeded(alias)), Ok(caller)) = (&result, &caller) {
+                // First use of an AWS managed key's alias: the service creates the key (its own
+                // recorded event), then the request is decided again and finds it.
+                match self
+                    .create_aws_managed_key(&caller.account, &ctx.region, alias)
+                    .await
+                {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        let failed = Err(e);
+                        let batch = self.audit_batch(
+                            ctx,
+                            Some(caller),
+                            operation,
+                            now,
+                            CallRecord::default(),
+                            &failed,
+                        );
+                        return self
+                            .append_call(ctx, batch, failed)
+                            .await
+                            .unwrap_or_else(|| self.unavailable_handled());
+                    }
+                }
             }
             let batch = self.audit_batch(
                 ctx,

@@ -9,7 +9,7 @@ use crate::crypto::secret::SecretBytes;
 use crate::crypto::{ciphertext, context::canonical_context, secret::random_bytes};
 use crate::domain::ids::{KeyId, KeyRef};
 use crate::domain::key::{
-    apply, decide, Key, KeyCommand, KeySpec, KeyState, KeyUsage, Operation, Origin,
+    apply, decide, Key, KeyCommand, KeyManager, KeySpec, KeyState, KeyUsage, Operation, Origin,
 };
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
@@ -108,7 +108,7 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         "KeyUsage": key.usage.as_str(),
         "KeyState": key.state.as_str(),
         "Origin": key.origin.as_str(),
-        "KeyManager": "CUSTOMER",
+        "KeyManager": key.manager.as_str(),
         "CustomerMasterKeySpec": customer_master_key_spec(key.spec),
         "KeySpec": key.spec.as_str(),
         "MultiRegion": false,
@@ -514,6 +514,16 @@ impl Service {
             ))
         };
         let alias_target = |account: &crate::domain::ids::AccountId, alias: &str| {
+            if account == &caller.account
+                && super::aws_managed::is_aws_managed_alias(alias)
+                && self
+                    .projections
+                    .aliases
+                    .get(&ctx.region, account, alias)
+                    .is_none()
+            {
+                return Err(ApiError::AwsManagedKeyNeeded(alias.to_owned()));
+            }
             self.projections
                 .aliases
                 .get(&ctx.region, account, alias)
@@ -716,6 +726,7 @@ impl Service {
             tags,
             policy,
             sealed_material: secrets.sealed_material,
+            manager: KeyManager::Customer,
         };
         let events = decide(None, command, now)?;
         let key = events

@@ -170,6 +170,7 @@ mod tests {
             spec: KeySpec::SymmetricDefault,
             usage: KeyUsage::EncryptDecrypt,
             origin: Origin::AwsKms,
+            manager: crate::domain::key::KeyManager::Customer,
             state: KeyState::Enabled,
             versions: vec![KeyVersion {
                 number: 1,

@@ -5,7 +5,7 @@
 //! (`ApiCallRecorded`, one per API call, whose body is a CloudTrail record).
 
 use super::ids::{AccountId, KeyId, Region};
-use super::key::{KeySpec, KeyUsage, Origin};
+use super::key::{KeyManager, KeySpec, KeyUsage, Origin};
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
@@ -106,6 +106,10 @@ pub struct KeyCreated {
     pub material_version: u32,
     /// The key material, sealed under the key's shredding key.
     pub sealed_material: Sealed,
+    /// `AWS` for the `alias/aws/<service>` keys the service creates; left out for customer
+    /// keys (events written before it existed read as those).
+    #[serde(default, skip_serializing_if = "KeyManager::is_customer")]
+    pub key_manager: KeyManager,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -78,6 +78,26 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// Who manages a key: the customer, or AWS (the `alias/aws/<service>` keys).
+    KeyManager {
+        Aws = "AWS",
+        Customer = "CUSTOMER",
+    }
+);
+
+impl KeyManager {
+    pub fn is_customer(&self) -> bool {
+        *self == KeyManager::Customer
+    }
+}
+
+impl Default for KeyManager {
+    fn default() -> KeyManager {
+        KeyManager::Customer
+    }
+}
+
+aws_enum!(
     /// The key states of the AWS KMS key-state table.
     KeyState {
         Creating = "Creating",
@@ -165,6 +185,7 @@ pub struct Key {
     pub spec: KeySpec,
     pub usage: KeyUsage,
     pub origin: Origin,
+    pub manager: KeyManager,
     pub state: KeyState,
     pub versions: Vec<KeyVersion>,
     pub tags: Vec<Tag>,
@@ -387,6 +408,7 @@ pub enum KeyCommand {
         tags: Vec<Tag>,
         policy: String,
         sealed_material: Sealed,
+        manager: KeyManager,
     },
     Enable,
     Disable,
@@ -424,6 +446,20 @@ pub enum KeyCommand {
 }
 
 impl KeyCommand {
+    /// What may change on an AWS managed key: its grants, and its yearly rotation.
+    fn allowed_on_aws_managed_keys(&self) -> bool {
+        matches!(
+            self,
+            KeyCommand::CreateGrant(_)
+                | KeyCommand::RetireGrant { .. }
+                | KeyCommand::RevokeGrant { .. }
+                | KeyCommand::Rotate {
+                    rotation_type: RotationType::Automatic,
+                    ..
+                }
+        )
+    }
+
     /// The operation of the key-state table this command is checked as.
     fn operation(&self) -> Option<Operation> {
         Some(match self {
@@ -480,6 +516,7 @@ pub fn decide(
                 tags,
                 policy,
                 sealed_material,
+                manager,
             },
         ) => {
             if !spec_allows_usage(spec, usage) {
@@ -502,6 +539,7 @@ pub fn decide(
                 policy,
                 material_version: 1,
                 sealed_material,
+                key_manager: manager,
             })]);
         }
         (Some(key), KeyCommand::Create { .. }) => {
@@ -514,6 +552,12 @@ pub fn decide(
         (Some(key), command) => {
             if let Some(operation) = command.operation() {
                 key.check(operation)?;
+            }
+            if key.manager == KeyManager::Aws && !command.allowed_on_aws_managed_keys() {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is an AWS managed key: AWS manages its policy, rotation and lifetime.",
+                    key.arn
+                )));
             }
             (key, command)
         }
@@ -676,6 +720,7 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             spec: e.key_spec,
             usage: e.key_usage,
             origin: e.origin,
+            manager: e.key_manager,
             state: KeyState::Enabled,
             versions: vec![KeyVersion {
                 number: e.material_version,
@@ -790,6 +835,7 @@ mod tests {
             tags: vec![],
             policy: "{}".into(),
             sealed_material: Sealed(vec![1, 2, 3]),
+            manager: KeyManager::Customer,
         }
     }
 
