@@ -151,6 +151,8 @@ async fn aliases_name_keys_wherever_aws_accepts_them() {
         .aliases()
         .iter()
         .map(|x| x.alias_name().unwrap())
+        // The AWS managed aliases are listed after the account's own.
+        .filter(|name| !name.starts_with("alias/aws/"))
         .collect();
     assert_eq!(names, ["alias/another", "alias/other", "alias/payments"]);
     assert_eq!(all.aliases()[2].alias_arn(), Some(alias_arn.as_str()));
@@ -161,12 +163,13 @@ async fn aliases_name_keys_wherever_aws_accepts_them() {
     assert!(first.truncated());
     let rest = kms
         .list_aliases()
-        .limit(2)
+        .limit(100)
         .marker(first.next_marker().unwrap())
         .send()
         .await
         .unwrap();
-    assert_eq!(rest.aliases().len(), 1);
+    assert_eq!(rest.aliases().len(), all.aliases().len() - 2);
+    assert_eq!(rest.aliases()[0].alias_name(), Some("alias/payments"));
     assert!(!rest.truncated());
 
     kms.update_alias()
@@ -716,7 +719,8 @@ async fn deletion_waits_then_crypto_shreds() {
         .await
         .unwrap()
         .aliases()
-        .is_empty());
+        .iter()
+        .all(|a| a.target_key_id().is_none()));
     assert_eq!(kms.list_keys().send().await.unwrap().keys().len(), 1);
     kms.encrypt()
         .key_id(&keep)

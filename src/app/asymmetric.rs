@@ -170,11 +170,10 @@ impl Service {
         ctx: &RequestContext,
         key_id: Option<&str>,
         operation: Operation,
-        action: &str,
         facts: Facts<'_>,
         rec: &mut CallRecord,
     ) -> Result<Arc<Key>, ApiError> {
-        let key = self.key_param(caller, ctx, key_id, Resolve::AliasesToo, action, facts, rec)?;
+        let key = self.key_param(caller, ctx, key_id, Resolve::AliasesToo, facts, rec)?;
         key.check(operation)?;
         Ok(key)
     }
@@ -194,7 +193,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Operation::GetPublicKey,
-            "kms:GetPublicKey",
             Facts::new().grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
@@ -246,11 +244,6 @@ impl Service {
             .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
         super::operations::check_grant_tokens(&req.grant_tokens)?;
-        let action = if operation == Operation::Sign {
-            "kms:Sign"
-        } else {
-            "kms:Verify"
-        };
         let facts = Facts::new()
             .with("kms:SigningAlgorithm", Some(&algorithm))
             .with(
@@ -258,15 +251,7 @@ impl Service {
                 Some(req.message_type.as_deref().unwrap_or("RAW")),
             )
             .grant_tokens(req.grant_tokens.as_ref());
-        let key = self.usable(
-            caller,
-            ctx,
-            req.key_id.as_deref(),
-            operation,
-            action,
-            facts,
-            rec,
-        )?;
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, facts, rec)?;
         if key.usage != KeyUsage::SignVerify {
             return Err(wrong_usage(
                 &key,
@@ -385,16 +370,7 @@ impl Service {
         let facts = Facts::new()
             .with("kms:MacAlgorithm", Some(&algorithm))
             .grant_tokens(req.grant_tokens.as_ref());
-        let action = format!("kms:{name}");
-        let key = self.usable(
-            caller,
-            ctx,
-            req.key_id.as_deref(),
-            operation,
-            &action,
-            facts,
-            rec,
-        )?;
+        let key = self.usable(caller, ctx, req.key_id.as_deref(), operation, facts, rec)?;
         if key.usage != KeyUsage::GenerateVerifyMac {
             return Err(wrong_usage(&key, name));
         }
@@ -460,7 +436,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Operation::DeriveSharedSecret,
-            "kms:DeriveSharedSecret",
             Facts::new()
                 .with("kms:KeyAgreementAlgorithm", Some(&algorithm))
                 .grant_tokens(req.grant_tokens.as_ref()),
@@ -533,11 +508,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Operation::GenerateDataKeyPair,
-            if with_plaintext {
-                "kms:GenerateDataKeyPair"
-            } else {
-                "kms:GenerateDataKeyPairWithoutPlaintext"
-            },
             Facts::new()
                 .encryption_context(req.encryption_context.as_ref())
                 .with("kms:DataKeyPairSpec", Some(&spec))

@@ -418,7 +418,7 @@ impl Service {
             .with("kms:GrantIsForAWSResource", Some(bool_text(Some(false))))
             .with_all("kms:GrantConstraintType", constraint_type)
             .grant_tokens(req.grant_tokens.as_ref());
-        let key = self.authorize(caller, ctx, found, "kms:CreateGrant", facts)?;
+        let key = self.authorize(caller, ctx, found, rec.action, facts)?;
         key.check(Operation::CreateGrant)?;
         let allowed = operations_for(
             key.usage,
@@ -499,7 +499,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::AliasesToo,
-            "kms:ListGrants",
             Facts::new(),
             rec,
         )?;
@@ -540,7 +539,7 @@ impl Service {
             .retiring_principal
             .ok_or_else(|| ApiError::missing("retiringPrincipal"))?;
         check_principal("retiringPrincipal", &retiring)?;
-        self.authorize_account(caller, ctx, "kms:ListRetirableGrants", "*", Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
         // The caller's account's keys in this region: grants are listed where they live.
         let keys = self.projections.keys.list(&caller.account, &ctx.region);
         let grants: Vec<(&Arc<Key>, &KeyGrant)> = keys
@@ -649,7 +648,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:RevokeGrant",
             Facts::new(),
             rec,
         )?;

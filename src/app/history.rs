@@ -122,8 +122,8 @@ impl Service {
         let as_of = req.as_of.as_deref().map(AsOf::parse).transpose()?;
         // A point-in-time read may name a key deleted since: identity policies decide.
         let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
-        self.authorize_account(caller, ctx, "keyledger:ListKeyHistory", &arn, Facts::new())?;
-        self.authorize_account(caller, ctx, "keyledger:GetKeyAsOf", &arn, Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, &arn, Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, &arn, Facts::new())?;
         let events = lifecycle_until(self, as_of).await?;
         // A fresh fold of the log up to that point: the same `apply` the live projection runs.
         let then = Projections::new(self.keyring.clone());

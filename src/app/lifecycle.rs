@@ -190,9 +190,9 @@ impl Service {
         caller: &Caller,
         ctx: &RequestContext,
         body: &[u8],
-        action: &str,
         rec: &mut CallRecord,
     ) -> Result<(String, Arc<Key>), ApiError> {
+        let action = rec.action;
         let req: AliasRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "aliasName": req.alias_name, "targetKeyId": req.target_key_id }));
@@ -232,7 +232,7 @@ impl Service {
         body: &[u8],
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        let (name, target) = self.alias_and_target(caller, ctx, body, "kms:CreateAlias", rec)?;
+        let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
         let aliases = &self.projections.aliases;
         let existing = aliases.get(&ctx.region, &caller.account, &name);
         let version = aliases.stream_version(&ctx.region, &caller.account, &name) + 1;
@@ -256,14 +256,14 @@ impl Service {
         body: &[u8],
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        let (name, target) = self.alias_and_target(caller, ctx, body, "kms:UpdateAlias", rec)?;
+        let (name, target) = self.alias_and_target(caller, ctx, body, rec)?;
         let existing = self.alias(caller, ctx, &name)?;
         // The key the alias leaves must allow it too.
         let current = match self.projections.keys.get(&existing.key_id) {
             Some(current) => {
                 rec.resources.push(current.arn.clone());
                 let found = super::authz::Found::new(current, None);
-                Some(self.authorize(caller, ctx, found, "kms:UpdateAlias", Facts::new())?)
+                Some(self.authorize(caller, ctx, found, rec.action, Facts::new())?)
             }
             None => None,
         };
@@ -297,17 +297,11 @@ impl Service {
             alias::validate_name(&name)?;
         }
         let existing = self.alias(caller, ctx, &name)?;
-        self.authorize_account(
-            caller,
-            ctx,
-            "kms:DeleteAlias",
-            &existing.arn(),
-            Facts::new(),
-        )?;
+        self.authorize_account(caller, ctx, rec.action, &existing.arn(), Facts::new())?;
         if let Some(key) = self.projections.keys.get(&existing.key_id) {
             rec.resources.push(key.arn.clone());
             let found = super::authz::Found::new(key, None);
-            self.authorize(caller, ctx, found, "kms:DeleteAlias", Facts::new())?;
+            self.authorize(caller, ctx, found, rec.action, Facts::new())?;
         }
         let events = alias::decide(Some(&existing), AliasCommand::Delete)?;
         rec.lifecycle
@@ -333,7 +327,7 @@ impl Service {
                 Some(key.id())
             }
         };
-        self.authorize_account(caller, ctx, "kms:ListAliases", "*", Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
         let aliases = self
             .projections
             .aliases
@@ -387,7 +381,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:UpdateKeyDescription",
             Facts::new(),
             rec,
         )?;
@@ -417,7 +410,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:TagResource",
             Facts::new()
                 .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
                 .with_tags(&tags),
@@ -447,7 +439,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:UntagResource",
             Facts::new().with_all("aws:TagKeys", tag_keys.clone()),
             rec,
         )?;
@@ -470,7 +461,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:ListResourceTags",
             Facts::new(),
             rec,
         )?;
@@ -506,7 +496,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:PutKeyPolicy",
             Facts::new().with(
                 "kms:BypassPolicyLockoutSafetyCheck",
                 Some(super::operations::bool_text(
@@ -549,7 +538,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:GetKeyPolicy",
             Facts::new(),
             rec,
         )?;
@@ -572,7 +560,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:ListKeyPolicies",
             Facts::new(),
             rec,
         )?;
@@ -608,7 +595,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:EnableKeyRotation",
             Facts::new().with("kms:RotationPeriodInDays", Some(&period.to_string())),
             rec,
         )?;
@@ -638,7 +624,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:DisableKeyRotation",
             Facts::new(),
             rec,
         )?;
@@ -666,7 +651,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:GetKeyRotationStatus",
             Facts::new(),
             rec,
         )?;
@@ -700,7 +684,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:RotateKeyOnDemand",
             Facts::new(),
             rec,
         )?;
@@ -756,7 +739,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:ListKeyRotations",
             Facts::new(),
             rec,
         )?;
@@ -812,7 +794,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:ScheduleKeyDeletion",
             Facts::new().with(
                 "kms:ScheduleKeyDeletionPendingWindowInDays",
                 Some(&window.to_string()),
@@ -856,7 +837,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:CancelKeyDeletion",
             Facts::new(),
             rec,
         )?;

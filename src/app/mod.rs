@@ -6,6 +6,7 @@ pub mod asymmetric;
 pub mod authz;
 pub mod aws_managed;
 pub mod bootstrap;
+pub mod catalog;
 pub mod error;
 pub mod evidence;
 pub mod export;
@@ -128,6 +129,8 @@ pub struct RequestContext {
 #[derive(Debug, Default)]
 pub struct CallRecord {
     pub read_only: bool,
+    /// The action the operation is authorized as (its declaration in `catalog`).
+    pub action: &'static str,
     pub request_parameters: Value,
     pub response_elements: Value,
     /// ARNs of the keys the call touched.

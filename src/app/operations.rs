@@ -18,51 +18,6 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// AWS KMS operations keyledger does not serve yet: answered as unsupported, not unknown.
-const NOT_YET_SUPPORTED: &[&str] = &[
-    "ConnectCustomKeyStore",
-    "CreateCustomKeyStore",
-    "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial",
-    "DescribeCustomKeyStores",
-    "DisconnectCustomKeyStore",
-    "GetParametersForImport",
-    "ImportKeyMaterial",
-    "ReplicateKey",
-    "UpdateCustomKeyStore",
-    "UpdatePrimaryRegion",
-];
-
-/// Operations CloudTrail marks `readOnly: true` (they change no state).
-const READ_ONLY: &[&str] = &[
-    "DescribeKey",
-    "ListKeys",
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateRandom",
-    "ListAliases",
-    "ListResourceTags",
-    "GetKeyPolicy",
-    "ListKeyPolicies",
-    "GetKeyRotationStatus",
-    "ListKeyRotations",
-    super::history::KEY_AS_OF,
-    super::history::KEY_HISTORY,
-    "GetPublicKey",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "ListGrants",
-    "ListRetirableGrants",
-];
-
 /// Whether a `KeyId` parameter may name an alias (AWS accepts aliases only for some operations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Resolve {
@@ -391,7 +346,23 @@ impl Service {
         now: OffsetDateTime,
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        rec.read_only = READ_ONLY.contains(&operation);
+        let Some(spec) = super::catalog::find(operation) else {
+            return Err(if operation.is_empty() {
+                ApiError::UnknownOperation("Missing X-Amz-Target: no operation was named.".into())
+            } else {
+                ApiError::UnknownOperation(format!(
+                    "Operation {} is not an operation of TrentService.",
+                    super::trail::event_name(operation)
+                ))
+            });
+        };
+        rec.read_only = spec.read_only;
+        rec.action = spec.action;
+        if spec.support == super::catalog::Support::NotYet {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "keyledger does not support {operation} yet."
+            )));
+        }
         match operation {
             "CreateAlias" => self.create_alias(caller, ctx, body, rec),
             "CreateGrant" => self.create_grant(caller, ctx, body, now, rec),
@@ -452,36 +423,28 @@ impl Service {
                 self.generate_data_key(caller, ctx, parse(body)?, false, rec)
             }
             "GenerateRandom" => self.generate_random(caller, ctx, parse(body)?, rec),
-            op if NOT_YET_SUPPORTED.contains(&op) => Err(ApiError::UnsupportedOperation(format!(
-                "keyledger does not support {op} yet."
-            ))),
-            "" => Err(ApiError::UnknownOperation(
-                "Missing X-Amz-Target: no operation was named.".into(),
-            )),
-            _ => Err(ApiError::UnknownOperation(format!(
-                "Operation {} is not an operation of TrentService.",
+            _ => Err(ApiError::Internal(format!(
+                "{} is declared but has no handler.",
                 super::trail::event_name(operation)
             ))),
         }
     }
 
-    /// The key a `KeyId` member names (validated, resolved, authorized for `action`),
-    /// recorded as a resource of the call.
-    #[allow(clippy::too_many_arguments)]
+    /// The key a `KeyId` member names (validated, resolved, authorized for the operation's
+    /// declared action), recorded as a resource of the call.
     pub(crate) fn key_param(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_id: Option<&str>,
         aliases: Resolve,
-        action: &str,
         facts: Facts<'_>,
         rec: &mut CallRecord,
     ) -> Result<Arc<Key>, ApiError> {
         check_key_id_param("keyId", key_id)?;
         let found = self.resolve(caller, ctx, key_id.unwrap_or_default(), aliases)?;
         rec.resources.push(found.arn().to_owned());
-        self.authorize(caller, ctx, found, action, facts)
+        self.authorize(caller, ctx, found, rec.action, facts)
     }
 
     /// An alias of the caller's account and region, or AWS's NotFoundException for it.
@@ -682,7 +645,7 @@ impl Service {
         self.authorize_account(
             caller,
             ctx,
-            "kms:CreateKey",
+            rec.action,
             "*",
             Facts::new()
                 .with("kms:KeySpec", Some(spec.as_str()))
@@ -756,7 +719,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::AliasesToo,
-            "kms:DescribeKey",
             Facts::new().grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
@@ -776,7 +738,7 @@ impl Service {
         if let Some(marker) = &req.marker {
             check_length("marker", marker.len(), 1, 1024)?;
         }
-        self.authorize_account(caller, ctx, "kms:ListKeys", "*", Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
         let keys = self.projections.keys.list(&caller.account, &ctx.region);
         let start = match &req.marker {
             None => 0,
@@ -813,16 +775,11 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
         rec.request_parameters = json!({ "keyId": req.key_id });
-        let action = match command {
-            KeyCommand::Enable => "kms:EnableKey",
-            _ => "kms:DisableKey",
-        };
         let key = self.key_param(
             caller,
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            action,
             Facts::new(),
             rec,
         )?;
@@ -987,7 +944,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::AliasesToo,
-            "kms:Encrypt",
             Facts::new()
                 .encryption_context(req.encryption_context.as_ref())
                 .with(
@@ -1045,7 +1001,6 @@ impl Service {
                 ctx,
                 Some(key_id),
                 Resolve::AliasesToo,
-                "kms:Decrypt",
                 Facts::new()
                     .encryption_context(req.encryption_context.as_ref())
                     .with(
@@ -1082,7 +1037,7 @@ impl Service {
             req.key_id.as_deref(),
             req.encryption_algorithm.as_deref(),
             &req.encryption_context,
-            ("kms:Decrypt", req.grant_tokens.as_ref()),
+            (rec.action, req.grant_tokens.as_ref()),
             rec,
         )?;
         if req.dry_run == Some(true) {
@@ -1285,7 +1240,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::AliasesToo,
-            &format!("kms:{operation}"),
             Facts::new()
                 .encryption_context(req.encryption_context.as_ref())
                 .with("kms:EncryptionAlgorithm", Some(SYMMETRIC_DEFAULT))
@@ -1327,7 +1281,7 @@ impl Service {
             ));
         }
         check_unsupported_recipient(&req.recipient)?;
-        self.authorize_account(caller, ctx, "kms:GenerateRandom", "*", Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
         Ok(json!({ "Plaintext": b64(&random_bytes(n as usize)) }))
     }
 }

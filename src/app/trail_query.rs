@@ -386,7 +386,7 @@ impl Service {
                 n
             }
         };
-        self.authorize_account(caller, ctx, "cloudtrail:LookupEvents", "*", Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
         let query = TrailQuery {
             scope: Self::trail_scope(caller, ctx),
             filters,
@@ -511,7 +511,7 @@ impl Service {
             }
             return Ok(json!({ "Events": [] }));
         }
-        self.authorize_account(caller, ctx, "cloudtrail:LookupEvents", "*", Facts::new())?;
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
         let query = TrailQuery {
             scope: Self::trail_scope(caller, ctx),
             filters: filter.into_iter().collect(),
@@ -553,7 +553,6 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            "kms:GetKeyLastUsage",
             Facts::new(),
             rec,
         )?;
