@@ -143,8 +143,12 @@ enum Cond {
     /// `StringEquals` on `kms:EncryptionContext:<key>` (the key written in another case
     /// than the request's: key names are case-insensitive).
     ContextEquals(&'static str, &'static str),
+    /// `StringNotEquals` on `kms:EncryptionContext:<key>`: true when the key is absent.
+    ContextNotEquals(&'static str, &'static str),
     /// `ForAnyValue:StringEquals` on `kms:EncryptionContextKeys`.
     HasContextKey(&'static str),
+    /// `ForAllValues:StringEquals` on `kms:EncryptionContextKeys`: true without a context.
+    KeysWithin(&'static [&'static str]),
 }
 
 #[derive(Clone, Debug)]
@@ -218,9 +222,20 @@ impl St {
                 "\"Condition\":{{\"StringEquals\":{{\"kms:EncryptionContext:{}\":\"{value}\"}}}}",
                 key.to_ascii_lowercase()
             )),
+            Some(Cond::ContextNotEquals(key, value)) => members.push(format!(
+                "\"Condition\":{{\"StringNotEquals\":{{\"kms:EncryptionContext:{}\":\"{value}\"}}}}",
+                key.to_ascii_uppercase()
+            )),
             Some(Cond::HasContextKey(key)) => members.push(format!(
                 "\"Condition\":{{\"ForAnyValue:StringEquals\":{{\"kms:EncryptionContextKeys\":[\"{key}\"]}}}}"
             )),
+            Some(Cond::KeysWithin(keys)) => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                members.push(format!(
+                    "\"Condition\":{{\"ForAllValues:StringEquals\":{{\"kms:EncryptionContextKeys\":{}}}}}",
+                    json_list(&keys)
+                ))
+            }
         }
         format!("{{{}}}", members.join(","))
     }
@@ -282,7 +297,17 @@ fn ref_statement(
             ec.iter()
                 .any(|(k, v)| k.eq_ignore_ascii_case(key) && v == value)
         }),
+        // A negated operator holds when the key is absent, and otherwise when the value
+        // differs.
+        Some(Cond::ContextNotEquals(key, value)) => !ec.is_some_and(|ec| {
+            ec.iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case(key) && v == value)
+        }),
         Some(Cond::HasContextKey(key)) => ec.is_some_and(|ec| ec.contains_key(*key)),
+        // ForAllValues holds when the key is absent (no context).
+        Some(Cond::KeysWithin(keys)) => {
+            ec.is_none_or(|ec| ec.keys().all(|k| keys.contains(&k.as_str())))
+        }
     };
     if !(action_matches && resource_matches && (direct || account_level) && condition_holds) {
         return RefEffect::NotApplicable;
@@ -517,10 +542,39 @@ fn key_policies() -> Vec<(&'static str, Option<Vec<St>>)> {
                 allow_any(false),
                 St {
                     deny: true,
-                    principal: Pr::Not(vec![root_arn(A), USER_A.into(), USER_B.into()]),
+                    // The role is listed, its session is not; Bob is, his account is not.
+                    principal: Pr::Not(vec![
+                        root_arn(A),
+                        USER_A.into(),
+                        ROLE_A.into(),
+                        USER_B.into(),
+                    ]),
                     actions: Acts::AllKms,
                     resource: Res::Absent,
                     condition: None,
+                },
+            ]),
+        ),
+        (
+            "deny decrypt outside a context",
+            Some(vec![
+                default_root(),
+                St {
+                    deny: false,
+                    principal: Pr::Aws {
+                        accounts: vec![(B, true)],
+                        arns: vec![USER_A, ROLE_A],
+                    },
+                    actions: Acts::AllKms,
+                    resource: Res::Absent,
+                    condition: None,
+                },
+                St {
+                    deny: true,
+                    principal: Pr::Any { star_string: true },
+                    actions: Acts::Only(vec!["Decrypt"]),
+                    resource: Res::Star,
+                    condition: Some(Cond::ContextNotEquals("Dept", "finance")),
                 },
             ]),
         ),
@@ -587,6 +641,15 @@ fn identity_sets() -> Vec<(&'static str, Vec<Vec<St>>)> {
                 Acts::AllKms,
                 Res::KeysOf(A),
                 Some(Cond::HasContextKey("Dept")),
+            )]],
+        ),
+        (
+            "allow when the context keys are within a set",
+            vec![vec![identity_statement(
+                false,
+                Acts::Only(vec!["Encrypt", "Decrypt", "DescribeKey"]),
+                Res::Star,
+                Some(Cond::KeysWithin(&["Dept"])),
             )]],
         ),
         (
@@ -967,9 +1030,14 @@ fn generated_matrix_agrees_with_the_reference() {
 #[test]
 fn reference_spot_checks() {
     let default = vec![default_root()];
-    let cross = &key_policies()[7];
-    assert_eq!(cross.0, "cross-account allow of B");
-    let cross = cross.1.clone().unwrap();
+    let named = |name: &str| {
+        key_policies()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, sts)| sts)
+            .unwrap_or_else(|| panic!("no key policy {name}"))
+    };
+    let cross = named("cross-account allow of B");
     let allow_all = vec![vec![identity_statement(
         false,
         Acts::AllKms,
@@ -1012,7 +1080,7 @@ fn reference_spot_checks() {
         Ok(Allowed::KeyPolicy)
     );
     // A foreign session is denied by a NotPrincipal that lists only its user's ARN.
-    let not_principal = key_policies()[8].1.clone().unwrap();
+    let not_principal = named("NotPrincipal deny");
     assert_eq!(
         ref_document(&not_principal, Who::UserB, "Encrypt", true, None),
         RefEffect::Deny
