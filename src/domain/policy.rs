@@ -21,7 +21,8 @@
 //!   `*` and `?`), matched case-insensitively. A trust policy may only name `sts:` actions
 //!   in `Action` (IAM: "AssumeRole policy may only specify STS AssumeRole actions").
 //! - Resources are `*` or ARNs of six colon-separated parts; each part is matched on its
-//!   own with `*`/`?` wildcards, case-sensitively (IAM's ARN matching).
+//!   own with `*`/`?` wildcards, case-sensitively (IAM's ARN matching). A key or trust
+//!   policy statement without `Resource` applies to the resource it is attached to.
 //! - Principals: `"*"`, or an object of `AWS` (`*`, a 12-digit account, the account's
 //!   `arn:…:iam::<account>:root`, an IAM user or role ARN, or an STS
 //!   `assumed-role/<role>/<session>` ARN; a string or an array) and `Service` (service
@@ -40,6 +41,9 @@
 //!   resource or a String/Arn condition value containing `${` is refused (rather than
 //!   silently never matching). Under `2008-10-17` (or no Version) IAM itself treats `${…}`
 //!   literally, and so do we.
+//! - Element names, operator names and `Effect` values are case-sensitive, as IAM writes
+//!   them. Not checked: that `Sid`s are unique, that the principals named exist (there is
+//!   no I/O here), which condition keys an action supports.
 //!
 //! # Evaluation, as [`Policy::evaluate`] does it
 //!
@@ -73,6 +77,10 @@
 //!   while the value is compared as the operator says (case-sensitively for
 //!   `StringEquals`), as the KMS Developer Guide documents for
 //!   `kms:EncryptionContext:context-key`.
+//! - `ArnEquals` and `ArnLike` behave alike (the User Guide documents both as per-part
+//!   wildcard matching), as do their negations. Dates are RFC 3339 / ISO 8601 (a date-time
+//!   without an offset is UTC, a bare date is midnight UTC) or epoch seconds, compared as
+//!   instants.
 //! - Request values that do not parse as the operator's type (a non-number for a Numeric
 //!   operator, …) match no policy value; a negated operator then holds.
 
@@ -2603,6 +2611,55 @@ mod tests {
             ),
             Effect::Deny
         );
+    }
+
+    #[test]
+    fn damaged_documents_never_panic() {
+        let document = format!(
+            r#"{{"Version":"2012-10-17","Id":"x","Statement":[
+                {{"Sid":"a","Effect":"Allow","Principal":{{"AWS":["{A}","arn:aws:iam::{B}:user/b"]}},"Action":["kms:*"],"Resource":"*",
+                  "Condition":{{"ForAnyValue:StringLike":{{"kms:EncryptionContextKeys":["D*"]}},"IpAddress":{{"aws:SourceIp":"10.0.0.0/8"}},"DateLessThan":{{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}}}},
+                {{"Effect":"Deny","NotPrincipal":{{"AWS":"arn:aws:sts::{A}:assumed-role/r/s"}},"NotAction":"kms:Describe*","NotResource":"arn:aws:kms:*:{A}:key/*"}}]}}"#
+        );
+        let c = ctx(&[
+            ("kms:EncryptionContextKeys", &["Dept"]),
+            ("aws:SourceIp", &["10.1.1.1"]),
+            ("aws:CurrentTime", &["2026-12-02T00:00:00Z"]),
+        ]);
+        let who = user(B, "b");
+        let mut accepted = 0;
+        let chars: Vec<char> = document.chars().collect();
+        for cut in 0..chars.len() {
+            let truncated: String = chars[..cut].iter().collect();
+            let replaced: String = chars
+                .iter()
+                .enumerate()
+                .map(|(i, ch)| if i == cut { '"' } else { *ch })
+                .collect();
+            let dropped: String = chars
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != cut)
+                .map(|(_, ch)| *ch)
+                .collect();
+            for damaged in [truncated, replaced, dropped] {
+                if let Ok(p) = Policy::parse(&damaged, PolicyKind::Key) {
+                    accepted += 1;
+                    let _ = eval(&p, &who, "kms:Encrypt", &c);
+                }
+            }
+        }
+        let whole = key(&document);
+        // Bob is named; the Deny's NotResource spares keys of account A, such as KEY.
+        assert_eq!(eval(&whole, &who, "kms:Encrypt", &c), Effect::Allow);
+        let elsewhere = Request {
+            principal: &who,
+            action: "kms:Encrypt",
+            resource: "arn:aws:kms:us-east-1:444455556666:key/k",
+            context: &c,
+        };
+        assert_eq!(whole.evaluate(&elsewhere), Effect::Deny);
+        assert!(accepted > 0);
     }
 
     #[test]
