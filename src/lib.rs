@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //! - [`domain`]: the pure command side — ids, the key and alias aggregates,
-//!   events, `decide`/`apply`, the key-state table. No I/O, clock, randomness
-//!   or crypto.
+//!   events, `decide`/`apply`, the key-state table, IAM policy documents (parse once,
+//!   evaluate without JSON) and KMS's authorization over key policy, identity policies
+//!   and grants. No I/O, clock, randomness or crypto.
 //! - [`crypto`]: the only code that touches key bytes — XChaCha20-Poly1305,
 //!   the ciphertext format, encryption context, root key, keyring, and the
 //!   asymmetric/HMAC/key-agreement primitives.

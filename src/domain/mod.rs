@@ -1,4 +1,5 @@
-//! The pure command side: ids, the key aggregate, events, decide/apply.
+//! The pure command side: ids, the key aggregate, events, decide/apply, policy
+//! documents and authorization.
 //! No I/O, no clock, no randomness, no crypto.
 
 pub mod alias;
