@@ -13,6 +13,8 @@ pub const LABEL_SHREDDING_KEY: &[u8] = b"keyledger/v1/shredding-key";
 pub const LABEL_ACCESS_KEY_SECRET: &[u8] = b"keyledger/v1/access-key-secret";
 pub const LABEL_KEY_MATERIAL: &[u8] = b"keyledger/v1/key-material";
 pub const LABEL_TRAIL_SIGNER_KEY: &[u8] = b"keyledger/v1/trail-signer-key";
+/// AssumeRole's session tokens (`crate::crypto::session_token`).
+pub const LABEL_SESSION_TOKEN: &[u8] = b"keyledger/v1/session-token";
 
 /// `label ‖ 0x00 ‖ context`: the AAD of a wrapped secret.
 pub fn labelled_aad(label: &[u8], context: &[u8]) -> Vec<u8> {
