@@ -1,4 +1,5 @@
-//! The `keyledger` command: `serve`, `verify`, `state`, `trail export` and `rebuild`.
+//! The `keyledger` command: `serve`, `verify`, `state`, `trail export`, `rebuild` and
+//! `admin create-account`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -62,12 +63,41 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Administration: accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Empty a read model's tables and rebuild them from the log (best with the server stopped).
     Rebuild {
         /// The read model (`key_usage`, `trail_index`, `billing`, `compliance`), or `all`.
         name: String,
         #[arg(long, env = "KEYLEDGER_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account and write its root user's credentials (the admin-credentials.json
+    /// format) to --out: on the data dir (the server stopped), or through a running server
+    /// with --endpoint (as the bootstrap account's root user or admin).
+    CreateAccount {
+        /// The new account's 12-digit id [default: random].
+        #[arg(long)]
+        account_id: Option<String>,
+        /// Where to write the credentials (created, mode 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "KEYLEDGER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// A running server (`http://HOST:PORT`): create the account through it.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// With --endpoint: the credentials to sign with [default: the data dir's
+        /// admin-credentials.json].
+        #[arg(long)]
+        credentials: Option<PathBuf>,
     },
 }
 
@@ -177,6 +207,22 @@ fn main() -> ExitCode {
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         ),
         Command::Report { command } => report(command),
+        Command::Admin {
+            command:
+                AdminCommand::CreateAccount {
+                    account_id,
+                    out,
+                    data_dir,
+                    endpoint,
+                    credentials,
+                },
+        } => create_account(
+            account_id.as_deref(),
+            &out,
+            data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            endpoint.as_deref(),
+            credentials,
+        ),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -338,6 +384,106 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn create_account(
+    account_id: Option<&str>,
+    out: &Path,
+    data_dir: PathBuf,
+    endpoint: Option<&str>,
+    credentials: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use zeroize::Zeroizing;
+    if out.exists() {
+        bail!(
+            "{} exists; refusing to overwrite credentials",
+            out.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (account, access_key_id, secret, region) = match endpoint {
+        Some(endpoint) => {
+            #[derive(serde::Deserialize)]
+            struct Credentials {
+                access_key_id: String,
+                secret_access_key: String,
+                region: String,
+            }
+            #[derive(serde::Deserialize)]
+            struct Created {
+                access_key_id: String,
+                secret_access_key: String,
+                account_id: String,
+                region: String,
+            }
+            let path = credentials.unwrap_or_else(|| data_dir.join(bootstrap::CREDENTIALS_FILE));
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            );
+            let signer: Credentials = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a credentials file", path.display()))?;
+            let signer_secret = Zeroizing::new(signer.secret_access_key);
+            let body = serde_json::json!({ "AccountId": account_id }).to_string();
+            let (status, answer) = runtime
+                .block_on(http::admin_client::post_json(
+                    endpoint,
+                    "/v1/accounts",
+                    body.as_bytes(),
+                    &signer.access_key_id,
+                    &signer_secret,
+                    &signer.region,
+                ))
+                .map_err(anyhow::Error::msg)?;
+            let answer = Zeroizing::new(answer);
+            if status != 200 {
+                bail!(
+                    "{endpoint} answered {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
+            let created: Created = serde_json::from_slice(&answer)
+                .context("the server's answer is not a created account")?;
+            let account = AccountId::parse(&created.account_id)
+                .context("the server answered an invalid account id")?;
+            let region =
+                Region::parse(&created.region).context("the server answered an invalid region")?;
+            let secret = Zeroizing::new(created.secret_access_key);
+            (account, created.access_key_id, secret, region)
+        }
+        None => {
+            let settings = Settings {
+                data_dir: data_dir.clone(),
+                region: Region::parse(DEFAULT_REGION).context("the default region")?,
+                account_id: None,
+                trail_origin: None,
+                database: None,
+                root_key_file: None,
+            };
+            runtime.block_on(async {
+                let opened = bootstrap::open(&settings)
+                    .await
+                    .context("cannot open the data dir")?;
+                let created = opened
+                    .service
+                    .create_account_offline(account_id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // The new events get their checkpoint before the process ends.
+                if let Err(e) = opened.service.ledger.checkpoint_now().await {
+                    tracing::error!(error = %e, "no checkpoint after create-account");
+                }
+                let (account, access_key_id, secret) = created;
+                anyhow::Ok((account, access_key_id, secret, settings.region.clone()))
+            })?
+        }
+    };
+    bootstrap::write_credentials(&(access_key_id, secret), &account, &region, out)?;
+    println!("account {account}");
+    println!("root credentials: {}", out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn state(data_dir: PathBuf) -> anyhow::Result<ExitCode> {

@@ -20,9 +20,32 @@ pub const OPERATIONS_READ_IN_FULL: &[&str] = &[
     "GenerateDataKeyPairWithoutPlaintext",
 ];
 
-/// keyledger's own trail and report calls. AWS serves these from CloudTrail and its billing
-/// console, not from KMS, so they are not KMS requests: neither billed nor counted.
+/// keyledger's own trail and report calls, and the IAM, STS and account calls. AWS serves
+/// these from CloudTrail, its billing console, IAM, STS and Organizations, not from KMS, so
+/// they are not KMS requests: neither billed nor counted.
 pub const NOT_KMS_REQUESTS: &[&str] = &[
+    "AssumeRole",
+    "CreateAccessKey",
+    "CreateAccount",
+    "CreateRole",
+    "CreateUser",
+    "DeleteAccessKey",
+    "DeleteRole",
+    "DeleteRolePolicy",
+    "DeleteUser",
+    "DeleteUserPolicy",
+    "GetCallerIdentity",
+    "GetRole",
+    "GetRolePolicy",
+    "GetUser",
+    "GetUserPolicy",
+    "ListAccessKeys",
+    "ListRolePolicies",
+    "ListUserPolicies",
+    "ListUsers",
+    "PutRolePolicy",
+    "PutUserPolicy",
+    "UpdateAccessKey",
     "GetBillingReport",
     "GetComplianceReport",
     "GetTrailCheckpoint",

@@ -6,7 +6,9 @@ use super::{lifecycle_event, Clock, Service, SystemClock};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::root_key::{RootKey, RootKeyError, LABEL_ACCESS_KEY_SECRET};
 use crate::crypto::secret::random_bytes;
-use crate::domain::events::{AccessKeyCreated, AccountCreated, Actor, DomainEvent, Sealed};
+use crate::domain::events::{
+    AccessKeyCreated, AccountCreated, Actor, DomainEvent, Sealed, UserCreated, UserPolicyPut,
+};
 use crate::domain::ids::{AccountId, Region};
 use crate::ledger::postgres::PostgresLedger;
 use crate::ledger::sqlite::{SqliteLedger, SqliteStore};
@@ -212,17 +214,26 @@ async fn start<S: LedgerStore>(
         }
         None => bootstrap_account(&service, settings.account_id.clone()).await?,
     };
+    upgrade_admin_user(&service, &account_id).await?;
     let credentials_path = dir.join(CREDENTIALS_FILE);
-    // Unsealing the admin's secret proves the root key is this ledger's, before anything is served.
-    let admin_secret = unseal_admin_secret(&service, &account_id)?;
+    // Unsealing an access key's secret proves the root key is this ledger's, before anything
+    // is served.
+    prove_root_key(&service, &account_id)?;
     super::evidence::start_signing(&service, &account_id, settings.trail_origin.as_deref()).await?;
     if !credentials_path.exists() {
-        write_credentials(
-            &admin_secret,
-            &account_id,
-            &settings.region,
-            &credentials_path,
-        )?;
+        // The admin's newest active key: never a deactivated one (it may have been rotated).
+        match unseal_admin_secret(&service, &account_id)? {
+            Some(admin_secret) => write_credentials(
+                &admin_secret,
+                &account_id,
+                &settings.region,
+                &credentials_path,
+            )?,
+            None => tracing::warn!(
+                path = %credentials_path.display(),
+                "the bootstrap admin has no active access key; no credentials file written"
+            ),
+        }
     }
     Ok(Opened {
         service,
@@ -231,7 +242,7 @@ async fn start<S: LedgerStore>(
     })
 }
 
-fn random_account_id() -> AccountId {
+pub(crate) fn random_account_id() -> AccountId {
     let mut rng = rand::rngs::OsRng;
     let digits: String = (0..12)
         .map(|i| char::from(b'0' + rng.gen_range(if i == 0 { 1 } else { 0 }..10)))
@@ -239,16 +250,98 @@ fn random_account_id() -> AccountId {
     AccountId::parse(&digits).expect("twelve ASCII digits are an account id")
 }
 
-fn random_access_key_id() -> String {
+/// `prefix` and `len` characters of IAM's base-32 alphabet: `AKIA…` access key ids (16),
+/// `ASIA…` session key ids (16), `AIDA…` user ids and `AROA…` role ids (17).
+pub(crate) fn random_iam_id(prefix: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::rngs::OsRng;
-    let suffix: String = (0..16)
+    let suffix: String = (0..len)
         .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
         .collect();
-    format!("AKIA{suffix}")
+    format!("{prefix}{suffix}")
 }
 
-const ADMIN_USER: &str = "admin";
+fn random_access_key_id() -> String {
+    random_iam_id("AKIA", 16)
+}
+
+/// A new secret access key: 30 random bytes → 40 base64 characters, AWS's length.
+pub(crate) fn random_secret() -> Zeroizing<String> {
+    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*random_bytes(30)))
+}
+
+/// The bootstrap admin: a user with `AdministratorAccess`.
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_POLICY_NAME: &str = "AdministratorAccess";
+pub const ADMIN_POLICY_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// The service itself, as the actor of what bootstrap records.
+fn service_actor() -> Actor {
+    Actor {
+        principal_arn: Some("keyledger".into()),
+        ..Actor::default()
+    }
+}
+
+/// The bootstrap admin user and its `AdministratorAccess` policy.
+fn admin_user_events(account_id: &AccountId, now: time::OffsetDateTime) -> [DomainEvent; 2] {
+    [
+        DomainEvent::UserCreated(UserCreated {
+            account_id: account_id.clone(),
+            user_name: ADMIN_USER.into(),
+            user_id: random_iam_id("AIDA", 17),
+            arn: format!("arn:aws:iam::{account_id}:user/{ADMIN_USER}"),
+            path: "/".into(),
+            create_date: now,
+        }),
+        DomainEvent::UserPolicyPut(UserPolicyPut {
+            account_id: account_id.clone(),
+            user_name: ADMIN_USER.into(),
+            policy_name: ADMIN_POLICY_NAME.into(),
+            policy_document: ADMIN_POLICY_DOCUMENT.into(),
+        }),
+    ]
+}
+
+/// A ledger bootstrapped before users were events has the admin's access key but no admin
+/// user: record the user and its policy once, so the admin keeps its permissions.
+async fn upgrade_admin_user(
+    service: &Service,
+    account_id: &AccountId,
+) -> Result<(), BootstrapError> {
+    let credentials = &service.projections.credentials;
+    if credentials.user(account_id, ADMIN_USER).is_some()
+        || credentials
+            .access_keys_of(account_id, ADMIN_USER)
+            .is_empty()
+    {
+        return Ok(());
+    }
+    let version = credentials.account_version(account_id);
+    let now = service.clock.now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let actor = service_actor();
+    let batch = AppendBatch {
+        events: admin_user_events(account_id, now)
+            .iter()
+            .zip(version + 1..)
+            .map(|(event, version)| {
+                lifecycle_event(&request_id, "Bootstrap", &actor, now, event, version)
+            })
+            .collect(),
+        ..AppendBatch::default()
+    };
+    match service.ledger.append(batch).await {
+        Ok(_) => {
+            tracing::info!(%account_id, "recorded the bootstrap admin user and its AdministratorAccess policy");
+            Ok(())
+        }
+        // Another node recorded it first (its events reach this node through the tail).
+        Err(crate::ledger::AppendError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(BootstrapError::Append(e.to_string())),
+    }
+}
 
 async fn bootstrap_account(
     service: &Service,
@@ -256,24 +349,22 @@ async fn bootstrap_account(
 ) -> Result<AccountId, BootstrapError> {
     let account_id = account_id.unwrap_or_else(random_account_id);
     let access_key_id = random_access_key_id();
-    // 30 random bytes → 40 base64 characters, the length of an AWS secret access key.
-    let secret =
-        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*random_bytes(30)));
+    let secret = random_secret();
     let sealed_secret = service.keyring.root().wrap(
         LABEL_ACCESS_KEY_SECRET,
         access_key_id.as_bytes(),
         secret.as_bytes(),
     );
-    let actor = Actor {
-        principal_arn: Some("keyledger".into()),
-        ..Actor::default()
-    };
+    let actor = service_actor();
     let now = service.clock.now();
     let request_id = uuid::Uuid::new_v4().to_string();
+    let [user, policy] = admin_user_events(&account_id, now);
     let events = [
         DomainEvent::AccountCreated(AccountCreated {
             account_id: account_id.clone(),
         }),
+        user,
+        policy,
         DomainEvent::AccessKeyCreated(AccessKeyCreated {
             access_key_id,
             account_id: account_id.clone(),
@@ -300,18 +391,37 @@ async fn bootstrap_account(
     Ok(account_id)
 }
 
-/// The bootstrap admin's access key id and secret, unsealed with the root key.
+/// Unseal one of the account's access key secrets: a wrong root key fails here, before
+/// anything is served.
+fn prove_root_key(service: &Service, account_id: &AccountId) -> Result<(), BootstrapError> {
+    let Some(key) = service.projections.credentials.any_access_key(account_id) else {
+        // Every key was deleted: the trail's signer key is the proof then.
+        return Ok(());
+    };
+    service
+        .keyring
+        .root()
+        .unwrap(
+            LABEL_ACCESS_KEY_SECRET,
+            key.access_key_id.as_bytes(),
+            &key.sealed_secret.0,
+        )
+        .map(drop)
+        .map_err(|_| BootstrapError::WrongRootKey)
+}
+
+/// The bootstrap admin's newest active access key id and secret, unsealed with the root key.
 fn unseal_admin_secret(
     service: &Service,
     account_id: &AccountId,
-) -> Result<(String, Zeroizing<String>), BootstrapError> {
-    let admin = service
+) -> Result<Option<(String, Zeroizing<String>)>, BootstrapError> {
+    let Some(admin) = service
         .projections
         .credentials
         .admin_access_key(account_id, ADMIN_USER)
-        .ok_or_else(|| {
-            BootstrapError::Append("the bootstrap access key is missing from the ledger".into())
-        })?;
+    else {
+        return Ok(None);
+    };
     let secret = service
         .keyring
         .root()
@@ -322,11 +432,11 @@ fn unseal_admin_secret(
         )
         .map_err(|_| BootstrapError::WrongRootKey)?;
     let secret = String::from_utf8(secret.to_vec()).map_err(|_| BootstrapError::WrongRootKey)?;
-    Ok((admin.access_key_id.clone(), Zeroizing::new(secret)))
+    Ok(Some((admin.access_key_id.clone(), Zeroizing::new(secret))))
 }
 
 /// Write the bootstrap admin's credentials (mode 0600).
-fn write_credentials(
+pub fn write_credentials(
     (access_key_id, secret): &(String, Zeroizing<String>),
     account_id: &AccountId,
     region: &Region,
@@ -353,4 +463,155 @@ fn write_credentials(
     file.write_all(json.as_bytes()).map_err(io)?;
     file.write_all(b"\n").map_err(io)?;
     file.sync_all().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::memory::MemoryDatabase;
+
+    fn settings(dir: &Path) -> Settings {
+        Settings {
+            data_dir: dir.to_owned(),
+            region: Region::parse("us-east-1").expect("a region"),
+            account_id: None,
+            trail_origin: None,
+            database: None,
+            root_key_file: None,
+        }
+    }
+
+    fn event_types(db: &MemoryDatabase) -> Vec<String> {
+        let crate::ledger::LedgerReader::Memory(reader) = db.reader() else {
+            unreachable!("a memory database reads through a memory reader")
+        };
+        reader
+            .read_all(0, usize::MAX, true)
+            .iter()
+            .map(|e| Envelope::decode(&e.data).unwrap().event_type().to_owned())
+            .collect()
+    }
+
+    use crate::domain::events::Envelope;
+
+    #[tokio::test]
+    async fn a_fresh_ledger_records_the_admin_user_and_policy_before_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(dir.path());
+        let db = MemoryDatabase::default();
+        let keyring = prepare_data_dir(&settings).unwrap();
+        let opened = start(
+            &settings,
+            keyring,
+            db.store(),
+            db.reader(),
+            None,
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &event_types(&db)[..4],
+            [
+                "AccountCreated",
+                "UserCreated",
+                "UserPolicyPut",
+                "AccessKeyCreated"
+            ]
+        );
+        let admin = opened
+            .service
+            .projections
+            .credentials
+            .user(&opened.account_id, ADMIN_USER)
+            .expect("the admin user");
+        assert!(admin.user_id.starts_with("AIDA") && admin.user_id.len() == 21);
+        assert_eq!(
+            admin.policies[ADMIN_POLICY_NAME].document,
+            ADMIN_POLICY_DOCUMENT
+        );
+        assert!(opened.credentials_path.exists());
+    }
+
+    #[tokio::test]
+    async fn a_ledger_from_before_users_gets_its_admin_user_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(dir.path());
+        let db = MemoryDatabase::default();
+        let keyring = prepare_data_dir(&settings).unwrap();
+        // What bootstrap recorded before users were events: the account and a key, no user.
+        let account_id = AccountId::parse("111122223333").unwrap();
+        let access_key_id = random_access_key_id();
+        let sealed = keyring.root().wrap(
+            LABEL_ACCESS_KEY_SECRET,
+            access_key_id.as_bytes(),
+            random_secret().as_bytes(),
+        );
+        let old = [
+            DomainEvent::AccountCreated(AccountCreated {
+                account_id: account_id.clone(),
+            }),
+            DomainEvent::AccessKeyCreated(AccessKeyCreated {
+                access_key_id,
+                account_id: account_id.clone(),
+                principal_arn: format!("arn:aws:iam::{account_id}:user/{ADMIN_USER}"),
+                user_name: ADMIN_USER.into(),
+                sealed_secret: Sealed(sealed),
+            }),
+        ];
+        let ledger =
+            crate::ledger::Ledger::start(db.store(), Arc::new(Projections::new(keyring.clone())));
+        let now = time::OffsetDateTime::now_utc();
+        let batch = AppendBatch {
+            events: old
+                .iter()
+                .zip(1..)
+                .map(|(e, v)| lifecycle_event("r", "Bootstrap", &service_actor(), now, e, v))
+                .collect(),
+            ..AppendBatch::default()
+        };
+        ledger.append(batch).await.unwrap();
+        drop(ledger);
+
+        let open = || async {
+            start(
+                &settings,
+                keyring.clone(),
+                db.store(),
+                db.reader(),
+                None,
+                Arc::new(SystemClock),
+            )
+            .await
+            .unwrap()
+        };
+        let opened = open().await;
+        let types = event_types(&db);
+        assert_eq!(
+            &types[..4],
+            [
+                "AccountCreated",
+                "AccessKeyCreated",
+                "UserCreated",
+                "UserPolicyPut"
+            ]
+        );
+        let credentials = &opened.service.projections.credentials;
+        let admin = credentials
+            .user(&account_id, ADMIN_USER)
+            .expect("the admin user");
+        assert_eq!(admin.arn, format!("arn:aws:iam::{account_id}:user/admin"));
+        assert!(admin.policies.contains_key(ADMIN_POLICY_NAME));
+        assert_eq!(credentials.account_version(&account_id), 4);
+        drop(opened);
+        // A second open appends nothing more of the kind.
+        let reopened = open().await;
+        let again = event_types(&db);
+        assert_eq!(
+            again.iter().filter(|t| *t == "UserCreated").count(),
+            1,
+            "{again:?}"
+        );
+        drop(reopened);
+    }
 }

@@ -75,6 +75,18 @@ pub enum ApiError {
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidEventCategory(String),
+    /// A session token past its expiry.
+    #[error("{0}")]
+    ExpiredToken(String),
+    /// An IAM or STS error (query protocol), as their API references name it: `code` on the
+    /// wire with HTTP `status`; the trail records `trail_code` (CloudTrail's form of it).
+    #[error("{message}")]
+    Query {
+        code: &'static str,
+        trail_code: &'static str,
+        status: u16,
+        message: String,
+    },
     /// The service could not do its part (e.g. the ledger is unavailable).
     #[error("{0}")]
     Internal(String),
@@ -120,6 +132,8 @@ impl ApiError {
             ApiError::InvalidMaxResults(_) => "InvalidMaxResultsException",
             ApiError::InvalidNextToken(_) => "InvalidNextTokenException",
             ApiError::InvalidEventCategory(_) => "InvalidEventCategoryException",
+            ApiError::ExpiredToken(_) => "ExpiredTokenException",
+            ApiError::Query { trail_code, .. } => trail_code,
             ApiError::Internal(_) | ApiError::AwsManagedKeyNeeded(_) => "KMSInternalException",
         }
     }

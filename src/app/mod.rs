@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod export;
 pub mod grants;
 pub mod history;
+pub mod iam;
 pub mod lifecycle;
 pub mod operations;
 pub mod report_html;
@@ -143,6 +144,8 @@ pub struct CallRecord {
     /// Set for what the service does by itself (scheduled rotation, deletion), recorded as a
     /// CloudTrail `AwsServiceEvent` in this account.
     pub service_account: Option<AccountId>,
+    /// CloudTrail's `eventSource` [default: `kms.amazonaws.com`]; IAM and STS calls set it.
+    pub event_source: Option<&'static str>,
 }
 
 /// How many times a command is re-decided after an optimistic-concurrency conflict.
@@ -383,8 +386,17 @@ impl Service {
             }
         }
         let event_id = Uuid::now_v7();
-        let cloudtrail =
-            trail::cloudtrail_record(ctx, caller, event_id, now, event_name, &record, error);
+        let principal_id = caller.and_then(|c| self.projections.credentials.principal_id(c));
+        let cloudtrail = trail::cloudtrail_record(
+            ctx,
+            caller,
+            principal_id.as_deref(),
+            event_id,
+            now,
+            event_name,
+            &record,
+            error,
+        );
         let envelope = Envelope {
             event_id,
             event_version: EVENT_VERSION,

@@ -45,6 +45,9 @@ pub struct UserIdentity<'a> {
     pub user_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoked_by: Option<&'static str>,
+    /// A role session's issuer (the role) and attributes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,9 +101,64 @@ pub enum UsageBody<'a> {
 
 const NULL: Value = Value::Null;
 
+/// Where a call was made: CloudTrail's `eventSource`.
+pub const KMS_EVENT_SOURCE: &str = "kms.amazonaws.com";
+pub const IAM_EVENT_SOURCE: &str = "iam.amazonaws.com";
+pub const STS_EVENT_SOURCE: &str = "sts.amazonaws.com";
+
+/// The caller as CloudTrail shapes it: `Root`, `IAMUser` or `AssumedRole` (with its
+/// `sessionContext`). `principal_id`: the user's `AIDA…` id, or a session's
+/// `AROA…:<session>` (its role's id first); without it, the access key id stands in.
+pub fn user_identity<'a>(c: &'a Caller, principal_id: Option<&'a str>) -> UserIdentity<'a> {
+    use super::CallerKind;
+    let base = UserIdentity {
+        kind: Some("IAMUser"),
+        principal_id: Some(principal_id.unwrap_or(&c.access_key_id)),
+        arn: Some(&c.principal_arn),
+        account_id: Some(c.account.as_str()),
+        access_key_id: Some(&c.access_key_id),
+        user_name: Some(&c.user_name),
+        invoked_by: None,
+        session_context: None,
+    };
+    match &c.kind {
+        CallerKind::User => base,
+        CallerKind::Root => UserIdentity {
+            kind: Some("Root"),
+            principal_id: Some(c.account.as_str()),
+            user_name: None,
+            ..base
+        },
+        CallerKind::AssumedRole {
+            role_arn,
+            role_name,
+            ..
+        } => {
+            let role_id = principal_id.and_then(|p| p.split(':').next());
+            UserIdentity {
+                kind: Some("AssumedRole"),
+                user_name: None,
+                session_context: Some(serde_json::json!({
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": role_id,
+                        "arn": role_arn,
+                        "accountId": c.account.as_str(),
+                        "userName": role_name,
+                    },
+                    "attributes": { "mfaAuthenticated": "false" },
+                })),
+                ..base
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn cloudtrail_record<'a>(
     ctx: &'a RequestContext,
     caller: Option<&'a Caller>,
+    principal_id: Option<&'a str>,
     event_id: Uuid,
     now: OffsetDateTime,
     event_name: &'a str,
@@ -108,15 +166,7 @@ pub fn cloudtrail_record<'a>(
     error: Option<&ApiError>,
 ) -> CloudTrailRecord<'a> {
     let user_identity = match (caller, &record.service_account) {
-        (Some(c), _) => UserIdentity {
-            kind: Some("IAMUser"),
-            principal_id: Some(&c.access_key_id),
-            arn: Some(&c.principal_arn),
-            account_id: Some(c.account.as_str()),
-            access_key_id: Some(&c.access_key_id),
-            user_name: Some(&c.user_name),
-            invoked_by: None,
-        },
+        (Some(c), _) => user_identity(c, principal_id),
         (None, Some(account)) => UserIdentity {
             kind: None,
             principal_id: None,
@@ -125,6 +175,7 @@ pub fn cloudtrail_record<'a>(
             access_key_id: None,
             user_name: None,
             invoked_by: Some(super::scheduler::SERVICE_PRINCIPAL),
+            session_context: None,
         },
         (None, None) => UserIdentity {
             kind: Some("Unknown"),
@@ -134,6 +185,7 @@ pub fn cloudtrail_record<'a>(
             access_key_id: ctx.access_key_id.as_deref(),
             user_name: None,
             invoked_by: None,
+            session_context: None,
         },
     };
     let resources = record
@@ -149,7 +201,7 @@ pub fn cloudtrail_record<'a>(
         event_version: EVENT_VERSION,
         user_identity,
         event_time: event_time(now),
-        event_source: "kms.amazonaws.com",
+        event_source: record.event_source.unwrap_or(KMS_EVENT_SOURCE),
         event_name,
         aws_region: ctx.region.as_str(),
         source_ip_address: &ctx.source_ip,

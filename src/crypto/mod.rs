@@ -9,6 +9,7 @@ pub mod context;
 pub mod keyring;
 pub mod root_key;
 pub mod secret;
+pub mod session_token;
 
 /// A cryptographic failure. Deliberately opaque: it never says why or where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -15,6 +15,8 @@ pub const LABEL_KEY_MATERIAL: &[u8] = b"keyledger/v1/key-material";
 pub const LABEL_TRAIL_SIGNER_KEY: &[u8] = b"keyledger/v1/trail-signer-key";
 /// Grant tokens: a grant's key and id, sealed so that only tokens keyledger issued open.
 pub const LABEL_GRANT_TOKEN: &[u8] = b"keyledger/v1/grant-token";
+/// AssumeRole's session tokens (`crate::crypto::session_token`).
+pub const LABEL_SESSION_TOKEN: &[u8] = b"keyledger/v1/session-token";
 
 /// `label ‖ 0x00 ‖ context`: the AAD of a wrapped secret.
 pub fn labelled_aad(label: &[u8], context: &[u8]) -> Vec<u8> {

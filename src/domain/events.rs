@@ -75,6 +75,99 @@ pub struct AccessKeyCreated {
     pub sealed_secret: Sealed,
 }
 
+/// An IAM user (`AIDA…` id; ARN `arn:aws:iam::<account>:user<path><name>`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreated {
+    pub account_id: AccountId,
+    pub user_name: String,
+    pub user_id: String,
+    pub arn: String,
+    pub path: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_date: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDeleted {
+    pub account_id: AccountId,
+    pub user_name: String,
+}
+
+/// An inline identity policy of a user, added or replaced (validated when put).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPolicyPut {
+    pub account_id: AccountId,
+    pub user_name: String,
+    pub policy_name: String,
+    pub policy_document: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPolicyDeleted {
+    pub account_id: AccountId,
+    pub user_name: String,
+    pub policy_name: String,
+}
+
+/// An access key was made `Inactive`: SigV4 refuses it from then on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyDeactivated {
+    pub account_id: AccountId,
+    pub access_key_id: String,
+}
+
+/// An `Inactive` access key was made `Active` again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyActivated {
+    pub account_id: AccountId,
+    pub access_key_id: String,
+}
+
+/// An access key is gone (its sealed secret stays in the log, never used again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyDeleted {
+    pub account_id: AccountId,
+    pub access_key_id: String,
+}
+
+/// An IAM role (`AROA…` id) and the trust policy that says who may assume it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleCreated {
+    pub account_id: AccountId,
+    pub role_name: String,
+    pub role_id: String,
+    pub arn: String,
+    pub path: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_date: OffsetDateTime,
+    pub assume_role_policy_document: String,
+    #[serde(default)]
+    pub description: String,
+    /// Seconds; AssumeRole's DurationSeconds may not exceed it.
+    pub max_session_duration: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDeleted {
+    pub account_id: AccountId,
+    pub role_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolePolicyPut {
+    pub account_id: AccountId,
+    pub role_name: String,
+    pub policy_name: String,
+    pub policy_document: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolePolicyDeleted {
+    pub account_id: AccountId,
+    pub role_name: String,
+    pub policy_name: String,
+}
+
 /// The ledger's note key, which signs the trail's checkpoints (C2SP signed-note, Ed25519).
 /// The verifier key is public; the signer key is sealed under the root key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +371,17 @@ pub fn alias_stream(region: &Region, account: &AccountId, alias_name: &str) -> S
 pub enum DomainEvent {
     AccountCreated(AccountCreated),
     AccessKeyCreated(AccessKeyCreated),
+    UserCreated(UserCreated),
+    UserDeleted(UserDeleted),
+    UserPolicyPut(UserPolicyPut),
+    UserPolicyDeleted(UserPolicyDeleted),
+    AccessKeyDeactivated(AccessKeyDeactivated),
+    AccessKeyActivated(AccessKeyActivated),
+    AccessKeyDeleted(AccessKeyDeleted),
+    RoleCreated(RoleCreated),
+    RoleDeleted(RoleDeleted),
+    RolePolicyPut(RolePolicyPut),
+    RolePolicyDeleted(RolePolicyDeleted),
     TrailKeyCreated(TrailKeyCreated),
     KeyCreated(KeyCreated),
     KeyEnabled(KeyEnabled),
@@ -306,6 +410,17 @@ impl DomainEvent {
         match self {
             AccountCreated(_) => "AccountCreated",
             AccessKeyCreated(_) => "AccessKeyCreated",
+            UserCreated(_) => "UserCreated",
+            UserDeleted(_) => "UserDeleted",
+            UserPolicyPut(_) => "UserPolicyPut",
+            UserPolicyDeleted(_) => "UserPolicyDeleted",
+            AccessKeyDeactivated(_) => "AccessKeyDeactivated",
+            AccessKeyActivated(_) => "AccessKeyActivated",
+            AccessKeyDeleted(_) => "AccessKeyDeleted",
+            RoleCreated(_) => "RoleCreated",
+            RoleDeleted(_) => "RoleDeleted",
+            RolePolicyPut(_) => "RolePolicyPut",
+            RolePolicyDeleted(_) => "RolePolicyDeleted",
             TrailKeyCreated(_) => "TrailKeyCreated",
             KeyCreated(_) => "KeyCreated",
             KeyEnabled(_) => "KeyEnabled",
@@ -351,6 +466,17 @@ impl DomainEvent {
             GrantRevoked(e) => Some(e.key_id),
             AccountCreated(_) | AccessKeyCreated(_) | TrailKeyCreated(_) | AliasCreated(_)
             | AliasUpdated(_) | AliasDeleted(_) => None,
+            UserCreated(_)
+            | UserDeleted(_)
+            | UserPolicyPut(_)
+            | UserPolicyDeleted(_)
+            | AccessKeyDeactivated(_)
+            | AccessKeyActivated(_)
+            | AccessKeyDeleted(_)
+            | RoleCreated(_)
+            | RoleDeleted(_)
+            | RolePolicyPut(_)
+            | RolePolicyDeleted(_) => None,
         }
     }
 
@@ -360,6 +486,17 @@ impl DomainEvent {
         match self {
             AccountCreated(e) => account_stream(&e.account_id),
             AccessKeyCreated(e) => account_stream(&e.account_id),
+            UserCreated(e) => account_stream(&e.account_id),
+            UserDeleted(e) => account_stream(&e.account_id),
+            UserPolicyPut(e) => account_stream(&e.account_id),
+            UserPolicyDeleted(e) => account_stream(&e.account_id),
+            AccessKeyDeactivated(e) => account_stream(&e.account_id),
+            AccessKeyActivated(e) => account_stream(&e.account_id),
+            AccessKeyDeleted(e) => account_stream(&e.account_id),
+            RoleCreated(e) => account_stream(&e.account_id),
+            RoleDeleted(e) => account_stream(&e.account_id),
+            RolePolicyPut(e) => account_stream(&e.account_id),
+            RolePolicyDeleted(e) => account_stream(&e.account_id),
             TrailKeyCreated(_) => TRAIL_STREAM.to_owned(),
             AliasCreated(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
             AliasUpdated(e) => alias_stream(&e.region, &e.account_id, &e.alias_name),
@@ -395,6 +532,17 @@ pub enum ApiCallRecorded {
 pub const EVENT_TYPES: &[&str] = &[
     "AccountCreated",
     "AccessKeyCreated",
+    "UserCreated",
+    "UserDeleted",
+    "UserPolicyPut",
+    "UserPolicyDeleted",
+    "AccessKeyDeactivated",
+    "AccessKeyActivated",
+    "AccessKeyDeleted",
+    "RoleCreated",
+    "RoleDeleted",
+    "RolePolicyPut",
+    "RolePolicyDeleted",
     "TrailKeyCreated",
     "KeyCreated",
     "KeyEnabled",

@@ -810,7 +810,18 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
         | DomainEvent::TrailKeyCreated(_)
         | DomainEvent::AliasCreated(_)
         | DomainEvent::AliasUpdated(_)
-        | DomainEvent::AliasDeleted(_) => key.stream_version -= 1,
+        | DomainEvent::AliasDeleted(_)
+        | DomainEvent::UserCreated(_)
+        | DomainEvent::UserDeleted(_)
+        | DomainEvent::UserPolicyPut(_)
+        | DomainEvent::UserPolicyDeleted(_)
+        | DomainEvent::AccessKeyDeactivated(_)
+        | DomainEvent::AccessKeyActivated(_)
+        | DomainEvent::AccessKeyDeleted(_)
+        | DomainEvent::RoleCreated(_)
+        | DomainEvent::RoleDeleted(_)
+        | DomainEvent::RolePolicyPut(_)
+        | DomainEvent::RolePolicyDeleted(_) => key.stream_version -= 1,
     }
     Some(key)
 }

@@ -3,8 +3,9 @@
 //! hashes, not six, and never unwraps a secret.
 
 use super::sigv4::{self, Authorization, RequestParts, SigV4Error, SigningKey};
-use crate::app::{ApiError, Caller};
+use crate::app::{ApiError, Caller, CallerKind, Clock};
 use crate::crypto::root_key::LABEL_ACCESS_KEY_SECRET;
+use crate::crypto::session_token;
 use crate::domain::ids::Region;
 use crate::projections::Projections;
 use std::collections::HashMap;
@@ -17,6 +18,11 @@ pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
 pub const SERVICE: &str = "kms";
 /// The service name of CloudTrail's LookupEvents (`crate::http::trail_query`).
 pub const CLOUDTRAIL_SERVICE: &str = "cloudtrail";
+/// The service names of the IAM and STS query APIs (`crate::http::query`).
+pub const IAM_SERVICE: &str = "iam";
+pub const STS_SERVICE: &str = "sts";
+/// Temporary (session) access key ids start so; long-term ones with `AKIA`.
+pub const SESSION_KEY_PREFIX: &str = "ASIA";
 /// Cached signing keys per access key at most, before its list is cleared.
 const MAX_CACHED_KEYS_PER_ACCESS_KEY: usize = 64;
 
@@ -34,6 +40,9 @@ type SigningKeys = HashMap<String, Vec<(String, String, &'static str, Arc<Signin
 pub struct Authenticator {
     projections: Arc<Projections>,
     signing_keys: RwLock<SigningKeys>,
+    /// The service's clock: session tokens expire by it (signatures are checked against the
+    /// wall clock).
+    clock: Arc<dyn Clock>,
 }
 
 /// The access key id a malformed `Authorization` header claims, if one can be read
@@ -48,6 +57,24 @@ fn claimed_access_key(header: &str) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
+fn invalid_token() -> ApiError {
+    ApiError::UnrecognizedClient("The security token included in the request is invalid.".into())
+}
+
+fn verify(
+    parts: &RequestParts<'_>,
+    auth: &Authorization<'_>,
+    amz_date: &str,
+    key: &SigningKey,
+) -> Result<(), ApiError> {
+    sigv4::verify(parts, auth, amz_date, key).map_err(|e| match e {
+        SigV4Error::MissingSignedHeader(h) => ApiError::IncompleteSignature(format!(
+            "The header '{h}' is signed but missing from the request."
+        )),
+        _ => signature_mismatch(),
+    })
+}
+
 fn signature_mismatch() -> ApiError {
     ApiError::InvalidSignature(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
@@ -55,10 +82,11 @@ fn signature_mismatch() -> ApiError {
 }
 
 impl Authenticator {
-    pub fn new(projections: Arc<Projections>) -> Authenticator {
+    pub fn new(projections: Arc<Projections>, clock: Arc<dyn Clock>) -> Authenticator {
         Authenticator {
             projections,
             signing_keys: RwLock::default(),
+            clock,
         }
     }
 
@@ -170,28 +198,80 @@ impl Authenticator {
                 "The X-Amz-Target header must be signed.".into(),
             ));
         }
+        if auth.access_key_id.starts_with(SESSION_KEY_PREFIX) {
+            return self.check_session(service, auth, amz_date, parts);
+        }
+        // Only an active key is found: a deactivated or deleted one is refused from the
+        // moment its event is applied, whatever signing keys were derived from it before.
         let access_key = self
             .projections
             .credentials
             .access_key(auth.access_key_id)
-            .ok_or_else(|| {
-                ApiError::UnrecognizedClient(
-                    "The security token included in the request is invalid.".into(),
-                )
-            })?;
+            .ok_or_else(invalid_token)?;
         let key = self.signing_key(&access_key, auth.date, auth.region, service)?;
-        sigv4::verify(parts, auth, amz_date, &key).map_err(|e| match e {
-            SigV4Error::MissingSignedHeader(h) => ApiError::IncompleteSignature(format!(
-                "The header '{h}' is signed but missing from the request."
-            )),
-            _ => signature_mismatch(),
-        })?;
+        verify(parts, auth, amz_date, &key)?;
+        let root = access_key.principal_arn == crate::app::iam::root_arn(&access_key.account_id);
         Ok(Caller {
             account: access_key.account_id.clone(),
             principal_arn: access_key.principal_arn.clone(),
             user_name: access_key.user_name.clone(),
             access_key_id: access_key.access_key_id.clone(),
-            kind: crate::app::CallerKind::User,
+            kind: if root {
+                CallerKind::Root
+            } else {
+                CallerKind::User
+            },
+        })
+    }
+
+    /// Temporary credentials: the session token (`X-Amz-Security-Token`) holds the session,
+    /// sealed by this service; its secret signs the request, until it expires.
+    fn check_session(
+        &self,
+        service: &'static str,
+        auth: &Authorization<'_>,
+        amz_date: &str,
+        parts: &RequestParts<'_>,
+    ) -> Result<Caller, ApiError> {
+        let token = parts
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-security-token"))
+            .map(|(_, v)| v.trim())
+            .ok_or_else(invalid_token)?;
+        let claims =
+            session_token::open(self.projections.keyring.root(), auth.access_key_id, token)
+                .ok_or_else(invalid_token)?;
+        let expires =
+            OffsetDateTime::from_unix_timestamp(claims.expires_at).map_err(|_| invalid_token())?;
+        if self.clock.now() >= expires {
+            return Err(ApiError::ExpiredToken(
+                "The security token included in the request is expired".into(),
+            ));
+        }
+        let account =
+            crate::domain::ids::AccountId::parse(&claims.account_id).ok_or_else(invalid_token)?;
+        let key = sigv4::derive_signing_key(
+            claims.secret_access_key.as_bytes(),
+            auth.date,
+            auth.region,
+            service,
+        );
+        verify(parts, auth, amz_date, &key)?;
+        Ok(Caller {
+            principal_arn: format!(
+                "arn:aws:sts::{account}:assumed-role/{}/{}",
+                claims.role_name, claims.session_name
+            ),
+            account,
+            user_name: claims.session_name.clone(),
+            access_key_id: claims.access_key_id.clone(),
+            kind: CallerKind::AssumedRole {
+                role_arn: claims.role_arn.clone(),
+                role_name: claims.role_name.clone(),
+                session_name: claims.session_name.clone(),
+                expires,
+            },
         })
     }
 

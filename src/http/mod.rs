@@ -1,8 +1,11 @@
-//! HTTP: the AWS KMS JSON 1.1 endpoint at `POST /`, `/healthz`, SigV4 and the
-//! mapping of errors to AWS status codes and `__type` names.
+//! HTTP: the AWS KMS JSON 1.1 endpoint at `POST /`, the IAM and STS query protocol on the
+//! same path (`query`), `/healthz`, SigV4 and the mapping of errors to AWS status codes and
+//! `__type` names.
 
+pub mod admin_client;
 pub mod auth;
 mod evidence;
+mod query;
 mod reports;
 pub mod sigv4;
 pub mod trail_query;
@@ -51,7 +54,7 @@ impl Shared {
     }
 
     pub fn set_ready(&self, service: Arc<Service>) {
-        let authenticator = Authenticator::new(service.projections.clone());
+        let authenticator = Authenticator::new(service.projections.clone(), service.clock.clone());
         let _ = self.ready.set(Ready {
             service,
             authenticator,
@@ -71,7 +74,10 @@ pub fn serve(
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .route("/", trail_query::cloudtrail_route())
+            .route("/", query::post_route())
+            .route("/", query::get_route())
             .route("/", web::post().to(aws_json))
+            .route("/v1/accounts", web::post().to(query::create_account))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
@@ -160,6 +166,9 @@ fn status(error: &ApiError) -> StatusCode {
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::MissingAuthenticationToken(_) | ApiError::AccessDenied(_) => {
             StatusCode::FORBIDDEN
+        }
+        ApiError::Query { status, .. } => {
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
         }
         _ => StatusCode::BAD_REQUEST,
     }

@@ -58,7 +58,7 @@ impl Projections {
     pub fn apply(&self, event: &DomainEvent, time: OffsetDateTime) {
         self.keys.apply(event);
         self.aliases.apply(event, time);
-        self.credentials.apply(event);
+        self.credentials.apply(event, time);
         self.trail_keys.apply(event);
     }
 

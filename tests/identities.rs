@@ -1,0 +1,926 @@
+//! IAM and STS through the real `aws-sdk-iam` and `aws-sdk-sts` clients: users, access keys,
+//! roles, sessions, errors with AWS's codes, `keyledger admin create-account`, and the trail.
+//!
+//! Tests marked `NEEDS THE POLICY ENGINE` put or evaluate policy documents (PutUserPolicy,
+//! CreateRole's trust policy, a user's AdministratorAccess): they pass once
+//! `domain::policy::Policy::parse` and `domain::authz::authorize` are implemented.
+
+mod common;
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use common::{error_code, AdminCredentials, InProcess, Server};
+use std::path::Path;
+
+fn credentials(key_id: &str, secret: &str, token: Option<&str>) -> Credentials {
+    Credentials::new(
+        key_id,
+        secret,
+        token.map(str::to_owned),
+        None,
+        "keyledger-test",
+    )
+}
+
+fn iam(endpoint: &str, c: &AdminCredentials) -> aws_sdk_iam::Client {
+    iam_as(
+        endpoint,
+        &c.region,
+        credentials(&c.access_key_id, &c.secret_access_key, None),
+    )
+}
+
+fn iam_as(endpoint: &str, region: &str, creds: Credentials) -> aws_sdk_iam::Client {
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+fn sts_as(endpoint: &str, region: &str, creds: Credentials) -> aws_sdk_sts::Client {
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+}
+
+fn kms_as(endpoint: &str, region: &str, creds: Credentials) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// Whether `domain::policy` parses documents yet. Until the policy engine lands, the tests
+/// marked NEEDS THE POLICY ENGINE say so and return; once it parses, they run.
+fn policy_engine_present(test: &str) -> bool {
+    let parses = keyledger::domain::policy::Policy::parse(
+        keyledger::app::bootstrap::ADMIN_POLICY_DOCUMENT,
+        keyledger::domain::policy::PolicyKind::Identity,
+    )
+    .is_ok();
+    if !parses {
+        eprintln!("{test}: SKIPPED, it needs the policy engine (Policy::parse)");
+    }
+    parses
+}
+
+fn read_credentials(path: &Path) -> AdminCredentials {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A second account through the running server (`POST /v1/accounts`), its root credentials.
+fn create_account(server: &Server, dir: &Path, account: &str) -> AdminCredentials {
+    let out = dir.join(format!("{account}.json"));
+    let (ok, output) = common::command(
+        &[
+            "admin",
+            "create-account",
+            "--account-id",
+            account,
+            "--out",
+            out.to_str().unwrap(),
+            "--endpoint",
+            &server.endpoint,
+        ],
+        &server.data_dir,
+    );
+    assert!(ok, "{output}");
+    read_credentials(&out)
+}
+
+#[tokio::test]
+async fn users_and_access_keys_through_the_sdks() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let c = create_account(&server, root.path(), "210987654321");
+    assert_eq!(c.account_id, "210987654321");
+    assert!(c.access_key_id.starts_with("AKIA") && c.secret_access_key.len() == 40);
+    let endpoint = &server.endpoint;
+    let region = &c.region;
+    let iam = iam(endpoint, &c);
+
+    // The root user's credentials: STS says who they are.
+    let me = sts_as(
+        endpoint,
+        region,
+        credentials(&c.access_key_id, &c.secret_access_key, None),
+    )
+    .get_caller_identity()
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::210987654321:root"));
+    assert_eq!(me.account(), Some("210987654321"));
+    assert_eq!(me.user_id(), Some("210987654321"));
+
+    let alice = iam.create_user().user_name("alice").send().await.unwrap();
+    let alice = alice.user().unwrap();
+    assert_eq!(alice.arn(), "arn:aws:iam::210987654321:user/alice");
+    assert_eq!(alice.path(), "/");
+    assert!(alice.user_id().starts_with("AIDA") && alice.user_id().len() == 21);
+    let alice_id = alice.user_id().to_owned();
+    assert_eq!(
+        error_code(iam.create_user().user_name("Alice").send().await),
+        "EntityAlreadyExists"
+    );
+    assert_eq!(
+        error_code(iam.get_user().user_name("nobody").send().await),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        error_code(iam.create_user().user_name("no/slash").send().await),
+        "ValidationError"
+    );
+    let fetched = iam.get_user().user_name("alice").send().await.unwrap();
+    assert_eq!(fetched.user().unwrap().user_id(), alice_id);
+    let listed = iam.list_users().send().await.unwrap();
+    assert_eq!(
+        listed
+            .users()
+            .iter()
+            .map(|u| u.user_name())
+            .collect::<Vec<_>>(),
+        ["alice"]
+    );
+
+    let key = iam
+        .create_access_key()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    assert!(key.access_key_id().starts_with("AKIA") && key.access_key_id().len() == 20);
+    assert_eq!(key.secret_access_key().len(), 40);
+    assert_eq!(key.status().as_str(), "Active");
+    let (key_id, secret) = (
+        key.access_key_id().to_owned(),
+        key.secret_access_key().to_owned(),
+    );
+    let listed = iam
+        .list_access_keys()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let metadata = listed.access_key_metadata();
+    assert_eq!(metadata.len(), 1);
+    assert_eq!(metadata[0].access_key_id(), Some(key_id.as_str()));
+
+    // The new key signs for STS and KMS (KMS may refuse it for want of a policy, but it
+    // knows who asks).
+    let as_alice = || credentials(&key_id, &secret, None);
+    let who = sts_as(endpoint, region, as_alice())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.arn(), Some("arn:aws:iam::210987654321:user/alice"));
+    assert_eq!(who.user_id(), Some(alice_id.as_str()));
+    let kms = kms_as(endpoint, region, as_alice());
+    if let Err(e) = kms.list_keys().send().await {
+        assert_eq!(common::sdk_code(e), "AccessDeniedException");
+    }
+
+    // Deactivated: refused at once, by every API.
+    iam.update_access_key()
+        .user_name("alice")
+        .access_key_id(&key_id)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(kms.list_keys().send().await),
+        "UnrecognizedClientException"
+    );
+    assert_eq!(
+        error_code(
+            sts_as(endpoint, region, as_alice())
+                .get_caller_identity()
+                .send()
+                .await
+        ),
+        "InvalidClientTokenId"
+    );
+    let listed = iam
+        .list_access_keys()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.access_key_metadata()[0].status().unwrap().as_str(),
+        "Inactive"
+    );
+    // Active again, then deleted: refused again.
+    iam.update_access_key()
+        .user_name("alice")
+        .access_key_id(&key_id)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    sts_as(endpoint, region, as_alice())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(iam.delete_user().user_name("alice").send().await),
+        "DeleteConflict"
+    );
+    iam.delete_access_key()
+        .user_name("alice")
+        .access_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(kms.list_keys().send().await),
+        "UnrecognizedClientException"
+    );
+    assert_eq!(
+        error_code(
+            iam.delete_access_key()
+                .user_name("alice")
+                .access_key_id(&key_id)
+                .send()
+                .await
+        ),
+        "NoSuchEntity"
+    );
+    // Two keys per user at most.
+    iam.create_access_key()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    iam.create_access_key()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(iam.create_access_key().user_name("alice").send().await),
+        "LimitExceeded"
+    );
+
+    // A document that is not a policy is refused with IAM's code.
+    assert_eq!(
+        error_code(
+            iam.put_user_policy()
+                .user_name("alice")
+                .policy_name("p")
+                .policy_document("not a policy")
+                .send()
+                .await
+        ),
+        "MalformedPolicyDocument"
+    );
+    assert_eq!(
+        error_code(iam.list_user_policies().user_name("bob").send().await),
+        "NoSuchEntity"
+    );
+    assert!(iam
+        .list_user_policies()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .is_empty());
+    assert_eq!(
+        error_code(iam.get_role().role_name("none").send().await),
+        "NoSuchEntity"
+    );
+
+    // The trail: every IAM call, with IAM's event source, the root identity, no secret.
+    let trail = common::trail(&dir).await;
+    let iam_calls: Vec<&serde_json::Value> = trail
+        .iter()
+        .filter(|r| r["eventSource"] == "iam.amazonaws.com")
+        .collect();
+    let names: Vec<&str> = iam_calls
+        .iter()
+        .map(|r| r["eventName"].as_str().unwrap())
+        .collect();
+    for name in [
+        "CreateUser",
+        "GetUser",
+        "ListUsers",
+        "CreateAccessKey",
+        "ListAccessKeys",
+        "UpdateAccessKey",
+        "DeleteAccessKey",
+        "DeleteUser",
+        "PutUserPolicy",
+        "ListUserPolicies",
+        "GetRole",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let created = iam_calls
+        .iter()
+        .find(|r| r["eventName"] == "CreateUser" && r.get("errorCode").is_none())
+        .unwrap();
+    assert_eq!(created["userIdentity"]["type"], "Root");
+    assert_eq!(
+        created["userIdentity"]["arn"],
+        "arn:aws:iam::210987654321:root"
+    );
+    assert_eq!(created["requestParameters"]["userName"], "alice");
+    assert_eq!(created["readOnly"], false);
+    assert_eq!(
+        created["responseElements"]["user"]["userId"],
+        alice_id.as_str()
+    );
+    let exists = iam_calls
+        .iter()
+        .find(|r| r["eventName"] == "CreateUser" && r.get("errorCode").is_some())
+        .unwrap();
+    assert_eq!(exists["errorCode"], "EntityAlreadyExistsException");
+    assert!(iam_calls
+        .iter()
+        .any(|r| r["eventName"] == "ListUsers" && r["readOnly"] == true));
+    let sts_calls: Vec<&serde_json::Value> = trail
+        .iter()
+        .filter(|r| r["eventSource"] == "sts.amazonaws.com")
+        .collect();
+    let by_alice = sts_calls
+        .iter()
+        .find(|r| r["userIdentity"]["userName"] == "alice")
+        .unwrap();
+    assert_eq!(by_alice["userIdentity"]["type"], "IAMUser");
+    assert_eq!(by_alice["userIdentity"]["principalId"], alice_id.as_str());
+    assert!(sts_calls
+        .iter()
+        .any(|r| r["errorCode"] == "InvalidClientTokenIdException"));
+    // The secret was answered once and is nowhere in the ledger nor in the log.
+    let stored = serde_json::to_string(&common::stored_events(&dir).await).unwrap();
+    assert!(!stored.contains(&secret));
+    assert!(!stored.contains(&c.secret_access_key));
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(!log.contains(&secret) && !log.contains(&c.secret_access_key));
+
+    let seen = common::check_schemas(&dir).await;
+    for t in [
+        "UserCreated",
+        "AccessKeyCreated",
+        "AccessKeyDeactivated",
+        "AccessKeyActivated",
+        "AccessKeyDeleted",
+        "UserPolicyPut",
+    ] {
+        assert!(seen.contains(t), "the test wrote a {t}: {seen:?}");
+    }
+    let (ok, out) = common::verify(&dir);
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn create_account_refuses_who_may_not_and_what_exists() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let other = create_account(&server, root.path(), "333344445555");
+    // The new account's root may not create accounts; an existing id is refused.
+    let creds = root.path().join("other.json");
+    let out = root.path().join("refused.json");
+    std::fs::write(
+        &creds,
+        serde_json::to_vec(&serde_json::json!({
+            "access_key_id": other.access_key_id, "secret_access_key": other.secret_access_key,
+            "account_id": other.account_id, "region": other.region,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = common::command(
+        &[
+            "admin",
+            "create-account",
+            "--out",
+            out.to_str().unwrap(),
+            "--endpoint",
+            &server.endpoint,
+            "--credentials",
+            creds.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert!(!ok && output.contains("AccessDeniedException"), "{output}");
+    assert!(!out.exists());
+    let again = root.path().join("again.json");
+    let (ok, output) = common::command(
+        &[
+            "admin",
+            "create-account",
+            "--account-id",
+            "333344445555",
+            "--out",
+            again.to_str().unwrap(),
+            "--endpoint",
+            &server.endpoint,
+        ],
+        &dir,
+    );
+    assert!(!ok && output.contains("AlreadyExists"), "{output}");
+    let trail = common::trail(&dir).await;
+    let calls: Vec<_> = trail
+        .iter()
+        .filter(|r| r["eventName"] == "CreateAccount")
+        .collect();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[0]["eventSource"], "organizations.amazonaws.com");
+    assert_eq!(calls[1]["errorCode"], "AccessDeniedException");
+    assert!(!serde_json::to_string(&trail)
+        .unwrap()
+        .contains(&other.secret_access_key));
+}
+
+#[tokio::test]
+async fn create_account_on_the_data_dir_writes_usable_root_credentials() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let account = server.credentials.account_id.clone();
+    server.stop();
+    let out = root.path().join("root.json");
+    let (ok, output) = common::command(
+        &[
+            "admin",
+            "create-account",
+            "--account-id",
+            "444455556666",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert!(ok, "{output}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let c = read_credentials(&out);
+    assert_eq!(c.account_id, "444455556666");
+    // Never overwritten.
+    let (ok, output) = common::command(
+        &["admin", "create-account", "--out", out.to_str().unwrap()],
+        &dir,
+    );
+    assert!(!ok && output.contains("refusing to overwrite"), "{output}");
+    let (ok, output) = common::verify(&dir);
+    assert!(ok, "{output}");
+
+    let server = Server::start(&dir).await;
+    assert_eq!(
+        server.credentials.account_id, account,
+        "the bootstrap account is unchanged"
+    );
+    let me = sts_as(
+        &server.endpoint,
+        &c.region,
+        credentials(&c.access_key_id, &c.secret_access_key, None),
+    )
+    .get_caller_identity()
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::444455556666:root"));
+    iam(&server.endpoint, &c)
+        .create_user()
+        .user_name("u")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Session credentials sealed as AssumeRole seals them: accepted with their token until they
+/// expire, refused when altered or presented with another key id.
+#[tokio::test]
+async fn session_tokens_authenticate_until_they_expire() {
+    use keyledger::crypto::session_token::{seal, SessionClaims};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let account = server.credentials.account_id.clone();
+    let root_key = keyledger::crypto::root_key::RootKey::from_hex(
+        &std::fs::read_to_string(dir.join("root.key")).unwrap(),
+        "test",
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = |id: &str, expires_at: i64| SessionClaims {
+        access_key_id: id.into(),
+        secret_access_key: "session-secret-session-secret-session-se".into(),
+        account_id: account.clone(),
+        role_arn: format!("arn:aws:iam::{account}:role/reader"),
+        role_name: "reader".into(),
+        role_id: "AROAAAAAAAAAAAAAAAAAA".into(),
+        session_name: "s1".into(),
+        issued_at: now - 60,
+        expires_at,
+    };
+    let region = &server.credentials.region;
+    let sts = |id: &str, token: &str| {
+        sts_as(
+            &server.endpoint,
+            region,
+            credentials(id, "session-secret-session-secret-session-se", Some(token)),
+        )
+    };
+    let valid = seal(&root_key, &claims("ASIAAAAAAAAAAAAAAAAA", now + 900));
+    let who = sts("ASIAAAAAAAAAAAAAAAAA", &valid)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        who.arn().unwrap(),
+        format!("arn:aws:sts::{account}:assumed-role/reader/s1")
+    );
+    assert_eq!(who.account(), Some(account.as_str()));
+    // The trail knows it as a role session.
+    let trail = common::trail(&dir).await;
+    let record = trail
+        .iter()
+        .rev()
+        .find(|r| r["eventName"] == "GetCallerIdentity")
+        .unwrap();
+    assert_eq!(record["userIdentity"]["type"], "AssumedRole");
+    assert_eq!(
+        record["userIdentity"]["accessKeyId"],
+        "ASIAAAAAAAAAAAAAAAAA"
+    );
+    assert_eq!(
+        record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+        format!("arn:aws:iam::{account}:role/reader")
+    );
+    assert!(!serde_json::to_string(&trail)
+        .unwrap()
+        .contains(valid.as_str()));
+
+    // With the KMS API too (a role that does not exist has no permissions, but it
+    // authenticates).
+    let kms = kms_as(
+        &server.endpoint,
+        region,
+        credentials(
+            "ASIAAAAAAAAAAAAAAAAA",
+            "session-secret-session-secret-session-se",
+            Some(&valid),
+        ),
+    );
+    if let Err(e) = kms.list_keys().send().await {
+        assert_eq!(common::sdk_code(e), "AccessDeniedException");
+    }
+
+    let expired = seal(&root_key, &claims("ASIABBBBBBBBBBBBBBBB", now - 1));
+    let e = sts("ASIABBBBBBBBBBBBBBBB", &expired)
+        .get_caller_identity()
+        .send()
+        .await;
+    let e = e.unwrap_err();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e),
+        Some("ExpiredToken")
+    );
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 400);
+    assert!(aws_sdk_sts::error::ProvideErrorMetadata::message(&e)
+        .unwrap()
+        .contains("expired"));
+    // Another key id, or an altered token: not valid.
+    assert_eq!(
+        error_code(
+            sts("ASIACCCCCCCCCCCCCCCC", &valid)
+                .get_caller_identity()
+                .send()
+                .await
+        ),
+        "InvalidClientTokenId"
+    );
+    let mut altered = valid.to_string();
+    altered.insert(10, 'x');
+    assert_eq!(
+        error_code(
+            sts("ASIAAAAAAAAAAAAAAAAA", &altered)
+                .get_caller_identity()
+                .send()
+                .await
+        ),
+        "InvalidClientTokenId"
+    );
+}
+
+const TRUST_ALICE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::ACCOUNT:user/alice"},"Action":"sts:AssumeRole"}]}"#;
+
+/// NEEDS THE POLICY ENGINE (CreateRole parses the trust policy; AssumeRole evaluates it).
+#[tokio::test]
+async fn assume_role_issues_session_credentials_that_expire() {
+    if !policy_engine_present("assume_role_issues_session_credentials_that_expire") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let app = InProcess::start(&dir).await;
+    let region = app.credentials.region.clone();
+    let out = root.path().join("root.json");
+    let created = app
+        .service
+        .create_account_offline(Some("555566667777"))
+        .await
+        .unwrap();
+    keyledger::app::bootstrap::write_credentials(
+        &(created.1, created.2),
+        &created.0,
+        &keyledger::domain::ids::Region::parse(&region).unwrap(),
+        &out,
+    )
+    .unwrap();
+    let c = read_credentials(&out);
+    let iam = iam(&app.endpoint, &c);
+    iam.create_user().user_name("alice").send().await.unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let alice = sts_as(
+        &app.endpoint,
+        &region,
+        credentials(key.access_key_id(), key.secret_access_key(), None),
+    );
+    let role = iam
+        .create_role()
+        .role_name("reader")
+        .assume_role_policy_document(TRUST_ALICE.replace("ACCOUNT", "555566667777"))
+        .send()
+        .await
+        .unwrap();
+    let role = role.role().unwrap();
+    assert_eq!(role.arn(), "arn:aws:iam::555566667777:role/reader");
+    assert!(role.role_id().starts_with("AROA"));
+    assert_eq!(role.max_session_duration(), Some(3600));
+    let trust = role.assume_role_policy_document().unwrap();
+    assert_eq!(
+        percent_decode(trust),
+        TRUST_ALICE.replace("ACCOUNT", "555566667777")
+    );
+    assert_eq!(
+        error_code(
+            alice
+                .assume_role()
+                .role_arn(role.arn())
+                .role_session_name("s1")
+                .duration_seconds(7200)
+                .send()
+                .await
+        ),
+        "ValidationError"
+    );
+    let assumed = alice
+        .assume_role()
+        .role_arn(role.arn())
+        .role_session_name("s1")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let session = assumed.credentials().unwrap();
+    assert!(session.access_key_id().starts_with("ASIA"));
+    assert_eq!(
+        assumed.assumed_role_user().unwrap().arn(),
+        "arn:aws:sts::555566667777:assumed-role/reader/s1"
+    );
+    let as_session = sts_as(
+        &app.endpoint,
+        &region,
+        credentials(
+            session.access_key_id(),
+            session.secret_access_key(),
+            Some(session.session_token()),
+        ),
+    );
+    let who = as_session.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::555566667777:assumed-role/reader/s1")
+    );
+    assert_eq!(who.user_id().unwrap(), format!("{}:s1", role.role_id()));
+    // The service's clock passes the expiry: refused.
+    app.clock.advance(time::Duration::seconds(901));
+    assert_eq!(
+        error_code(as_session.get_caller_identity().send().await),
+        "ExpiredToken"
+    );
+    // Neither the root user nor a user the trust policy does not name may assume it.
+    assert_eq!(
+        error_code(
+            sts_as(
+                &app.endpoint,
+                &region,
+                credentials(&c.access_key_id, &c.secret_access_key, None)
+            )
+            .assume_role()
+            .role_arn(role.arn())
+            .role_session_name("s2")
+            .send()
+            .await
+        ),
+        "AccessDenied"
+    );
+    iam.create_user().user_name("bob").send().await.unwrap();
+    let bob_key = iam
+        .create_access_key()
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    let bob_key = bob_key.access_key().unwrap();
+    let denied = sts_as(
+        &app.endpoint,
+        &region,
+        credentials(bob_key.access_key_id(), bob_key.secret_access_key(), None),
+    )
+    .assume_role()
+    .role_arn(role.arn())
+    .role_session_name("s3")
+    .send()
+    .await
+    .unwrap_err();
+    let message = aws_sdk_sts::error::ProvideErrorMetadata::message(&denied).unwrap();
+    assert!(
+        message.starts_with("User: arn:aws:iam::555566667777:user/bob is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::555566667777:role/reader"),
+        "{message}"
+    );
+    let trail = common::trail(&dir).await;
+    let assumes: Vec<_> = trail
+        .iter()
+        .filter(|r| r["eventName"] == "AssumeRole")
+        .collect();
+    assert!(assumes
+        .iter()
+        .any(|r| r["errorCode"].is_null() && r["eventSource"] == "sts.amazonaws.com"));
+    assert!(assumes.iter().any(|r| r["errorCode"] == "AccessDenied"));
+    let text = serde_json::to_string(&trail).unwrap();
+    assert!(!text.contains(session.secret_access_key()));
+    assert!(!text.contains(session.session_token()));
+    app.stop().await;
+}
+
+/// NEEDS THE POLICY ENGINE (inline policies are parsed when put; the admin's
+/// AdministratorAccess is evaluated).
+#[tokio::test]
+async fn users_need_identity_policies_for_iam_calls() {
+    if !policy_engine_present("users_need_identity_policies_for_iam_calls") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let admin = iam(&server.endpoint, &server.credentials);
+    let account = &server.credentials.account_id;
+    admin.create_user().user_name("carol").send().await.unwrap();
+    let key = admin
+        .create_access_key()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let carol = iam_as(
+        &server.endpoint,
+        &server.credentials.region,
+        credentials(key.access_key_id(), key.secret_access_key(), None),
+    );
+    let denied = carol
+        .create_user()
+        .user_name("dave")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&denied),
+        Some("AccessDenied")
+    );
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&denied).unwrap();
+    assert!(
+        message.starts_with(&format!("User: arn:aws:iam::{account}:user/carol is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::{account}:user/dave")),
+        "{message}"
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateUser","Resource":"*"}]}"#;
+    admin
+        .put_user_policy()
+        .user_name("carol")
+        .policy_name("create-users")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let got = admin
+        .get_user_policy()
+        .user_name("carol")
+        .policy_name("create-users")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(percent_decode(got.policy_document()), policy);
+    assert_eq!(
+        admin
+            .list_user_policies()
+            .user_name("carol")
+            .send()
+            .await
+            .unwrap()
+            .policy_names(),
+        ["create-users"]
+    );
+    carol.create_user().user_name("dave").send().await.unwrap();
+    assert_eq!(
+        error_code(carol.delete_user().user_name("dave").send().await),
+        "AccessDenied"
+    );
+    admin
+        .delete_user_policy()
+        .user_name("carol")
+        .policy_name("create-users")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(carol.create_user().user_name("erin").send().await),
+        "AccessDenied"
+    );
+    let trail = common::trail(&dir).await;
+    assert!(trail
+        .iter()
+        .any(|r| r["eventName"] == "CreateUser" && r["errorCode"] == "AccessDenied"));
+}
+
+/// NEEDS THE POLICY ENGINE (the admin rotates its own key through IAM).
+#[tokio::test]
+async fn the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one() {
+    if !policy_engine_present(
+        "the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one",
+    ) {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let old = server.credentials.clone();
+    let admin = iam(&server.endpoint, &old);
+    let new = admin.create_access_key().send().await.unwrap();
+    let new = new.access_key().unwrap();
+    assert_eq!(new.user_name(), "admin");
+    let admin2 = iam_as(
+        &server.endpoint,
+        &old.region,
+        credentials(new.access_key_id(), new.secret_access_key(), None),
+    );
+    admin2
+        .update_access_key()
+        .access_key_id(&old.access_key_id)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(server.client.list_keys().send().await),
+        "UnrecognizedClientException"
+    );
+    server.stop();
+    // The file is missing at the next start: it is written with the active key.
+    std::fs::remove_file(dir.join("admin-credentials.json")).unwrap();
+    let server = Server::start(&dir).await;
+    assert_eq!(server.credentials.access_key_id, new.access_key_id());
+    server.client.list_keys().send().await.unwrap();
+}
+
+fn percent_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
+}
