@@ -476,3 +476,262 @@ async fn an_aws_managed_key_is_created_on_first_use_of_its_alias_and_the_custome
         "AWS"
     );
 }
+
+// ---- Several principals, two accounts -------------------------------------------------
+
+fn iam_client(endpoint: &str, region: &str, id: &str, secret: &str) -> aws_sdk_iam::Client {
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            id, secret, None, None, "test",
+        ))
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+/// A user in the account `iam` manages, with an access key and (if any) one inline policy;
+/// its KMS client.
+async fn user(
+    s: &Server,
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: Option<serde_json::Value>,
+) -> aws_sdk_kms::Client {
+    iam.create_user().user_name(name).send().await.unwrap();
+    if let Some(policy) = policy {
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("kms")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    s.client_for(
+        &s.credentials.region,
+        key.access_key_id(),
+        key.secret_access_key(),
+    )
+}
+
+fn allow(actions: &[&str], resource: &str) -> serde_json::Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": resource}
+    ]})
+}
+
+fn denial_message<E, R>(
+    result: Result<impl std::fmt::Debug, aws_sdk_kms::error::SdkError<E, R>>,
+) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let e = result.expect_err("expected a denial");
+    let service = e.as_service_error().expect("a service error");
+    assert_eq!(service.code(), Some("AccessDeniedException"), "{service:?}");
+    service.message().unwrap_or_default().to_owned()
+}
+
+async fn encrypt_with(kms: &aws_sdk_kms::Client, key: &str) -> Result<Blob, String> {
+    kms.encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"across accounts".to_vec()))
+        .send()
+        .await
+        .map(|r| r.ciphertext_blob.unwrap())
+        .map_err(common::sdk_code)
+}
+
+#[tokio::test]
+async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Server::start(&root.path().join("data")).await;
+    let region = s.credentials.region.clone();
+    let a = s.credentials.account_id.clone();
+    let b = "210987654321";
+    let iam_a = iam_client(
+        &s.endpoint,
+        &region,
+        &s.credentials.access_key_id,
+        &s.credentials.secret_access_key,
+    );
+    let b_file = root.path().join("b.json");
+    let (ok, out) = common::command(
+        &[
+            "admin",
+            "create-account",
+            "--account-id",
+            b,
+            "--out",
+            b_file.to_str().unwrap(),
+            "--endpoint",
+            &s.endpoint,
+        ],
+        &s.data_dir,
+    );
+    assert!(ok, "{out}");
+    let b_root: common::AdminCredentials =
+        serde_json::from_slice(&std::fs::read(&b_file).unwrap()).unwrap();
+    let iam_b = iam_client(
+        &s.endpoint,
+        &region,
+        &b_root.access_key_id,
+        &b_root.secret_access_key,
+    );
+    let kms_b_root = s.client_for(&region, &b_root.access_key_id, &b_root.secret_access_key);
+
+    let key = new_key(&s).await;
+    let key_arn = format!("arn:aws:kms:{region}:{a}:key/{key}");
+    let alice = user(
+        &s,
+        &iam_a,
+        "alice",
+        Some(allow(&["kms:Encrypt", "kms:Decrypt"], "*")),
+    )
+    .await;
+    let bob = user(&s, &iam_a, "bob", None).await;
+    let carol = user(&s, &iam_b, "carol", Some(allow(&["kms:Encrypt"], &key_arn))).await;
+    let dave = user(&s, &iam_b, "dave", None).await;
+
+    // Same account: the default key policy delegates to identity policies.
+    let blob = encrypt_with(&alice, &key).await.unwrap();
+    assert_eq!(
+        denial_message(alice.describe_key().key_id(&key).send().await),
+        format!("User: arn:aws:iam::{a}:user/alice is not authorized to perform: kms:DescribeKey on resource: {key_arn} because no identity-based policy allows the kms:DescribeKey action")
+    );
+    assert_eq!(
+        encrypt_with(&bob, &key).await,
+        Err("AccessDeniedException".into())
+    );
+    // Identity policies alone never reach a key of another account.
+    assert_eq!(
+        denial_message(carol.encrypt().key_id(&key_arn).plaintext(Blob::new(b"x".to_vec())).send().await),
+        format!("User: arn:aws:iam::{b}:user/carol is not authorized to perform: kms:Encrypt on resource: {key_arn} because no resource-based policy allows the kms:Encrypt action")
+    );
+
+    // The key policy lets account B in; then B's identity policies decide for its users.
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "A", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{a}:root")}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "B", "Effect": "Allow", "Principal": {"AWS": b}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}
+    ]})
+    .to_string();
+    put_policy(&s, &key, &policy, false).await.unwrap();
+    let carol_blob = encrypt_with(&carol, &key_arn).await.unwrap();
+    assert_eq!(
+        error_code(
+            carol
+                .encrypt()
+                .key_id(&key)
+                .plaintext(Blob::new(b"x".to_vec()))
+                .send()
+                .await
+        ),
+        "NotFoundException",
+        "a bare key id names a key of the caller's own account"
+    );
+    assert!(denial_message(
+        carol
+            .decrypt()
+            .ciphertext_blob(carol_blob.clone())
+            .send()
+            .await
+    )
+    .ends_with("because no identity-based policy allows the kms:Decrypt action"));
+    assert_eq!(
+        encrypt_with(&dave, &key_arn).await,
+        Err("AccessDeniedException".into())
+    );
+    // B's root user needs no identity policy; it decrypts what carol encrypted.
+    let opened = kms_b_root
+        .decrypt()
+        .ciphertext_blob(carol_blob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"across accounts");
+
+    // An explicit deny in an identity policy wins over the key policy's allow.
+    iam_a
+        .put_user_policy()
+        .user_name("alice")
+        .policy_name("no-encrypt")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Action": "kms:Encrypt", "Resource": "*"}
+            ]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(denial_message(
+        alice
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+            .await
+    )
+    .ends_with("with an explicit deny in an identity-based policy"));
+
+    // A grant lets bob decrypt what alice encrypted, without any policy of his.
+    let bob_arn = format!("arn:aws:iam::{a}:user/bob");
+    assert!(bob
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .send()
+        .await
+        .is_err());
+    s.client
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(&bob_arn)
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let opened = bob.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"across accounts");
+
+    // Every denial is in the trail, with who was denied.
+    let trail = common::trail(&s.data_dir).await;
+    let denied: Vec<(String, String)> = trail
+        .iter()
+        .filter(|r| r["errorCode"] == "AccessDeniedException")
+        .map(|r| {
+            (
+                r["userIdentity"]["arn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                r["eventName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |who: &str, op: &str| (who.to_owned(), op.to_owned());
+    let alice_arn = format!("arn:aws:iam::{a}:user/alice");
+    let carol_arn = format!("arn:aws:iam::{b}:user/carol");
+    let dave_arn = format!("arn:aws:iam::{b}:user/dave");
+    assert_eq!(
+        denied,
+        [
+            expect(&alice_arn, "DescribeKey"),
+            expect(&bob_arn, "Encrypt"),
+            expect(&carol_arn, "Encrypt"),
+            expect(&carol_arn, "Decrypt"),
+            expect(&dave_arn, "Encrypt"),
+            expect(&alice_arn, "Encrypt"),
+            expect(&bob_arn, "Decrypt"),
+        ]
+    );
+}
