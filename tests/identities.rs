@@ -924,3 +924,32 @@ fn percent_decode(text: &str) -> String {
         .unwrap()
         .into_owned()
 }
+
+/// Concurrent changes of one account each decide against the account stream's version; the
+/// ones that lose the race decide again, so none is lost and none fails.
+#[tokio::test]
+async fn concurrent_changes_to_one_account_all_land() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let c = create_account(&server, root.path(), "666677778888");
+    let iam = iam(&server.endpoint, &c);
+    let created: Vec<_> = (0..12)
+        .map(|i| {
+            let iam = iam.clone();
+            tokio::spawn(async move { iam.create_user().user_name(format!("u{i}")).send().await })
+        })
+        .collect();
+    for handle in created {
+        handle.await.unwrap().unwrap();
+    }
+    let users = iam.list_users().send().await.unwrap();
+    assert_eq!(users.users().len(), 12);
+    let events = common::stored_events(&dir).await;
+    let versions: Vec<u64> = events
+        .iter()
+        .filter(|e| e["stream"] == "account/666677778888")
+        .map(|e| e["stream_version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, (1..=14).collect::<Vec<_>>(), "gap-free, in order");
+}

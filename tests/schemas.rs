@@ -128,4 +128,18 @@ fn schemas_reject_what_they_must() {
     let mut clean = leaky.clone();
     clean["requestParameters"] = serde_json::json!({"keyId": "k"});
     assert!(trail.is_valid(&clean));
+    // IAM and STS answers: the key ids and expiry, never a secret or a session token.
+    let mut issued = clean.clone();
+    issued["eventSource"] = "sts.amazonaws.com".into();
+    issued["responseElements"] =
+        serde_json::json!({"credentials": {"accessKeyId": "ASIA", "expiration": "x"}});
+    assert!(trail.is_valid(&issued));
+    for leak in [
+        serde_json::json!({"credentials": {"accessKeyId": "ASIA", "sessionToken": "t"}}),
+        serde_json::json!({"credentials": {"secretAccessKey": "s"}}),
+        serde_json::json!({"accessKey": {"accessKeyId": "AKIA", "secretAccessKey": "s"}}),
+    ] {
+        issued["responseElements"] = leak.clone();
+        assert!(!trail.is_valid(&issued), "{leak} is refused");
+    }
 }

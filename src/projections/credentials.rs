@@ -331,3 +331,134 @@ impl Credentials {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Caller, CallerKind};
+    use crate::domain::events::{
+        AccessKeyDeactivated, AccessKeyDeleted, AccountCreated, Sealed, UserCreated, UserPolicyPut,
+    };
+    use time::macros::datetime;
+
+    const T: OffsetDateTime = datetime!(2026-12-01 10:00 UTC);
+
+    fn account() -> AccountId {
+        AccountId::parse("111122223333").unwrap()
+    }
+
+    fn key(id: &str, user: &str) -> DomainEvent {
+        DomainEvent::AccessKeyCreated(AccessKeyCreated {
+            access_key_id: id.into(),
+            account_id: account(),
+            principal_arn: format!("arn:aws:iam::111122223333:user/{user}"),
+            user_name: user.into(),
+            sealed_secret: Sealed(vec![1, 2, 3]),
+        })
+    }
+
+    fn folded_state() -> Credentials {
+        let c = Credentials::default();
+        let events = [
+            DomainEvent::AccountCreated(AccountCreated {
+                account_id: account(),
+            }),
+            DomainEvent::UserCreated(UserCreated {
+                account_id: account(),
+                user_name: "Alice".into(),
+                user_id: "AIDAAAAAAAAAAAAAAAAAA".into(),
+                arn: "arn:aws:iam::111122223333:user/Alice".into(),
+                path: "/".into(),
+                create_date: T,
+            }),
+            DomainEvent::UserPolicyPut(UserPolicyPut {
+                account_id: account(),
+                user_name: "Alice".into(),
+                policy_name: "p".into(),
+                policy_document: crate::app::bootstrap::ADMIN_POLICY_DOCUMENT.into(),
+            }),
+            key("AKIAAAAAAAAAAAAAAAA1", "Alice"),
+            key("AKIAAAAAAAAAAAAAAAA2", "Alice"),
+        ];
+        for (i, e) in events.iter().enumerate() {
+            c.apply(e, T + time::Duration::seconds(i as i64));
+        }
+        c
+    }
+
+    #[test]
+    fn names_are_one_regardless_of_case_and_the_stream_version_counts_every_event() {
+        let c = folded_state();
+        assert_eq!(c.user(&account(), "alice").unwrap().user_name, "Alice");
+        assert_eq!(c.account_version(&account()), 5);
+        assert_eq!(c.first_account(), Some(account()));
+        // The document is kept whether or not it parsed.
+        assert_eq!(
+            c.user(&account(), "ALICE").unwrap().policies["p"].document,
+            crate::app::bootstrap::ADMIN_POLICY_DOCUMENT
+        );
+    }
+
+    #[test]
+    fn deactivated_and_deleted_keys_are_not_found_and_the_admin_key_is_the_newest_active() {
+        let c = folded_state();
+        assert_eq!(
+            c.admin_access_key(&account(), "Alice")
+                .unwrap()
+                .access_key_id,
+            "AKIAAAAAAAAAAAAAAAA2"
+        );
+        c.apply(
+            &DomainEvent::AccessKeyDeactivated(AccessKeyDeactivated {
+                account_id: account(),
+                access_key_id: "AKIAAAAAAAAAAAAAAAA2".into(),
+            }),
+            T,
+        );
+        assert!(c.access_key("AKIAAAAAAAAAAAAAAAA2").is_none());
+        assert!(!c.access_key_state("AKIAAAAAAAAAAAAAAAA2").unwrap().active);
+        assert_eq!(
+            c.admin_access_key(&account(), "alice")
+                .unwrap()
+                .access_key_id,
+            "AKIAAAAAAAAAAAAAAAA1"
+        );
+        c.apply(
+            &DomainEvent::AccessKeyDeleted(AccessKeyDeleted {
+                account_id: account(),
+                access_key_id: "AKIAAAAAAAAAAAAAAAA1".into(),
+            }),
+            T,
+        );
+        assert!(c.access_key("AKIAAAAAAAAAAAAAAAA1").is_none());
+        assert!(c.admin_access_key(&account(), "Alice").is_none());
+        assert_eq!(c.access_keys_of(&account(), "Alice").len(), 1);
+    }
+
+    #[test]
+    fn the_root_user_has_no_identity_policies_and_a_user_its_parsed_ones() {
+        let c = folded_state();
+        let caller = |kind| Caller {
+            account: account(),
+            principal_arn: "arn:aws:iam::111122223333:user/Alice".into(),
+            user_name: "Alice".into(),
+            access_key_id: "AKIAAAAAAAAAAAAAAAA1".into(),
+            kind,
+        };
+        assert!(c.identity_policies(&caller(CallerKind::Root)).is_empty());
+        // One policy once the policy engine parses it; none before.
+        let parsed = Policy::parse(
+            crate::app::bootstrap::ADMIN_POLICY_DOCUMENT,
+            PolicyKind::Identity,
+        )
+        .is_ok();
+        assert_eq!(
+            c.identity_policies(&caller(CallerKind::User)).len(),
+            usize::from(parsed)
+        );
+        assert_eq!(
+            c.principal_id(&caller(CallerKind::User)).as_deref(),
+            Some("AIDAAAAAAAAAAAAAAAAAA")
+        );
+    }
+}

@@ -92,3 +92,33 @@ except ClientError as e:
 last = kms.get_key_last_usage(KeyId=signer)["KeyLastUsage"]
 assert last["Operation"] == "Verify", last  # the failed Verify after it does not count
 print("boto3 smoke test passed")
+
+# IAM and STS through boto3's own query-protocol clients (SigV4 services "iam" and "sts").
+def client(service, key_id, secret, token=None):
+    return boto3.client(service, endpoint_url=endpoint, region_name=c["region"],
+                        aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token)
+
+
+sts = client("sts", c["access_key_id"], c["secret_access_key"])
+me = sts.get_caller_identity()
+assert me["Account"] == c["account_id"] and me["Arn"] == f"arn:aws:iam::{c['account_id']}:user/admin", me
+assert me["UserId"].startswith("AIDA") and len(me["UserId"]) == 21, me
+# The admin's AdministratorAccess policy allows these (evaluated by the policy engine).
+iam = client("iam", c["access_key_id"], c["secret_access_key"])
+user = iam.create_user(UserName="boto3-user")["User"]
+assert user["Arn"] == f"arn:aws:iam::{c['account_id']}:user/boto3-user" and user["Path"] == "/", user
+expect_error("EntityAlreadyExists", iam.create_user, UserName="boto3-user")
+expect_error("NoSuchEntity", iam.get_user, UserName="nobody")
+key = iam.create_access_key(UserName="boto3-user")["AccessKey"]
+assert key["Status"] == "Active" and key["AccessKeyId"].startswith("AKIA") and len(key["SecretAccessKey"]) == 40, key
+listed = iam.list_access_keys(UserName="boto3-user")["AccessKeyMetadata"]
+assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]] and "SecretAccessKey" not in listed[0], listed
+as_user = client("sts", key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+assert as_user["Arn"] == user["Arn"] and as_user["UserId"] == user["UserId"], as_user
+iam.update_access_key(UserName="boto3-user", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+try:
+    client("sts", key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+    raise AssertionError("a deactivated key was accepted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidClientTokenId", e.response
+print("boto3 IAM/STS smoke test passed")
