@@ -703,6 +703,13 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
     let opened = bob.decrypt().ciphertext_blob(blob).send().await.unwrap();
     assert_eq!(opened.plaintext.unwrap().as_ref(), b"across accounts");
 
+    // The reports read every account's records: the operator's (the first account) only.
+    let (status, body) = common::signed_get(&s.endpoint, &b_root, "/v1/reports/billing").await;
+    assert_ne!(status, 200);
+    assert_eq!(body["__type"], "AccessDeniedException", "{body}");
+    let (status, _) = common::signed_get(&s.endpoint, &s.credentials, "/v1/reports/billing").await;
+    assert_eq!(status, 200);
+
     // Every denial is in the trail, with who was denied.
     let trail = common::trail(&s.data_dir).await;
     let denied: Vec<(String, String)> = trail
@@ -732,6 +739,7 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
             expect(&dave_arn, "Encrypt"),
             expect(&alice_arn, "Encrypt"),
             expect(&bob_arn, "Decrypt"),
+            expect(&format!("arn:aws:iam::{b}:root"), "GetBillingReport"),
         ]
     );
 }

@@ -17,6 +17,15 @@ use std::sync::Arc;
 /// The service prefix of the actions of keyledger's own operations, which AWS has not.
 pub const NATIVE_ACTION_PREFIX: &str = "keyledger:";
 
+/// keyledger's own operations that answer from every account's records: the reports, and
+/// the trail's entries and the leaves of its proofs (hash-only evidence is anyone's).
+pub const LEDGER_WIDE: &[&str] = &[
+    "GetBillingReport",
+    "GetComplianceReport",
+    "GetTrailTile",
+    "GetTrailInclusionProof",
+];
+
 /// A key a request named, found but not yet authorized.
 pub(crate) struct Found {
     key: Arc<Key>,
@@ -202,8 +211,10 @@ impl Service {
         })
     }
 
-    /// Authorize one of keyledger's own operations (the trail's evidence, the reports, the
-    /// point-in-time reads): `keyledger:<operation>` on `*`, by identity policies.
+    /// Authorize one of keyledger's own operations (the trail's evidence, the reports):
+    /// `keyledger:<operation>` on `*`, by identity policies. Those that read every account's
+    /// events or keys ([`LEDGER_WIDE`]) are the operator's: only principals of the ledger's
+    /// first account may call them, whatever their policies say.
     pub(crate) fn authorize_native(
         &self,
         caller: &Caller,
@@ -211,6 +222,14 @@ impl Service {
         operation: &str,
     ) -> Result<(), ApiError> {
         let action = format!("{NATIVE_ACTION_PREFIX}{operation}");
+        if LEDGER_WIDE.contains(&operation)
+            && self.projections.credentials.first_account().as_ref() != Some(&caller.account)
+        {
+            return Err(ApiError::AccessDenied(format!(
+                "User: {} is not authorized to perform: {action} on resource: * because it reads every account's records, which only the ledger's operator account may",
+                caller.principal_arn
+            )));
+        }
         self.authorize_account(caller, ctx, &action, "*", Facts::new())
     }
 
