@@ -16,10 +16,12 @@
 //! - [`projections`]: folds over the log — in memory: key state, aliases, credentials,
 //!   the trail's note key; in SQL tables: `key_usage`, `trail_index`, `billing`,
 //!   `compliance`.
-//! - [`app`]: the command handler (authenticate → resolve → decide + crypto →
-//!   append → reply): symmetric operations, lifecycle, asymmetric operations,
-//!   point-in-time history, the scheduler, the CloudTrail record, bootstrap, the trail's
-//!   evidence and queries, and the billing and compliance reports (and their HTML pages).
+//! - [`app`]: the command handler (authenticate → resolve → authorize → decide + crypto
+//!   → append → reply): the operations' declarations (`catalog`), the one place requests
+//!   meet policies (`authz`), symmetric operations, lifecycle, grants, AWS managed keys,
+//!   asymmetric operations, IAM and STS, point-in-time history, the scheduler, the
+//!   CloudTrail record, bootstrap, the trail's evidence and queries, and the billing and
+//!   compliance reports (and their HTML pages).
 //! - [`http`]: the AWS JSON 1.1 endpoint, the native `/v1/` REST API (trail, evidence,
 //!   reports), CloudTrail LookupEvents, SigV4, error mapping, `/healthz`, `/metrics`.
 //! - [`config`]: settings from flags, environment and a TOML file.
