@@ -360,6 +360,22 @@ async fn a_grant_allows_what_the_key_policy_does_not_until_it_is_retired() {
         .filter(|t| t.starts_with("Grant"))
         .collect();
     assert_eq!(kinds, ["GrantCreated", "GrantRetired"]);
+    // Point-in-time reads see the grant while it was in force, and not after.
+    let created_at = 1 + events
+        .iter()
+        .position(|e| e["event_type"] == "GrantCreated")
+        .unwrap();
+    let path = format!("/v1/keys/{key}?as_of={created_at}");
+    let (status, then) = common::signed_get(&s.endpoint, &s.credentials, &path).await;
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(then["Grants"][0]["GrantId"], grant_id.as_str());
+    assert_eq!(
+        then["Grants"][0]["Operations"],
+        json!(["Encrypt", "RetireGrant"])
+    );
+    let (_, now) =
+        common::signed_get(&s.endpoint, &s.credentials, &format!("/v1/keys/{key}")).await;
+    assert_eq!(now["Grants"], json!([]));
 }
 
 #[tokio::test]

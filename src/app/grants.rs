@@ -200,7 +200,7 @@ fn check_grant_id(grant_id: &str) -> Result<(), ApiError> {
 }
 
 /// A grant as ListGrants shows it (AWS's GrantListEntry).
-fn list_entry(key: &Key, g: &KeyGrant) -> Value {
+pub(crate) fn list_entry(key: &Key, g: &KeyGrant) -> Value {
     let mut entry = json!({
         "KeyId": key.arn,
         "GrantId": g.grant.grant_id,

@@ -160,6 +160,11 @@ impl Service {
             "Policy": key.policy,
             "Aliases": aliases,
             "Tags": tags,
+            "Grants": key
+                .grants
+                .iter()
+                .map(|g| super::grants::list_entry(&key, g))
+                .collect::<Vec<_>>(),
             "KeyVersions": key.versions.len(),
             "AsOf": as_of_text(as_of),
             "LastLifecyclePosition": position,
