@@ -4,7 +4,8 @@
 //! reach the trail: only key ids and algorithm names do.
 
 use super::authz::Facts;
-use super::operations::{check_length, parse, without_nulls, wrong_usage, Resolve};
+use super::operations::Resolve;
+use super::request::{check_length, parse, without_nulls, wrong_usage};
 use super::shapes::{Blob, EncryptionContext, SecretBlob};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::asymmetric::{self as asym, InputError, MessageType};
@@ -142,7 +143,7 @@ fn check_known(member: &str, value: &str, set: &str) -> Result<(), ApiError> {
 fn public_key_metadata(key: &Key) -> Value {
     let mut m = json!({
         "KeyId": key.arn,
-        "CustomerMasterKeySpec": super::operations::customer_master_key_spec(key.spec),
+        "CustomerMasterKeySpec": super::keys::customer_master_key_spec(key.spec),
         "KeySpec": key.spec.as_str(),
         "KeyUsage": key.usage.as_str(),
     });
@@ -187,7 +188,7 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let req: PublicKeyRequest = parse(body)?;
         rec.request_parameters = json!({ "keyId": req.key_id });
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        super::request::check_grant_tokens(&req.grant_tokens)?;
         let key = self.usable(
             caller,
             ctx,
@@ -243,7 +244,7 @@ impl Service {
             .clone()
             .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        super::request::check_grant_tokens(&req.grant_tokens)?;
         let facts = Facts::new()
             .with("kms:SigningAlgorithm", Some(&algorithm))
             .with(
@@ -360,7 +361,7 @@ impl Service {
         } else {
             None
         };
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        super::request::check_grant_tokens(&req.grant_tokens)?;
         let operation = if verify {
             Operation::VerifyMac
         } else {
@@ -425,7 +426,7 @@ impl Service {
             .public_key
             .ok_or_else(|| ApiError::missing("publicKey"))?;
         check_length("publicKey", public_key.0.len(), 1, 8192)?;
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        super::request::check_grant_tokens(&req.grant_tokens)?;
         if req.recipient.is_some() {
             return Err(ApiError::UnsupportedOperation(
                 "Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into(),
@@ -497,7 +498,7 @@ impl Service {
                 ),
             ));
         }
-        super::operations::check_grant_tokens(&req.grant_tokens)?;
+        super::request::check_grant_tokens(&req.grant_tokens)?;
         if req.recipient.is_some() {
             return Err(ApiError::UnsupportedOperation(
                 "Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into(),

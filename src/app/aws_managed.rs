@@ -5,7 +5,7 @@
 //! customer management: the domain refuses policy, rotation, deletion, alias and tag
 //! changes on it, and its policy does not allow them either.
 
-use super::operations::key_metadata;
+use super::keys::key_metadata;
 use super::{lifecycle_event, ApiError, CallRecord, RequestContext, Service};
 use crate::domain::alias::RESERVED_PREFIX;
 use crate::domain::events::{AliasCreated, DomainEvent, KeyRotationEnabled};

@@ -6,9 +6,10 @@
 //! issued it, so a token it did not issue is `InvalidGrantTokenException`.
 
 use super::authz::{Facts, Found};
-use super::operations::{
+use super::operations::Resolve;
+use super::request::{
     bool_text, check_grant_tokens, check_key_id_param, check_length, check_range, parse,
-    without_nulls, Resolve,
+    without_nulls,
 };
 use super::{ApiError, CallRecord, Caller, CallerKind, RequestContext, Service};
 use crate::crypto::root_key::LABEL_GRANT_TOKEN;
@@ -204,7 +205,7 @@ pub(crate) fn list_entry(key: &Key, g: &KeyGrant) -> Value {
     let mut entry = json!({
         "KeyId": key.arn,
         "GrantId": g.grant.grant_id,
-        "CreationDate": super::operations::epoch_seconds(g.creation_date),
+        "CreationDate": super::request::epoch_seconds(g.creation_date),
         "GranteePrincipal": g.grant.grantee_principal,
         "IssuingAccount": format!("arn:aws:iam::{}:root", g.issuing_account),
         "Operations": g.grant.operations,

@@ -2,7 +2,8 @@
 //! position), and its lifecycle history — folded from the log, never stored.
 
 use super::authz::Facts;
-use super::operations::{key_metadata, parse, without_nulls};
+use super::keys::key_metadata;
+use super::request::{parse, without_nulls};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::events::{DomainEvent, Envelope};
 use crate::domain::ids::{KeyId, KeyRef};

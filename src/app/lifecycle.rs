@@ -3,7 +3,8 @@
 //! lifecycle events in the call record; nothing is changed in place.
 
 use super::authz::Facts;
-use super::operations::{check_length, check_range, epoch_seconds, parse, without_nulls, Resolve};
+use super::operations::Resolve;
+use super::request::{check_length, check_range, epoch_seconds, parse, without_nulls};
 use super::shapes::TagShape;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::alias::{self, AliasCommand};
@@ -199,7 +200,7 @@ impl Service {
         let name = req
             .alias_name
             .ok_or_else(|| ApiError::missing("aliasName"))?;
-        super::operations::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
+        super::request::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
         alias::validate_name(&name)?;
         let target = self.resolve(
             caller,
@@ -498,7 +499,7 @@ impl Service {
             Resolve::KeyOnly,
             Facts::new().with(
                 "kms:BypassPolicyLockoutSafetyCheck",
-                Some(super::operations::bool_text(
+                Some(super::request::bool_text(
                     req.bypass_policy_lockout_safety_check,
                 )),
             ),

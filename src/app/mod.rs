@@ -13,12 +13,15 @@ pub mod export;
 pub mod grants;
 pub mod history;
 pub mod iam;
+pub mod keys;
 pub mod lifecycle;
 pub mod operations;
 pub mod report_html;
 pub mod reports;
+pub mod request;
 pub mod scheduler;
 pub mod shapes;
+pub mod symmetric;
 pub mod trail;
 pub mod trail_query;
 

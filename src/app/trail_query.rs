@@ -8,7 +8,8 @@
 //! appended after the first page, and a token is refused with other parameters.
 
 use super::authz::Facts;
-use super::operations::{epoch_seconds, parse, without_nulls, Resolve};
+use super::operations::Resolve;
+use super::request::{epoch_seconds, parse, without_nulls};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::ids::KeyRef;
 use crate::ledger::trail::{Cursor, Scope, TrailFilter, TrailHit, TrailQuery};
@@ -382,7 +383,7 @@ impl Service {
                 let n = text.parse::<i64>().map_err(|_| {
                     ApiError::Validation(format!("MaxResults must be a number, not '{text}'"))
                 })?;
-                super::operations::check_range("MaxResults", n, 1, REST_MAX_RESULTS)?;
+                super::request::check_range("MaxResults", n, 1, REST_MAX_RESULTS)?;
                 n
             }
         };

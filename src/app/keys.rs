@@ -1,0 +1,310 @@
+//! Keys themselves: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, and the
+//! KeyMetadata every answer about a key carries.
+use super::authz::Facts;
+use super::operations::Resolve;
+use super::request::{
+    bool_text, check_grant_tokens, check_length, check_range, epoch_seconds, parse_enum,
+    without_nulls, SYMMETRIC_DEFAULT,
+};
+use super::shapes::*;
+use super::{ApiError, CallRecord, Caller, RequestContext, Service};
+use crate::crypto::asymmetric as asym;
+use crate::crypto::secret::random_bytes;
+use crate::domain::ids::KeyId;
+use crate::domain::key::{
+    apply, decide, Key, KeyCommand, KeyManager, KeySpec, KeyState, KeyUsage, Origin,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// AWS's KeyMetadata.
+pub(crate) fn key_metadata(key: &Key) -> Value {
+    let mut m = json!({
+        "AWSAccountId": key.account.as_str(),
+        "KeyId": key.id.to_string(),
+        "Arn": key.arn,
+        "CreationDate": epoch_seconds(key.created_at),
+        "Enabled": key.state == KeyState::Enabled,
+        "Description": key.description,
+        "KeyUsage": key.usage.as_str(),
+        "KeyState": key.state.as_str(),
+        "Origin": key.origin.as_str(),
+        "KeyManager": key.manager.as_str(),
+        "CustomerMasterKeySpec": customer_master_key_spec(key.spec),
+        "KeySpec": key.spec.as_str(),
+        "MultiRegion": false,
+    });
+    match (key.spec, key.usage) {
+        (KeySpec::SymmetricDefault, _) => m["EncryptionAlgorithms"] = json!([SYMMETRIC_DEFAULT]),
+        (spec, KeyUsage::EncryptDecrypt) => {
+            m["EncryptionAlgorithms"] = json!(asym::encryption_algorithms(spec.as_str()))
+        }
+        (spec, KeyUsage::SignVerify) => {
+            m["SigningAlgorithms"] = json!(asym::signing_algorithms(spec.as_str()))
+        }
+        (spec, KeyUsage::GenerateVerifyMac) => {
+            m["MacAlgorithms"] = json!(asym::mac_algorithms(spec.as_str()))
+        }
+        (spec, KeyUsage::KeyAgreement) => {
+            m["KeyAgreementAlgorithms"] = json!(asym::key_agreement_algorithms(spec.as_str()))
+        }
+    }
+    if let Some(deletion) = key.deletion {
+        m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date));
+        m["PendingDeletionWindowInDays"] = json!(deletion.window_days);
+    }
+    m
+}
+
+/// AWS's KeySpec value set (keyledger's X25519 extension is accepted but not advertised).
+pub(crate) fn aws_key_specs() -> String {
+    let names: Vec<&str> = KeySpec::ALL
+        .iter()
+        .filter(|s| **s != KeySpec::X25519)
+        .map(|s| s.as_str())
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// The deprecated CustomerMasterKeySpec enum lacks the newer specs: AWS leaves it out for them.
+pub(crate) fn customer_master_key_spec(spec: KeySpec) -> Option<&'static str> {
+    match spec {
+        KeySpec::EccNistEdwards25519
+        | KeySpec::MlDsa44
+        | KeySpec::MlDsa65
+        | KeySpec::MlDsa87
+        | KeySpec::X25519 => None,
+        other => Some(other.as_str()),
+    }
+}
+
+impl Service {
+    pub(crate) fn create_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: CreateKeyRequest,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({
+            "description": req.description,
+            "keyUsage": req.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT"),
+            "keySpec": req.key_spec.as_deref().or(req.customer_master_key_spec.as_deref()).unwrap_or(SYMMETRIC_DEFAULT),
+            "origin": req.origin.as_deref().unwrap_or("AWS_KMS"),
+            "bypassPolicyLockoutSafetyCheck": req.bypass_policy_lockout_safety_check.unwrap_or(false),
+            "multiRegion": req.multi_region.unwrap_or(false),
+        }));
+        let description = req.description.unwrap_or_default();
+        check_length("description", description.chars().count(), 0, 8192)?;
+        if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
+            return Err(ApiError::Validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
+            ));
+        }
+        let spec = parse_enum(
+            "keySpec",
+            req.key_spec
+                .as_deref()
+                .or(req.customer_master_key_spec.as_deref()),
+            KeySpec::SymmetricDefault,
+            KeySpec::parse,
+            aws_key_specs,
+        )?;
+        let usage = parse_enum(
+            "keyUsage",
+            req.key_usage.as_deref(),
+            KeyUsage::EncryptDecrypt,
+            KeyUsage::parse,
+            KeyUsage::value_set,
+        )?;
+        let origin = parse_enum(
+            "origin",
+            req.origin.as_deref(),
+            Origin::AwsKms,
+            Origin::parse,
+            Origin::value_set,
+        )?;
+        let tags = super::lifecycle::validate_tags(req.tags.unwrap_or_default())?;
+        if spec == KeySpec::Sm2 {
+            return Err(ApiError::UnsupportedOperation(
+                "KeySpec SM2 is only offered in the AWS China Regions; keyledger does not support it.".into(),
+            ));
+        }
+        if matches!(spec, KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87) {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "KeySpec {} (ML-DSA) is not supported by keyledger yet.",
+                spec.as_str()
+            )));
+        }
+        if !crate::domain::key::spec_allows_usage(spec, usage) {
+            return Err(ApiError::Validation(format!(
+                "KeyUsage {} is not compatible with KeySpec {}",
+                usage.as_str(),
+                spec.as_str()
+            )));
+        }
+        if origin != Origin::AwsKms {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "Origin {} is not supported by keyledger yet.",
+                origin.as_str()
+            )));
+        }
+        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+            return Err(ApiError::UnsupportedOperation(
+                "Custom key stores are not supported by keyledger yet.".into(),
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(ApiError::UnsupportedOperation(
+                "Multi-Region keys are not supported by keyledger yet.".into(),
+            ));
+        }
+
+        self.authorize_account(
+            caller,
+            ctx,
+            rec.action,
+            "*",
+            Facts::new()
+                .with("kms:KeySpec", Some(spec.as_str()))
+                .with("kms:KeyUsage", Some(usage.as_str()))
+                .with("kms:KeyOrigin", Some(origin.as_str()))
+                .with("kms:MultiRegion", Some("false"))
+                .with(
+                    "kms:BypassPolicyLockoutSafetyCheck",
+                    Some(bool_text(req.bypass_policy_lockout_safety_check)),
+                )
+                .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
+                .with_tags(&tags),
+        )?;
+        let key_id = KeyId::from_uuid(Uuid::new_v4());
+        let policy = match req.policy {
+            Some(policy) => {
+                let rules = super::lifecycle::check_policy(&policy)?;
+                if req.bypass_policy_lockout_safety_check != Some(true) {
+                    let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
+                    self.check_lockout(caller, ctx, &arn, caller.account.as_str(), &rules)?;
+                }
+                policy
+            }
+            None => super::lifecycle::default_policy(caller.account.as_str()),
+        };
+        let material = match spec {
+            KeySpec::SymmetricDefault => random_bytes(32),
+            other => crate::crypto::asymmetric::generate_private_key(other.as_str())
+                .map_err(|_| ApiError::Internal("Key generation failed.".into()))?,
+        };
+        let secrets = self.keyring.new_key_secrets(&key_id, &material);
+        drop(material);
+        let command = KeyCommand::Create {
+            key_id,
+            account: caller.account.clone(),
+            region: ctx.region.clone(),
+            description,
+            spec,
+            usage,
+            origin,
+            tags,
+            policy,
+            sealed_material: secrets.sealed_material,
+            manager: KeyManager::Customer,
+        };
+        let events = decide(None, command, now)?;
+        let key = events
+            .iter()
+            .fold(None, apply)
+            .ok_or_else(|| ApiError::Internal("key creation produced no key".into()))?;
+        let metadata = key_metadata(&key);
+        rec.resources.push(key.arn.clone());
+        rec.lifecycle = events.into_iter().zip(1..).collect();
+        rec.shredding_keys
+            .push((key_id, secrets.wrapped_shredding_key));
+        rec.response_elements = json!({ "keyMetadata": metadata });
+        Ok(json!({ "KeyMetadata": metadata }))
+    }
+
+    pub(crate) fn describe_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: KeyIdRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        check_grant_tokens(&req.grant_tokens)?;
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::AliasesToo,
+            Facts::new().grant_tokens(req.grant_tokens.as_ref()),
+            rec,
+        )?;
+        Ok(json!({ "KeyMetadata": key_metadata(&key) }))
+    }
+
+    pub(crate) fn list_keys(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: ListKeysRequest,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = without_nulls(json!({ "limit": req.limit, "marker": req.marker }));
+        let limit = req.limit.unwrap_or(100);
+        check_range("limit", limit, 1, 1000)?;
+        if let Some(marker) = &req.marker {
+            check_length("marker", marker.len(), 1, 1024)?;
+        }
+        self.authorize_account(caller, ctx, rec.action, "*", Facts::new())?;
+        let keys = self.projections.keys.list(&caller.account, &ctx.region);
+        let start = match &req.marker {
+            None => 0,
+            Some(marker) => {
+                let after = KeyId::parse(marker)
+                    .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?;
+                keys.iter()
+                    .position(|k| k.id == after)
+                    .map(|i| i + 1)
+                    .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?
+            }
+        };
+        let page: Vec<&Arc<Key>> = keys.iter().skip(start).take(limit as usize).collect();
+        let truncated = start + page.len() < keys.len();
+        let mut response = json!({
+            "Keys": page.iter().map(|k| json!({"KeyId": k.id.to_string(), "KeyArn": k.arn})).collect::<Vec<_>>(),
+            "Truncated": truncated,
+        });
+        if truncated {
+            if let Some(last) = page.last() {
+                response["NextMarker"] = json!(last.id.to_string());
+            }
+        }
+        Ok(response)
+    }
+
+    pub(crate) fn enable_disable(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: KeyIdRequest,
+        command: KeyCommand,
+        now: OffsetDateTime,
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        rec.request_parameters = json!({ "keyId": req.key_id });
+        let key = self.key_param(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            Resolve::KeyOnly,
+            Facts::new(),
+            rec,
+        )?;
+        self.change(&key, command, now, rec)?;
+        Ok(json!({}))
+    }
+}
