@@ -7,23 +7,26 @@
 //!   evaluate without JSON) and KMS's authorization over key policy, identity policies
 //!   and grants. No I/O, clock, randomness or crypto.
 //! - [`crypto`]: the only code that touches key bytes — XChaCha20-Poly1305,
-//!   the ciphertext format, encryption context, root key, keyring, and the
-//!   asymmetric/HMAC/key-agreement primitives.
+//!   the ciphertext format, encryption context, root key, keyring, AssumeRole's sealed
+//!   session tokens, and the asymmetric/HMAC/key-agreement primitives.
 //! - [`ledger`]: the append-only, hash-chained log — the store contract (the store
 //!   assigns positions, checks stream versions, chains hashes), the reader (reads and
 //!   tailing), the group-commit writer, the SQLite and in-memory stores, and the seam
 //!   through which SQL read models are kept in the append transaction.
-//! - [`projections`]: folds over the log — in memory: key state, aliases, credentials,
-//!   the trail's note key; in SQL tables: `key_usage`, `trail_index`, `billing`,
+//! - [`projections`]: folds over the log — in memory: key state, aliases, identities
+//!   (accounts, users, roles, inline policies, access keys: `credentials`), the trail's
+//!   note key; in SQL tables: `key_usage`, `trail_index`, `billing`,
 //!   `compliance`.
 //! - [`app`]: the command handler (authenticate → resolve → authorize → decide + crypto
 //!   → append → reply): the operations' declarations (`catalog`), the one place requests
-//!   meet policies (`authz`), symmetric operations, lifecycle, grants, AWS managed keys,
-//!   asymmetric operations, IAM and STS, point-in-time history, the scheduler, the
-//!   CloudTrail record, bootstrap, the trail's evidence and queries, and the billing and
-//!   compliance reports (and their HTML pages).
-//! - [`http`]: the AWS JSON 1.1 endpoint, the native `/v1/` REST API (trail, evidence,
-//!   reports), CloudTrail LookupEvents, SigV4, error mapping, `/healthz`, `/metrics`.
+//!   meet policies (`authz`), keys, symmetric and asymmetric operations, lifecycle,
+//!   grants, AWS managed keys, IAM and STS (`iam`: users, roles, access keys, policies,
+//!   AssumeRole, accounts), point-in-time history, the scheduler, the CloudTrail record,
+//!   bootstrap, the trail's evidence and queries, and the billing and compliance reports
+//!   (and their HTML pages).
+//! - [`http`]: the AWS JSON 1.1 endpoint, the IAM/STS query protocol (XML), the native
+//!   `/v1/` REST API (trail, evidence, reports, accounts), CloudTrail LookupEvents, SigV4,
+//!   error mapping, `/healthz`, `/metrics`; the admin CLI's small client.
 //! - [`config`]: settings from flags, environment and a TOML file.
 //!
 //! The hash chain, the trail's Merkle tree and the billing fold are each defined once, in

@@ -98,6 +98,13 @@ enum AdminCommand {
         /// admin-credentials.json].
         #[arg(long)]
         credentials: Option<PathBuf>,
+        /// Without --endpoint: the ledger on this PostgreSQL database instead of the data
+        /// dir's SQLite file (the data dir still holds the root key unless
+        /// KEYLEDGER_ROOT_KEY or --root-key-file says otherwise).
+        #[arg(long, env = "KEYLEDGER_DATABASE")]
+        database: Option<String>,
+        #[arg(long, env = "KEYLEDGER_ROOT_KEY_FILE")]
+        root_key_file: Option<PathBuf>,
     },
 }
 
@@ -215,6 +222,8 @@ fn main() -> ExitCode {
                     data_dir,
                     endpoint,
                     credentials,
+                    database,
+                    root_key_file,
                 },
         } => create_account(
             account_id.as_deref(),
@@ -222,6 +231,8 @@ fn main() -> ExitCode {
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             endpoint.as_deref(),
             credentials,
+            database,
+            root_key_file,
         ),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
@@ -392,6 +403,8 @@ fn create_account(
     data_dir: PathBuf,
     endpoint: Option<&str>,
     credentials: Option<PathBuf>,
+    database: Option<String>,
+    root_key_file: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     use zeroize::Zeroizing;
     if out.exists() {
@@ -459,8 +472,8 @@ fn create_account(
                 region: Region::parse(DEFAULT_REGION).context("the default region")?,
                 account_id: None,
                 trail_origin: None,
-                database: None,
-                root_key_file: None,
+                database,
+                root_key_file,
             };
             runtime.block_on(async {
                 let opened = bootstrap::open(&settings)

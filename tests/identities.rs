@@ -953,3 +953,171 @@ async fn concurrent_changes_to_one_account_all_land() {
         .collect();
     assert_eq!(versions, (1..=14).collect::<Vec<_>>(), "gap-free, in order");
 }
+
+/// A SigV4-signed query-protocol request (`GET` with the form as query, or `POST` with it as
+/// body), for `service`: (status, x-amzn-RequestId, body).
+async fn signed_query(
+    endpoint: &str,
+    c: &AdminCredentials,
+    service: &str,
+    method: &str,
+    form: &str,
+) -> (u16, String, String) {
+    use keyledger::http::sigv4;
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
+    let (query, body) = if method == "GET" {
+        (form, "")
+    } else {
+        ("", form)
+    };
+    let payload = sigv4::sha256_hex(body.as_bytes());
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let mut headers = vec![("host", host.as_str()), ("x-amz-date", amz_date.as_str())];
+    if method == "POST" {
+        headers.push(("content-type", content_type));
+    }
+    let parts = sigv4::RequestParts {
+        method,
+        path: "/",
+        query,
+        headers: &headers,
+        payload_sha256_hex: &payload,
+    };
+    let key = sigv4::derive_signing_key(
+        c.secret_access_key.as_bytes(),
+        &amz_date[..8],
+        &c.region,
+        service,
+    );
+    let authorization = sigv4::authorization_header(
+        &parts,
+        &c.access_key_id,
+        &key,
+        &amz_date,
+        &c.region,
+        service,
+    );
+    let http = reqwest::Client::new();
+    let request = if method == "GET" {
+        http.get(format!("{endpoint}/?{form}"))
+    } else {
+        http.post(format!("{endpoint}/"))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+    };
+    let response = request
+        .header("x-amz-date", &amz_date)
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-amzn-RequestId")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (status, request_id, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_query_protocol_answers_in_awss_xml() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let c = create_account(&server, root.path(), "777788889999");
+    // STS by GET, signed for sts.
+    let (status, id, body) = signed_query(
+        &server.endpoint,
+        &c,
+        "sts",
+        "GET",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with(
+        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>"#
+    ), "{body}");
+    assert!(
+        body.contains("<Arn>arn:aws:iam::777788889999:root</Arn>"),
+        "{body}"
+    );
+    assert!(
+        body.ends_with(&format!(
+            "<ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        )),
+        "{body}"
+    );
+    // IAM by POST: an error in IAM's shape, with its status.
+    let (status, id, body) = signed_query(
+        &server.endpoint,
+        &c,
+        "iam",
+        "POST",
+        "Action=GetUser&Version=2010-05-08&UserName=nobody",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        format!(
+            r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The user with name nobody cannot be found.</Message></Error><RequestId>{id}</RequestId></ErrorResponse>"#
+        )
+    );
+    let (status, _, body) = signed_query(
+        &server.endpoint,
+        &c,
+        "iam",
+        "POST",
+        "Action=Frobnicate&Version=2010-05-08",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>InvalidAction</Code>"), "{body}");
+    // Text is escaped in answers.
+    let (status, _, body) = signed_query(
+        &server.endpoint,
+        &c,
+        "iam",
+        "POST",
+        "Action=CreateUser&Version=2010-05-08&UserName=a%26b",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("Value &apos;a&amp;b&apos; at &apos;userName&apos;"),
+        "{body}"
+    );
+    // Unsigned: refused, and recorded under IAM.
+    let response = reqwest::Client::new()
+        .post(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=ListUsers&Version=2010-05-08")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("<Code>MissingAuthenticationToken</Code>"));
+    let trail = common::trail(&dir).await;
+    let unsigned = trail
+        .iter()
+        .find(|r| r["eventName"] == "ListUsers")
+        .unwrap();
+    assert_eq!(unsigned["eventSource"], "iam.amazonaws.com");
+    assert_eq!(unsigned["errorCode"], "MissingAuthenticationTokenException");
+    assert_eq!(unsigned["userIdentity"]["type"], "Unknown");
+    let frob = trail
+        .iter()
+        .find(|r| r["eventName"] == "Frobnicate")
+        .unwrap();
+    assert_eq!(frob["errorCode"], "InvalidActionException");
+    common::check_schemas(&dir).await;
+}

@@ -102,9 +102,11 @@ mod tests {
         assert_eq!(open(&root, "ASIABBBBBBBBBBBBBBBB", &token), None);
         let other = RootKey::from_secret(SecretKey::generate());
         assert_eq!(open(&other, "ASIAAAAAAAAAAAAAAAAA", &token), None);
-        let mut altered = token.to_string();
-        altered.pop();
-        altered.push('A');
+        // One character changed in the middle of the sealed bytes.
+        let mut altered: Vec<char> = token.chars().collect();
+        let middle = altered.len() / 2;
+        altered[middle] = if altered[middle] == 'A' { 'B' } else { 'A' };
+        let altered: String = altered.into_iter().collect();
         assert_eq!(open(&root, "ASIAAAAAAAAAAAAAAAAA", &altered), None);
         assert_eq!(open(&root, "ASIAAAAAAAAAAAAAAAAA", "FwoGZXIvYXdzE"), None);
     }
