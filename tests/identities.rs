@@ -1,9 +1,5 @@
 //! IAM and STS through the real `aws-sdk-iam` and `aws-sdk-sts` clients: users, access keys,
 //! roles, sessions, errors with AWS's codes, `keyledger admin create-account`, and the trail.
-//!
-//! Tests marked `NEEDS THE POLICY ENGINE` put or evaluate policy documents (PutUserPolicy,
-//! CreateRole's trust policy, a user's AdministratorAccess): they pass once
-//! `domain::policy::Policy::parse` and `domain::authz::authorize` are implemented.
 
 mod common;
 
@@ -60,20 +56,6 @@ fn kms_as(endpoint: &str, region: &str, creds: Credentials) -> aws_sdk_kms::Clie
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_kms::Client::from_conf(config)
-}
-
-/// Whether `domain::policy` parses documents yet. Until the policy engine lands, the tests
-/// marked NEEDS THE POLICY ENGINE say so and return; once it parses, they run.
-fn policy_engine_present(test: &str) -> bool {
-    let parses = keyledger::domain::policy::Policy::parse(
-        keyledger::app::bootstrap::ADMIN_POLICY_DOCUMENT,
-        keyledger::domain::policy::PolicyKind::Identity,
-    )
-    .is_ok();
-    if !parses {
-        eprintln!("{test}: SKIPPED, it needs the policy engine (Policy::parse)");
-    }
-    parses
 }
 
 fn read_credentials(path: &Path) -> AdminCredentials {
@@ -633,12 +615,8 @@ async fn session_tokens_authenticate_until_they_expire() {
 
 const TRUST_ALICE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::ACCOUNT:user/alice"},"Action":"sts:AssumeRole"}]}"#;
 
-/// NEEDS THE POLICY ENGINE (CreateRole parses the trust policy; AssumeRole evaluates it).
 #[tokio::test]
 async fn assume_role_issues_session_credentials_that_expire() {
-    if !policy_engine_present("assume_role_issues_session_credentials_that_expire") {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let app = InProcess::start(&dir).await;
@@ -789,13 +767,8 @@ async fn assume_role_issues_session_credentials_that_expire() {
     app.stop().await;
 }
 
-/// NEEDS THE POLICY ENGINE (inline policies are parsed when put; the admin's
-/// AdministratorAccess is evaluated).
 #[tokio::test]
 async fn users_need_identity_policies_for_iam_calls() {
-    if !policy_engine_present("users_need_identity_policies_for_iam_calls") {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let server = Server::start(&dir).await;
@@ -878,14 +851,8 @@ async fn users_need_identity_policies_for_iam_calls() {
         .any(|r| r["eventName"] == "CreateUser" && r["errorCode"] == "AccessDenied"));
 }
 
-/// NEEDS THE POLICY ENGINE (the admin rotates its own key through IAM).
 #[tokio::test]
 async fn the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one() {
-    if !policy_engine_present(
-        "the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one",
-    ) {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let server = Server::start(&dir).await;

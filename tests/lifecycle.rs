@@ -1072,20 +1072,7 @@ async fn every_event_type_is_written_and_matches_its_schema() {
         .send()
         .await
         .unwrap();
-    // Policy documents are parsed when put: these need the policy engine.
-    let policy_engine = keyledger::domain::policy::Policy::parse(
-        keyledger::app::bootstrap::ADMIN_POLICY_DOCUMENT,
-        keyledger::domain::policy::PolicyKind::Identity,
-    )
-    .is_ok();
-    let needing_the_engine = [
-        "UserPolicyDeleted",
-        "RoleCreated",
-        "RoleDeleted",
-        "RolePolicyPut",
-        "RolePolicyDeleted",
-    ];
-    if policy_engine {
+    {
         let policy = keyledger::app::bootstrap::ADMIN_POLICY_DOCUMENT;
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]}"#;
         iam.put_user_policy()
@@ -1126,7 +1113,6 @@ async fn every_event_type_is_written_and_matches_its_schema() {
     let seen = check_schemas(&s.data_dir).await;
     let expected: std::collections::BTreeSet<String> = keyledger::domain::events::EVENT_TYPES
         .iter()
-        .filter(|t| policy_engine || !needing_the_engine.contains(t))
         .map(|t| t.to_string())
         .collect();
     assert_eq!(seen, expected);
