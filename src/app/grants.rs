@@ -8,7 +8,7 @@
 use super::authz::{Facts, Found};
 use super::operations::Resolve;
 use super::request::{
-    bool_text, check_grant_tokens, check_key_id_param, check_length, check_range, parse,
+    bool_text, check_grant_tokens, check_key_id_param, check_length, page, paged, parse,
     without_nulls,
 };
 use super::{ApiError, CallRecord, Caller, CallerKind, RequestContext, Service};
@@ -227,39 +227,6 @@ pub(crate) fn list_entry(key: &Key, g: &KeyGrant) -> Value {
         entry["Constraints"] = constraints;
     }
     entry
-}
-
-/// One page of a list, AWS-style (`Limit` 1–1000, default 50; the marker is an offset).
-fn page_of<T>(
-    items: Vec<T>,
-    limit: Option<i64>,
-    marker: Option<&str>,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let limit = limit.unwrap_or(50);
-    check_range("limit", limit, 1, 1000)?;
-    let start = match marker {
-        None => 0,
-        Some(m) => m
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i <= items.len())
-            .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?,
-    };
-    let total = items.len();
-    let end = (start + limit as usize).min(total);
-    let next = (end < total).then(|| end.to_string());
-    Ok((
-        items.into_iter().skip(start).take(end - start).collect(),
-        next,
-    ))
-}
-
-fn paged(mut response: Value, next: Option<String>) -> Value {
-    response["Truncated"] = json!(next.is_some());
-    if let Some(next) = next {
-        response["NextMarker"] = json!(next);
-    }
-    response
 }
 
 /// Whether `arn` names the caller (its own ARN, its role's, or its session's).
@@ -518,7 +485,7 @@ impl Service {
                     .is_none_or(|p| &g.grant.grantee_principal == p)
             })
             .collect();
-        let (items, next) = page_of(grants, req.limit, req.marker.as_deref())?;
+        let (items, next) = page(&grants, req.limit, (50, 1000), req.marker.as_deref())?;
         let listed: Vec<Value> = items.iter().map(|g| list_entry(&key, g)).collect();
         Ok(paged(json!({ "Grants": listed }), next))
     }
@@ -548,7 +515,7 @@ impl Service {
             .flat_map(|k| k.grants.iter().map(move |g| (k, g)))
             .filter(|(_, g)| g.retiring_principal.as_deref() == Some(retiring.as_str()))
             .collect();
-        let (items, next) = page_of(grants, req.limit, req.marker.as_deref())?;
+        let (items, next) = page(&grants, req.limit, (50, 1000), req.marker.as_deref())?;
         let listed: Vec<Value> = items.iter().map(|(k, g)| list_entry(k, g)).collect();
         Ok(paged(json!({ "Grants": listed }), next))
     }

@@ -4,7 +4,7 @@
 
 use super::authz::Facts;
 use super::operations::Resolve;
-use super::request::{check_length, check_range, epoch_seconds, parse, without_nulls};
+use super::request::{check_length, check_range, epoch_seconds, page, paged, parse, without_nulls};
 use super::shapes::TagShape;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::alias::{self, AliasCommand};
@@ -130,36 +130,6 @@ struct RotationRequest {
 struct DeletionRequest {
     key_id: Option<String>,
     pending_window_in_days: Option<i64>,
-}
-
-/// Page through `items` after an opaque marker (the index of the next item).
-fn page<'a, T>(
-    items: &'a [T],
-    limit: Option<i64>,
-    (default, max): (i64, i64),
-    marker: Option<&str>,
-) -> Result<(Vec<&'a T>, Option<String>), ApiError> {
-    let limit = limit.unwrap_or(default);
-    check_range("limit", limit, 1, max)?;
-    let start = match marker {
-        None => 0,
-        Some(m) => m
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i <= items.len())
-            .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?,
-    };
-    let end = (start + limit as usize).min(items.len());
-    let next = (end < items.len()).then(|| end.to_string());
-    Ok((items[start..end].iter().collect(), next))
-}
-
-fn paged(mut response: Value, next: Option<String>) -> Value {
-    response["Truncated"] = json!(next.is_some());
-    if let Some(next) = next {
-        response["NextMarker"] = json!(next);
-    }
-    response
 }
 
 impl Service {

@@ -5,7 +5,7 @@ use super::ApiError;
 use crate::domain::key::Key;
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 pub(crate) const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
@@ -136,4 +136,34 @@ pub(crate) fn without_nulls(mut v: Value) -> Value {
         map.retain(|_, value| !value.is_null());
     }
     v
+}
+
+/// Page through `items` after an opaque marker (the index of the next item).
+pub(crate) fn page<'a, T>(
+    items: &'a [T],
+    limit: Option<i64>,
+    (default, max): (i64, i64),
+    marker: Option<&str>,
+) -> Result<(Vec<&'a T>, Option<String>), ApiError> {
+    let limit = limit.unwrap_or(default);
+    check_range("limit", limit, 1, max)?;
+    let start = match marker {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i <= items.len())
+            .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?,
+    };
+    let end = (start + limit as usize).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].iter().collect(), next))
+}
+
+pub(crate) fn paged(mut response: Value, next: Option<String>) -> Value {
+    response["Truncated"] = json!(next.is_some());
+    if let Some(next) = next {
+        response["NextMarker"] = json!(next);
+    }
+    response
 }
