@@ -254,7 +254,14 @@ impl Service {
             }) if region == ctx.region && account == caller.account => Ok(key_id.to_string()),
             Some(KeyRef::AliasName(_) | KeyRef::AliasArn { .. }) => self
                 .resolve(caller, ctx, text, Resolve::AliasesToo)
-                .map(|k| k.id().to_string()),
+                .map(|k| k.id().to_string())
+                // Querying the trail creates no AWS managed key: one never used has no events.
+                .map_err(|e| match e {
+                    ApiError::AwsManagedKeyNeeded(alias) => {
+                        ApiError::NotFound(format!("Alias {alias} is not found."))
+                    }
+                    other => other,
+                }),
             Some(KeyRef::Arn { .. }) => {
                 Err(ApiError::NotFound(format!("Key '{text}' does not exist")))
             }
