@@ -514,7 +514,7 @@ async fn user(
     iam: &aws_sdk_iam::Client,
     name: &str,
     policy: Option<serde_json::Value>,
-) -> aws_sdk_kms::Client {
+) -> (aws_sdk_kms::Client, common::AdminCredentials) {
     iam.create_user().user_name(name).send().await.unwrap();
     if let Some(policy) = policy {
         iam.put_user_policy()
@@ -532,11 +532,18 @@ async fn user(
         .await
         .unwrap();
     let key = key.access_key().unwrap();
-    s.client_for(
+    let credentials = common::AdminCredentials {
+        access_key_id: key.access_key_id().to_owned(),
+        secret_access_key: key.secret_access_key().to_owned(),
+        account_id: s.credentials.account_id.clone(),
+        region: s.credentials.region.clone(),
+    };
+    let client = s.client_for(
         &s.credentials.region,
         key.access_key_id(),
         key.secret_access_key(),
-    )
+    );
+    (client, credentials)
 }
 
 fn allow(actions: &[&str], resource: &str) -> serde_json::Value {
@@ -608,16 +615,16 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
 
     let key = new_key(&s).await;
     let key_arn = format!("arn:aws:kms:{region}:{a}:key/{key}");
-    let alice = user(
+    let (alice, _) = user(
         &s,
         &iam_a,
         "alice",
         Some(allow(&["kms:Encrypt", "kms:Decrypt"], "*")),
     )
     .await;
-    let bob = user(&s, &iam_a, "bob", None).await;
-    let carol = user(&s, &iam_b, "carol", Some(allow(&["kms:Encrypt"], &key_arn))).await;
-    let dave = user(&s, &iam_b, "dave", None).await;
+    let (bob, bob_credentials) = user(&s, &iam_a, "bob", None).await;
+    let (carol, _) = user(&s, &iam_b, "carol", Some(allow(&["kms:Encrypt"], &key_arn))).await;
+    let (dave, _) = user(&s, &iam_b, "dave", None).await;
 
     // Same account: the default key policy delegates to identity policies.
     let blob = encrypt_with(&alice, &key).await.unwrap();
@@ -700,6 +707,12 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
     )
     .ends_with("with an explicit deny in an identity-based policy"));
 
+    // Nor can a principal without identity policies read a key's history.
+    let path = format!("/v1/keys/{key}/history");
+    let (status, body) = common::signed_get(&s.endpoint, &bob_credentials, &path).await;
+    assert_ne!(status, 200, "{body}");
+    assert_eq!(body["__type"], "AccessDeniedException", "{body}");
+
     // A grant lets bob decrypt what alice encrypted, without any policy of his.
     let bob_arn = format!("arn:aws:iam::{a}:user/bob");
     assert!(bob
@@ -718,6 +731,31 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
         .unwrap();
     let opened = bob.decrypt().ciphertext_blob(blob).send().await.unwrap();
     assert_eq!(opened.plaintext.unwrap().as_ref(), b"across accounts");
+    // A grant that allows CreateGrant passes on no more than it has.
+    s.client
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(&bob_arn)
+        .operations(aws_sdk_kms::types::GrantOperation::CreateGrant)
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    let widened = bob
+        .create_grant()
+        .key_id(&key_arn)
+        .grantee_principal(&bob_arn)
+        .operations(aws_sdk_kms::types::GrantOperation::GenerateDataKey)
+        .send()
+        .await;
+    assert_eq!(error_code(widened), "AccessDeniedException");
+    bob.create_grant()
+        .key_id(&key_arn)
+        .grantee_principal(&bob_arn)
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .send()
+        .await
+        .expect("a grant within the one that allows it");
 
     // The reports read every account's records: the operator's (the first account) only.
     let (status, body) = common::signed_get(&s.endpoint, &b_root, "/v1/reports/billing").await;
@@ -754,7 +792,9 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
             expect(&carol_arn, "Decrypt"),
             expect(&dave_arn, "Encrypt"),
             expect(&alice_arn, "Encrypt"),
+            expect(&bob_arn, "ListKeyHistory"),
             expect(&bob_arn, "Decrypt"),
+            expect(&bob_arn, "CreateGrant"),
             expect(&format!("arn:aws:iam::{b}:root"), "GetBillingReport"),
         ]
     );

@@ -43,6 +43,10 @@ impl Found {
         &self.key.arn
     }
 
+    pub(crate) fn account(&self) -> &crate::domain::ids::AccountId {
+        &self.key.account
+    }
+
     pub(crate) fn spec(&self) -> crate::domain::key::KeySpec {
         self.key.spec
     }
@@ -141,6 +145,20 @@ impl Service {
         action: &str,
         facts: Facts<'_>,
     ) -> Result<Arc<Key>, ApiError> {
+        self.authorize_how(caller, ctx, found, action, facts)
+            .map(|(key, _)| key)
+    }
+
+    /// [`Service::authorize`], and what allowed it (CreateGrant limits what a grant's
+    /// grantee may pass on).
+    pub(crate) fn authorize_how(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        found: Found,
+        action: &str,
+        facts: Facts<'_>,
+    ) -> Result<(Arc<Key>, authz::Allowed), ApiError> {
         let Found { key, alias } = found;
         let mut context = facts.context;
         self.common_conditions(caller, ctx, &mut context);
@@ -177,7 +195,7 @@ impl Service {
             context: &context,
         };
         match authz::authorize(&request) {
-            Ok(_) => Ok(key.clone()),
+            Ok(allowed) => Ok((key.clone(), allowed)),
             Err(denial) => Err(denied(denial)),
         }
     }

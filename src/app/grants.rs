@@ -379,14 +379,34 @@ impl Service {
             Resolve::KeyOnly,
         )?;
         rec.resources.push(found.arn().to_owned());
+        // A grant's own constraints are checked against the constraints of the grant it
+        // would create (a constrained grant passes on only what is at least as constrained).
+        let passed_on = constraints.as_ref().and_then(|c| {
+            c.encryption_context_equals
+                .as_ref()
+                .or(c.encryption_context_subset.as_ref())
+        });
         let facts = Facts::new()
+            .encryption_context(passed_on)
             .with("kms:GranteePrincipal", Some(&grantee))
             .with("kms:RetiringPrincipal", req.retiring_principal.as_deref())
             .with_all("kms:GrantOperations", operations.clone())
             .with("kms:GrantIsForAWSResource", Some(bool_text(Some(false))))
             .with_all("kms:GrantConstraintType", constraint_type)
             .grant_tokens(req.grant_tokens.as_ref());
-        let key = self.authorize(caller, ctx, found, rec.action, facts)?;
+        let (key, allowed_by) = self.authorize_how(caller, ctx, found, rec.action, facts)?;
+        if let crate::domain::authz::Allowed::Grant(parent) = &allowed_by {
+            // Allowed by a grant with CreateGrant: the new grant gives at most what it has.
+            let parent = key.grants.iter().find(|g| &g.grant.grant_id == parent);
+            let within =
+                parent.is_some_and(|p| operations.iter().all(|op| p.grant.operations.contains(op)));
+            if !within {
+                return Err(ApiError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: kms:CreateGrant on resource: {} because the grant that allows it does not allow every requested operation",
+                    caller.principal_arn, key.arn
+                )));
+            }
+        }
         key.check(Operation::CreateGrant)?;
         let allowed = operations_for(
             key.usage,
@@ -403,12 +423,18 @@ impl Service {
             return Err(ApiError::DryRun);
         }
         // The same name and parameters: the grant that exists, with a new token.
+        let sorted = |ops: &[String]| {
+            let mut ops = ops.to_vec();
+            ops.sort();
+            ops
+        };
         let same = key.grants.iter().find(|g| {
             req.name.is_some()
                 && g.name == req.name
+                && g.issuing_account == caller.account
                 && g.grant.grantee_principal == grantee
                 && g.retiring_principal == req.retiring_principal
-                && g.grant.operations == operations
+                && sorted(&g.grant.operations) == sorted(&operations)
                 && g.grant.constraints == constraints
         });
         let grant_id = match same {
@@ -582,11 +608,19 @@ impl Service {
             || (names_caller(caller, &grant.grant.grantee_principal)
                 && grant.grant.operations.iter().any(|o| o == "RetireGrant"))
             || (caller.kind == CallerKind::Root && caller.account == grant.issuing_account);
-        let key = if allowed_by_grant {
-            key.allowed_by_its_grant()
-        } else {
-            self.authorize(caller, ctx, key, "kms:RetireGrant", Facts::new())?
-        };
+        // Beyond those, a principal of the grant's account whose identity policies allow
+        // kms:RetireGrant on the key (a key policy's kms:RetireGrant is not what AWS reads).
+        let issuing = grant.issuing_account.clone();
+        let key = key.allowed_by_its_grant();
+        if !allowed_by_grant {
+            if caller.account != issuing {
+                return Err(ApiError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: kms:RetireGrant on resource: {}",
+                    caller.principal_arn, key.arn
+                )));
+            }
+            self.authorize_account(caller, ctx, "kms:RetireGrant", &key.arn, Facts::new())?;
+        }
         key.check(Operation::RetireGrant)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);

@@ -124,7 +124,6 @@ impl Service {
         // A point-in-time read may name a key deleted since: identity policies decide.
         let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
         self.authorize_account(caller, ctx, rec.action, &arn, Facts::new())?;
-        self.authorize_account(caller, ctx, rec.action, &arn, Facts::new())?;
         let events = lifecycle_until(self, as_of).await?;
         // A fresh fold of the log up to that point: the same `apply` the live projection runs.
         let then = Projections::new(self.keyring.clone());
@@ -189,6 +188,7 @@ impl Service {
                 .ok_or_else(|| ApiError::missing("keyId"))?,
         )?;
         let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
+        self.authorize_account(caller, ctx, rec.action, &arn, Facts::new())?;
         let mut listed = Vec::new();
         let mut belongs = false;
         for (position, envelope) in lifecycle_until(self, None).await? {

@@ -179,6 +179,13 @@ impl Service {
             Resolve::KeyOnly,
         )?;
         rec.resources.push(target.arn().to_owned());
+        if target.account() != &caller.account {
+            // An alias and its key are in one account: another's key is not looked at.
+            return Err(ApiError::NotFound(format!(
+                "Key '{}' does not exist",
+                target.arn()
+            )));
+        }
         self.authorize_account(
             caller,
             ctx,
@@ -187,12 +194,6 @@ impl Service {
             Facts::new(),
         )?;
         let target = self.authorize(caller, ctx, target, action, Facts::new())?;
-        if target.account != caller.account {
-            return Err(ApiError::NotFound(format!(
-                "Key '{}' does not exist",
-                target.arn
-            )));
-        }
         Ok((name, target))
     }
 

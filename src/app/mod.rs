@@ -295,11 +295,25 @@ impl Service {
             }
             if let (Err(ApiError::AwsManagedKeyNeeded(alias)), Ok(caller)) = (&result, &caller) {
                 // First use of an AWS managed key's alias: the service creates the key (its own
-                // recorded event), then the request is decided again and finds it.
-                match self
-                    .create_aws_managed_key(&caller.account, &ctx.region, alias)
-                    .await
-                {
+                // recorded event), then the request is decided again and finds it. Only for a
+                // caller whose identity policies allow the request on the alias: one denied
+                // everything creates nothing.
+                let action = catalog::find(operation).map_or("kms:DescribeKey", |s| s.action);
+                let alias_arn = format!("arn:aws:kms:{}:{}:{alias}", ctx.region, caller.account);
+                let created = match self.authorize_account(
+                    caller,
+                    ctx,
+                    action,
+                    &alias_arn,
+                    authz::Facts::new(),
+                ) {
+                    Ok(()) => {
+                        self.create_aws_managed_key(&caller.account, &ctx.region, alias)
+                            .await
+                    }
+                    Err(denied) => Err(denied),
+                };
+                match created {
                     Ok(()) => continue,
                     Err(e) => {
                         let failed = Err(e);

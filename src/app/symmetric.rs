@@ -11,6 +11,7 @@ use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::asymmetric as asym;
 use crate::crypto::secret::SecretBytes;
 use crate::crypto::{ciphertext, context::canonical_context, secret::random_bytes};
+use crate::domain::ids::KeyId;
 use crate::domain::key::{Key, KeySpec, KeyUsage, Operation};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -185,15 +186,20 @@ impl Service {
         requested_key: Option<&str>,
         algorithm: Option<&str>,
         context: &Option<EncryptionContext>,
-        (action, grant_tokens): (&str, Option<&Vec<String>>),
+        (action, grant_tokens, re_encrypt_to): (&str, Option<&Vec<String>>, Option<KeyId>),
         rec: &mut CallRecord,
     ) -> Result<(Arc<Key>, SecretBytes, &'static str), ApiError> {
-        let facts = || {
+        // `re_encrypt_to`: ReEncrypt's destination, for `kms:ReEncryptOnSameKey`.
+        let facts = |key_id: KeyId| {
             Facts::new()
                 .encryption_context(context.as_ref())
                 .with(
                     "kms:EncryptionAlgorithm",
                     Some(algorithm.unwrap_or(SYMMETRIC_DEFAULT)),
+                )
+                .with(
+                    "kms:ReEncryptOnSameKey",
+                    re_encrypt_to.map(|to| bool_text(Some(to == key_id))),
                 )
                 .grant_tokens(grant_tokens)
         };
@@ -203,7 +209,8 @@ impl Service {
         let requested = match requested {
             Some(found) if found.spec() != KeySpec::SymmetricDefault => {
                 rec.resources.push(found.arn().to_owned());
-                let key = self.authorize(caller, ctx, found, action, facts())?;
+                let id = found.id();
+                let key = self.authorize(caller, ctx, found, action, facts(id))?;
                 return self.open_asymmetric(&key, algorithm, blob);
             }
             other => other,
@@ -235,7 +242,8 @@ impl Service {
         }
         rec.resources.push(key.arn.clone());
         let alias = requested.and_then(Found::into_alias);
-        let key = self.authorize(caller, ctx, Found::new(key, alias), action, facts())?;
+        let id = key.id;
+        let key = self.authorize(caller, ctx, Found::new(key, alias), action, facts(id))?;
         key.check(Operation::Decrypt)?;
         check_encrypt_decrypt(&key, "Decrypt")?;
         let version = key
@@ -385,7 +393,7 @@ impl Service {
             req.key_id.as_deref(),
             req.encryption_algorithm.as_deref(),
             &req.encryption_context,
-            (rec.action, req.grant_tokens.as_ref()),
+            (rec.action, req.grant_tokens.as_ref(), None),
             rec,
         )?;
         if req.dry_run == Some(true) {
@@ -432,19 +440,20 @@ impl Service {
             if destination.arn() != source.arn() {
                 rec.resources.push(destination.arn().to_owned());
             }
+            let same = source.id() == destination.id();
             let source = self.authorize(
                 caller,
                 ctx,
                 source,
                 "kms:ReEncryptFrom",
-                self.re_encrypt_facts(&req, Side::Source),
+                self.re_encrypt_facts(&req, Side::Source, same),
             )?;
             let destination = self.authorize(
                 caller,
                 ctx,
                 destination,
                 "kms:ReEncryptTo",
-                self.re_encrypt_facts(&req, Side::Destination),
+                self.re_encrypt_facts(&req, Side::Destination, same),
             )?;
             source.check(Operation::Decrypt)?;
             destination.check(Operation::ReEncrypt)?;
@@ -481,18 +490,23 @@ impl Service {
             req.source_key_id.as_deref(),
             req.source_encryption_algorithm.as_deref(),
             &req.source_encryption_context,
-            ("kms:ReEncryptFrom", req.grant_tokens.as_ref()),
+            (
+                "kms:ReEncryptFrom",
+                req.grant_tokens.as_ref(),
+                Some(destination.id()),
+            ),
             rec,
         )?;
         if !rec.resources.iter().any(|r| r == destination.arn()) {
             rec.resources.push(destination.arn().to_owned());
         }
+        let same = source.id == destination.id();
         let destination = self.authorize(
             caller,
             ctx,
             destination,
             "kms:ReEncryptTo",
-            self.re_encrypt_facts(&req, Side::Destination),
+            self.re_encrypt_facts(&req, Side::Destination, same),
         )?;
         destination.check(Operation::ReEncrypt)?;
         if req.dry_run == Some(true) {
@@ -514,7 +528,13 @@ impl Service {
     }
 
     /// The condition keys of one side of a ReEncrypt.
-    pub(crate) fn re_encrypt_facts<'a>(&self, req: &'a ReEncryptRequest, side: Side) -> Facts<'a> {
+    /// `same`: whether the source and destination are one key (`kms:ReEncryptOnSameKey`).
+    pub(crate) fn re_encrypt_facts<'a>(
+        &self,
+        req: &'a ReEncryptRequest,
+        side: Side,
+        same: bool,
+    ) -> Facts<'a> {
         let (context, algorithm) = match side {
             Side::Source => (
                 req.source_encryption_context.as_ref(),
@@ -531,10 +551,7 @@ impl Service {
                 "kms:EncryptionAlgorithm",
                 Some(algorithm.unwrap_or(SYMMETRIC_DEFAULT)),
             )
-            .with(
-                "kms:ReEncryptOnSameKey",
-                Some(bool_text(Some(req.source_key_id == req.destination_key_id))),
-            )
+            .with("kms:ReEncryptOnSameKey", Some(bool_text(Some(same))))
             .grant_tokens(req.grant_tokens.as_ref())
     }
 
