@@ -22,6 +22,17 @@ pub struct OperationSpec {
     /// (`kms:ReEncryptFrom`); its destination is authorized as `kms:ReEncryptTo`.
     pub action: &'static str,
     pub support: Support,
+    /// The key-state table's row for the key it names (`KeyId`), checked once the key is
+    /// found and authorized; `None` where the operation checks its keys itself (ReEncrypt's
+    /// two, CreateGrant, RetireGrant) or names none.
+    pub state: Option<Operation>,
+}
+
+impl OperationSpec {
+    const fn checked_as(mut self, state: Operation) -> OperationSpec {
+        self.state = Some(state);
+        self
+    }
 }
 
 const fn op(
@@ -35,9 +46,11 @@ const fn op(
         read_only,
         action,
         support,
+        state: None,
     }
 }
 
+use crate::domain::key::Operation;
 use Support::{NotYet, Served};
 
 /// Reading, writing: the two values of `read_only`, named for the table below.
@@ -46,7 +59,8 @@ const W: bool = false;
 
 /// The AWS KMS operations (the current model's 56 plus keyledger's extensions).
 pub const OPERATIONS: &[OperationSpec] = &[
-    op("CancelKeyDeletion", W, "kms:CancelKeyDeletion", Served),
+    op("CancelKeyDeletion", W, "kms:CancelKeyDeletion", Served)
+        .checked_as(Operation::CancelKeyDeletion),
     op(
         "ConnectCustomKeyStore",
         W,
@@ -76,74 +90,85 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "kms:DeleteImportedKeyMaterial",
         NotYet,
     ),
-    op("DeriveSharedSecret", R, "kms:DeriveSharedSecret", Served),
+    op("DeriveSharedSecret", R, "kms:DeriveSharedSecret", Served)
+        .checked_as(Operation::DeriveSharedSecret),
     op(
         "DescribeCustomKeyStores",
         R,
         "kms:DescribeCustomKeyStores",
         NotYet,
     ),
-    op("DescribeKey", R, "kms:DescribeKey", Served),
-    op("DisableKey", W, "kms:DisableKey", Served),
-    op("DisableKeyRotation", W, "kms:DisableKeyRotation", Served),
+    op("DescribeKey", R, "kms:DescribeKey", Served).checked_as(Operation::DescribeKey),
+    op("DisableKey", W, "kms:DisableKey", Served).checked_as(Operation::DisableKey),
+    op("DisableKeyRotation", W, "kms:DisableKeyRotation", Served)
+        .checked_as(Operation::DisableKeyRotation),
     op(
         "DisconnectCustomKeyStore",
         W,
         "kms:DisconnectCustomKeyStore",
         NotYet,
     ),
-    op("EnableKey", W, "kms:EnableKey", Served),
-    op("EnableKeyRotation", W, "kms:EnableKeyRotation", Served),
-    op("Encrypt", R, "kms:Encrypt", Served),
-    op("GenerateDataKey", R, "kms:GenerateDataKey", Served),
-    op("GenerateDataKeyPair", R, "kms:GenerateDataKeyPair", Served),
+    op("EnableKey", W, "kms:EnableKey", Served).checked_as(Operation::EnableKey),
+    op("EnableKeyRotation", W, "kms:EnableKeyRotation", Served)
+        .checked_as(Operation::EnableKeyRotation),
+    op("Encrypt", R, "kms:Encrypt", Served).checked_as(Operation::Encrypt),
+    op("GenerateDataKey", R, "kms:GenerateDataKey", Served).checked_as(Operation::GenerateDataKey),
+    op("GenerateDataKeyPair", R, "kms:GenerateDataKeyPair", Served)
+        .checked_as(Operation::GenerateDataKeyPair),
     op(
         "GenerateDataKeyPairWithoutPlaintext",
         R,
         "kms:GenerateDataKeyPairWithoutPlaintext",
         Served,
-    ),
+    )
+    .checked_as(Operation::GenerateDataKeyPair),
     op(
         "GenerateDataKeyWithoutPlaintext",
         R,
         "kms:GenerateDataKeyWithoutPlaintext",
         Served,
-    ),
-    op("GenerateMac", R, "kms:GenerateMac", Served),
+    )
+    .checked_as(Operation::GenerateDataKey),
+    op("GenerateMac", R, "kms:GenerateMac", Served).checked_as(Operation::GenerateMac),
     op("GenerateRandom", R, "kms:GenerateRandom", Served),
     op("GetKeyLastUsage", R, "kms:GetKeyLastUsage", Served),
-    op("GetKeyPolicy", R, "kms:GetKeyPolicy", Served),
+    op("GetKeyPolicy", R, "kms:GetKeyPolicy", Served).checked_as(Operation::GetKeyPolicy),
     op(
         "GetKeyRotationStatus",
         R,
         "kms:GetKeyRotationStatus",
         Served,
-    ),
+    )
+    .checked_as(Operation::GetKeyRotationStatus),
     op(
         "GetParametersForImport",
         R,
         "kms:GetParametersForImport",
         NotYet,
     ),
-    op("GetPublicKey", R, "kms:GetPublicKey", Served),
+    op("GetPublicKey", R, "kms:GetPublicKey", Served).checked_as(Operation::GetPublicKey),
     op("ImportKeyMaterial", W, "kms:ImportKeyMaterial", NotYet),
     op("ListAliases", R, "kms:ListAliases", Served),
-    op("ListGrants", R, "kms:ListGrants", Served),
-    op("ListKeyPolicies", R, "kms:ListKeyPolicies", Served),
-    op("ListKeyRotations", R, "kms:ListKeyRotations", Served),
+    op("ListGrants", R, "kms:ListGrants", Served).checked_as(Operation::ListGrants),
+    op("ListKeyPolicies", R, "kms:ListKeyPolicies", Served).checked_as(Operation::ListKeyPolicies),
+    op("ListKeyRotations", R, "kms:ListKeyRotations", Served)
+        .checked_as(Operation::ListKeyRotations),
     op("ListKeys", R, "kms:ListKeys", Served),
-    op("ListResourceTags", R, "kms:ListResourceTags", Served),
+    op("ListResourceTags", R, "kms:ListResourceTags", Served)
+        .checked_as(Operation::ListResourceTags),
     op("ListRetirableGrants", R, "kms:ListRetirableGrants", Served),
-    op("PutKeyPolicy", W, "kms:PutKeyPolicy", Served),
+    op("PutKeyPolicy", W, "kms:PutKeyPolicy", Served).checked_as(Operation::PutKeyPolicy),
     op("ReEncrypt", R, "kms:ReEncryptFrom", Served),
     op("ReplicateKey", W, "kms:ReplicateKey", NotYet),
     op("RetireGrant", W, "kms:RetireGrant", Served),
-    op("RevokeGrant", W, "kms:RevokeGrant", Served),
-    op("RotateKeyOnDemand", W, "kms:RotateKeyOnDemand", Served),
-    op("ScheduleKeyDeletion", W, "kms:ScheduleKeyDeletion", Served),
-    op("Sign", R, "kms:Sign", Served),
-    op("TagResource", W, "kms:TagResource", Served),
-    op("UntagResource", W, "kms:UntagResource", Served),
+    op("RevokeGrant", W, "kms:RevokeGrant", Served).checked_as(Operation::RevokeGrant),
+    op("RotateKeyOnDemand", W, "kms:RotateKeyOnDemand", Served)
+        .checked_as(Operation::RotateKeyOnDemand),
+    op("ScheduleKeyDeletion", W, "kms:ScheduleKeyDeletion", Served)
+        .checked_as(Operation::ScheduleKeyDeletion),
+    op("Sign", R, "kms:Sign", Served).checked_as(Operation::Sign),
+    op("TagResource", W, "kms:TagResource", Served).checked_as(Operation::TagResource),
+    op("UntagResource", W, "kms:UntagResource", Served).checked_as(Operation::UntagResource),
     op("UpdateAlias", W, "kms:UpdateAlias", Served),
     op(
         "UpdateCustomKeyStore",
@@ -156,10 +181,11 @@ pub const OPERATIONS: &[OperationSpec] = &[
         W,
         "kms:UpdateKeyDescription",
         Served,
-    ),
+    )
+    .checked_as(Operation::UpdateKeyDescription),
     op("UpdatePrimaryRegion", W, "kms:UpdatePrimaryRegion", NotYet),
-    op("Verify", R, "kms:Verify", Served),
-    op("VerifyMac", R, "kms:VerifyMac", Served),
+    op("Verify", R, "kms:Verify", Served).checked_as(Operation::Verify),
+    op("VerifyMac", R, "kms:VerifyMac", Served).checked_as(Operation::VerifyMac),
     // keyledger's own, on the same endpoint.
     op(super::history::KEY_AS_OF, R, "keyledger:GetKeyAsOf", Served),
     op(

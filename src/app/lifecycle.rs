@@ -10,7 +10,7 @@ use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::alias::{self, AliasCommand};
 use crate::domain::events::{alias_stream, DomainEvent, RotationType, Tag};
 use crate::domain::key::{
-    decide, Key, KeyCommand, KeyState, Operation, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_POLICY_NAME,
+    decide, Key, KeyCommand, KeyState, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_POLICY_NAME,
     DEFAULT_ROTATION_PERIOD_DAYS, MAX_PENDING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS,
     MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS,
 };
@@ -436,7 +436,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::ListResourceTags)?;
         let (items, next) = page(&key.tags, req.limit, (50, 50), req.marker.as_deref())?;
         let tags: Vec<Value> = items
             .iter()
@@ -513,7 +512,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::GetKeyPolicy)?;
         Ok(json!({ "Policy": key.policy, "PolicyName": policy_name }))
     }
 
@@ -527,7 +525,7 @@ impl Service {
         let req: ListRequest = parse(body)?;
         rec.request_parameters =
             without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
-        let key = self.key_param(
+        self.key_param(
             caller,
             ctx,
             req.key_id.as_deref(),
@@ -535,7 +533,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::ListKeyPolicies)?;
         let names = [DEFAULT_POLICY_NAME];
         let (items, next) = page(&names, req.limit, (100, 1000), req.marker.as_deref())?;
         Ok(paged(json!({ "PolicyNames": items }), next))
@@ -626,7 +623,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::GetKeyRotationStatus)?;
         // As AWS answers today: asymmetric and HMAC keys, and keys pending deletion, report
         // rotation as disabled rather than failing (tools such as Terraform read it for every key).
         let rotation = key.rotation.filter(|_| {
@@ -659,7 +655,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::RotateKeyOnDemand)?;
         self.rotate(&key, RotationType::OnDemand, now, rec)?;
         Ok(json!({ "KeyId": key.arn }))
     }
@@ -714,7 +709,6 @@ impl Service {
             Facts::new(),
             rec,
         )?;
-        key.check(Operation::ListKeyRotations)?;
         if key.spec != crate::domain::key::KeySpec::SymmetricDefault {
             return Err(ApiError::UnsupportedOperation(format!(
                 "{} does not support rotation.",

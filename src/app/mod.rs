@@ -135,6 +135,8 @@ pub struct CallRecord {
     pub read_only: bool,
     /// The action the operation is authorized as (its declaration in `catalog`).
     pub action: &'static str,
+    /// The key-state rule its key is checked against (its declaration in `catalog`).
+    pub state: Option<crate::domain::key::Operation>,
     pub request_parameters: Value,
     pub response_elements: Value,
     /// ARNs of the keys the call touched.

@@ -47,6 +47,7 @@ impl Service {
         };
         rec.read_only = spec.read_only;
         rec.action = spec.action;
+        rec.state = spec.state;
         if spec.support == super::catalog::Support::NotYet {
             return Err(ApiError::UnsupportedOperation(format!(
                 "keyledger does not support {operation} yet."
@@ -120,7 +121,8 @@ impl Service {
     }
 
     /// The key a `KeyId` member names (validated, resolved, authorized for the operation's
-    /// declared action), recorded as a resource of the call.
+    /// declared action, checked against its declared key-state rule), recorded as a
+    /// resource of the call.
     pub(crate) fn key_param(
         &self,
         caller: &Caller,
@@ -133,7 +135,12 @@ impl Service {
         check_key_id_param("keyId", key_id)?;
         let found = self.resolve(caller, ctx, key_id.unwrap_or_default(), aliases)?;
         rec.resources.push(found.arn().to_owned());
-        self.authorize(caller, ctx, found, rec.action, facts)
+        let key = self.authorize(caller, ctx, found, rec.action, facts)?;
+        // The key-state table's rule the operation is declared with (`catalog`).
+        if let Some(state) = rec.state {
+            key.check(state)?;
+        }
+        Ok(key)
     }
 
     /// An alias of the caller's account and region, or AWS's NotFoundException for it.

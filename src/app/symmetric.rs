@@ -313,7 +313,6 @@ impl Service {
                 .grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
-        key.check(Operation::Encrypt)?;
         if req.dry_run == Some(true) {
             if key.usage != KeyUsage::EncryptDecrypt {
                 return Err(wrong_usage(&key, "Encrypt"));
@@ -611,7 +610,6 @@ impl Service {
                 .grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
-        key.check(Operation::GenerateDataKey)?;
         check_encrypt_decrypt(&key, operation)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
