@@ -30,6 +30,14 @@ fn admin_only(s: &Server, actions: &[&str]) -> String {
     .to_string()
 }
 
+/// Stop the server and start it again on its data dir: every projection is rebuilt from
+/// the log (replay determinism).
+async fn restarted(s: Server) -> Server {
+    let data_dir = s.data_dir.clone();
+    s.stop();
+    Server::start(&data_dir).await
+}
+
 async fn new_key(s: &Server) -> String {
     s.client
         .create_key()
@@ -319,6 +327,14 @@ async fn a_grant_allows_what_the_key_policy_does_not_until_it_is_retired() {
         .unwrap();
     assert_eq!(again.grant_id.unwrap(), grant_id);
 
+    // Rebuilt from the log, the grant is the same and still in force.
+    let s = restarted(s).await;
+    encrypt(&s, &key, &[("app", "billing")]).await.unwrap();
+    assert_eq!(
+        encrypt(&s, &key, &[("app", "payroll")]).await,
+        Err("AccessDeniedException".into())
+    );
+
     let listed = s.client.list_grants().key_id(&key).send().await.unwrap();
     let grants = listed.grants.unwrap();
     assert_eq!(grants.len(), 1);
@@ -479,6 +495,22 @@ async fn an_aws_managed_key_is_created_on_first_use_of_its_alias_and_the_custome
         .send()
         .await;
     assert_eq!(error_code(unknown), "NotFoundException");
+
+    // Rebuilt from the log: the same key, not created again, still the service's.
+    let s = restarted(s).await;
+    let after = s
+        .client
+        .describe_key()
+        .key_id("alias/aws/s3")
+        .send()
+        .await
+        .unwrap();
+    let after = after.key_metadata.unwrap();
+    assert_eq!(after.key_id(), key_id);
+    assert_eq!(
+        after.key_manager(),
+        Some(&aws_sdk_kms::types::KeyManagerType::Aws)
+    );
 
     // The service's creation is its own event, recorded once.
     let trail = common::trail(&s.data_dir).await;

@@ -165,18 +165,13 @@ impl Service {
         key_conditions(&key, &mut context);
         context.set(
             "kms:ResourceAliases",
-            self.projections
-                .aliases
-                .list(&key.region, &key.account, Some(key.id))
-                .into_iter()
-                .map(|a| a.name)
-                .collect(),
+            self.projections.aliases.names_of(key.id),
         );
         if let Some(alias) = alias {
             context.set_one("kms:RequestAlias", alias);
         }
         let identity = self.projections.credentials.identity_policies(caller);
-        let grants = self.grants_for(&key, facts.grant_tokens)?;
+        self.check_grant_tokens_issued(facts.grant_tokens)?;
         let principal = caller.principal();
         let denied = |denial: authz::Denial| {
             ApiError::AccessDenied(denial.message(&caller.principal_arn, action, &key.arn))
@@ -190,7 +185,7 @@ impl Service {
             resource: &key.arn,
             resource_policy: Some((key_policy, key.account.as_str())),
             identity_policies: &identity,
-            grants: &grants,
+            grants: &key.grants,
             encryption_context: facts.encryption_context,
             context: &context,
         };
@@ -220,7 +215,7 @@ impl Service {
             resource,
             resource_policy: None,
             identity_policies: &identity,
-            grants: &[],
+            grants: authz::NO_GRANTS,
             encryption_context: facts.encryption_context,
             context: &context,
         };
@@ -271,7 +266,7 @@ impl Service {
             resource: key_arn,
             resource_policy: Some((policy, key_account)),
             identity_policies: &identity,
-            grants: &[],
+            grants: authz::NO_GRANTS,
             encryption_context: None,
             context: &context,
         };

@@ -5,8 +5,9 @@
 //! customer management: the domain refuses policy, rotation, deletion, alias and tag
 //! changes on it, and its policy does not allow them either.
 
+use super::authz::Facts;
 use super::keys::key_metadata;
-use super::{lifecycle_event, ApiError, CallRecord, RequestContext, Service};
+use super::{lifecycle_event, ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::alias::RESERVED_PREFIX;
 use crate::domain::events::{AliasCreated, DomainEvent, KeyRotationEnabled};
 use crate::domain::ids::{AccountId, KeyId, Region};
@@ -78,6 +79,23 @@ pub fn aws_managed_policy(account: &AccountId, region: &Region, service: &str) -
 }
 
 impl Service {
+    /// Create the AWS managed key of `alias` for a request of `caller`'s that named it:
+    /// only if the caller's identity policies allow the request's action on the alias (one
+    /// denied everything creates nothing); its denial otherwise.
+    pub(crate) async fn create_aws_managed_key_for(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        operation: &str,
+        alias: &str,
+    ) -> Result<(), ApiError> {
+        let action = super::catalog::find(operation).map_or("kms:DescribeKey", |s| s.action);
+        let alias_arn = format!("arn:aws:kms:{}:{}:{alias}", ctx.region, caller.account);
+        self.authorize_account(caller, ctx, action, &alias_arn, Facts::new())?;
+        self.create_aws_managed_key(&caller.account, &ctx.region, alias)
+            .await
+    }
+
     /// Create the AWS managed key of `alias` in `account` and `region`, recorded as the
     /// service's own `CreateKey` (an `AwsServiceEvent`). Another request creating it at the
     /// same time is not an error: one of the two lands, and both then find it.

@@ -1037,7 +1037,7 @@ impl Service {
             resource,
             resource_policy: None,
             identity_policies: &policies,
-            grants: &[],
+            grants: crate::domain::authz::NO_GRANTS,
             encryption_context: None,
             context: &context,
         })
@@ -1253,7 +1253,7 @@ impl Service {
             resource: role_arn,
             resource_policy: Some((&trust, role.created.account_id.as_str())),
             identity_policies: &policies,
-            grants: &[],
+            grants: crate::domain::authz::NO_GRANTS,
             encryption_context: None,
             context: &context,
         })

@@ -284,7 +284,7 @@ impl Service {
         for _ in 0..=MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
             let mut record = CallRecord::default();
-            let result = match &caller {
+            let mut result = match &caller {
                 Ok(caller) => {
                     self.execute(caller, ctx, operation, body, now, &mut record)
                         .await
@@ -296,42 +296,15 @@ impl Service {
                 continue;
             }
             if let (Err(ApiError::AwsManagedKeyNeeded(alias)), Ok(caller)) = (&result, &caller) {
-                // First use of an AWS managed key's alias: the service creates the key (its own
-                // recorded event), then the request is decided again and finds it. Only for a
-                // caller whose identity policies allow the request on the alias: one denied
-                // everything creates nothing.
-                let action = catalog::find(operation).map_or("kms:DescribeKey", |s| s.action);
-                let alias_arn = format!("arn:aws:kms:{}:{}:{alias}", ctx.region, caller.account);
-                let created = match self.authorize_account(
-                    caller,
-                    ctx,
-                    action,
-                    &alias_arn,
-                    authz::Facts::new(),
-                ) {
-                    Ok(()) => {
-                        self.create_aws_managed_key(&caller.account, &ctx.region, alias)
-                            .await
-                    }
-                    Err(denied) => Err(denied),
-                };
-                match created {
+                // First use of an AWS managed key's alias: the service creates the key, then
+                // the request is decided again and finds it; if it may not, that is its answer.
+                let alias = alias.clone();
+                match self
+                    .create_aws_managed_key_for(caller, ctx, operation, &alias)
+                    .await
+                {
                     Ok(()) => continue,
-                    Err(e) => {
-                        let failed = Err(e);
-                        let batch = self.audit_batch(
-                            ctx,
-                            Some(caller),
-                            operation,
-                            now,
-                            CallRecord::default(),
-                            &failed,
-                        );
-                        return self
-                            .append_call(ctx, batch, failed)
-                            .await
-                            .unwrap_or_else(|| self.unavailable_handled());
-                    }
+                    Err(e) => result = Err(e),
                 }
             }
             let batch = self.audit_batch(

@@ -245,6 +245,13 @@ impl Service {
         ctx: &RequestContext,
         text: &str,
     ) -> Result<String, ApiError> {
+        let alias_key = |alias: &str| {
+            self.projections
+                .aliases
+                .get(&ctx.region, &caller.account, alias)
+                .map(|a| a.key_id.to_string())
+                .ok_or_else(|| ApiError::NotFound(format!("Alias {alias} is not found.")))
+        };
         match KeyRef::parse(text) {
             Some(KeyRef::Id(id)) => Ok(id.to_string()),
             Some(KeyRef::Arn {
@@ -252,17 +259,15 @@ impl Service {
                 account,
                 key_id,
             }) if region == ctx.region && account == caller.account => Ok(key_id.to_string()),
-            Some(KeyRef::AliasName(_) | KeyRef::AliasArn { .. }) => self
-                .resolve(caller, ctx, text, Resolve::AliasesToo)
-                .map(|k| k.id().to_string())
-                // Querying the trail creates no AWS managed key: one never used has no events.
-                .map_err(|e| match e {
-                    ApiError::AwsManagedKeyNeeded(alias) => {
-                        ApiError::NotFound(format!("Alias {alias} is not found."))
-                    }
-                    other => other,
-                }),
-            Some(KeyRef::Arn { .. }) => {
+            // The key an alias of the caller's names now. A query uses no key, so this reads
+            // the alias projection, not `resolve`: it creates no AWS managed key.
+            Some(KeyRef::AliasName(alias)) => alias_key(&alias),
+            Some(KeyRef::AliasArn {
+                region,
+                account,
+                alias,
+            }) if region == ctx.region && account == caller.account => alias_key(&alias),
+            Some(KeyRef::Arn { .. } | KeyRef::AliasArn { .. }) => {
                 Err(ApiError::NotFound(format!("Key '{text}' does not exist")))
             }
             None => Err(ApiError::NotFound(format!("Invalid keyId '{text}'"))),

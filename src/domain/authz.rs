@@ -72,9 +72,13 @@ pub struct Grant {
     pub constraints: Option<GrantConstraints>,
 }
 
-/// Everything one authorization decision needs.
+/// For a decision no grant can take part in (actions without a key, the lockout check).
+pub const NO_GRANTS: &[Arc<Grant>] = &[];
+
+/// Everything one authorization decision needs. `G` is however the caller holds its grants
+/// (the key state's own records, or `Arc<Grant>`s): they are read in place, never copied.
 #[derive(Clone, Copy, Debug)]
-pub struct Authorization<'a> {
+pub struct Authorization<'a, G: AsRef<Grant> = Arc<Grant>> {
     pub principal: &'a Principal,
     /// `kms:Encrypt`, `kms:ReEncryptFrom`, …
     pub action: &'a str,
@@ -85,7 +89,7 @@ pub struct Authorization<'a> {
     pub resource_policy: Option<(&'a Policy, &'a str)>,
     pub identity_policies: &'a [Arc<Policy>],
     /// The key's grants, and those named by the request's grant tokens.
-    pub grants: &'a [Arc<Grant>],
+    pub grants: &'a [G],
     /// The request's encryption context, for grant constraints (`None`: the operation takes
     /// none; a grant with constraints then does not apply).
     pub encryption_context: Option<&'a EncryptionContextMap>,
@@ -135,7 +139,7 @@ impl Denial {
 }
 
 /// The verdict on one request.
-pub fn authorize(request: &Authorization<'_>) -> Result<Allowed, Denial> {
+pub fn authorize<G: AsRef<Grant>>(request: &Authorization<'_, G>) -> Result<Allowed, Denial> {
     let principal = request.principal;
     let policy_request = Request {
         principal,
@@ -188,14 +192,14 @@ pub fn authorize(request: &Authorization<'_>) -> Result<Allowed, Denial> {
 }
 
 /// The first grant that allows this request, if any (see the module doc, step 2).
-fn applying_grant<'g>(request: &Authorization<'g>) -> Option<&'g Arc<Grant>> {
+fn applying_grant<'g, G: AsRef<Grant>>(request: &Authorization<'g, G>) -> Option<&'g Grant> {
     let operation = request
         .action
         .get(..4)
         .filter(|prefix| prefix.eq_ignore_ascii_case("kms:"))
         .map(|_| &request.action[4..])?;
     let principal = request.principal;
-    request.grants.iter().find(|grant| {
+    request.grants.iter().map(AsRef::as_ref).find(|grant| {
         let grantee = grant.grantee_principal == principal.arn
             || principal.session_arn.as_deref() == Some(grant.grantee_principal.as_str());
         grantee

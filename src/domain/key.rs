@@ -173,6 +173,12 @@ pub struct KeyGrant {
     pub creation_date: OffsetDateTime,
 }
 
+impl AsRef<super::authz::Grant> for KeyGrant {
+    fn as_ref(&self) -> &super::authz::Grant {
+        &self.grant
+    }
+}
+
 /// A key as the key-state projection knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Key {

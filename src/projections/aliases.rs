@@ -3,7 +3,7 @@
 use crate::domain::alias::{apply, Alias};
 use crate::domain::events::{alias_stream, DomainEvent};
 use crate::domain::ids::{AccountId, KeyId, Region};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 use time::OffsetDateTime;
 
@@ -13,6 +13,9 @@ pub struct Aliases {
     by_stream: RwLock<BTreeMap<String, Alias>>,
     /// Every alias stream's version, deleted aliases included (a re-created alias continues it).
     versions: RwLock<BTreeMap<String, u64>>,
+    /// Alias names by the key they name: `kms:ResourceAliases` on every authorized call,
+    /// without a scan of every alias.
+    by_key: RwLock<HashMap<KeyId, Vec<String>>>,
 }
 
 impl Aliases {
@@ -29,10 +32,30 @@ impl Aliases {
         let version = versions.entry(stream.clone()).or_insert(0);
         *version += 1;
         let before = map.remove(&stream);
+        let mut by_key = self.by_key.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(before) = &before {
+            if let Some(names) = by_key.get_mut(&before.key_id) {
+                names.retain(|n| n != &before.name);
+            }
+        }
         if let Some(mut after) = apply(before, event, time) {
             after.stream_version = *version;
+            let names = by_key.entry(after.key_id).or_default();
+            names.push(after.name.clone());
+            names.sort();
             map.insert(stream, after);
         }
+    }
+
+    /// The names of the aliases that name `key` (aliases and keys share one account and
+    /// region, and key ids are unique), sorted.
+    pub fn names_of(&self, key: KeyId) -> Vec<String> {
+        self.by_key
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn get(&self, region: &Region, account: &AccountId, name: &str) -> Option<Alias> {
@@ -74,5 +97,60 @@ impl Aliases {
             .values()
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::{AliasCreated, AliasDeleted, AliasUpdated};
+
+    #[test]
+    fn the_index_by_key_agrees_with_the_aliases_through_create_update_and_delete() {
+        let aliases = Aliases::default();
+        let region = Region::parse("us-east-1").unwrap();
+        let account = AccountId::parse("111122223333").unwrap();
+        let a = KeyId::parse("11111111-1111-1111-1111-111111111111").unwrap();
+        let b = KeyId::parse("22222222-2222-2222-2222-222222222222").unwrap();
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let created = |name: &str, key_id| {
+            DomainEvent::AliasCreated(AliasCreated {
+                alias_name: name.into(),
+                account_id: account.clone(),
+                region: region.clone(),
+                key_id,
+            })
+        };
+        aliases.apply(&created("alias/x", a), t);
+        aliases.apply(&created("alias/y", a), t);
+        aliases.apply(
+            &DomainEvent::AliasUpdated(AliasUpdated {
+                alias_name: "alias/x".into(),
+                account_id: account.clone(),
+                region: region.clone(),
+                key_id: b,
+            }),
+            t,
+        );
+        let listed = |key| -> Vec<String> {
+            aliases
+                .list(&region, &account, Some(key))
+                .into_iter()
+                .map(|a| a.name)
+                .collect()
+        };
+        assert_eq!(aliases.names_of(a), ["alias/y"]);
+        assert_eq!(aliases.names_of(a), listed(a));
+        assert_eq!(aliases.names_of(b), listed(b));
+        aliases.apply(
+            &DomainEvent::AliasDeleted(AliasDeleted {
+                alias_name: "alias/x".into(),
+                account_id: account.clone(),
+                region: region.clone(),
+            }),
+            t,
+        );
+        assert!(aliases.names_of(b).is_empty());
+        assert_eq!(aliases.names_of(a), listed(a));
     }
 }
