@@ -499,6 +499,10 @@ impl Service {
             ));
         }
         super::request::check_grant_tokens(&req.grant_tokens)?;
+        super::request::check_encryption_context(
+            "encryptionContext",
+            req.encryption_context.as_ref(),
+        )?;
         if req.recipient.is_some() {
             return Err(ApiError::UnsupportedOperation(
                 "Recipient (Nitro Enclaves attestation) is not supported by keyledger.".into(),

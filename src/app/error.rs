@@ -141,7 +141,8 @@ impl ApiError {
     /// `1 validation error detected: Value at 'x' failed to satisfy constraint: ...`
     pub fn constraint(member: &str, value: Option<&str>, constraint: &str) -> ApiError {
         let value = match value {
-            Some(v) => format!("Value '{v}' at '{member}'"),
+            // A caller's value, quoted short and escaped (`limits::echo`).
+            Some(v) => format!("Value '{}' at '{member}'", super::limits::echo(v)),
             None => format!("Value at '{member}'"),
         };
         ApiError::Validation(format!(

@@ -573,7 +573,7 @@ impl Service {
                 (Found::new(key, None), grant_id)
             }
             (None, Some(key_id), Some(grant_id)) => {
-                check_length("keyId", key_id.len(), 1, 2048)?;
+                check_length("keyId", key_id.len(), 1, super::limits::MAX_KEY_ID)?;
                 check_grant_id(grant_id)?;
                 (
                     self.resolve(caller, ctx, key_id, Resolve::KeyOnly)?,

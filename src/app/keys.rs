@@ -1,6 +1,7 @@
 //! Keys themselves: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, and the
 //! KeyMetadata every answer about a key carries.
 use super::authz::Facts;
+use super::limits::MAX_DESCRIPTION;
 use super::operations::Resolve;
 use super::request::{
     bool_text, check_grant_tokens, check_length, check_range, epoch_seconds, parse_enum,
@@ -98,7 +99,12 @@ impl Service {
             "multiRegion": req.multi_region.unwrap_or(false),
         }));
         let description = req.description.unwrap_or_default();
-        check_length("description", description.chars().count(), 0, 8192)?;
+        check_length(
+            "description",
+            description.chars().count(),
+            0,
+            MAX_DESCRIPTION,
+        )?;
         if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
             return Err(ApiError::Validation(
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),

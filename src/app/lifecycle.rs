@@ -3,6 +3,7 @@
 //! lifecycle events in the call record; nothing is changed in place.
 
 use super::authz::Facts;
+use super::limits::{MAX_DESCRIPTION, MAX_POLICY, MAX_TAG_KEY, MAX_TAG_VALUE};
 use super::operations::Resolve;
 use super::request::{check_length, check_range, epoch_seconds, page, paged, parse, without_nulls};
 use super::shapes::TagShape;
@@ -38,7 +39,7 @@ pub fn default_policy(account: &str) -> String {
 
 /// A key policy as AWS accepts it: 1–32768 characters of IAM policy grammar, parsed.
 pub fn check_policy(policy: &str) -> Result<Policy, ApiError> {
-    check_length("policy", policy.chars().count(), 1, 32768)?;
+    check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
     Policy::parse(policy, PolicyKind::Key)
         .map_err(|e| ApiError::MalformedPolicyDocument(e.to_string()))
 }
@@ -55,8 +56,13 @@ pub fn validate_tags(tags: Vec<TagShape>) -> Result<Vec<Tag>, ApiError> {
         let value = t
             .tag_value
             .ok_or_else(|| ApiError::missing("tags.member.tagValue"))?;
-        check_length("tags.member.tagKey", key.chars().count(), 1, 128)?;
-        check_length("tags.member.tagValue", value.chars().count(), 0, 256)?;
+        check_length("tags.member.tagKey", key.chars().count(), 1, MAX_TAG_KEY)?;
+        check_length(
+            "tags.member.tagValue",
+            value.chars().count(),
+            0,
+            MAX_TAG_VALUE,
+        )?;
         if key.starts_with("aws:") {
             return Err(ApiError::Tag(
                 "Tag keys beginning with aws: are reserved.".into(),
@@ -347,7 +353,12 @@ impl Service {
             .description
             .clone()
             .ok_or_else(|| ApiError::missing("description"))?;
-        check_length("description", description.chars().count(), 0, 8192)?;
+        check_length(
+            "description",
+            description.chars().count(),
+            0,
+            MAX_DESCRIPTION,
+        )?;
         let key = self.key_param(
             caller,
             ctx,
@@ -404,7 +415,7 @@ impl Service {
             without_nulls(json!({ "keyId": req.key_id, "tagKeys": req.tag_keys }));
         let tag_keys = req.tag_keys.ok_or_else(|| ApiError::missing("tagKeys"))?;
         for k in &tag_keys {
-            check_length("tagKeys.member", k.chars().count(), 1, 128)?;
+            check_length("tagKeys.member", k.chars().count(), 1, MAX_TAG_KEY)?;
         }
         let key = self.key_param(
             caller,
@@ -461,7 +472,7 @@ impl Service {
         }));
         let policy_name = check_policy_name(req.policy_name.as_deref())?;
         let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
-        check_length("policy", policy.chars().count(), 1, 32768)?;
+        check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
         let key = self.key_param(
             caller,
             ctx,

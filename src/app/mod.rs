@@ -15,6 +15,7 @@ pub mod history;
 pub mod iam;
 pub mod keys;
 pub mod lifecycle;
+pub mod limits;
 pub mod operations;
 pub mod report_html;
 pub mod reports;
@@ -345,9 +346,14 @@ impl Service {
         caller: Option<&Caller>,
         operation: &str,
         now: OffsetDateTime,
-        record: CallRecord,
+        mut record: CallRecord,
         result: &Result<Value, ApiError>,
     ) -> AppendBatch {
+        let limit = match result {
+            Ok(_) => limits::MAX_RECORDED_PARAMETERS,
+            Err(_) => limits::MAX_RECORDED_FAILED_PARAMETERS,
+        };
+        limits::bound_parameters(&mut record.request_parameters, limit);
         let event_name = trail::event_name(operation);
         let actor = Actor {
             account_id: caller
@@ -400,7 +406,7 @@ impl Service {
             read_only: record.read_only,
             actor: None,
             error_code: error.map(|e| e.code().to_owned()),
-            error_message: error.map(|e| e.to_string()),
+            error_message: error.map(|e| limits::error_message(e.to_string())),
             body: trail::UsageBody::ApiCallRecorded(cloudtrail),
         };
         let keys = replay::columns::usage_keys(record.resources.iter().map(String::as_str));

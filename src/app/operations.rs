@@ -18,6 +18,11 @@ pub(crate) enum Resolve {
     AliasesToo,
 }
 
+/// AWS's answer to a `KeyId` that is no id, ARN or alias: it quotes the value (short, escaped).
+fn invalid_key_id(key_id: &str) -> ApiError {
+    ApiError::NotFound(format!("Invalid keyId '{}'", super::limits::echo(key_id)))
+}
+
 pub(crate) fn alias_not_found(caller: &Caller, ctx: &RequestContext, alias: &str) -> ApiError {
     ApiError::NotFound(format!(
         "Alias arn:aws:kms:{}:{}:{alias} is not found.",
@@ -195,7 +200,7 @@ impl Service {
                 })
         };
         let (account, id, alias) = match KeyRef::parse(key_id) {
-            None => return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'"))),
+            None => return Err(invalid_key_id(key_id)),
             Some(KeyRef::Id(id)) => (caller.account.clone(), id, None),
             Some(KeyRef::Arn {
                 region,
@@ -208,7 +213,7 @@ impl Service {
                 (account, id, None)
             }
             Some(KeyRef::AliasName(_) | KeyRef::AliasArn { .. }) if aliases == Resolve::KeyOnly => {
-                return Err(ApiError::NotFound(format!("Invalid keyId '{key_id}'")))
+                return Err(invalid_key_id(key_id))
             }
             Some(KeyRef::AliasName(alias)) => {
                 let id = alias_target(&caller.account, &alias)?;

@@ -21,9 +21,36 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         body
     };
     serde_json::from_slice(body).map_err(|e| {
-        // serde's message names the offending member and type, never a value.
-        ApiError::Serialization(format!("The request body could not be read: {e}"))
+        ApiError::Serialization(format!(
+            "The request body could not be read: {}",
+            parse_error_message(&e)
+        ))
     })
+}
+
+/// serde's message without the caller's values: serde quotes them (``invalid type: integer
+/// `123`, expected a string``, `invalid type: string "…"`), and the message is recorded in
+/// the ledger for good. What is kept: the kind of error, what was expected (the service's
+/// own words), and where.
+fn parse_error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(message, _)| message);
+    let (head, expected) = match text.split_once(", expected ") {
+        Some((head, expected)) => (head, Some(expected)),
+        None => (text, None),
+    };
+    let head = head
+        .find([':', '`', '"'])
+        .map_or(head, |end| &head[..end])
+        .trim_end();
+    let mut message = head.to_owned();
+    if let Some(expected) = expected {
+        message.push_str(", expected ");
+        message.extend(expected.chars().take(256));
+    }
+    format!("{message} at line {} column {}", e.line(), e.column())
 }
 
 pub(crate) fn epoch_seconds(t: OffsetDateTime) -> f64 {
@@ -94,8 +121,41 @@ pub(crate) fn check_range(member: &str, value: i64, min: i64, max: i64) -> Resul
 pub(crate) fn check_key_id_param(member: &str, key_id: Option<&str>) -> Result<(), ApiError> {
     match key_id {
         None => Err(ApiError::missing(member)),
-        Some(k) => check_length(member, k.len(), 1, 2048),
+        Some(k) => check_length(member, k.len(), 1, super::limits::MAX_KEY_ID),
     }
+}
+
+/// An encryption context within [`limits`](super::limits)' bounds (pairs, and bytes of its
+/// keys and values).
+pub(crate) fn check_encryption_context(
+    member: &str,
+    context: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<(), ApiError> {
+    use super::limits::{MAX_ENCRYPTION_CONTEXT_BYTES, MAX_ENCRYPTION_CONTEXT_PAIRS};
+    let Some(context) = context else {
+        return Ok(());
+    };
+    if context.len() > MAX_ENCRYPTION_CONTEXT_PAIRS {
+        return Err(ApiError::constraint(
+            member,
+            None,
+            &format!(
+                "Map must have at most {MAX_ENCRYPTION_CONTEXT_PAIRS} entries (it has {})",
+                context.len()
+            ),
+        ));
+    }
+    let bytes: usize = context.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_ENCRYPTION_CONTEXT_BYTES {
+        return Err(ApiError::constraint(
+            member,
+            None,
+            &format!(
+                "Keys and values must total at most {MAX_ENCRYPTION_CONTEXT_BYTES} bytes (they total {bytes})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_grant_tokens(tokens: &Option<Vec<String>>) -> Result<(), ApiError> {
@@ -166,4 +226,59 @@ pub(crate) fn paged(mut response: Value, next: Option<String>) -> Value {
         response["NextMarker"] = json!(next);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    #[allow(dead_code)]
+    struct Shape {
+        key_id: Option<String>,
+        number_of_bytes: Option<i64>,
+        encryption_context: Option<std::collections::BTreeMap<String, String>>,
+    }
+
+    fn message(body: &str) -> String {
+        match parse::<Shape>(body.as_bytes()) {
+            Err(ApiError::Serialization(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_callers_values() {
+        let m = message(r#"{"KeyId": 123456789}"#);
+        assert!(!m.contains("123456789"), "{m}");
+        assert!(m.contains("invalid type, expected a string"), "{m}");
+        let secret = "s3cr3t-plaintext-value";
+        for body in [
+            format!(r#"{{"NumberOfBytes": "{secret}"}}"#),
+            format!(r#"{{"EncryptionContext": {{"a": ["{secret}"]}}}}"#),
+            format!(r#"{{"KeyId": "{secret}"#),
+            format!(r#"{{"KeyId": {secret}}}"#),
+        ] {
+            let m = message(&body);
+            assert!(!m.contains(secret), "{body}: {m}");
+            assert!(m.contains(" at line 1 column "), "{m}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the body, parsing answers (no panic) and a failure's message is short
+        /// and quotes nothing long of the body.
+        #[test]
+        fn any_body_parses_or_fails_briefly(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+                                            word in "[a-zA-Z]{40}") {
+            let _ = parse::<Shape>(&body);
+            let quoted = format!(r#"{{"KeyId": ["{word}"], "NumberOfBytes": "{word}"}}"#);
+            if let Err(e) = parse::<Shape>(quoted.as_bytes()) {
+                let m = e.to_string();
+                proptest::prop_assert!(!m.contains(&word), "{}", m);
+                proptest::prop_assert!(m.len() < 400);
+            }
+        }
+    }
 }

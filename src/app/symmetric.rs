@@ -3,8 +3,8 @@
 use super::authz::{Facts, Found};
 use super::operations::Resolve;
 use super::request::{
-    b64, bool_text, check_grant_tokens, check_key_id_param, check_length, check_range,
-    without_nulls, wrong_usage, SYMMETRIC_DEFAULT,
+    b64, bool_text, check_encryption_context, check_grant_tokens, check_key_id_param, check_length,
+    check_range, without_nulls, wrong_usage, SYMMETRIC_DEFAULT,
 };
 use super::shapes::*;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
@@ -294,6 +294,7 @@ impl Service {
             .ok_or_else(|| ApiError::missing("plaintext"))?;
         check_length("plaintext", plaintext.0.len(), 1, MAX_PLAINTEXT)?;
         check_grant_tokens(&req.grant_tokens)?;
+        check_encryption_context("encryptionContext", req.encryption_context.as_ref())?;
         check_algorithm_value("encryptionAlgorithm", req.encryption_algorithm.as_deref())?;
         let key = self.key_param(
             caller,
@@ -383,6 +384,7 @@ impl Service {
             check_length("keyId", k.len(), 1, 2048)?;
         }
         check_grant_tokens(&req.grant_tokens)?;
+        check_encryption_context("encryptionContext", req.encryption_context.as_ref())?;
         check_unsupported_recipient(&req.recipient)?;
         check_algorithm_value("encryptionAlgorithm", req.encryption_algorithm.as_deref())?;
         let (key, plaintext, algorithm) = self.open_for(
@@ -468,6 +470,14 @@ impl Service {
             check_length("sourceKeyId", k.len(), 1, 2048)?;
         }
         check_grant_tokens(&req.grant_tokens)?;
+        check_encryption_context(
+            "sourceEncryptionContext",
+            req.source_encryption_context.as_ref(),
+        )?;
+        check_encryption_context(
+            "destinationEncryptionContext",
+            req.destination_encryption_context.as_ref(),
+        )?;
         check_algorithm_value(
             "sourceEncryptionAlgorithm",
             req.source_encryption_algorithm.as_deref(),
@@ -591,6 +601,7 @@ impl Service {
             }
         };
         check_grant_tokens(&req.grant_tokens)?;
+        check_encryption_context("encryptionContext", req.encryption_context.as_ref())?;
         if with_plaintext {
             check_unsupported_recipient(&req.recipient)?;
         }

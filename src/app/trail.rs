@@ -207,7 +207,7 @@ pub fn cloudtrail_record<'a>(
         source_ip_address: &ctx.source_ip,
         user_agent: &ctx.user_agent,
         error_code: error.map(|e| e.code()),
-        error_message: error.map(|e| e.to_string()),
+        error_message: error.map(|e| super::limits::error_message(e.to_string())),
         request_parameters: &record.request_parameters,
         response_elements: if error.is_some() {
             &NULL

@@ -175,7 +175,8 @@ fn status(error: &ApiError) -> StatusCode {
 }
 
 fn error_response(request_id: &str, error: &ApiError) -> HttpResponse {
-    let body = serde_json::json!({ "__type": error.code(), "message": error.to_string() });
+    let message = crate::app::limits::error_message(error.to_string());
+    let body = serde_json::json!({ "__type": error.code(), "message": message });
     HttpResponse::build(status(error))
         .insert_header(("x-amzn-RequestId", request_id))
         .content_type(JSON_1_1)
