@@ -3,7 +3,7 @@
 //! hashes, not six, and never unwraps a secret.
 
 use super::sigv4::{self, Authorization, RequestParts, SigV4Error, SigningKey};
-use crate::app::{ApiError, Caller, CallerKind, Clock};
+use crate::app::{limits, ApiError, Caller, CallerKind, Clock};
 use crate::crypto::root_key::LABEL_ACCESS_KEY_SECRET;
 use crate::crypto::session_token;
 use crate::domain::ids::Region;
@@ -23,8 +23,10 @@ pub const IAM_SERVICE: &str = "iam";
 pub const STS_SERVICE: &str = "sts";
 /// Temporary (session) access key ids start so; long-term ones with `AKIA`.
 pub const SESSION_KEY_PREFIX: &str = "ASIA";
-/// Cached signing keys per access key at most, before its list is cleared.
-const MAX_CACHED_KEYS_PER_ACCESS_KEY: usize = 64;
+/// Cached signing keys per access key at most (the oldest goes first). Only a verified
+/// request adds one, so only the key's holder can fill its own list; a day's traffic in a
+/// handful of regions and services fits.
+const MAX_CACHED_KEYS_PER_ACCESS_KEY: usize = 16;
 
 /// What authentication learned, whether or not it succeeded.
 pub struct Authenticated {
@@ -47,7 +49,7 @@ pub struct Authenticator {
 
 /// The access key id a malformed `Authorization` header claims, if one can be read
 /// (bounded, printable): the trail should still say who tried.
-fn claimed_access_key(header: &str) -> Option<String> {
+pub(crate) fn claimed_access_key(header: &str) -> Option<String> {
     let start = header.find("Credential=")? + "Credential=".len();
     let id: String = header[start..]
         .chars()
@@ -69,10 +71,45 @@ fn verify(
 ) -> Result<(), ApiError> {
     sigv4::verify(parts, auth, amz_date, key).map_err(|e| match e {
         SigV4Error::MissingSignedHeader(h) => ApiError::IncompleteSignature(format!(
-            "The header '{h}' is signed but missing from the request."
+            "The header '{}' is signed but missing from the request.",
+            limits::echo(&h)
         )),
         _ => signature_mismatch(),
     })
+}
+
+/// Each signed header comes once and in visible ASCII (with spaces and tabs): a second copy
+/// or a value that is not text would be signed or verified as something other than what the
+/// service reads.
+fn check_signed_headers(
+    auth: &Authorization<'_>,
+    parts: &RequestParts<'_>,
+) -> Result<(), ApiError> {
+    for name in auth.signed_headers.split(';') {
+        let mut values = parts
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::IncompleteSignature(format!(
+                "The signed header '{}' appears more than once.",
+                limits::echo(name)
+            )));
+        }
+        if let Some((_, value)) = first {
+            if !value
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+            {
+                return Err(ApiError::IncompleteSignature(format!(
+                    "The signed header '{}' is not ASCII text.",
+                    limits::echo(name)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn signature_mismatch() -> ApiError {
@@ -132,10 +169,20 @@ impl Authenticator {
                 };
             }
         };
-        let region = Region::parse(auth.region);
+        let access_key_id = Some(limits::recorded_access_key_id(auth.access_key_id));
+        if !limits::is_access_key_id(auth.access_key_id) {
+            // Not an id IAM could have issued: refused before anything is looked up.
+            return Authenticated {
+                access_key_id,
+                region: None,
+                caller: Err(invalid_token()),
+            };
+        }
+        // Only a region of AWS's form becomes the call's region (and namespace).
+        let region = Region::parse(auth.region).filter(|r| limits::is_aws_region(r.as_str()));
         let caller = self.check(service, &auth, region.as_ref(), amz_date, parts, now);
         Authenticated {
-            access_key_id: Some(auth.access_key_id.to_owned()),
+            access_key_id,
             region,
             caller,
         }
@@ -165,9 +212,17 @@ impl Authenticator {
         })?;
         let signed_at = sigv4::parse_amz_date(amz_date).map_err(|_| {
             ApiError::IncompleteSignature(format!(
-                "Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+                "Date must be in ISO-8601 'basic format'. Got '{}'.",
+                limits::echo(amz_date)
             ))
         })?;
+        // The scope date is X-Amz-Date's (as `verify` checks too), so within the skew
+        // window: a signing key is never derived for an arbitrary date.
+        if amz_date.get(..8) != Some(auth.date) {
+            return Err(ApiError::InvalidSignature(
+                "Credential should be scoped to a valid date: the date of X-Amz-Date.".into(),
+            ));
+        }
         if let Err(SigV4Error::ClockSkew { .. }) =
             sigv4::check_clock_skew(signed_at, now, MAX_CLOCK_SKEW)
         {
@@ -198,6 +253,7 @@ impl Authenticator {
                 "The X-Amz-Target header must be signed.".into(),
             ));
         }
+        check_signed_headers(auth, parts)?;
         if auth.access_key_id.starts_with(SESSION_KEY_PREFIX) {
             return self.check_session(service, auth, amz_date, parts);
         }
@@ -208,8 +264,11 @@ impl Authenticator {
             .credentials
             .access_key(auth.access_key_id)
             .ok_or_else(invalid_token)?;
-        let key = self.signing_key(&access_key, auth.date, auth.region, service)?;
+        let (key, cached) = self.signing_key(&access_key, auth.date, auth.region, service)?;
         verify(parts, auth, amz_date, &key)?;
+        if !cached {
+            self.cache_signing_key(&access_key.access_key_id, auth, service, key);
+        }
         let root = access_key.principal_arn == crate::app::iam::root_arn(&access_key.account_id);
         Ok(Caller {
             account: access_key.account_id.clone(),
@@ -275,13 +334,14 @@ impl Authenticator {
         })
     }
 
+    /// The signing key for the scope, and whether it came from the cache.
     fn signing_key(
         &self,
         access_key: &crate::domain::events::AccessKeyCreated,
         date: &str,
         region: &str,
         service: &'static str,
-    ) -> Result<Arc<SigningKey>, ApiError> {
+    ) -> Result<(Arc<SigningKey>, bool), ApiError> {
         let cached = self
             .signing_keys
             .read()
@@ -293,7 +353,7 @@ impl Authenticator {
             })
             .map(|(_, _, _, key)| key.clone());
         if let Some(key) = cached {
-            return Ok(key);
+            return Ok((key, true));
         }
         let secret = self
             .projections
@@ -308,13 +368,38 @@ impl Authenticator {
                 ApiError::Internal("The access key's secret cannot be unsealed.".into())
             })?;
         let key = Arc::new(sigv4::derive_signing_key(&secret, date, region, service));
+        Ok((key, false))
+    }
+
+    /// Keep a signing key a request has just been verified with.
+    fn cache_signing_key(
+        &self,
+        access_key_id: &str,
+        auth: &Authorization<'_>,
+        service: &'static str,
+        key: Arc<SigningKey>,
+    ) {
         let mut cache = self.signing_keys.write().unwrap_or_else(|p| p.into_inner());
-        let entries = cache.entry(access_key.access_key_id.clone()).or_default();
-        // Dates roll over daily and regions are few: keep the list short.
-        if entries.len() >= MAX_CACHED_KEYS_PER_ACCESS_KEY {
-            entries.clear();
+        let entries = cache.entry(access_key_id.to_owned()).or_default();
+        if entries
+            .iter()
+            .any(|(d, r, s, _)| d == auth.date && r == auth.region && *s == service)
+        {
+            return;
         }
-        entries.push((date.to_owned(), region.to_owned(), service, key.clone()));
-        Ok(key)
+        // Dates roll over daily and regions are few: the oldest entry goes first.
+        if entries.len() >= MAX_CACHED_KEYS_PER_ACCESS_KEY {
+            entries.remove(0);
+        }
+        entries.push((auth.date.to_owned(), auth.region.to_owned(), service, key));
+    }
+
+    /// How many signing keys are cached for `access_key_id` (for tests and metrics).
+    pub fn cached_signing_keys(&self, access_key_id: &str) -> usize {
+        self.signing_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(access_key_id)
+            .map_or(0, Vec::len)
     }
 }

@@ -10,7 +10,7 @@ mod reports;
 pub mod sigv4;
 pub mod trail_query;
 
-use crate::app::{ApiError, Caller, Receipt, RequestContext, Service};
+use crate::app::{limits, ApiError, Caller, Receipt, RequestContext, Service};
 use actix_web::dev::Server;
 use actix_web::http::{header::HeaderMap, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -71,6 +71,10 @@ pub fn serve(
     let data = web::Data::from(shared);
     Ok(HttpServer::new(move || {
         App::new()
+            .wrap_fn(|req, service| {
+                use actix_web::dev::Service as _;
+                service.call(normalised(req))
+            })
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .route("/", trail_query::cloudtrail_route())
@@ -90,6 +94,31 @@ pub fn serve(
     .shutdown_timeout(10)
     .listen(listener)?
     .run())
+}
+
+/// The request with its path as SigV4 verifies it (dot segments removed, `//` collapsed), so
+/// every route matches the path the signature covers: `/v1/keys/x/../KID` is routed as
+/// `/v1/keys/KID`, which is what it was signed as.
+fn normalised(mut req: actix_web::dev::ServiceRequest) -> actix_web::dev::ServiceRequest {
+    use actix_web::http::uri::{PathAndQuery, Uri};
+    let std::borrow::Cow::Owned(path) = sigv4::normalize_path(req.path()) else {
+        return req;
+    };
+    let path_and_query = match req.query_string() {
+        "" => path,
+        query => format!("{path}?{query}"),
+    };
+    let mut parts = req.head().uri.clone().into_parts();
+    let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) else {
+        return req;
+    };
+    parts.path_and_query = Some(path_and_query);
+    let Ok(uri) = Uri::from_parts(parts) else {
+        return req;
+    };
+    req.match_info_mut().get_mut().update(&uri);
+    req.head_mut().uri = uri;
+    req
 }
 
 async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
@@ -175,7 +204,7 @@ fn status(error: &ApiError) -> StatusCode {
 }
 
 fn error_response(request_id: &str, error: &ApiError) -> HttpResponse {
-    let message = crate::app::limits::error_message(error.to_string());
+    let message = limits::error_message(error.to_string());
     let body = serde_json::json!({ "__type": error.code(), "message": message });
     HttpResponse::build(status(error))
         .insert_header(("x-amzn-RequestId", request_id))
@@ -197,6 +226,16 @@ fn with_receipt(mut response: HttpResponse, receipt: Option<&Receipt>) -> HttpRe
         );
     }
     response
+}
+
+/// `Content-Type: application/x-amz-json-1.1` (any case, parameters allowed), as every AWS
+/// SDK, the CLI and the Encryption SDKs send it. The IAM and STS query protocol on the same
+/// path (form-urlencoded) is routed before this endpoint (`query`).
+fn is_json_1_1(headers: &HeaderMap) -> bool {
+    header(headers, "content-type").is_some_and(|value| {
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case(JSON_1_1)
+    })
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -223,9 +262,15 @@ fn authenticate_request_for(
     request_id: &str,
 ) -> (RequestContext, Result<Caller, ApiError>) {
     let headers = req.headers();
-    let header_pairs: Vec<(&str, &str)> = headers
+    // Every header, a value that is not visible ASCII included (lossily): SigV4 refuses a
+    // signed header that is not text or comes twice, rather than verify without it.
+    let header_values: Vec<(&str, std::borrow::Cow<'_, str>)> = headers
         .iter()
-        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
+        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
+        .collect();
+    let header_pairs: Vec<(&str, &str)> = header_values
+        .iter()
+        .map(|(name, value)| (*name, value.as_ref()))
         .collect();
     let payload_hash = sigv4::sha256_hex(body);
     let uri = req.uri();
@@ -238,13 +283,31 @@ fn authenticate_request_for(
     };
     // Signatures are checked against the wall clock, whatever the service's (injectable) clock says.
     let now = time::OffsetDateTime::now_utc();
-    let authenticated = ready.authenticator.authenticate_for(
-        service,
-        header(headers, "authorization"),
-        header(headers, "x-amz-date"),
-        &parts,
-        now,
-    );
+    let oversized = headers
+        .iter()
+        .find(|(_, value)| value.len() > limits::MAX_HEADER_VALUE);
+    let authenticated = match oversized {
+        // Refused before SigV4 reads anything; the claimed access key is kept, bounded.
+        Some((name, value)) => auth::Authenticated {
+            access_key_id: header(headers, "authorization")
+                .and_then(auth::claimed_access_key)
+                .map(|id| limits::recorded_access_key_id(&id)),
+            region: None,
+            caller: Err(ApiError::Validation(format!(
+                "The request header '{}' is {} bytes, over the {}-byte limit.",
+                limits::echo(name.as_str()),
+                value.len(),
+                limits::MAX_HEADER_VALUE
+            ))),
+        },
+        None => ready.authenticator.authenticate_for(
+            service,
+            header(headers, "authorization"),
+            header(headers, "x-amz-date"),
+            &parts,
+            now,
+        ),
+    };
     let ctx = RequestContext {
         request_id: request_id.to_owned(),
         region: authenticated
@@ -258,7 +321,7 @@ fn authenticate_request_for(
         user_agent: header(headers, "user-agent")
             .unwrap_or_default()
             .chars()
-            .take(256)
+            .take(limits::MAX_USER_AGENT)
             .collect(),
         access_key_id: authenticated.access_key_id.clone(),
     };
@@ -336,6 +399,12 @@ async fn aws_json(
         }
     };
     let (ctx, mut caller) = authenticate_request(ready, &req, &body, &request_id);
+    if caller.is_ok() && !is_json_1_1(req.headers()) {
+        // As AWS's JSON services answer a body they cannot read as their protocol.
+        caller = Err(ApiError::UnknownOperation(format!(
+            "The Content-Type must be {JSON_1_1}."
+        )));
+    }
     if caller.is_ok() && !target.is_empty() && !target.starts_with(TARGET_PREFIX) {
         caller = Err(ApiError::UnknownOperation(format!(
             "{} is not a TrentService target.",

@@ -335,16 +335,15 @@ fn encode<S: Sink>(sink: &mut S, s: &str, keep_slash: bool) {
     }
 }
 
-/// Canonical URI: RFC 3986 dot-segment removal plus collapsing of empty segments (as the
-/// `aws-sigv4` crate does), then URI-encoding of the (already encoded) path.
-fn write_canonical_uri<S: Sink>(sink: &mut S, path: &str) {
+/// The path as SigV4 signs it, before encoding: RFC 3986 dot-segment removal plus
+/// collapsing of empty segments (as the `aws-sigv4` crate does). Borrowed when there is
+/// nothing to normalise (the common case).
+pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
     if !path.contains('.') && !path.contains("//") {
-        // Nothing to normalise (the common case): no allocation.
-        if !path.starts_with('/') {
-            sink.put("/");
+        if path.starts_with('/') {
+            return std::borrow::Cow::Borrowed(path);
         }
-        encode(sink, path, true);
-        return;
+        return std::borrow::Cow::Owned(format!("/{path}"));
     }
     let mut segments: Vec<&str> = Vec::with_capacity(path.matches('/').count() + 1);
     for segment in path.split('/') {
@@ -356,19 +355,24 @@ fn write_canonical_uri<S: Sink>(sink: &mut S, path: &str) {
             other => segments.push(other),
         }
     }
-    sink.put("/");
-    for (i, segment) in segments.iter().enumerate() {
-        if i > 0 {
-            sink.put("/");
-        }
-        encode(sink, segment, false);
-    }
+    let mut out = String::with_capacity(path.len() + 1);
+    out.push('/');
+    out.push_str(&segments.join("/"));
     let trailing_slash = ["/", "/.", "/./", "/..", "/../"]
         .iter()
         .any(|end| path.ends_with(end));
     if trailing_slash && !segments.is_empty() {
-        sink.put("/");
+        out.push('/');
     }
+    if out == path {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Canonical URI: [`normalize_path`], then URI-encoding of the (already encoded) path.
+fn write_canonical_uri<S: Sink>(sink: &mut S, path: &str) {
+    encode(sink, &normalize_path(path), true);
 }
 
 fn hex_value(b: u8) -> Option<u8> {
