@@ -25,6 +25,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Let the process dump core (by default it cannot: a core file would hold keys).
+    #[arg(long, global = true, env = "KEYLEDGER_ALLOW_CORE_DUMPS")]
+    allow_core_dumps: bool,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +173,8 @@ struct ReportSource {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: the environment is changed here and nowhere else.
+    take_root_key_from_env();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEYLEDGER_LOG")
@@ -178,6 +183,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !cli.allow_core_dumps {
+        if let Err(e) = forbid_core_dumps() {
+            eprintln!("keyledger: cannot turn core dumps off: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Verify {
@@ -764,4 +775,77 @@ fn verify(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// No core file and no ptrace by other processes of this user: the process holds the root
+/// key and unsealed key material (`--allow-core-dumps` to debug).
+fn forbid_core_dumps() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct passed by reference and nothing else.
+        if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Take the root key's variable out of the environment (`root_key::take_from_env`), and
+/// overwrite its value in the block the process started with: `/proc/<pid>/environ` shows
+/// that block whatever `remove_var` does. Only while no other thread runs.
+fn take_root_key_from_env() {
+    let var = bootstrap::ROOT_KEY_ENV;
+    let original = environ_entry(var);
+    keyledger::crypto::root_key::take_from_env(var);
+    #[cfg(unix)]
+    if let Some(entry) = original {
+        // SAFETY: `entry` points at a NUL-terminated "VAR=value" string of the initial
+        // environment block, which stays mapped and writable for the life of the process;
+        // only the value's bytes, before the NUL, are overwritten.
+        unsafe {
+            let len = libc::strlen(entry);
+            let value = entry.add(var.len() + 1);
+            std::ptr::write_bytes(value, 0, len - var.len() - 1);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = original;
+}
+
+/// The `VAR=value` string of `var` in the C environment, if set.
+#[cfg(unix)]
+fn environ_entry(var: &str) -> Option<*mut libc::c_char> {
+    extern "C" {
+        static mut environ: *mut *mut libc::c_char;
+    }
+    let prefix = format!("{var}=");
+    // SAFETY: read before any thread exists; `environ` is a NULL-terminated array of
+    // NUL-terminated strings.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let text = std::ffi::CStr::from_ptr(*entry);
+            if text.to_bytes().starts_with(prefix.as_bytes()) {
+                return Some(*entry);
+            }
+            entry = entry.add(1);
+        }
+    }
+    None
+}
+
+#[cfg(not(unix))]
+fn environ_entry(_var: &str) -> Option<()> {
+    None
 }

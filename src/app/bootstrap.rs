@@ -26,6 +26,13 @@ pub const ROOT_KEY_FILE: &str = "root.key";
 pub const CREDENTIALS_FILE: &str = "admin-credentials.json";
 /// The environment variable the root key may come from instead of the key file.
 pub const ROOT_KEY_ENV: &str = "KEYLEDGER_ROOT_KEY";
+/// What the service writes in its data dir (the ledger's `-wal` and `-shm` besides).
+const DATA_DIR_FILES: [&str; 4] = [
+    LEDGER_FILE,
+    ROOT_KEY_FILE,
+    CREDENTIALS_FILE,
+    "ledger.open-lock",
+];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -137,13 +144,8 @@ fn prepare_data_dir(settings: &Settings) -> Result<Arc<Keyring>, BootstrapError>
         path: dir.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(io)?;
     // The data dir holds the root key, the admin secret and the trail: owner only.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
-    }
+    crate::ledger::files::private_dir(dir, &DATA_DIR_FILES).map_err(io)?;
     let root = match RootKey::from_env(ROOT_KEY_ENV)? {
         Some(root) => root,
         None => {

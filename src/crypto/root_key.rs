@@ -36,6 +36,28 @@ pub enum RootKeyError {
     },
     #[error("root key {0} must be 64 hex characters (32 bytes)")]
     Malformed(String),
+    /// The key file can be read by others than its owner.
+    #[error(
+        "root key file {path} is mode {mode:o}: group or others can read it; \
+         make it owner only (chmod 600 {path}) and consider the key exposed"
+    )]
+    Readable { path: String, mode: u32 },
+}
+
+/// The value of the root key's environment variable, taken out of the environment by
+/// [`take_from_env`] before any thread starts (so that `/proc/<pid>/environ` and child
+/// processes never see it).
+static TAKEN_FROM_ENV: std::sync::Mutex<Option<(String, Zeroizing<String>)>> =
+    std::sync::Mutex::new(None);
+
+/// Read `var` and remove it from the process environment. Call first thing in `main`, before
+/// any thread exists: changing the environment races with threads reading it.
+pub fn take_from_env(var: &str) {
+    if let Some(value) = std::env::var_os(var) {
+        std::env::remove_var(var);
+        let value = Zeroizing::new(value.to_string_lossy().into_owned());
+        *TAKEN_FROM_ENV.lock().unwrap_or_else(|p| p.into_inner()) = Some((var.to_owned(), value));
+    }
 }
 
 pub struct RootKey(SecretKey);
@@ -70,6 +92,7 @@ impl RootKey {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let text = Zeroizing::new(text);
+                check_private(path)?;
                 Ok((
                     RootKey::from_hex(&text, &path.display().to_string())?,
                     false,
@@ -91,8 +114,18 @@ impl RootKey {
         }
     }
 
-    /// Read the key from an environment variable (64 hex characters).
+    /// Read the key from an environment variable (64 hex characters): the value
+    /// [`take_from_env`] took out of the environment, or else the variable itself.
     pub fn from_env(var: &str) -> Result<Option<RootKey>, RootKeyError> {
+        let taken = TAKEN_FROM_ENV
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(name, _)| name == var)
+            .map(|(_, value)| value.clone());
+        if let Some(value) = taken {
+            return RootKey::from_hex(&value, &format!("from ${var}")).map(Some);
+        }
         match std::env::var(var) {
             Ok(value) => {
                 let value = Zeroizing::new(value);
@@ -114,6 +147,31 @@ impl RootKey {
     ) -> Result<SecretBytes, CryptoError> {
         aead::open(&self.0, &labelled_aad(label, context), wrapped)
     }
+}
+
+/// A key file others can read is refused: the key may already be exposed.
+fn check_private(path: &Path) -> Result<(), RootKeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| RootKeyError::Io {
+                path: path.display().to_string(),
+                source,
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(RootKeyError::Readable {
+                path: path.display().to_string(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -153,6 +211,24 @@ mod tests {
         assert!(root
             .unwrap(LABEL_SHREDDING_KEY, b"key-2", &wrapped)
             .is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key");
+        RootKey::load_or_create_file(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = RootKey::load_or_create_file(&path).unwrap_err();
+        assert!(
+            matches!(e, RootKeyError::Readable { mode: 0o640, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(RootKey::load_or_create_file(&path).is_ok());
     }
 
     #[test]

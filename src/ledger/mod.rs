@@ -13,6 +13,7 @@
 //!
 //! Nothing outside this module names sqlx or a backend's types.
 
+pub mod files;
 pub mod memory;
 pub mod postgres;
 pub(crate) mod reads;

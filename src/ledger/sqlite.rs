@@ -115,6 +115,10 @@ impl SqliteLedger {
         // Opening migrates, fills columns and catches read models up: one process at a time.
         // (sqlx's SQLite migrator takes no lock of its own; two first starts would race.)
         let _opening = lock_opening(path).await?;
+        // Owner only, before SQLite creates the WAL and shared memory with the file's mode.
+        super::files::private_ledger_file(path).map_err(|e| {
+            StoreError::Storage(format!("cannot make the ledger file private: {e}"))
+        })?;
         // secure_delete: a destroyed shredding key is overwritten, not left in a free page.
         let writer_options = options(path)
             .pragma("wal_autocheckpoint", "0")
