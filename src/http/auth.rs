@@ -47,16 +47,16 @@ pub struct Authenticator {
     clock: Arc<dyn Clock>,
 }
 
-/// The access key id a malformed `Authorization` header claims, if one can be read
-/// (bounded, printable): the trail should still say who tried.
+/// The access key id a malformed `Authorization` header claims, if one can be read, as the
+/// trail keeps it (`limits::recorded_access_key_id`): the trail should still say who tried.
 pub(crate) fn claimed_access_key(header: &str) -> Option<String> {
     let start = header.find("Credential=")? + "Credential=".len();
-    let id: String = header[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .take(128)
-        .collect();
-    (!id.is_empty()).then_some(id)
+    let rest = &header[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    let id = &rest[..end];
+    (!id.is_empty()).then(|| limits::recorded_access_key_id(id))
 }
 
 fn invalid_token() -> ApiError {
@@ -197,6 +197,7 @@ impl Authenticator {
         parts: &RequestParts<'_>,
         now: OffsetDateTime,
     ) -> Result<Caller, ApiError> {
+        check_signed_headers(auth, parts)?;
         if auth.service != service {
             return Err(ApiError::InvalidSignature(format!(
                 "Credential should be scoped to correct service: '{service}'."
@@ -253,7 +254,6 @@ impl Authenticator {
                 "The X-Amz-Target header must be signed.".into(),
             ));
         }
-        check_signed_headers(auth, parts)?;
         if auth.access_key_id.starts_with(SESSION_KEY_PREFIX) {
             return self.check_session(service, auth, amz_date, parts);
         }

@@ -289,9 +289,7 @@ fn authenticate_request_for(
     let authenticated = match oversized {
         // Refused before SigV4 reads anything; the claimed access key is kept, bounded.
         Some((name, value)) => auth::Authenticated {
-            access_key_id: header(headers, "authorization")
-                .and_then(auth::claimed_access_key)
-                .map(|id| limits::recorded_access_key_id(&id)),
+            access_key_id: header(headers, "authorization").and_then(auth::claimed_access_key),
             region: None,
             caller: Err(ApiError::Validation(format!(
                 "The request header '{}' is {} bytes, over the {}-byte limit.",
