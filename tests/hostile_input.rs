@@ -178,6 +178,56 @@ async fn recorded_within(server: &Server, answer: &Answer, max: usize) -> serde_
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// What a refusal must look like.
+struct Refusal<'a> {
+    status: u16,
+    error_type: &'a str,
+    /// A part of the message.
+    says: &'a str,
+    /// The most bytes its event may take.
+    recorded_in: usize,
+}
+
+impl<'a> Refusal<'a> {
+    fn new(error_type: &'a str, says: &'a str) -> Refusal<'a> {
+        Refusal {
+            status: 400,
+            error_type,
+            says,
+            recorded_in: 4096,
+        }
+    }
+}
+
+/// Send `raw`, check the refusal, and return it with its recorded event.
+async fn refused(server: &Server, raw: &Raw, want: Refusal<'_>) -> (Answer, serde_json::Value) {
+    let answer = send(server, raw).await;
+    assert_eq!(
+        (answer.status, answer.error_type()),
+        (want.status, want.error_type),
+        "{}",
+        answer.body
+    );
+    assert!(answer.message().contains(want.says), "{}", answer.message());
+    let event = recorded_within(server, &answer, want.recorded_in).await;
+    (answer, event)
+}
+
+/// A KMS JSON call signed as an SDK signs it.
+fn call(server: &Server, operation: &str, body: &serde_json::Value) -> Raw {
+    signed(
+        server,
+        &format!("TrentService.{operation}"),
+        &body.to_string(),
+        Signing::default(),
+    )
+}
+
+/// ListKeys signed `how`.
+fn list_keys(server: &Server, how: Signing<'_>) -> Raw {
+    signed(server, "TrentService.ListKeys", "{}", how)
+}
+
 /// The server still answers a well-formed call.
 async fn still_serves(server: &Server) {
     let keys = server.client.list_keys().send().await.unwrap();
@@ -215,66 +265,28 @@ fn unauthenticated_with(access_key_id: &str, amz_date: &str) -> Raw {
 async fn huge_unauthenticated_headers_are_refused_and_recorded_small() {
     let (_dir, server) = started().await;
     // 60,000 characters each: over the header bound, refused before SigV4 reads them.
-    let answer = send(
-        &server,
-        &unauthenticated_with(&"A".repeat(60_000), &"2".repeat(60_000)),
-    )
-    .await;
-    assert_eq!(
-        (answer.status, answer.error_type()),
-        (400, "ValidationException"),
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.message().contains("over the 8192-byte limit"),
-        "{}",
-        answer.message()
-    );
-    let event = recorded_within(&server, &answer, 4096).await;
+    let raw = unauthenticated_with(&"A".repeat(60_000), &"2".repeat(60_000));
+    let want = Refusal::new("ValidationException", "over the 8192-byte limit");
+    let (_, event) = refused(&server, &raw, want).await;
     let key = event["body"]["userIdentity"]["accessKeyId"]
         .as_str()
         .unwrap();
     assert!(key.ends_with("(truncated, 60000 bytes)"), "{key}");
 
-    // Under the header bound, but no access key id IAM issues and no date: refused before
-    // any lookup, the date quoted only as a short prefix.
-    let answer = send(
-        &server,
-        &unauthenticated_with(&"B".repeat(5_000), &"2".repeat(5_000)),
-    )
-    .await;
-    assert_eq!(
-        (answer.status, answer.error_type()),
-        (400, "UnrecognizedClientException"),
-        "{}",
-        answer.body
-    );
-    let event = recorded_within(&server, &answer, 4096).await;
-    assert!(event["body"]["userIdentity"]["accessKeyId"]
+    // Under the header bound, but no access key id IAM issues: refused before any lookup.
+    let raw = unauthenticated_with(&"B".repeat(5_000), &"2".repeat(5_000));
+    let want = Refusal::new("UnrecognizedClientException", "security token");
+    let (_, event) = refused(&server, &raw, want).await;
+    let key = event["body"]["userIdentity"]["accessKeyId"]
         .as_str()
-        .unwrap()
-        .contains("5000 bytes"));
+        .unwrap();
+    assert!(key.contains("5000 bytes"), "{key}");
 
     // A well-formed id with a 5,000-character date: the message quotes 32 characters.
-    let answer = send(
-        &server,
-        &unauthenticated_with("AKIAAAAAAAAAAAAAAAAA", &"2".repeat(5_000)),
-    )
-    .await;
-    assert_eq!(
-        answer.error_type(),
-        "IncompleteSignatureException",
-        "{}",
-        answer.body
-    );
+    let raw = unauthenticated_with("AKIAAAAAAAAAAAAAAAAA", &"2".repeat(5_000));
+    let want = Refusal::new("IncompleteSignatureException", "(5000 characters)");
+    let (answer, _) = refused(&server, &raw, want).await;
     assert!(answer.message().len() < 200, "{}", answer.message());
-    assert!(
-        answer.message().contains("(5000 characters)"),
-        "{}",
-        answer.message()
-    );
-    recorded_within(&server, &answer, 4096).await;
     still_serves(&server).await;
 }
 
@@ -282,78 +294,35 @@ async fn huge_unauthenticated_headers_are_refused_and_recorded_small() {
 async fn an_oversized_encryption_context_is_refused_and_recorded_truncated() {
     let (_dir, server) = started().await;
     let key_id = common::create_key(&server.client, None).await;
-    let plaintext = "aGVsbG8=";
+    let encrypt = |context: serde_json::Value| serde_json::json!({"KeyId": key_id, "Plaintext": "aGVsbG8=", "EncryptionContext": context});
     let pairs: serde_json::Map<String, serde_json::Value> =
         (0..20_000).map(|i| (format!("k{i}"), "v".into())).collect();
-    let many =
-        serde_json::json!({"KeyId": key_id, "Plaintext": plaintext, "EncryptionContext": pairs});
-    let answer = send(
-        &server,
-        &signed(
-            &server,
-            "TrentService.Encrypt",
-            &many.to_string(),
-            Signing::default(),
-        ),
-    )
-    .await;
-    assert_eq!(
-        (answer.status, answer.error_type()),
-        (400, "ValidationException"),
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.message().contains("at most 64 entries"),
-        "{}",
-        answer.message()
-    );
-    let event = recorded_within(&server, &answer, 16 * 1024).await;
-    let recorded = &event["body"]["requestParameters"]["encryptionContext"];
-    assert!(
-        recorded.as_str().unwrap().contains("truncated"),
-        "{recorded}"
-    );
-    assert_eq!(event["body"]["requestParameters"]["keyId"], key_id.as_str());
+    let raw = call(&server, "Encrypt", &encrypt(pairs.into()));
+    let want = Refusal {
+        recorded_in: 16 * 1024,
+        ..Refusal::new("ValidationException", "at most 64 entries")
+    };
+    let (_, event) = refused(&server, &raw, want).await;
+    let parameters = &event["body"]["requestParameters"];
+    let context = parameters["encryptionContext"].as_str().unwrap();
+    assert!(context.contains("truncated"), "{context}");
+    assert_eq!(parameters["keyId"], key_id.as_str());
 
     // One 900 KB value.
-    let big = serde_json::json!({"KeyId": key_id, "Plaintext": plaintext, "EncryptionContext": {"k": "x".repeat(900_000)}});
-    let answer = send(
+    let raw = call(
         &server,
-        &signed(
-            &server,
-            "TrentService.Encrypt",
-            &big.to_string(),
-            Signing::default(),
-        ),
-    )
-    .await;
-    assert_eq!(
-        answer.error_type(),
-        "ValidationException",
-        "{}",
-        answer.body
+        "Encrypt",
+        &encrypt(serde_json::json!({"k": "x".repeat(900_000)})),
     );
-    assert!(
-        answer.message().contains("at most 8192 bytes"),
-        "{}",
-        answer.message()
-    );
-    recorded_within(&server, &answer, 16 * 1024).await;
+    let want = Refusal {
+        recorded_in: 16 * 1024,
+        ..Refusal::new("ValidationException", "at most 8192 bytes")
+    };
+    refused(&server, &raw, want).await;
 
     // Within the bounds: encrypts.
-    let fine = serde_json::json!({"KeyId": key_id, "Plaintext": plaintext, "EncryptionContext": {"purpose": "test"}});
-    let answer = send(
-        &server,
-        &signed(
-            &server,
-            "TrentService.Encrypt",
-            &fine.to_string(),
-            Signing::default(),
-        ),
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    let raw = call(&server, "Encrypt", &encrypt(serde_json::json!({"a": "b"})));
+    assert_eq!(send(&server, &raw).await.status, 200);
     still_serves(&server).await;
 }
 
@@ -361,23 +330,11 @@ async fn an_oversized_encryption_context_is_refused_and_recorded_truncated() {
 async fn a_key_id_over_its_bound_is_recorded_truncated() {
     let (_dir, server) = started().await;
     let body = serde_json::json!({"KeyId": "k".repeat(200_000), "Plaintext": "aGVsbG8="});
-    let answer = send(
-        &server,
-        &signed(
-            &server,
-            "TrentService.Encrypt",
-            &body.to_string(),
-            Signing::default(),
-        ),
-    )
-    .await;
-    assert_eq!(
-        answer.error_type(),
-        "ValidationException",
-        "{}",
-        answer.body
-    );
-    let event = recorded_within(&server, &answer, 16 * 1024).await;
+    let want = Refusal {
+        recorded_in: 16 * 1024,
+        ..Refusal::new("ValidationException", "less than or equal to 2048")
+    };
+    let (_, event) = refused(&server, &call(&server, "Encrypt", &body), want).await;
     let key_id = event["body"]["requestParameters"]["keyId"]
         .as_str()
         .unwrap();
@@ -390,75 +347,38 @@ async fn parse_errors_do_not_echo_values_into_the_ledger() {
     let (_dir, server) = started().await;
     let key_id = common::create_key(&server.client, None).await;
     let body = format!(r#"{{"KeyId": "{key_id}", "Plaintext": 123456789}}"#);
-    let answer = send(
-        &server,
-        &signed(&server, "TrentService.Encrypt", &body, Signing::default()),
-    )
-    .await;
-    assert_eq!(
-        (answer.status, answer.error_type()),
-        (400, "SerializationException"),
-        "{}",
-        answer.body
-    );
+    let raw = signed(&server, "TrentService.Encrypt", &body, Signing::default());
+    let want = Refusal::new("SerializationException", "invalid type");
+    let (answer, event) = refused(&server, &raw, want).await;
     assert!(
         !answer.message().contains("123456789"),
         "{}",
         answer.message()
     );
-    let event = recorded_within(&server, &answer, 4096).await;
     assert!(!event.to_string().contains("123456789"), "{event}");
-    // An enum value is quoted short and escaped.
-    let body = serde_json::json!({"KeyId": key_id, "Plaintext": "aGVsbG8=", "EncryptionAlgorithm": format!("\n{}", "X".repeat(5000))});
-    let answer = send(
-        &server,
-        &signed(
-            &server,
-            "TrentService.Encrypt",
-            &body.to_string(),
-            Signing::default(),
-        ),
-    )
-    .await;
-    assert_eq!(
-        answer.error_type(),
-        "ValidationException",
-        "{}",
-        answer.body
-    );
-    assert!(answer.message().contains("'\\nXXX"), "{}", answer.message());
+    // An enum value is quoted short and escaped; the value itself stays in
+    // requestParameters, within a failed call's 8 KiB.
+    let algorithm = format!("\n{}", "X".repeat(5000));
+    let body = serde_json::json!({"KeyId": key_id, "Plaintext": "aGVsbG8=", "EncryptionAlgorithm": algorithm});
+    let want = Refusal {
+        recorded_in: 12 * 1024,
+        ..Refusal::new("ValidationException", "'\\nXXX")
+    };
+    let (answer, _) = refused(&server, &call(&server, "Encrypt", &body), want).await;
     assert!(answer.message().len() < 400, "{}", answer.message());
-    // The value itself stays in requestParameters: within a failed call's 8 KiB.
-    recorded_within(&server, &answer, 12 * 1024).await;
     still_serves(&server).await;
 }
 
 #[tokio::test]
 async fn scope_dates_and_regions_are_checked_before_any_key_is_derived() {
     let (_dir, server) = started().await;
-    // A scope date other than X-Amz-Date's: refused as such (before derivation; the
-    // signature would not even be computed under that date).
+    // A scope date other than X-Amz-Date's: refused as such, before derivation.
     let how = Signing {
         scope_date: Some("20010101"),
         ..Signing::default()
     };
-    let answer = send(
-        &server,
-        &signed(&server, "TrentService.ListKeys", "{}", how),
-    )
-    .await;
-    assert_eq!(
-        answer.error_type(),
-        "InvalidSignatureException",
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.message().contains("valid date"),
-        "{}",
-        answer.message()
-    );
-    recorded_within(&server, &answer, 4096).await;
+    let want = Refusal::new("InvalidSignatureException", "valid date");
+    refused(&server, &list_keys(&server, how), want).await;
 
     // A region not of AWS's form: refused, and recorded in the default region, not as a
     // namespace of its own.
@@ -467,40 +387,17 @@ async fn scope_dates_and_regions_are_checked_before_any_key_is_derived() {
             region: Some(region),
             ..Signing::default()
         };
-        let answer = send(
-            &server,
-            &signed(&server, "TrentService.ListKeys", "{}", how),
-        )
-        .await;
-        assert_eq!(
-            answer.error_type(),
-            "InvalidSignatureException",
-            "{region}: {}",
-            answer.body
-        );
-        assert!(
-            answer.message().contains("valid region"),
-            "{}",
-            answer.message()
-        );
-        let event = recorded_within(&server, &answer, 4096).await;
-        assert_eq!(
-            event["body"]["awsRegion"],
-            server.credentials.region.as_str(),
-            "{event}"
-        );
+        let want = Refusal::new("InvalidSignatureException", "valid region");
+        let (_, event) = refused(&server, &list_keys(&server, how), want).await;
+        let recorded = &event["body"]["awsRegion"];
+        assert_eq!(recorded, server.credentials.region.as_str(), "{region}");
     }
     // Another region of AWS's form is a region like any.
     let how = Signing {
         region: Some("ap-south-1"),
         ..Signing::default()
     };
-    let answer = send(
-        &server,
-        &signed(&server, "TrentService.ListKeys", "{}", how),
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(send(&server, &list_keys(&server, how)).await.status, 200);
     still_serves(&server).await;
 }
 
@@ -508,47 +405,25 @@ async fn scope_dates_and_regions_are_checked_before_any_key_is_derived() {
 async fn signed_headers_appended_to_or_not_ascii_are_refused() {
     let (_dir, server) = started().await;
     // A second X-Amz-Target after signing, not ASCII: it was dropped before verification.
-    let mut raw = signed(&server, "TrentService.ListKeys", "{}", Signing::default());
+    let mut raw = list_keys(&server, Signing::default());
     raw.headers
         .push(("x-amz-target".into(), b"TrentService.Cre\xe9teKey".to_vec()));
-    let answer = send(&server, &raw).await;
-    assert_eq!(
-        (answer.status, answer.error_type()),
-        (400, "IncompleteSignatureException"),
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.message().contains("more than once"),
-        "{}",
-        answer.message()
-    );
-    recorded_within(&server, &answer, 4096).await;
+    let want = Refusal::new("IncompleteSignatureException", "more than once");
+    refused(&server, &raw, want).await;
 
     // The only copy, not ASCII (signed as the client saw it): refused.
-    let mut raw = signed(&server, "TrentService.ListKeys", "{}", Signing::default());
+    let mut raw = list_keys(&server, Signing::default());
     let date = raw
         .headers
         .iter_mut()
         .find(|(k, _)| k == "x-amz-date")
         .unwrap();
     date.1.push(0xe9);
-    let answer = send(&server, &raw).await;
-    assert_eq!(
-        answer.error_type(),
-        "IncompleteSignatureException",
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.message().contains("not ASCII"),
-        "{}",
-        answer.message()
-    );
-    recorded_within(&server, &answer, 4096).await;
+    let want = Refusal::new("IncompleteSignatureException", "not ASCII");
+    refused(&server, &raw, want).await;
 
-    // Unsigned, not ASCII (a user agent, say): no matter.
-    let mut raw = signed(&server, "TrentService.ListKeys", "{}", Signing::default());
+    // Unsigned, not ASCII: no matter.
+    let mut raw = list_keys(&server, Signing::default());
     raw.headers.push(("x-custom".into(), b"caf\xe9".to_vec()));
     assert_eq!(send(&server, &raw).await.status, 200);
     still_serves(&server).await;
@@ -559,39 +434,21 @@ async fn native_routes_see_the_path_sigv4_verified() {
     let (_dir, server) = started().await;
     let key_id = common::create_key(&server.client, None).await;
     // Signed as `/v1/keys/x/../KID` (which SigV4 normalises to `/v1/keys/KID`): routed as
-    // that same path, so it reads KID, not a key named `x/../KID`.
-    let path = format!("/v1/keys/x/../{key_id}");
-    let raw = signed(
-        &server,
-        "",
-        "",
-        Signing {
+    // that same path, so it reads KID, not a key named `x/../KID`; `//` collapses alike.
+    for path in [
+        format!("/v1/keys/x/../{key_id}"),
+        format!("/v1//keys/./{key_id}"),
+    ] {
+        let how = Signing {
             path: &path,
             ..Signing::default()
-        },
-    );
-    let answer = send(&server, &raw).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(
-        answer.body["KeyMetadata"]["KeyId"],
-        key_id.as_str(),
-        "{}",
-        answer.body
-    );
-    let event = recorded_within(&server, &answer, 8192).await;
-    assert!(event.to_string().contains(&key_id));
-    // `//` collapses the same way.
-    let path = format!("/v1//keys/{key_id}");
-    let raw = signed(
-        &server,
-        "",
-        "",
-        Signing {
-            path: &path,
-            ..Signing::default()
-        },
-    );
-    assert_eq!(send(&server, &raw).await.status, 200);
+        };
+        let answer = send(&server, &signed(&server, "", "", how)).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert_eq!(answer.body["KeyMetadata"]["KeyId"], key_id.as_str());
+        let event = recorded_within(&server, &answer, 8192).await;
+        assert!(event.to_string().contains(&key_id));
+    }
     still_serves(&server).await;
 }
 
@@ -607,30 +464,15 @@ async fn the_json_endpoint_requires_its_content_type() {
             content_type,
             ..Signing::default()
         };
-        let answer = send(
-            &server,
-            &signed(&server, "TrentService.ListKeys", "{}", how),
-        )
-        .await;
-        assert_eq!(
-            (answer.status, answer.error_type()),
-            (400, "UnknownOperationException"),
-            "{content_type}: {}",
-            answer.body
-        );
-        recorded_within(&server, &answer, 4096).await;
+        let want = Refusal::new("UnknownOperationException", "Content-Type");
+        refused(&server, &list_keys(&server, how), want).await;
     }
     // Parameters and case do not matter.
     let how = Signing {
         content_type: "Application/X-Amz-Json-1.1; charset=utf-8",
         ..Signing::default()
     };
-    let answer = send(
-        &server,
-        &signed(&server, "TrentService.ListKeys", "{}", how),
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(send(&server, &list_keys(&server, how)).await.status, 200);
     // The STS query protocol on the same path (form-urlencoded) still answers.
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::Config::builder()
