@@ -76,22 +76,10 @@ fn signed(server: &Server, target: &str, body: &str, how: Signing<'_>) -> Raw {
         headers: &pairs,
         payload_sha256_hex: &payload,
     };
-    let date = how.scope_date.unwrap_or(&amz_date[..8]);
-    let key = sigv4::derive_signing_key(
-        server.credentials.secret_access_key.as_bytes(),
-        date,
-        region,
-        "kms",
-    );
-    let mut authorization = sigv4::authorization_header(
-        &parts,
-        &server.credentials.access_key_id,
-        &key,
-        &amz_date,
-        region,
-        "kms",
-    );
+    let mut authorization =
+        common::kms_authorization_in(&server.credentials, &parts, &amz_date, region);
     if let Some(scope_date) = how.scope_date {
+        // Only the scope is rewritten: the service refuses it before computing anything.
         authorization =
             authorization.replace(&format!("/{}/", &amz_date[..8]), &format!("/{scope_date}/"));
     }

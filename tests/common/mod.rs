@@ -464,11 +464,21 @@ fn kms_authorization(
     parts: &keyledger::http::sigv4::RequestParts<'_>,
     amz_date: &str,
 ) -> String {
+    kms_authorization_in(credentials, parts, amz_date, &credentials.region)
+}
+
+/// [`kms_authorization`] with a credential scope in `region`.
+pub fn kms_authorization_in(
+    credentials: &AdminCredentials,
+    parts: &keyledger::http::sigv4::RequestParts<'_>,
+    amz_date: &str,
+    region: &str,
+) -> String {
     use keyledger::http::sigv4;
     let key = sigv4::derive_signing_key(
         credentials.secret_access_key.as_bytes(),
         &amz_date[..8],
-        &credentials.region,
+        region,
         "kms",
     );
     sigv4::authorization_header(
@@ -476,7 +486,7 @@ fn kms_authorization(
         &credentials.access_key_id,
         &key,
         amz_date,
-        &credentials.region,
+        region,
         "kms",
     )
 }
