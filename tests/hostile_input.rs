@@ -483,6 +483,43 @@ async fn the_json_endpoint_requires_its_content_type() {
     still_serves(&server).await;
 }
 
+#[tokio::test]
+async fn only_verified_requests_fill_their_keys_signing_key_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = common::InProcess::start(&dir.path().join("data")).await;
+    let id = node.credentials.access_key_id.clone();
+    let cached = || {
+        node.shared
+            .authenticator()
+            .unwrap()
+            .cached_signing_keys(&id)
+    };
+    // Someone who knows the access key id but not its secret, in many regions: refused,
+    // and nothing of theirs is cached.
+    for i in 1..=20 {
+        let region = format!("xx-test-{i}");
+        let wrong = common::client(&node.endpoint, &region, &id, "not-the-secret");
+        let refused = wrong.list_keys().send().await;
+        assert_eq!(
+            common::sdk_code(refused.unwrap_err()),
+            "InvalidSignatureException"
+        );
+    }
+    assert_eq!(cached(), 0);
+    node.client.list_keys().send().await.unwrap();
+    assert_eq!(cached(), 1);
+    // The key's holder in many regions: bounded, oldest out.
+    let secret = node.credentials.secret_access_key.clone();
+    for i in 1..=20 {
+        let region = format!("xx-test-{i}");
+        let client = common::client(&node.endpoint, &region, &id, &secret);
+        client.list_keys().send().await.unwrap();
+    }
+    assert_eq!(cached(), 16);
+    node.client.list_keys().send().await.unwrap();
+    node.stop().await;
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

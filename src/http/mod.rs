@@ -53,6 +53,11 @@ impl Shared {
         }
     }
 
+    /// The authenticator, once the service is ready.
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.ready.get().map(|ready| &ready.authenticator)
+    }
+
     pub fn set_ready(&self, service: Arc<Service>) {
         let authenticator = Authenticator::new(service.projections.clone(), service.clock.clone());
         let _ = self.ready.set(Ready {

@@ -299,6 +299,8 @@ pub struct InProcess {
     pub endpoint: String,
     pub credentials: AdminCredentials,
     pub data_dir: PathBuf,
+    /// The HTTP layer's state (its authenticator, for what only it knows).
+    pub shared: std::sync::Arc<keyledger::http::Shared>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -325,7 +327,7 @@ impl InProcess {
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let shared = std::sync::Arc::new(keyledger::http::Shared::default());
         shared.set_ready(opened.service.clone());
-        let server = keyledger::http::serve(listener, shared, 1).unwrap();
+        let server = keyledger::http::serve(listener, shared.clone(), 1).unwrap();
         let handle = server.handle();
         tokio::spawn(server);
         let credentials: AdminCredentials =
@@ -343,6 +345,7 @@ impl InProcess {
             endpoint,
             credentials,
             data_dir: data_dir.to_owned(),
+            shared,
             handle,
         }
     }
