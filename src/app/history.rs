@@ -3,6 +3,7 @@
 
 use super::authz::Facts;
 use super::keys::key_metadata;
+use super::limits::echo;
 use super::request::{parse, without_nulls};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::events::{DomainEvent, Envelope};
@@ -38,7 +39,8 @@ impl AsOf {
         }
         OffsetDateTime::parse(text, &Rfc3339).map(AsOf::Time).map_err(|_| {
             ApiError::Validation(format!(
-                "as_of must be an RFC 3339 time (2026-03-03T00:00:00Z) or a ledger position, not '{text}'"
+                "as_of must be an RFC 3339 time (2026-03-03T00:00:00Z) or a ledger position, not '{}'",
+                echo(text)
             ))
         })
     }
@@ -82,7 +84,10 @@ fn key_id_of(caller: &Caller, ctx: &RequestContext, text: &str) -> Result<KeyId,
             account,
             key_id,
         }) if region == ctx.region && account == caller.account => Ok(key_id),
-        _ => Err(ApiError::NotFound(format!("Invalid keyId '{text}'"))),
+        _ => Err(ApiError::NotFound(format!(
+            "Invalid keyId '{}'",
+            echo(text)
+        ))),
     }
 }
 

@@ -8,6 +8,7 @@
 //! appended after the first page, and a token is refused with other parameters.
 
 use super::authz::Facts;
+use super::limits::echo;
 use super::operations::Resolve;
 use super::request::{epoch_seconds, parse, without_nulls};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
@@ -148,7 +149,8 @@ fn rest_time(member: &str, text: &str) -> Result<i64, ApiError> {
         .and_then(seconds_to_ns)
         .ok_or_else(|| {
             ApiError::Validation(format!(
-                "{member} must be an RFC 3339 time (2026-03-03T00:00:00Z) or Unix seconds, not '{text}'"
+                "{member} must be an RFC 3339 time (2026-03-03T00:00:00Z) or Unix seconds, not '{}'",
+                echo(text)
             ))
         })
 }
@@ -267,10 +269,14 @@ impl Service {
                 account,
                 alias,
             }) if region == ctx.region && account == caller.account => alias_key(&alias),
-            Some(KeyRef::Arn { .. } | KeyRef::AliasArn { .. }) => {
-                Err(ApiError::NotFound(format!("Key '{text}' does not exist")))
-            }
-            None => Err(ApiError::NotFound(format!("Invalid keyId '{text}'"))),
+            Some(KeyRef::Arn { .. } | KeyRef::AliasArn { .. }) => Err(ApiError::NotFound(format!(
+                "Key '{}' does not exist",
+                echo(text)
+            ))),
+            None => Err(ApiError::NotFound(format!(
+                "Invalid keyId '{}'",
+                echo(text)
+            ))),
         }
     }
 
@@ -368,7 +374,10 @@ impl Service {
         }
         if let Some(read_only) = &req.read_only {
             let value = read_only_value(read_only).ok_or_else(|| {
-                ApiError::Validation(format!("ReadOnly must be true or false, not '{read_only}'"))
+                ApiError::Validation(format!(
+                    "ReadOnly must be true or false, not '{}'",
+                    echo(read_only)
+                ))
             })?;
             filters.push(TrailFilter::ReadOnly(value));
         }
@@ -393,7 +402,10 @@ impl Service {
             None => REST_DEFAULT_RESULTS,
             Some(text) => {
                 let n = text.parse::<i64>().map_err(|_| {
-                    ApiError::Validation(format!("MaxResults must be a number, not '{text}'"))
+                    ApiError::Validation(format!(
+                        "MaxResults must be a number, not '{}'",
+                        echo(text)
+                    ))
                 })?;
                 super::request::check_range("MaxResults", n, 1, REST_MAX_RESULTS)?;
                 n
@@ -457,7 +469,8 @@ impl Service {
                 "ReadOnly" => Some(TrailFilter::ReadOnly(read_only_value(value).ok_or_else(
                     || {
                         ApiError::InvalidLookupAttributes(format!(
-                            "The value of the ReadOnly lookup attribute must be true or false, not '{value}'."
+                            "The value of the ReadOnly lookup attribute must be true or false, not '{}'.",
+                            echo(value)
                         ))
                     },
                 )?)),
@@ -479,8 +492,9 @@ impl Service {
                 }
                 other => {
                     return Err(ApiError::InvalidLookupAttributes(format!(
-                        "'{other}' is not a lookup attribute: use EventId, EventName, ReadOnly, \
-                         Username, ResourceType, ResourceName, EventSource or AccessKeyId."
+                        "'{}' is not a lookup attribute: use EventId, EventName, ReadOnly, \
+                         Username, ResourceType, ResourceName, EventSource or AccessKeyId.",
+                        echo(other)
                     )))
                 }
             };
@@ -514,7 +528,8 @@ impl Service {
             Some("insight") => matches_nothing = true,
             Some(other) => {
                 return Err(ApiError::InvalidEventCategory(format!(
-                    "'{other}' is not an event category: the only one is insight."
+                    "'{}' is not an event category: the only one is insight.",
+                    echo(other)
                 )))
             }
         }
