@@ -283,7 +283,8 @@ fn missing(member: &str) -> ApiError {
 
 fn constraint(member: &str, value: &str, constraint: &str) -> ApiError {
     validation_error(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+        "1 validation error detected: Value '{}' at '{member}' failed to satisfy constraint: {constraint}",
+        super::limits::echo(value)
     ))
 }
 
