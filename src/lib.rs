@@ -11,8 +11,9 @@
 //!   session tokens, and the asymmetric/HMAC/key-agreement primitives.
 //! - [`ledger`]: the append-only, hash-chained log — the store contract (the store
 //!   assigns positions, checks stream versions, chains hashes), the reader (reads and
-//!   tailing), the group-commit writer, the SQLite and in-memory stores, and the seam
-//!   through which SQL read models are kept in the append transaction.
+//!   tailing), the group-commit writer, the SQLite and in-memory stores, the seam
+//!   through which SQL read models are kept in the append transaction, and the owner-only
+//!   modes of the files it keeps (`files`).
 //! - [`projections`]: folds over the log — in memory: key state, aliases, identities
 //!   (accounts, users, roles, inline policies, access keys: `credentials`), the trail's
 //!   note key; in SQL tables: `key_usage`, `trail_index`, `billing`,
@@ -22,8 +23,8 @@
 //!   meet policies (`authz`), keys, symmetric and asymmetric operations, lifecycle,
 //!   grants, AWS managed keys, IAM and STS (`iam`: users, roles, access keys, policies,
 //!   AssumeRole, accounts), point-in-time history, the scheduler, the CloudTrail record,
-//!   bootstrap, the trail's evidence and queries, and the billing and compliance reports
-//!   (and their HTML pages).
+//!   bootstrap, the trail's evidence and queries, the billing and compliance reports
+//!   (and their HTML pages), and every bound on what a request may carry (`limits`).
 //! - [`http`]: the AWS JSON 1.1 endpoint, the IAM/STS query protocol (XML), the native
 //!   `/v1/` REST API (trail, evidence, reports, accounts), CloudTrail LookupEvents, SigV4,
 //!   error mapping, `/healthz`, `/metrics`; the admin CLI's small client.
