@@ -151,7 +151,7 @@ pub fn bound_parameters(parameters: &mut Value, limit: usize) {
         .iter()
         .map(|(name, value)| (name.clone(), size(value)))
         .collect();
-    by_size.sort_by(|a, b| b.1.cmp(&a.1));
+    by_size.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
     for (name, len) in by_size {
         if total <= limit {
             break;
