@@ -22,6 +22,8 @@ pub struct FileConfig {
     /// A PostgreSQL URL (`postgres://…`) instead of the data dir's SQLite file.
     pub database: Option<String>,
     pub root_key_file: Option<PathBuf>,
+    /// FIPS mode (decision 0015); `--fips` or KEYLEDGER_FIPS turn it on too.
+    pub fips: Option<bool>,
     /// `[billing]`: the price table (micro-dollars; any key left out keeps AWS's price).
     pub billing: Option<replay::billing::Prices>,
     /// `[compliance]`: the compliance report's thresholds.

@@ -16,10 +16,22 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `--version`: the version, and whether this build carries the FIPS module (decision 0015).
+#[cfg(feature = "fips")]
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (FIPS: this build carries AWS-LC's FIPS 140-3 module; FIPS mode is on with --fips)"
+);
+#[cfg(not(feature = "fips"))]
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (FIPS: not in this build; FIPS mode needs `cargo build --release --features fips`)"
+);
+
 #[derive(Parser)]
 #[command(
     name = "keyledger",
-    version,
+    version = VERSION,
     about = "An audit-first key management service speaking the AWS KMS protocol"
 )]
 struct Cli {
@@ -28,6 +40,11 @@ struct Cli {
     /// Let the process dump core (by default it cannot: a core file would hold keys).
     #[arg(long, global = true, env = "KEYLEDGER_ALLOW_CORE_DUMPS")]
     allow_core_dumps: bool,
+    /// FIPS mode: every cryptographic operation through AWS-LC's FIPS 140-3 module; refused
+    /// unless the build has it (`--features fips`) and the module is in FIPS mode. Fixed when
+    /// a ledger is created: a ledger made without it never opens with it, nor the reverse.
+    #[arg(long, global = true, env = "KEYLEDGER_FIPS")]
+    fips: bool,
 }
 
 #[derive(Subcommand)]
@@ -190,7 +207,7 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, cli.fips),
         Command::Verify {
             data_dir,
             database,
@@ -244,6 +261,7 @@ fn main() -> ExitCode {
             credentials,
             database,
             root_key_file,
+            cli.fips,
         ),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
@@ -294,12 +312,12 @@ struct ServeArgs {
     #[arg(long, env = "KEYLEDGER_ROOT_KEY_FILE")]
     root_key_file: Option<PathBuf>,
     /// A TOML file with any of: data_dir, listen, region, account_id, workers,
-    /// trail_origin, public_tlog, database, root_key_file.
+    /// trail_origin, public_tlog, database, root_key_file, fips.
     #[arg(long, env = "KEYLEDGER_CONFIG")]
     config: Option<PathBuf>,
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
     let ServeArgs {
         data_dir,
         listen,
@@ -344,6 +362,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let root_key_file = root_key_file.or(file.root_key_file);
+    let fips = fips || file.fips.unwrap_or(false);
     let public_tlog = public_tlog || file.public_tlog.unwrap_or(false);
     let workers = workers
         .or(file.workers)
@@ -376,6 +395,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             trail_origin,
             database: database.clone(),
             root_key_file,
+            fips,
         };
         if let Some(url) = &database {
             println!("database {}", keyledger::ledger::postgres::redacted(url));
@@ -383,6 +403,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         match bootstrap::open(&settings).await {
             Ok(opened) => {
                 println!("account {}", opened.account_id);
+                if keyledger::crypto::mode::fips() {
+                    println!("FIPS mode: on (AWS-LC FIPS 140-3 module)");
+                }
                 println!("admin credentials: {}", opened.credentials_path.display());
                 println!("ready");
                 tokio::spawn(keyledger::app::scheduler::run_forever(
@@ -416,6 +439,7 @@ fn create_account(
     credentials: Option<PathBuf>,
     database: Option<String>,
     root_key_file: Option<PathBuf>,
+    fips: bool,
 ) -> anyhow::Result<ExitCode> {
     use zeroize::Zeroizing;
     if out.exists() {
@@ -485,6 +509,7 @@ fn create_account(
                 trail_origin: None,
                 database,
                 root_key_file,
+                fips,
             };
             runtime.block_on(async {
                 let opened = bootstrap::open(&settings)

@@ -53,6 +53,7 @@ async fn nothing_is_answered_unaudited() {
         trail_origin: None,
         database: None,
         root_key_file: None,
+        fips: false,
     };
     let flag = fail.clone();
     let opened = open_with(

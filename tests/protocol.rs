@@ -382,6 +382,10 @@ async fn healthz_answers_ok() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    // A server started without --fips says so (tests/fips.rs covers the other mode).
+    assert_eq!(body["fips"], false);
 }
 
 #[tokio::test]

@@ -244,6 +244,9 @@ impl Service {
             .clone()
             .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
+        if let Some(refusal) = asym::fips_refusal_for_signing(&algorithm) {
+            return Err(ApiError::UnsupportedOperation(refusal));
+        }
         super::request::check_grant_tokens(&req.grant_tokens)?;
         let facts = Facts::new()
             .with("kms:SigningAlgorithm", Some(&algorithm))
@@ -497,6 +500,9 @@ impl Service {
                     KEY_PAIR_SPECS.join(", ")
                 ),
             ));
+        }
+        if let Some(refusal) = asym::fips_refusal_for_spec(&spec) {
+            return Err(ApiError::UnsupportedOperation(refusal));
         }
         super::request::check_grant_tokens(&req.grant_tokens)?;
         super::request::check_encryption_context(

@@ -7,12 +7,13 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::root_key::{RootKey, RootKeyError, LABEL_ACCESS_KEY_SECRET};
 use crate::crypto::secret::random_bytes;
 use crate::domain::events::{
-    AccessKeyCreated, AccountCreated, Actor, DomainEvent, Sealed, UserCreated, UserPolicyPut,
+    AccessKeyCreated, AccountCreated, Actor, DomainEvent, Envelope, Sealed, UserCreated,
+    UserPolicyPut,
 };
 use crate::domain::ids::{AccountId, Region};
 use crate::ledger::postgres::PostgresLedger;
 use crate::ledger::sqlite::{SqliteLedger, SqliteStore};
-use crate::ledger::{AppendBatch, Ledger, LedgerStore, StoreError};
+use crate::ledger::{AppendBatch, Ledger, LedgerStore, StoreError, StoredEvent};
 use crate::projections::{read_models, Projections};
 use base64::Engine as _;
 use rand::Rng;
@@ -47,6 +48,9 @@ pub struct Settings {
     /// The root key file [default: `root.key` in the data dir]; nodes sharing a database
     /// share it (or `KEYLEDGER_ROOT_KEY`).
     pub root_key_file: Option<PathBuf>,
+    /// FIPS mode (`serve --fips`, decision 0015): every cryptographic operation through
+    /// AWS-LC's FIPS 140-3 module. Fixed when the ledger is created; recorded in it.
+    pub fips: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +79,21 @@ pub enum BootstrapError {
         "refusing to start on a broken ledger: {0} (run `keyledger verify` for the full check)"
     )]
     BrokenLedger(String),
+    #[error("FIPS mode: {0}")]
+    Fips(#[from] crate::crypto::mode::FipsUnavailable),
+    #[error(
+        "this ledger was created without FIPS mode and cannot be opened with --fips: its keys \
+         are sealed with the standard algorithms, and a ledger is wholly one mode. Start \
+         without --fips, or create a new ledger (a new data dir or database) with --fips"
+    )]
+    LedgerNotFips,
+    #[error(
+        "this ledger was created in FIPS mode and can only be opened in FIPS mode: start \
+         keyledger with --fips (a build with `--features fips`)"
+    )]
+    LedgerIsFips,
+    #[error("FIPS mode is already on in this process; a ledger without it cannot be opened here")]
+    ProcessIsFips,
 }
 
 /// A ready service and where its admin credentials are.
@@ -98,6 +117,7 @@ pub async fn open_with<S: LedgerStore>(
     wrap: impl FnOnce(SqliteStore) -> S,
     clock: Arc<dyn Clock>,
 ) -> Result<Opened, BootstrapError> {
+    choose_mode(settings)?;
     let keyring = prepare_data_dir(settings)?;
     let opened = SqliteLedger::open(&settings.data_dir.join(LEDGER_FILE), read_models()).await?;
     start(
@@ -118,6 +138,7 @@ pub async fn open_postgres(
     url: &str,
     clock: Arc<dyn Clock>,
 ) -> Result<Opened, BootstrapError> {
+    choose_mode(settings)?;
     let keyring = prepare_data_dir(settings)?;
     let mut opened = PostgresLedger::open(url, read_models()).await?;
     let opening = opened.opening.take();
@@ -135,6 +156,37 @@ pub async fn open_postgres(
         let _ = conn.close().await;
     }
     started
+}
+
+/// Turn FIPS mode on when asked, before any key or random byte is made: refused when the
+/// module is missing or not in FIPS mode. The mode is the process's, for its lifetime.
+fn choose_mode(settings: &Settings) -> Result<(), BootstrapError> {
+    if settings.fips {
+        crate::crypto::mode::enable_fips()?;
+    } else if crate::crypto::mode::fips() {
+        return Err(BootstrapError::ProcessIsFips);
+    }
+    Ok(())
+}
+
+/// The mode a ledger was created in, from its first `AccountCreated`; `None` for a ledger
+/// with no account yet (this start creates it, in this process's mode).
+fn recorded_fips_mode(lifecycle: &[StoredEvent]) -> Result<Option<bool>, BootstrapError> {
+    for stored in lifecycle
+        .iter()
+        .filter(|e| e.event_name == "AccountCreated")
+    {
+        let envelope = Envelope::decode(&stored.data).map_err(|reason| {
+            BootstrapError::Store(StoreError::Corrupt {
+                position: stored.position,
+                reason,
+            })
+        })?;
+        if let Some(DomainEvent::AccountCreated(created)) = envelope.lifecycle() {
+            return Ok(Some(created.fips_mode));
+        }
+    }
+    Ok(None)
 }
 
 /// The data dir (owner only) and the keyring on the root key.
@@ -178,6 +230,12 @@ async fn start<S: LedgerStore>(
     let mut lifecycle = reader.read_lifecycle(0).await?;
     if let Some(head) = head {
         lifecycle.retain(|e| e.position <= head);
+    }
+    // No mixed ledgers: nothing sealed in one mode is ever opened in the other.
+    match recorded_fips_mode(&lifecycle)? {
+        Some(false) if crate::crypto::mode::fips() => return Err(BootstrapError::LedgerNotFips),
+        Some(true) if !crate::crypto::mode::fips() => return Err(BootstrapError::LedgerIsFips),
+        _ => {}
     }
     projections.replay(&lifecycle)?;
     // Nothing is served, nor appended, on a ledger whose evidence does not hold.
@@ -364,6 +422,7 @@ async fn bootstrap_account(
     let events = [
         DomainEvent::AccountCreated(AccountCreated {
             account_id: account_id.clone(),
+            fips_mode: crate::crypto::mode::fips(),
         }),
         user,
         policy,
@@ -480,6 +539,7 @@ mod tests {
             trail_origin: None,
             database: None,
             root_key_file: None,
+            fips: false,
         }
     }
 
@@ -552,6 +612,7 @@ mod tests {
         let old = [
             DomainEvent::AccountCreated(AccountCreated {
                 account_id: account_id.clone(),
+                fips_mode: false,
             }),
             DomainEvent::AccessKeyCreated(AccessKeyCreated {
                 access_key_id,

@@ -1430,6 +1430,7 @@ impl Service {
             (
                 DomainEvent::AccountCreated(AccountCreated {
                     account_id: account.clone(),
+                    fips_mode: crate::crypto::mode::fips(),
                 }),
                 1,
             ),

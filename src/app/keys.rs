@@ -145,6 +145,9 @@ impl Service {
                 spec.as_str()
             )));
         }
+        if let Some(refusal) = asym::fips_refusal_for_spec(spec.as_str()) {
+            return Err(ApiError::UnsupportedOperation(refusal));
+        }
         if !crate::domain::key::spec_allows_usage(spec, usage) {
             return Err(ApiError::Validation(format!(
                 "KeyUsage {} is not compatible with KeySpec {}",

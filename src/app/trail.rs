@@ -79,6 +79,8 @@ pub struct CloudTrailRecord<'a> {
     pub error_message: Option<String>,
     pub request_parameters: &'a Value,
     pub response_elements: &'a Value,
+    /// `{"fipsMode": bool}`: whether the call ran in FIPS mode (decision 0015).
+    pub additional_event_data: AdditionalEventData,
     #[serde(rename = "requestID")]
     pub request_id: &'a str,
     #[serde(rename = "eventID")]
@@ -90,6 +92,13 @@ pub struct CloudTrailRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<&'a str>,
     pub event_category: &'static str,
+}
+
+/// CloudTrail's `additionalEventData` of a keyledger call.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdditionalEventData {
+    pub fips_mode: bool,
 }
 
 /// The body of a usage event as written: `{"event_type":"ApiCallRecorded","body":{…}}`.
@@ -213,6 +222,9 @@ pub fn cloudtrail_record<'a>(
             &NULL
         } else {
             &record.response_elements
+        },
+        additional_event_data: AdditionalEventData {
+            fips_mode: crate::crypto::mode::fips(),
         },
         request_id: &ctx.request_id,
         event_id: event_id.to_string(),

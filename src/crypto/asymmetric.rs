@@ -39,6 +39,11 @@
 //! low-S). Verification accepts high-S signatures too, as KMS and OpenSSL do:
 //! k256 itself rejects them, so `s` is normalised first.
 //!
+//! In FIPS mode (decision 0015) only the aws-lc-rs rows are reachable: secp256k1 and
+//! X25519 do not parse and Ed25519ph is not an algorithm, so k256 and the dalek crates
+//! never see key bytes ([`fips_refusal_for_spec`] and [`fips_refusal_for_signing`] give the
+//! callers' refusal messages).
+//!
 //! X25519 uses x25519-dalek, as the issue chose (aws-lc-rs has X25519 too, and
 //! could take it over to drop a dependency).
 //!
@@ -175,7 +180,36 @@ enum Spec {
     X25519,
 }
 
+/// The spec, as this process can use it: in FIPS mode the specs the module has no
+/// approved implementation of (secp256k1, X25519) do not parse, so no function of this
+/// module touches their key bytes there.
 fn parse_spec(spec: &str) -> Option<Spec> {
+    let parsed = parse_any_spec(spec)?;
+    if super::mode::fips() && matches!(parsed, Spec::Secp256k1 | Spec::X25519) {
+        return None;
+    }
+    Some(parsed)
+}
+
+/// In FIPS mode, why a key spec (or KeyPairSpec) is refused: `None` when it is approved, or
+/// outside FIPS mode.
+pub fn fips_refusal_for_spec(spec: &str) -> Option<String> {
+    match parse_any_spec(spec)? {
+        Spec::Secp256k1 | Spec::X25519 if super::mode::fips() => {
+            Some(super::mode::not_in_fips_mode(&format!("KeySpec {spec}")))
+        }
+        _ => None,
+    }
+}
+
+/// In FIPS mode, why a signing algorithm is refused (Ed25519ph: the module exposes only
+/// pure Ed25519).
+pub fn fips_refusal_for_signing(algorithm: &str) -> Option<String> {
+    (super::mode::fips() && algorithm == "ED25519_PH_SHA_512")
+        .then(|| super::mode::not_in_fips_mode(&format!("SigningAlgorithm {algorithm}")))
+}
+
+fn parse_any_spec(spec: &str) -> Option<Spec> {
     Some(match spec {
         "RSA_2048" => Spec::Rsa(RsaSize::R2048),
         "RSA_3072" => Spec::Rsa(RsaSize::R3072),
@@ -217,7 +251,7 @@ impl SigningAlgorithm {
             "ECDSA_SHA_384" => Ecdsa(Hash::Sha384),
             "ECDSA_SHA_512" => Ecdsa(Hash::Sha512),
             "ED25519_SHA_512" => Ed25519,
-            "ED25519_PH_SHA_512" => Ed25519ph,
+            "ED25519_PH_SHA_512" if !super::mode::fips() => Ed25519ph,
             _ => return None,
         })
     }
@@ -251,6 +285,7 @@ pub fn signing_algorithms(spec: &str) -> &'static [&'static str] {
         Some(Spec::P256) | Some(Spec::Secp256k1) => &["ECDSA_SHA_256"],
         Some(Spec::P384) => &["ECDSA_SHA_384"],
         Some(Spec::P521) => &["ECDSA_SHA_512"],
+        Some(Spec::Ed25519) if super::mode::fips() => &["ED25519_SHA_512"],
         Some(Spec::Ed25519) => &["ED25519_PH_SHA_512", "ED25519_SHA_512"],
         _ => &[],
     }

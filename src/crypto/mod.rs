@@ -7,6 +7,7 @@ pub mod asymmetric;
 pub mod ciphertext;
 pub mod context;
 pub mod keyring;
+pub mod mode;
 pub mod root_key;
 pub mod secret;
 pub mod session_token;

@@ -10,7 +10,7 @@ pub struct SecretKey([u8; 32]);
 impl SecretKey {
     pub fn generate() -> SecretKey {
         let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        fill_random(&mut bytes);
         SecretKey(bytes)
     }
 
@@ -38,11 +38,16 @@ impl std::fmt::Debug for SecretKey {
 /// Plaintext or other secret bytes of any length, zeroized on drop.
 pub type SecretBytes = Zeroizing<Vec<u8>>;
 
-/// `n` random bytes from the operating system.
+/// `n` random bytes: from the operating system, or from AWS-LC's DRBG in FIPS mode.
 pub fn random_bytes(n: usize) -> SecretBytes {
     let mut bytes = Zeroizing::new(vec![0u8; n]);
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    fill_random(&mut bytes);
     bytes
+}
+
+/// Fill `out` with key-grade randomness (the operating system's, or the FIPS module's DRBG).
+pub fn fill_random(out: &mut [u8]) {
+    super::mode::fill_random(out, |out| rand::rngs::OsRng.fill_bytes(out))
 }
 
 #[cfg(test)]

@@ -63,6 +63,11 @@ pub struct Actor {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountCreated {
     pub account_id: AccountId,
+    /// Created in FIPS mode (decision 0015). The ledger's first account fixes the mode of the
+    /// whole ledger; absent (false) in every ledger from before FIPS mode, so their bytes and
+    /// hashes are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fips_mode: bool,
 }
 
 /// An access key for SigV4. The secret is sealed under the root key: never in the clear.

@@ -126,11 +126,13 @@ fn normalised(mut req: actix_web::dev::ServiceRequest) -> actix_web::dev::Servic
     req
 }
 
+/// Alive and opened; says whether the process runs in FIPS mode (decision 0015).
 async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     match shared.ready.get() {
-        Some(_) => HttpResponse::Ok()
-            .content_type("application/json")
-            .body(r#"{"status":"ok"}"#),
+        Some(_) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ok",
+            "fips": crate::crypto::mode::fips(),
+        })),
         None => HttpResponse::ServiceUnavailable()
             .content_type("application/json")
             .body(r#"{"status":"starting"}"#),

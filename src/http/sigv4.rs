@@ -32,13 +32,45 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use aws_lc_rs::{digest, hmac};
 use subtle::ConstantTimeEq;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-type HmacSha256 = Hmac<Sha256>;
+/// SHA-256 and HMAC-SHA256 from AWS-LC (its FIPS module in FIPS builds, decision 0015).
+struct Sha256(digest::Context);
+
+impl Sha256 {
+    fn new() -> Sha256 {
+        Sha256(digest::Context::new(&digest::SHA256))
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.0.finish().as_ref());
+        out
+    }
+
+    fn digest(data: &[u8]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.0.update(data);
+        hasher.finalize()
+    }
+}
+
+struct HmacSha256(hmac::Context);
+
+impl HmacSha256 {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.0.sign().as_ref());
+        out
+    }
+}
 
 /// The only algorithm this module speaks.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -100,13 +132,16 @@ impl fmt::Debug for SigningKey {
 }
 
 fn new_mac(key: &[u8]) -> HmacSha256 {
-    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC-SHA256 accepts keys of any length")
+    HmacSha256(hmac::Context::with_key(&hmac::Key::new(
+        hmac::HMAC_SHA256,
+        key,
+    )))
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = new_mac(key);
     mac.update(data);
-    mac.finalize().into_bytes().into()
+    mac.finalize()
 }
 
 /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
@@ -296,19 +331,19 @@ impl Sink for String {
 
 impl Sink for Sha256 {
     fn put(&mut self, s: &str) {
-        Digest::update(self, s.as_bytes());
+        self.0.update(s.as_bytes());
     }
     fn put_ascii(&mut self, run: &[u8]) {
-        Digest::update(self, run);
+        self.0.update(run);
     }
 }
 
 impl Sink for HmacSha256 {
     fn put(&mut self, s: &str) {
-        Mac::update(self, s.as_bytes());
+        self.update(s.as_bytes());
     }
     fn put_ascii(&mut self, run: &[u8]) {
-        Mac::update(self, run);
+        self.update(run);
     }
 }
 
@@ -592,7 +627,7 @@ pub fn string_to_sign(
     service: &str,
     canonical_request: &str,
 ) -> String {
-    let hash: [u8; 32] = Sha256::digest(canonical_request.as_bytes()).into();
+    let hash = Sha256::digest(canonical_request.as_bytes());
     let mut out = String::with_capacity(
         ALGORITHM.len() + amz_date.len() + date.len() + region.len() + service.len() + 96,
     );
@@ -648,7 +683,7 @@ pub fn verify(
 
     let mut hasher = Sha256::new();
     write_canonical_request(&mut hasher, parts, auth.signed_headers)?;
-    let canonical_request_sha256: [u8; 32] = hasher.finalize().into();
+    let canonical_request_sha256 = hasher.finalize();
 
     let mut mac = new_mac(&key.0);
     write_string_to_sign(
@@ -659,7 +694,7 @@ pub fn verify(
         auth.service,
         &canonical_request_sha256,
     );
-    let expected: [u8; 32] = mac.finalize().into_bytes().into();
+    let expected = mac.finalize();
 
     if bool::from(expected.ct_eq(&auth.signature)) {
         Ok(())
@@ -767,7 +802,7 @@ pub fn authorization_header(
     let mut hasher = Sha256::new();
     write_canonical_request(&mut hasher, parts, &signed_headers)
         .expect("every signed header name was taken from parts.headers, so none is missing");
-    let canonical_request_sha256: [u8; 32] = hasher.finalize().into();
+    let canonical_request_sha256 = hasher.finalize();
 
     let date = amz_date.get(..8).unwrap_or(amz_date);
     let mut mac = new_mac(&key.0);
@@ -779,7 +814,7 @@ pub fn authorization_header(
         service,
         &canonical_request_sha256,
     );
-    let signature: [u8; 32] = mac.finalize().into_bytes().into();
+    let signature = mac.finalize();
 
     format!(
         "{ALGORITHM} Credential={access_key_id}/{date}/{region}/{service}/{SCOPE_TERMINATOR}, \

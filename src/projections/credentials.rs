@@ -362,6 +362,7 @@ mod tests {
         let events = [
             DomainEvent::AccountCreated(AccountCreated {
                 account_id: account(),
+                fips_mode: false,
             }),
             DomainEvent::UserCreated(UserCreated {
                 account_id: account(),

@@ -318,6 +318,7 @@ impl InProcess {
             trail_origin: None,
             database: None,
             root_key_file: None,
+            fips: false,
         };
         let opened = open_with(&settings, |store| store, clock.clone())
             .await
