@@ -123,6 +123,104 @@ mod fips_build {
         assert!(message.contains(what), "{message}");
     }
 
+    /// Whether `op` used an approved service of the module, by the module's own service
+    /// indicator (a per-thread counter that approved services increment).
+    fn approved<T>(op: impl FnOnce() -> T) -> (bool, T) {
+        // SAFETY: plain reads of the module's thread-local counter, no arguments.
+        let before = unsafe { aws_lc_fips_sys::FIPS_service_indicator_before_call() };
+        let out = op();
+        // SAFETY: as above.
+        let after = unsafe { aws_lc_fips_sys::FIPS_service_indicator_after_call() };
+        (after != before, out)
+    }
+
+    /// In-process, the very functions the server calls: each is an approved service of the
+    /// validated module, and the indicator does tell approved from non-approved.
+    #[test]
+    fn every_key_operation_of_fips_mode_is_an_approved_service() {
+        use keyledger::crypto::asymmetric as asym;
+        use keyledger::crypto::{aead, ciphertext, secret::SecretKey};
+        keyledger::crypto::mode::enable_fips().expect("the module is in FIPS mode");
+        assert!(keyledger::crypto::mode::fips());
+
+        let key = SecretKey::generate();
+        let (ok, sealed) = approved(|| aead::seal_gcm(&key, b"aad", b"material"));
+        assert!(ok, "AES-256-GCM sealing (HKDF key, module IV)");
+        let (ok, opened) = approved(|| aead::open_gcm(&key, b"aad", &sealed).unwrap());
+        assert!(ok && &opened[..] == b"material", "AES-256-GCM opening");
+        let id =
+            keyledger::domain::ids::KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        let (ok, blob) = approved(|| ciphertext::encrypt(&key, &id, 1, b"ctx", b"plaintext"));
+        assert!(ok && blob[0] == 0x02, "SYMMETRIC_DEFAULT blobs");
+        // The indicator is not fooled: GCM with a caller-chosen IV is not approved.
+        let (ok, _) = approved(|| {
+            use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+            let cipher = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7; 32]).unwrap());
+            let mut in_out = b"x".to_vec();
+            cipher
+                .seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key([0; 12]),
+                    Aad::empty(),
+                    &mut in_out,
+                )
+                .unwrap();
+        });
+        assert!(!ok, "a caller-chosen GCM IV must not count as approved");
+
+        let message = [0x5a; 64];
+        for (spec, algorithm) in [
+            ("ECC_NIST_P256", "ECDSA_SHA_256"),
+            ("ECC_NIST_P384", "ECDSA_SHA_384"),
+            ("ECC_NIST_P521", "ECDSA_SHA_512"),
+            ("RSA_2048", "RSASSA_PSS_SHA_256"),
+            ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256"),
+            ("ECC_NIST_EDWARDS25519", "ED25519_SHA_512"),
+        ] {
+            let (ok, private) = approved(|| asym::generate_private_key(spec).unwrap());
+            assert!(ok, "{spec} key generation");
+            let (ok, signature) = approved(|| {
+                asym::sign(spec, &private, algorithm, &message, asym::MessageType::Raw).unwrap()
+            });
+            assert!(ok, "{spec} {algorithm} signing");
+            let (ok, valid) = approved(|| {
+                asym::verify(
+                    spec,
+                    &private,
+                    algorithm,
+                    &message,
+                    asym::MessageType::Raw,
+                    &signature,
+                )
+                .unwrap()
+            });
+            assert!(ok && valid, "{spec} {algorithm} verification");
+        }
+        for (spec, algorithm) in [("HMAC_256", "HMAC_SHA_256"), ("HMAC_512", "HMAC_SHA_512")] {
+            let mac_key = asym::generate_private_key(spec).unwrap();
+            let (ok, _) =
+                approved(|| asym::generate_mac(spec, &mac_key, algorithm, &message).unwrap());
+            assert!(ok, "{spec} GenerateMac");
+        }
+        let ours = asym::generate_private_key("ECC_NIST_P256").unwrap();
+        let theirs = asym::generate_private_key("ECC_NIST_P256").unwrap();
+        let peer = asym::public_key_der("ECC_NIST_P256", &theirs).unwrap();
+        let (ok, _) =
+            approved(|| asym::derive_shared_secret("ECC_NIST_P256", &ours, &peer).unwrap());
+        assert!(ok, "ECDH P-256");
+        let (ok, _) = approved(|| {
+            keyledger::http::sigv4::derive_signing_key(b"secret", "20261203", "us-east-1", "kms")
+        });
+        assert!(ok, "SigV4's HMAC-SHA256");
+
+        // Outside the module: these specs do not even parse in FIPS mode.
+        assert!(asym::generate_private_key("ECC_SECG_P256K1").is_err());
+        assert!(asym::generate_private_key("X25519").is_err());
+        assert_eq!(
+            asym::signing_algorithms("ECC_NIST_EDWARDS25519"),
+            ["ED25519_SHA_512"]
+        );
+    }
+
     #[tokio::test]
     async fn fips_mode_serves_approved_algorithms_and_refuses_the_rest() {
         let dir = tempfile::tempdir().unwrap();
