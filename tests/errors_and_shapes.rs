@@ -405,7 +405,7 @@ async fn responses_have_no_null_members_and_only_the_models_members() {
     for (operation, body) in [
         ("ListKeys", json!({})),
         ("ListAliases", json!({})),
-        ("ListKeyRotations", json!({ "KeyId": ed })),
+        ("ListKeyRotations", json!({ "KeyId": symmetric })),
         ("GetKeyRotationStatus", json!({ "KeyId": symmetric })),
         ("ListResourceTags", json!({ "KeyId": ed })),
     ] {
@@ -458,18 +458,25 @@ async fn enum_lists_in_validation_messages_are_the_current_models() {
     )
     .await;
     assert_eq!(code, "UnsupportedOperationException");
-    // Grants may name the model's newest operations.
-    let (status, body) = call(
-        &s,
-        "CreateGrant",
+    // Grants may name the model's newest operations (here refused for the key, not the enum).
+    let grant = |operations: Value| {
         json!({
             "KeyId": key,
             "GranteePrincipal": format!("arn:aws:iam::{}:root", s.credentials.account_id),
-            "Operations": ["Decrypt", "Encapsulate", "Decapsulate"],
-        }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+            "Operations": operations,
+        })
+    };
+    let (_, code, message) = failure(&s, "CreateGrant", grant(json!(["Encapsulate"]))).await;
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.as_deref().unwrap().starts_with("The grant operation Encapsulate is not valid for"),
+        "{message:?}"
+    );
+    let (_, _, message) = failure(&s, "CreateGrant", grant(json!(["Nope"]))).await;
+    assert!(
+        message.unwrap().ends_with("DeriveSharedSecret, Encapsulate, Decapsulate]"),
+        "the model's GrantOperation list"
+    );
 }
 
 /// The operations of the current AWS KMS model (aws-sdk-kms 1.129's operation modules; botocore's
