@@ -469,12 +469,17 @@ async fn enum_lists_in_validation_messages_are_the_current_models() {
     let (_, code, message) = failure(&s, "CreateGrant", grant(json!(["Encapsulate"]))).await;
     assert_eq!(code, "ValidationException");
     assert!(
-        message.as_deref().unwrap().starts_with("The grant operation Encapsulate is not valid for"),
+        message
+            .as_deref()
+            .unwrap()
+            .starts_with("The grant operation Encapsulate is not valid for"),
         "{message:?}"
     );
     let (_, _, message) = failure(&s, "CreateGrant", grant(json!(["Nope"]))).await;
     assert!(
-        message.unwrap().ends_with("DeriveSharedSecret, Encapsulate, Decapsulate]"),
+        message
+            .unwrap()
+            .ends_with("DeriveSharedSecret, Encapsulate, Decapsulate]"),
         "the model's GrantOperation list"
     );
 }
