@@ -194,7 +194,19 @@ async fn ecdsa_and_eddsa_signatures_verify_independently() {
         &ed25519_dalek::Signature::from_slice(&sig).unwrap(),
     )
     .unwrap();
-    round_trip(&s, &k, SigningAlgorithmSpec::Ed25519PhSha512, message).await;
+    // ED25519_PH_SHA_512 takes a DIGEST only (tests/errors_and_shapes.rs signs one).
+    assert_eq!(
+        error_code(
+            s.client
+                .sign()
+                .key_id(&k)
+                .signing_algorithm(SigningAlgorithmSpec::Ed25519PhSha512)
+                .message(Blob::new(message.to_vec()))
+                .send()
+                .await
+        ),
+        "ValidationException"
+    );
 
     // The trail names algorithms, never messages or signatures.
     let all = stored_events(&s.data_dir).await;

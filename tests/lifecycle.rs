@@ -72,7 +72,7 @@ async fn aliases_name_keys_wherever_aws_accepts_them() {
                 .send()
                 .await
         ),
-        "InvalidAliasNameException"
+        "NotAuthorizedException"
     );
     assert_eq!(
         error_code(
@@ -92,7 +92,7 @@ async fn aliases_name_keys_wherever_aws_accepts_them() {
                 .send()
                 .await
         ),
-        "NotFoundException"
+        "ValidationException"
     );
 
     let alias_arn = format!("arn:aws:kms:us-east-1:{account}:alias/payments");

@@ -110,7 +110,7 @@ async fn a_correctly_signed_raw_request_works() {
     .await;
     assert_eq!(
         (status, body["__type"].as_str()),
-        (404, Some("NotFoundException")),
+        (400, Some("NotFoundException")),
         "{body}"
     );
 }

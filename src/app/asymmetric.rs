@@ -24,6 +24,7 @@ const MAC_ALGORITHMS: &[&str] = &[
     "HMAC_SHA_384",
     "HMAC_SHA_512",
 ];
+/// The data key pairs keyledger makes.
 const KEY_PAIR_SPECS: &[&str] = &[
     "RSA_2048",
     "RSA_3072",
@@ -33,6 +34,21 @@ const KEY_PAIR_SPECS: &[&str] = &[
     "ECC_NIST_P521",
     "ECC_SECG_P256K1",
     "ECC_NIST_EDWARDS25519",
+];
+/// The current AWS KMS model's `DataKeyPairSpec` enum, in its order (for validation messages).
+const MODEL_KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+    "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 ];
 
 fn b64(bytes: &[u8]) -> String {
@@ -124,6 +140,52 @@ fn message_type(text: Option<&str>) -> Result<MessageType, ApiError> {
     }
 }
 
+/// The Ed25519 algorithms' message types, as the API Reference gives them: ED25519_SHA_512
+/// takes only RAW, ED25519_PH_SHA_512 only DIGEST (a 64-byte SHA-512 digest). For DIGEST, KMS
+/// "still performs the SHA-512 prehash" of Ed25519ph (FIPS 186-5 §7.8.1 step 1): the digest
+/// is the message HashEdDSA hashes, so it goes to the crypto as RAW input, hashed once more.
+fn ed25519_message_type(
+    key: &Key,
+    algorithm: &str,
+    message_type: MessageType,
+    message: &[u8],
+) -> Result<MessageType, ApiError> {
+    if key.spec != KeySpec::EccNistEdwards25519 {
+        return Ok(message_type);
+    }
+    match (algorithm, message_type) {
+        ("ED25519_SHA_512", MessageType::Digest) => Err(ApiError::Validation(
+            "ED25519_SHA_512 signing algorithm requires MessageType RAW.".into(),
+        )),
+        ("ED25519_PH_SHA_512", MessageType::Raw) => Err(ApiError::Validation(
+            "ED25519_PH_SHA_512 signing algorithm requires MessageType DIGEST.".into(),
+        )),
+        ("ED25519_PH_SHA_512", MessageType::Digest) if message.len() != ED25519_PH_DIGEST => {
+            Err(invalid_digest_length(algorithm))
+        }
+        ("ED25519_PH_SHA_512", MessageType::Digest) => Ok(MessageType::Raw),
+        _ => Ok(message_type),
+    }
+}
+
+/// A Sign or Verify input the crypto refused, worded as AWS words it.
+fn signing_error(e: InputError, key: &Key, algorithm: &str, operation: &str) -> ApiError {
+    match e {
+        InputError::DigestLengthMismatch { .. } => invalid_digest_length(algorithm),
+        other => input_error(other, key, operation),
+    }
+}
+
+/// The length of the SHA-512 digest ED25519_PH_SHA_512 signs.
+const ED25519_PH_DIGEST: usize = 64;
+
+/// AWS's refusal of a DIGEST message whose length is not the algorithm's digest length.
+fn invalid_digest_length(algorithm: &str) -> ApiError {
+    ApiError::Validation(format!(
+        "Digest is invalid length for algorithm {algorithm}."
+    ))
+}
+
 fn check_known(member: &str, value: &str, set: &str) -> Result<(), ApiError> {
     if set
         .trim_matches(|c| c == '[' || c == ']')
@@ -143,10 +205,12 @@ fn check_known(member: &str, value: &str, set: &str) -> Result<(), ApiError> {
 fn public_key_metadata(key: &Key) -> Value {
     let mut m = json!({
         "KeyId": key.arn,
-        "CustomerMasterKeySpec": super::keys::customer_master_key_spec(key.spec),
         "KeySpec": key.spec.as_str(),
         "KeyUsage": key.usage.as_str(),
     });
+    if let Some(spec) = super::keys::customer_master_key_spec(key.spec) {
+        m["CustomerMasterKeySpec"] = json!(spec);
+    }
     match key.usage {
         KeyUsage::EncryptDecrypt => {
             m["EncryptionAlgorithms"] = json!(asym::encryption_algorithms(key.spec.as_str()))
@@ -266,6 +330,7 @@ impl Service {
                 },
             ));
         }
+        let message_type = ed25519_message_type(&key, &algorithm, message_type, &message.0)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
         }
@@ -291,7 +356,7 @@ impl Service {
             message,
             message_type,
         )
-        .map_err(|e| input_error(e, &key, "Sign"))?;
+        .map_err(|e| signing_error(e, &key, &algorithm, "Sign"))?;
         Ok(json!({ "KeyId": key.arn, "Signature": b64(&signature), "SigningAlgorithm": algorithm }))
     }
 
@@ -322,7 +387,7 @@ impl Service {
             message_type,
             &signature.0,
         )
-        .map_err(|e| input_error(e, &key, "Verify"))?;
+        .map_err(|e| signing_error(e, &key, &algorithm, "Verify"))?;
         if !valid {
             return Err(ApiError::KmsInvalidSignature(
                 "The signature does not verify with this key, message and algorithm.".into(),
@@ -491,15 +556,20 @@ impl Service {
                 "KeyPairSpec SM2 is only offered in the AWS China Regions.".into(),
             ));
         }
-        if !KEY_PAIR_SPECS.contains(&spec.as_str()) {
+        if !MODEL_KEY_PAIR_SPECS.contains(&spec.as_str()) {
             return Err(ApiError::constraint(
                 "keyPairSpec",
                 Some(&spec),
                 &format!(
-                    "Member must satisfy enum value set: [{}, SM2]",
-                    KEY_PAIR_SPECS.join(", ")
+                    "Member must satisfy enum value set: {}",
+                    super::keys::value_set(MODEL_KEY_PAIR_SPECS)
                 ),
             ));
+        }
+        if !KEY_PAIR_SPECS.contains(&spec.as_str()) {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "KeyPairSpec {spec} (ML-KEM) is not supported by keyledger yet."
+            )));
         }
         if let Some(refusal) = asym::fips_refusal_for_spec(&spec) {
             return Err(ApiError::UnsupportedOperation(refusal));

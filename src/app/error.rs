@@ -40,6 +40,9 @@ pub enum ApiError {
     Tag(String),
     #[error("{0}")]
     InvalidAliasName(String),
+    /// What AWS answers for an alias under `alias/aws/` (the type, with no message).
+    #[error("{0}")]
+    NotAuthorized(String),
     #[error("{0}")]
     LimitExceeded(String),
     /// A decision raced a concurrent change; the handler decides again.
@@ -118,6 +121,7 @@ impl ApiError {
             ApiError::Tag(_) => "TagException",
             ApiError::LimitExceeded(_) => "LimitExceededException",
             ApiError::InvalidAliasName(_) => "InvalidAliasNameException",
+            ApiError::NotAuthorized(_) => "NotAuthorizedException",
             ApiError::Conflict(_) => "ConflictException",
             ApiError::DryRun => "DryRunOperationException",
             ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
@@ -171,6 +175,7 @@ impl From<DomainError> for ApiError {
             DomainError::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
             DomainError::Conflict(m) => ApiError::Conflict(m),
             DomainError::InvalidGrantId(m) => ApiError::InvalidGrantId(m),
+            DomainError::NotAuthorized(m) => ApiError::NotAuthorized(m),
         }
     }
 }

@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 /// The prefix of the grant tokens keyledger issues (format version 1).
 const TOKEN_PREFIX: &str = "KLGT1";
 
-/// The operations a grant may name (AWS's GrantOperation).
+/// The operations a grant may name: the AWS KMS model's `GrantOperation` enum, in its order.
 const GRANT_OPERATIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",
@@ -46,6 +46,8 @@ const GRANT_OPERATIONS: &[&str] = &[
     "GenerateMac",
     "VerifyMac",
     "DeriveSharedSecret",
+    "Encapsulate",
+    "Decapsulate",
 ];
 
 /// Grant operations that take an encryption context, the only ones a constraint can go with.

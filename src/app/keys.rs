@@ -33,10 +33,12 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         "KeyState": key.state.as_str(),
         "Origin": key.origin.as_str(),
         "KeyManager": key.manager.as_str(),
-        "CustomerMasterKeySpec": customer_master_key_spec(key.spec),
         "KeySpec": key.spec.as_str(),
         "MultiRegion": false,
     });
+    if let Some(spec) = customer_master_key_spec(key.spec) {
+        m["CustomerMasterKeySpec"] = json!(spec);
+    }
     match (key.spec, key.usage) {
         (KeySpec::SymmetricDefault, _) => m["EncryptionAlgorithms"] = json!([SYMMETRIC_DEFAULT]),
         (spec, KeyUsage::EncryptDecrypt) => {
@@ -53,20 +55,63 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         }
     }
     if let Some(deletion) = key.deletion {
+        // `PendingDeletionWindowInDays` is the model's for a multi-Region primary key waiting
+        // on its replicas (`PendingReplicaDeletion`), which keyledger does not have: a key
+        // pending deletion carries its `DeletionDate` only.
         m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date));
-        m["PendingDeletionWindowInDays"] = json!(deletion.window_days);
     }
     m
 }
 
-/// AWS's KeySpec value set (keyledger's X25519 extension is accepted but not advertised).
+/// The current AWS KMS model's `KeySpec` enum, in its order: what a validation message lists
+/// (keyledger's X25519 extension is accepted but not advertised).
+pub(crate) const MODEL_KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
+];
+
+/// The model's `KeyUsageType` enum, in its order.
+pub(crate) const MODEL_KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+    "ENCAPSULATE_DECAPSULATE",
+];
+
+/// Key specs of the model that keyledger does not offer yet (ML-KEM, for Encapsulate).
+const ML_KEM_SPECS: &[&str] = &["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"];
+
+/// `[A, B, …]`, as AWS lists an enum's values in a validation message.
+pub(crate) fn value_set(values: &[&str]) -> String {
+    format!("[{}]", values.join(", "))
+}
+
+/// AWS's KeySpec value set.
 pub(crate) fn aws_key_specs() -> String {
-    let names: Vec<&str> = KeySpec::ALL
-        .iter()
-        .filter(|s| **s != KeySpec::X25519)
-        .map(|s| s.as_str())
-        .collect();
-    format!("[{}]", names.join(", "))
+    value_set(MODEL_KEY_SPECS)
+}
+
+fn aws_key_usages() -> String {
+    value_set(MODEL_KEY_USAGES)
 }
 
 /// The deprecated CustomerMasterKeySpec enum lacks the newer specs: AWS leaves it out for them.
@@ -110,6 +155,17 @@ impl Service {
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
             ));
         }
+        if let Some(spec) = req.key_spec.as_deref().filter(|s| ML_KEM_SPECS.contains(s)) {
+            return Err(ApiError::UnsupportedOperation(format!(
+                "KeySpec {spec} (ML-KEM) is not supported by keyledger yet."
+            )));
+        }
+        if req.key_usage.as_deref() == Some("ENCAPSULATE_DECAPSULATE") {
+            return Err(ApiError::UnsupportedOperation(
+                "KeyUsage ENCAPSULATE_DECAPSULATE (ML-KEM) is not supported by keyledger yet."
+                    .into(),
+            ));
+        }
         let spec = parse_enum(
             "keySpec",
             req.key_spec
@@ -124,7 +180,7 @@ impl Service {
             req.key_usage.as_deref(),
             KeyUsage::EncryptDecrypt,
             KeyUsage::parse,
-            KeyUsage::value_set,
+            aws_key_usages,
         )?;
         let origin = parse_enum(
             "origin",
@@ -315,5 +371,33 @@ impl Service {
         )?;
         self.change(&key, command, now, rec)?;
         Ok(json!({}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn set<'a>(values: &[&'a str]) -> BTreeSet<&'a str> {
+        values.iter().copied().collect()
+    }
+
+    #[test]
+    fn validation_messages_list_the_current_models_enums() {
+        // The aws-sdk-kms crate is generated from the current model.
+        assert_eq!(
+            set(MODEL_KEY_SPECS),
+            set(aws_sdk_kms::types::KeySpec::values())
+        );
+        assert_eq!(
+            set(MODEL_KEY_USAGES),
+            set(aws_sdk_kms::types::KeyUsageType::values())
+        );
+        assert!(aws_key_specs().contains("ML_KEM_512, ML_KEM_768, ML_KEM_1024]"));
+        // Every spec keyledger parses is the model's, but its own X25519.
+        for spec in KeySpec::ALL.iter().filter(|s| **s != KeySpec::X25519) {
+            assert!(MODEL_KEY_SPECS.contains(&spec.as_str()), "{spec:?}");
+        }
     }
 }

@@ -178,6 +178,13 @@ impl Service {
             .ok_or_else(|| ApiError::missing("aliasName"))?;
         super::request::check_key_id_param("targetKeyId", req.target_key_id.as_deref())?;
         alias::validate_name(&name)?;
+        let target_key_id = req.target_key_id.as_deref().unwrap_or_default();
+        if target_key_id.starts_with(alias::ALIAS_PREFIX) || target_key_id.contains(":alias/") {
+            // As AWS refuses an alias of an alias (by name or alias ARN).
+            return Err(ApiError::Validation(
+                "Aliases must refer to keys. Not aliases".into(),
+            ));
+        }
         let target = self.resolve(
             caller,
             ctx,
@@ -269,7 +276,10 @@ impl Service {
         let name = req
             .alias_name
             .ok_or_else(|| ApiError::missing("aliasName"))?;
-        check_length("aliasName", name.len(), 1, alias::MAX_ALIAS_NAME)?;
+        alias::check_model_constraints(&name)?;
+        if !name.starts_with(alias::ALIAS_PREFIX) {
+            return Err(ApiError::Validation(alias::MISSING_PREFIX.into()));
+        }
         if name.starts_with(alias::RESERVED_PREFIX) {
             // AWS managed aliases are the service's: validate_name words the refusal.
             alias::validate_name(&name)?;
@@ -470,9 +480,7 @@ impl Service {
             "policy": req.policy,
             "bypassPolicyLockoutSafetyCheck": req.bypass_policy_lockout_safety_check,
         }));
-        let policy_name = check_policy_name(req.policy_name.as_deref())?;
-        let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
-        check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
+        check_policy_name(req.policy_name.as_deref())?;
         let key = self.key_param(
             caller,
             ctx,
@@ -486,7 +494,11 @@ impl Service {
             ),
             rec,
         )?;
-        // Parsed once the key is found, as AWS orders it.
+        // The document is looked at once the key is found, as AWS orders it: a key that does
+        // not exist is NotFoundException whatever the document.
+        let policy_name = default_policy_only(req.policy_name.as_deref())?;
+        let policy = req.policy.ok_or_else(|| ApiError::missing("policy"))?;
+        check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
         let rules = check_policy(&policy)?;
         if req.bypass_policy_lockout_safety_check != Some(true) {
             self.check_lockout(caller, ctx, &key.arn, key.account.as_str(), &rules)?;
@@ -514,7 +526,7 @@ impl Service {
         rec.request_parameters = without_nulls(
             json!({ "keyId": req.key_id, "policyName": req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME) }),
         );
-        let policy_name = check_policy_name(req.policy_name.as_deref())?;
+        check_policy_name(req.policy_name.as_deref())?;
         let key = self.key_param(
             caller,
             ctx,
@@ -523,6 +535,7 @@ impl Service {
             Facts::new(),
             rec,
         )?;
+        let policy_name = default_policy_only(req.policy_name.as_deref())?;
         Ok(json!({ "Policy": key.policy, "PolicyName": policy_name }))
     }
 
@@ -850,13 +863,29 @@ impl Service {
     }
 }
 
-fn check_policy_name(name: Option<&str>) -> Result<String, ApiError> {
+/// The longest `PolicyName` the AWS KMS model allows.
+const MAX_POLICY_NAME: usize = 128;
+
+/// The AWS KMS model's constraint on `PolicyName`: 1–128 word characters (`[\w]+`).
+fn check_policy_name(name: Option<&str>) -> Result<(), ApiError> {
+    let Some(name) = name else {
+        return Ok(());
+    };
+    check_length("policyName", name.chars().count(), 1, MAX_POLICY_NAME)?;
+    if !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(ApiError::constraint(
+            "policyName",
+            Some(name),
+            "Member must satisfy regular expression pattern: [\\w]+",
+        ));
+    }
+    Ok(())
+}
+
+/// A key has one policy, `default`: any other name is not found, as AWS answers it.
+fn default_policy_only(name: Option<&str>) -> Result<String, ApiError> {
     match name {
         None | Some(DEFAULT_POLICY_NAME) => Ok(DEFAULT_POLICY_NAME.to_owned()),
-        Some(other) => Err(ApiError::constraint(
-            "policyName",
-            Some(other),
-            "Member must satisfy regular expression pattern: default",
-        )),
+        Some(_) => Err(ApiError::NotFound("No such policy exists".into())),
     }
 }

@@ -29,8 +29,38 @@ impl Alias {
     }
 }
 
-/// Check an alias name as AWS does.
+/// The AWS KMS model's pattern for `AliasName` (it allows `:`, which aliases do not).
+pub const ALIAS_NAME_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
+
+/// AWS's refusal of an alias name without the `alias/` prefix.
+pub const MISSING_PREFIX: &str = "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html";
+
+/// Check an alias name as AWS does: the model's constraints first (length, pattern), then
+/// the service's (the `alias/` prefix, no `:`, a name after the prefix, not `alias/aws/`).
 pub fn validate_name(name: &str) -> Result<(), DomainError> {
+    check_model_constraints(name)?;
+    let Some(rest) = name.strip_prefix(ALIAS_PREFIX) else {
+        return Err(DomainError::Validation(MISSING_PREFIX.into()));
+    };
+    if name.contains(':') {
+        return Err(DomainError::Validation(format!(
+            "{name} contains invalid characters for an alias"
+        )));
+    }
+    if rest.is_empty() {
+        return Err(DomainError::InvalidAliasName(format!(
+            "{name} is not a valid alias name."
+        )));
+    }
+    if name.starts_with(RESERVED_PREFIX) {
+        // As AWS refuses it: the type alone, no message.
+        return Err(DomainError::NotAuthorized(String::new()));
+    }
+    Ok(())
+}
+
+/// The AWS KMS model's constraints on `AliasName`: 1–256 characters of its pattern.
+pub fn check_model_constraints(name: &str) -> Result<(), DomainError> {
     if name.is_empty() || name.len() > MAX_ALIAS_NAME {
         return Err(DomainError::Validation(format!(
             "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must have length between 1 and {MAX_ALIAS_NAME}"
@@ -41,22 +71,7 @@ pub fn validate_name(name: &str) -> Result<(), DomainError> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b':'))
     {
         return Err(DomainError::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
-        )));
-    }
-    let Some(rest) = name.strip_prefix(ALIAS_PREFIX) else {
-        return Err(DomainError::Validation(
-            "Alias must start with the prefix \"alias/\".".into(),
-        ));
-    };
-    if rest.is_empty() || name.contains(':') {
-        return Err(DomainError::InvalidAliasName(format!(
-            "{name} is not a valid alias name."
-        )));
-    }
-    if name.starts_with(RESERVED_PREFIX) {
-        return Err(DomainError::InvalidAliasName(format!(
-            "Cannot create or change an alias with the reserved prefix '{RESERVED_PREFIX}': {name}"
+            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: {ALIAS_NAME_PATTERN}"
         )));
     }
     Ok(())
@@ -185,8 +200,18 @@ mod tests {
         ));
         assert!(matches!(
             validate_name("alias/aws/s3"),
-            Err(DomainError::InvalidAliasName(_))
+            Err(DomainError::NotAuthorized(_))
         ));
+        assert_eq!(
+            validate_name("alias/x:y"),
+            Err(DomainError::Validation(
+                "alias/x:y contains invalid characters for an alias".into()
+            ))
+        );
+        assert_eq!(
+            validate_name("x"),
+            Err(DomainError::Validation(MISSING_PREFIX.into()))
+        );
         assert!(matches!(
             validate_name("alias/has space"),
             Err(DomainError::Validation(_))

@@ -244,6 +244,10 @@ impl Key {
             (KeyState::Disabled, Rule::Disabled) => {
                 Err(DomainError::Disabled(format!("{} is disabled.", self.arn)))
             }
+            // AWS words CancelKeyDeletion's refusal after what the key is not.
+            (_, _) if operation == Operation::CancelKeyDeletion => Err(DomainError::InvalidState(
+                format!("{} is not pending deletion.", self.arn),
+            )),
             (state, _) => Err(DomainError::InvalidState(format!(
                 "{} is {}.",
                 self.arn,

@@ -33,6 +33,10 @@ pub enum DomainError {
     UnsupportedOperation(String),
     #[error("{0}")]
     InvalidGrantId(String),
+    /// The caller may not do this at all (AWS's `NotAuthorizedException`, e.g. an alias under
+    /// `alias/aws/`).
+    #[error("{0}")]
+    NotAuthorized(String),
     /// The command was prepared against a state that has moved on; decide it again.
     #[error("{0}")]
     Conflict(String),

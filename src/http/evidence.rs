@@ -3,7 +3,7 @@
 //! recorded like every call; with `--public-tlog` the tlog checkpoint and hash tiles (never
 //! the entries) are also served without credentials, unrecorded, for witnesses.
 
-use super::{authenticate_request, error_response, starting, with_receipt, Shared};
+use super::{authenticate_request, native_error_response, starting, with_receipt, Shared};
 use crate::app::evidence::{self, ProofError};
 use crate::app::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -96,7 +96,7 @@ pub(super) async fn recorded(
             }
             response.body(answer.body)
         }
-        (Err(e), _) | (Ok(_), Err(e)) => error_response(&request_id, &e),
+        (Err(e), _) | (Ok(_), Err(e)) => native_error_response(&request_id, &e),
     };
     with_receipt(response, handled.receipt.as_ref())
 }
@@ -334,7 +334,7 @@ fn public_answer(request_id: &str, answer: Result<Answer, ApiError>) -> HttpResp
             .insert_header(("x-amzn-RequestId", request_id))
             .content_type(answer.content_type)
             .body(answer.body),
-        Err(e) => error_response(request_id, &e),
+        Err(e) => native_error_response(request_id, &e),
     }
 }
 

@@ -190,16 +190,14 @@ async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
         ))
 }
 
-/// HTTP status of each AWS error type, as the AWS KMS service model gives them.
+/// HTTP status of each AWS error type, as the AWS KMS service model gives them: every client
+/// error is 400, `DryRunOperationException` 412, the service's own failures 500.
 fn status(error: &ApiError) -> StatusCode {
     match error {
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        ApiError::Disabled(_)
-        | ApiError::InvalidState(_)
-        | ApiError::Conflict(_)
-        | ApiError::AlreadyExists(_) => StatusCode::CONFLICT,
+        ApiError::Internal(_) | ApiError::AwsManagedKeyNeeded(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
         ApiError::DryRun => StatusCode::PRECONDITION_FAILED,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::MissingAuthenticationToken(_) | ApiError::AccessDenied(_) => {
             StatusCode::FORBIDDEN
         }
@@ -210,10 +208,31 @@ fn status(error: &ApiError) -> StatusCode {
     }
 }
 
+/// The AWS-shaped error of the AWS JSON 1.1 endpoints (`POST /`: KMS, CloudTrail).
 fn error_response(request_id: &str, error: &ApiError) -> HttpResponse {
+    error_response_with(request_id, error, status(error))
+}
+
+/// The same error body on the native REST routes under `/v1/`, where a resource that does not
+/// exist is HTTP 404 (as REST clients and the C2SP tlog-tiles clients expect: a missing
+/// partial tile is retried as a full one only on a 404); every other status is AWS's.
+fn native_error_response(request_id: &str, error: &ApiError) -> HttpResponse {
+    let status = match error {
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        other => status(other),
+    };
+    error_response_with(request_id, error, status)
+}
+
+fn error_response_with(request_id: &str, error: &ApiError, status: StatusCode) -> HttpResponse {
     let message = limits::error_message(error.to_string());
-    let body = serde_json::json!({ "__type": error.code(), "message": message });
-    HttpResponse::build(status(error))
+    // AWS leaves `message` out when it has none (e.g. `NotAuthorizedException`).
+    let body = if message.is_empty() {
+        serde_json::json!({ "__type": error.code() })
+    } else {
+        serde_json::json!({ "__type": error.code(), "message": message })
+    };
+    HttpResponse::build(status)
         .insert_header(("x-amzn-RequestId", request_id))
         .content_type(JSON_1_1)
         .body(body.to_string())
@@ -431,13 +450,28 @@ async fn aws_json(
         )
         .await;
     let response = match handled.result {
-        Ok(response) => HttpResponse::Ok()
-            .insert_header(("x-amzn-RequestId", request_id.as_str()))
-            .content_type(JSON_1_1)
-            .body(response.to_string()),
+        Ok(mut response) => {
+            without_null_members(&mut response);
+            HttpResponse::Ok()
+                .insert_header(("x-amzn-RequestId", request_id.as_str()))
+                .content_type(JSON_1_1)
+                .body(response.to_string())
+        }
         Err(e) => error_response(&request_id, &e),
     };
     with_receipt(response, handled.receipt.as_ref())
+}
+
+/// AWS's JSON protocol leaves an absent member out; it never sends `null`.
+fn without_null_members(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(members) => {
+            members.retain(|_, member| !member.is_null());
+            members.values_mut().for_each(without_null_members);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_null_members),
+        _ => {}
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -485,7 +519,7 @@ async fn native_key(
             .content_type("application/json")
             .body(response.to_string()),
         Err(e) => {
-            let mut response = error_response(&request_id, &e);
+            let mut response = native_error_response(&request_id, &e);
             response.headers_mut().insert(
                 actix_web::http::header::CONTENT_TYPE,
                 actix_web::http::header::HeaderValue::from_static("application/json"),
@@ -494,4 +528,50 @@ async fn native_key(
         }
     };
     with_receipt(response, handled.receipt.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_the_aws_kms_models() {
+        let m = || "m".to_owned();
+        for client in [
+            ApiError::NotFound(m()),
+            ApiError::Disabled(m()),
+            ApiError::InvalidState(m()),
+            ApiError::AlreadyExists(m()),
+            ApiError::Conflict(m()),
+            ApiError::NotAuthorized(m()),
+            ApiError::Validation(m()),
+            ApiError::LimitExceeded(m()),
+        ] {
+            assert_eq!(status(&client), StatusCode::BAD_REQUEST, "{client:?}");
+        }
+        assert_eq!(status(&ApiError::DryRun), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(
+            status(&ApiError::Internal(m())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // The native REST routes: 404 for what does not exist, AWS's status otherwise.
+        let native = native_error_response("r", &ApiError::NotFound(m()));
+        assert_eq!(native.status(), StatusCode::NOT_FOUND);
+        let native = native_error_response("r", &ApiError::Disabled(m()));
+        assert_eq!(native.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn null_members_are_left_out_at_any_depth() {
+        let mut value = serde_json::json!({
+            "A": null,
+            "B": { "C": null, "D": 1 },
+            "E": [{ "F": null, "G": "x" }],
+        });
+        without_null_members(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({ "B": { "D": 1 }, "E": [{ "G": "x" }] })
+        );
+    }
 }

@@ -5,8 +5,8 @@
 //! (`crate::app::trail_query`).
 
 use super::{
-    authenticate_request, authenticate_request_for, error_response, header, starting, Shared,
-    JSON_1_1,
+    authenticate_request, authenticate_request_for, error_response, header, native_error_response,
+    starting, Shared, JSON_1_1,
 };
 use crate::app::trail_query::{LIST_TRAIL_EVENTS, LOOKUP_EVENTS};
 use crate::app::ApiError;
@@ -122,7 +122,7 @@ pub async fn trail(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse 
             .content_type("application/json")
             .body(response.to_string()),
         Err(e) => {
-            let mut response = error_response(&request_id, &e);
+            let mut response = native_error_response(&request_id, &e);
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
