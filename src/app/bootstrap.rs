@@ -172,10 +172,8 @@ fn choose_mode(settings: &Settings) -> Result<(), BootstrapError> {
 /// The mode a ledger was created in, from its first `AccountCreated`; `None` for a ledger
 /// with no account yet (this start creates it, in this process's mode).
 fn recorded_fips_mode(lifecycle: &[StoredEvent]) -> Result<Option<bool>, BootstrapError> {
-    for stored in lifecycle
-        .iter()
-        .filter(|e| e.event_name == "AccountCreated")
-    {
+    // The bootstrap records the account first, so this stops at once on any real ledger.
+    for stored in lifecycle {
         let envelope = Envelope::decode(&stored.data).map_err(|reason| {
             BootstrapError::Store(StoreError::Corrupt {
                 position: stored.position,
@@ -593,6 +591,60 @@ mod tests {
             ADMIN_POLICY_DOCUMENT
         );
         assert!(opened.credentials_path.exists());
+    }
+
+    /// A ledger whose first account was created in FIPS mode never opens outside it, and
+    /// nothing is unsealed or appended on the way to the refusal.
+    #[tokio::test]
+    async fn a_fips_ledger_refuses_to_open_in_standard_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(dir.path());
+        let db = MemoryDatabase::default();
+        let keyring = prepare_data_dir(&settings).unwrap();
+        let created = DomainEvent::AccountCreated(AccountCreated {
+            account_id: AccountId::parse("111122223333").unwrap(),
+            fips_mode: true,
+        });
+        let ledger =
+            crate::ledger::Ledger::start(db.store(), Arc::new(Projections::new(keyring.clone())));
+        let now = time::OffsetDateTime::now_utc();
+        let batch = AppendBatch {
+            events: vec![lifecycle_event(
+                "r",
+                "Bootstrap",
+                &service_actor(),
+                now,
+                &created,
+                1,
+            )],
+            ..AppendBatch::default()
+        };
+        ledger.append(batch).await.unwrap();
+        drop(ledger);
+        let refused = start(
+            &settings,
+            keyring,
+            db.store(),
+            db.reader(),
+            None,
+            Arc::new(SystemClock),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(BootstrapError::LedgerIsFips)),
+            "{:?}",
+            refused.err()
+        );
+        assert_eq!(event_types(&db), ["AccountCreated"]);
+        // A ledger from before FIPS mode (no field) is a standard one.
+        let old: AccountCreated =
+            serde_json::from_str(r#"{"account_id":"111122223333"}"#).unwrap();
+        assert!(!old.fips_mode);
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"account_id":"111122223333"}"#,
+            "a standard account's bytes are what they were before FIPS mode"
+        );
     }
 
     #[tokio::test]
