@@ -6,9 +6,10 @@
 //!   events, `decide`/`apply`, the key-state table, IAM policy documents (parse once,
 //!   evaluate without JSON) and KMS's authorization over key policy, identity policies
 //!   and grants. No I/O, clock, randomness or crypto.
-//! - [`crypto`]: the only code that touches key bytes — XChaCha20-Poly1305,
-//!   the ciphertext format, encryption context, root key, keyring, AssumeRole's sealed
-//!   session tokens, and the asymmetric/HMAC/key-agreement primitives.
+//! - [`crypto`]: the only code that touches key bytes — the AEADs (XChaCha20-Poly1305;
+//!   AES-256-GCM in FIPS mode), the ciphertext formats, encryption context, root key,
+//!   keyring, AssumeRole's sealed session tokens, the asymmetric/HMAC/key-agreement
+//!   primitives, and the process's mode, standard or FIPS (`mode`).
 //! - [`ledger`]: the append-only, hash-chained log — the store contract (the store
 //!   assigns positions, checks stream versions, chains hashes), the reader (reads and
 //!   tailing), the group-commit writer, the SQLite and in-memory stores, the seam
