@@ -75,11 +75,21 @@ pub fn decrypt_with_nonce(
     ciphertext: &[u8],
 ) -> Result<SecretBytes, CryptoError> {
     let (cipher, nonce) = xchacha_key(key, nonce);
+    open_copy(ciphertext, |buffer| {
+        cipher
+            .open_in_place(nonce, Aad::from(aad), buffer)
+            .map(|plaintext| plaintext.len())
+    })
+}
+
+/// Open `ciphertext ‖ tag` in a zeroized copy with `open` (which answers the plaintext's
+/// length), so no plaintext byte outlives the returned value.
+fn open_copy(
+    ciphertext: &[u8],
+    open: impl FnOnce(&mut [u8]) -> Result<usize, aws_lc_rs::error::Unspecified>,
+) -> Result<SecretBytes, CryptoError> {
     let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let plaintext_len = cipher
-        .open_in_place(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| CryptoError)?
-        .len();
+    let plaintext_len = open(&mut buffer).map_err(|_| CryptoError)?;
     buffer.truncate(plaintext_len);
     Ok(buffer)
 }
@@ -191,13 +201,11 @@ pub fn gcm_decrypt(
 ) -> Result<SecretBytes, CryptoError> {
     let nonce = Nonce::try_assume_unique_for_key(iv).map_err(|_| CryptoError)?;
     let cipher = gcm_key(key, salt, info);
-    let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let plaintext_len = cipher
-        .open_in_place(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| CryptoError)?
-        .len();
-    buffer.truncate(plaintext_len);
-    Ok(buffer)
+    open_copy(ciphertext, |buffer| {
+        cipher
+            .open_in_place(nonce, Aad::from(aad), buffer)
+            .map(|plaintext| plaintext.len())
+    })
 }
 
 /// The FIPS sealed form: `0x02 ‖ salt ‖ iv ‖ ciphertext ‖ tag`.

@@ -177,38 +177,64 @@ mod tests {
         KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap()
     }
 
+    type Encrypt = fn(&SecretKey, &KeyId, u32, &[u8], &[u8]) -> Vec<u8>;
+
+    /// Each format, by its encrypt function, format byte and overhead.
+    const FORMATS: [(Encrypt, u8, usize); 2] = [
+        (encrypt_v1, FORMAT_V1, OVERHEAD),
+        (encrypt_v2, FORMAT_V2, V2_OVERHEAD),
+    ];
+
     #[test]
     fn layout_is_as_documented() {
-        let material = SecretKey::generate();
-        let blob = encrypt(&material, &key_id(), 7, b"", b"hello");
-        assert_eq!(blob.len(), OVERHEAD + 5);
-        assert_eq!(blob[0], FORMAT_V1);
-        assert_eq!(&blob[1..17], key_id().as_bytes());
-        assert_eq!(&blob[17..21], &7u32.to_be_bytes());
+        // Outside FIPS mode `encrypt` writes format 1.
         assert_eq!(
-            parse_header(&blob).unwrap(),
-            BlobHeader {
-                key_id: key_id(),
-                version: 7
-            }
+            encrypt(&SecretKey::generate(), &key_id(), 1, b"", b"")[0],
+            FORMAT_V1
         );
-        assert_eq!(&decrypt(&material, &blob, b"").unwrap()[..], b"hello");
+        for (encrypt, format, overhead) in FORMATS {
+            let material = SecretKey::generate();
+            let blob = encrypt(&material, &key_id(), 7, b"ctx", b"hello");
+            assert_eq!(blob.len(), overhead + 5);
+            assert_eq!(blob[0], format);
+            assert_eq!(&blob[1..17], key_id().as_bytes());
+            assert_eq!(&blob[17..21], &7u32.to_be_bytes());
+            assert_eq!(
+                parse_header(&blob).unwrap(),
+                BlobHeader {
+                    key_id: key_id(),
+                    version: 7
+                }
+            );
+            assert_eq!(&decrypt(&material, &blob, b"ctx").unwrap()[..], b"hello");
+            // Nonce (format 1), salt and IV (format 2) are fresh per blob.
+            let again = encrypt(&material, &key_id(), 7, b"ctx", b"hello");
+            assert_ne!(blob[21..overhead - TAG_LEN], again[21..overhead - TAG_LEN]);
+        }
     }
 
     #[test]
     fn every_byte_is_authenticated() {
-        let material = SecretKey::generate();
-        let blob = encrypt(&material, &key_id(), 1, b"ctx", b"hello world");
-        for i in 0..blob.len() {
-            let mut bad = blob.clone();
-            bad[i] ^= 0x80;
-            assert!(
-                decrypt(&material, &bad, b"ctx").is_err(),
-                "flip at byte {i} undetected"
-            );
+        for (encrypt, format, _) in FORMATS {
+            let material = SecretKey::generate();
+            let blob = encrypt(&material, &key_id(), 1, b"ctx", b"hello world");
+            for i in 0..blob.len() {
+                let mut bad = blob.clone();
+                bad[i] ^= 0x80;
+                assert!(
+                    decrypt(&material, &bad, b"ctx").is_err(),
+                    "format {format}: flip at byte {i} undetected"
+                );
+            }
+            assert!(decrypt(&material, &blob, b"other ctx").is_err());
+            assert!(decrypt(&material, &blob, b"").is_err());
+            assert!(decrypt(&SecretKey::generate(), &blob, b"ctx").is_err());
         }
-        assert!(decrypt(&material, &blob, b"other ctx").is_err());
-        assert!(decrypt(&material, &blob, b"").is_err());
+        // Format 1 and 2 derive nothing from each other: relabelling a blob fails.
+        let material = SecretKey::generate();
+        let mut relabelled = encrypt_v1(&material, &key_id(), 1, b"", &[0u8; 40]);
+        relabelled[0] = FORMAT_V2;
+        assert!(decrypt(&material, &relabelled, b"").is_err());
     }
 
     #[test]
@@ -221,47 +247,6 @@ mod tests {
             foreign[0] = format;
             assert!(parse_header(&foreign).is_err(), "format {format:#x}");
         }
-    }
-
-    #[test]
-    fn format_2_layout_is_as_documented() {
-        let material = SecretKey::generate();
-        let blob = encrypt_v2(&material, &key_id(), 7, b"ctx", b"hello");
-        assert_eq!(blob.len(), V2_OVERHEAD + 5);
-        assert_eq!(blob[0], FORMAT_V2);
-        assert_eq!(&blob[1..17], key_id().as_bytes());
-        assert_eq!(&blob[17..21], &7u32.to_be_bytes());
-        assert_eq!(
-            parse_header(&blob).unwrap(),
-            BlobHeader {
-                key_id: key_id(),
-                version: 7
-            }
-        );
-        assert_eq!(&decrypt(&material, &blob, b"ctx").unwrap()[..], b"hello");
-        // Salt and IV are fresh per blob.
-        let again = encrypt_v2(&material, &key_id(), 7, b"ctx", b"hello");
-        assert_ne!(blob[21..65], again[21..65]);
-    }
-
-    #[test]
-    fn format_2_every_byte_is_authenticated() {
-        let material = SecretKey::generate();
-        let blob = encrypt_v2(&material, &key_id(), 1, b"ctx", b"hello world");
-        for i in 0..blob.len() {
-            let mut bad = blob.clone();
-            bad[i] ^= 0x80;
-            assert!(
-                decrypt(&material, &bad, b"ctx").is_err(),
-                "flip at byte {i} undetected"
-            );
-        }
-        assert!(decrypt(&material, &blob, b"other ctx").is_err());
-        assert!(decrypt(&SecretKey::generate(), &blob, b"ctx").is_err());
-        // Format 1 and 2 derive nothing from each other: relabelling a blob fails.
-        let mut relabelled = encrypt_v1(&material, &key_id(), 1, b"", &[0u8; 40]);
-        relabelled[0] = FORMAT_V2;
-        assert!(decrypt(&material, &relabelled, b"").is_err());
     }
 
     /// A format 2 blob made by hand from its parts (AES-256-GCM in the module, under the
