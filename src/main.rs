@@ -313,10 +313,10 @@ struct ServeArgs {
     root_key_file: Option<PathBuf>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. SIGHUP
     /// reloads both files.
-    #[arg(long, env = "KEYLEDGER_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "KEYLEDGER_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// The private key (PEM) of --tls-cert.
-    #[arg(long, env = "KEYLEDGER_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "KEYLEDGER_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address (refused without it: Decrypt and
     /// GenerateDataKey answers would cross the network in clear).

@@ -413,3 +413,32 @@ async fn sigterm_answers_requests_in_flight_then_checkpoints_and_exits_0() {
     let (ok, out) = command(&["verify"], &data);
     assert!(ok, "{out}");
 }
+
+#[test]
+fn a_half_tls_pair_or_a_key_of_another_certificate_is_refused_at_start() {
+    let root = tempfile::tempdir().unwrap();
+    let pki = root.path().join("pki");
+    let (one_cert, _) = issue_certificate(&pki, "one");
+    let (_, two_key) = issue_certificate(&pki, "two");
+    let data = root.path().join("data");
+    let serve = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let half = serve(&["--tls-cert", path(&one_cert)]);
+    assert!(half.contains("TLS needs both a certificate"), "{half}");
+    let mismatched = serve(&["--tls-cert", path(&one_cert), "--tls-key", path(&two_key)]);
+    assert!(
+        mismatched.contains("is not the key of certificate"),
+        "{mismatched}"
+    );
+    let not_pem = serve(&["--tls-cert", path(&two_key), "--tls-key", path(&two_key)]);
+    assert!(not_pem.contains("TLS certificate"), "{not_pem}");
+    assert!(!data.exists(), "a refused start changed the disk");
+}
