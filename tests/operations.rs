@@ -442,3 +442,114 @@ fn a_half_tls_pair_or_a_key_of_another_certificate_is_refused_at_start() {
     assert!(not_pem.contains("TLS certificate"), "{not_pem}");
     assert!(!data.exists(), "a refused start changed the disk");
 }
+
+/// A signed Encrypt as raw HTTP/1.1: the head, and the body to send after it.
+fn raw_encrypt(server: &Server, key_id: &str) -> (String, String) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let identity = aws_credential_types::Credentials::new(
+        &server.credentials.access_key_id,
+        &server.credentials.secret_access_key,
+        None,
+        None,
+        "keyledger-test",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&server.credentials.region)
+        .name("kms")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = server.endpoint.trim_start_matches("http://").to_owned();
+    let body = serde_json::json!({"KeyId": key_id, "Plaintext": "aW4gZmxpZ2h0"}).to_string();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-amz-target", "TrentService.Encrypt"),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        format!("{}/", server.endpoint),
+        headers.iter().copied(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let mut head = format!("POST / HTTP/1.1\r\ncontent-length: {}\r\n", body.len());
+    for (name, value) in headers.iter().copied().chain(instructions.headers()) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("connection: close\r\n\r\n");
+    (head, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_a_request_still_arriving_and_answers_it() {
+    use std::io::{Read, Write};
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let server = Server::start(&data).await;
+    let key_id = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let (head, body) = raw_encrypt(&server, &key_id);
+    let address = server.endpoint.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&address).unwrap();
+    socket.write_all(head.as_bytes()).unwrap();
+    socket.write_all(&body.as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    // SIGTERM while the request's body is still arriving.
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    assert_eq!(
+        unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let mut refused = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&address).is_err() {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        refused,
+        "the server still accepts connections after SIGTERM"
+    );
+    socket.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("CiphertextBlob"), "{answer}");
+    let request_id = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amzn-requestid: "))
+        .unwrap_or_else(|| panic!("no request id: {answer}"))
+        .trim()
+        .to_owned();
+
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let recorded = stored_events(&data).await;
+    assert!(
+        recorded
+            .iter()
+            .any(|e| e["request_id"] == request_id.as_str()),
+        "the call answered during shutdown is not in the ledger"
+    );
+    let (ok, out) = command(&["verify"], &data);
+    assert!(ok, "{out}");
+}

@@ -83,6 +83,11 @@ impl Server {
         child.wait().unwrap()
     }
 
+    /// Wait for the process to end (after a signal sent by pid); its exit status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
+    }
+
     async fn launch(
         data_dir: &Path,
         listen: &str,
