@@ -384,9 +384,9 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let allow_plain_http = allow_plain_http || file.allow_plain_http.unwrap_or(false);
     let certificate = match (tls_cert.or(file.tls_cert), tls_key.or(file.tls_key)) {
-        (Some(cert), Some(key)) => {
-            Some(Arc::new(http::tls::CertificateReloader::load(&cert, &key)?))
-        }
+        (Some(cert), Some(key)) => Some(Arc::new(http::tls::CertificateReloader::load(
+            &cert, &key, fips,
+        )?)),
         (None, None) => None,
         _ => bail!("TLS needs both a certificate (--tls-cert) and its key (--tls-key)"),
     };

@@ -34,7 +34,7 @@ fn handshake(
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(keyledger::http::tls::provider())
+    let config = rustls::ClientConfig::builder_with_provider(keyledger::http::tls::provider(false))
         .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
@@ -266,6 +266,7 @@ async fn readyz_is_503_once_the_ledger_writer_has_stopped_while_healthz_stays_20
         trail_origin: None,
         database: None,
         root_key_file: None,
+        fips: false,
     };
     let flag = panic.clone();
     let opened = open_with(

@@ -637,8 +637,7 @@ mod tests {
         );
         assert_eq!(event_types(&db), ["AccountCreated"]);
         // A ledger from before FIPS mode (no field) is a standard one.
-        let old: AccountCreated =
-            serde_json::from_str(r#"{"account_id":"111122223333"}"#).unwrap();
+        let old: AccountCreated = serde_json::from_str(r#"{"account_id":"111122223333"}"#).unwrap();
         assert!(!old.fips_mode);
         assert_eq!(
             serde_json::to_string(&old).unwrap(),
