@@ -24,6 +24,11 @@ pub struct FileConfig {
     pub root_key_file: Option<PathBuf>,
     /// FIPS mode (decision 0015); `--fips` or KEYLEDGER_FIPS turn it on too.
     pub fips: Option<bool>,
+    /// TLS: the certificate chain (PEM, leaf first) and its private key (PEM); both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (refused otherwise).
+    pub allow_plain_http: Option<bool>,
     /// `[billing]`: the price table (micro-dollars; any key left out keeps AWS's price).
     pub billing: Option<replay::billing::Prices>,
     /// `[compliance]`: the compliance report's thresholds.
@@ -58,6 +63,13 @@ mod tests {
         assert_eq!(parsed.data_dir, Some(PathBuf::from("/var/lib/keyledger")));
         assert_eq!(parsed.listen.as_deref(), Some("0.0.0.0:9000"));
         assert!(toml::from_str::<FileConfig>("datadir = \"x\"").is_err());
+        let tls: FileConfig = toml::from_str(
+            "tls_cert = \"/etc/kl/cert.pem\"\ntls_key = \"/etc/kl/key.pem\"\nallow_plain_http = true\n",
+        )
+        .unwrap();
+        assert_eq!(tls.tls_cert, Some(PathBuf::from("/etc/kl/cert.pem")));
+        assert_eq!(tls.tls_key, Some(PathBuf::from("/etc/kl/key.pem")));
+        assert_eq!(tls.allow_plain_http, Some(true));
     }
 
     #[test]

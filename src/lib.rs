@@ -28,7 +28,8 @@
 //!   (and their HTML pages), and every bound on what a request may carry (`limits`).
 //! - [`http`]: the AWS JSON 1.1 endpoint, the IAM/STS query protocol (XML), the native
 //!   `/v1/` REST API (trail, evidence, reports, accounts), CloudTrail LookupEvents, SigV4,
-//!   error mapping, `/healthz`, `/metrics`; the admin CLI's small client.
+//!   error mapping, `/healthz`, `/readyz`, `/metrics`, TLS (`tls`: rustls, reloadable
+//!   certificate); the admin CLI's small client.
 //! - [`config`]: settings from flags, environment and a TOML file.
 //!
 //! The hash chain, the trail's Merkle tree and the billing fold are each defined once, in

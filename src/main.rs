@@ -311,8 +311,20 @@ struct ServeArgs {
     /// [default: root.key in the data dir].
     #[arg(long, env = "KEYLEDGER_ROOT_KEY_FILE")]
     root_key_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. SIGHUP
+    /// reloads both files.
+    #[arg(long, env = "KEYLEDGER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "KEYLEDGER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (refused without it: Decrypt and
+    /// GenerateDataKey answers would cross the network in clear).
+    #[arg(long, env = "KEYLEDGER_ALLOW_PLAIN_HTTP")]
+    allow_plain_http: bool,
     /// A TOML file with any of: data_dir, listen, region, account_id, workers,
-    /// trail_origin, public_tlog, database, root_key_file, fips.
+    /// trail_origin, public_tlog, database, root_key_file, fips, tls_cert, tls_key,
+    /// allow_plain_http.
     #[arg(long, env = "KEYLEDGER_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -328,6 +340,9 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         public_tlog,
         database,
         root_key_file,
+        tls_cert,
+        tls_key,
+        allow_plain_http,
         config,
     } = args;
     let file = match &config {
@@ -367,6 +382,14 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
     let workers = workers
         .or(file.workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let allow_plain_http = allow_plain_http || file.allow_plain_http.unwrap_or(false);
+    let certificate = match (tls_cert.or(file.tls_cert), tls_key.or(file.tls_key)) {
+        (Some(cert), Some(key)) => Some(Arc::new(http::tls::CertificateReloader::load(
+            &cert, &key, fips,
+        )?)),
+        (None, None) => None,
+        _ => bail!("TLS needs both a certificate (--tls-cert) and its key (--tls-key)"),
+    };
 
     // One thread for the ledger writer, scheduler and checkpointer: HTTP runs on actix's
     // own worker threads, so more threads here would only add context switches.
@@ -378,15 +401,26 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
+        refuse_plain_http_off_loopback(address, certificate.is_some(), allow_plain_http)?;
         let shared = Arc::new(http::Shared::new(http::Options {
             public_tlog,
             reports,
         }));
-        let server = http::serve(listener, shared.clone(), workers)?;
+        let (server, scheme) = match &certificate {
+            Some(certificate) => {
+                let config = http::tls::server_config(certificate.clone())?;
+                reload_on_sighup(certificate.clone())?;
+                tracing::info!(sha256 = %certificate.fingerprint(), "TLS certificate loaded");
+                let server = http::serve_tls(listener, shared.clone(), workers, config)?;
+                (server, "https")
+            }
+            None => (http::serve(listener, shared.clone(), workers)?, "http"),
+        };
         let handle = server.handle();
+        stop_on_signals(handle.clone())?;
         let running = tokio::spawn(server);
         println!("keyledger: data dir {}", data_dir.display());
-        println!("listening on http://{address}");
+        println!("listening on {scheme}://{address}");
 
         let settings = Settings {
             data_dir: data_dir.clone(),
@@ -413,13 +447,28 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
                 ));
                 let service = opened.service.clone();
                 shared.set_ready(opened.service);
-                // actix stops on SIGINT/SIGTERM after finishing requests in flight; then the
-                // last events get their checkpoint before the process ends.
+                // SIGINT/SIGTERM stop the server after the requests in flight are answered
+                // (each one's events already durable); then the writer commits whatever is
+                // still queued ahead of the checkpoint that covers the last event.
                 running.await??;
-                match service.ledger.checkpoint_now().await {
-                    Ok(Some(c)) => tracing::info!(tree_size = c.size, "checkpoint at shutdown"),
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(error = %e, "no checkpoint at shutdown"),
+                let last =
+                    tokio::time::timeout(FINAL_CHECKPOINT_TIMEOUT, service.ledger.checkpoint_now());
+                match last.await {
+                    Ok(Ok(Some(c))) => {
+                        tracing::info!(tree_size = c.size, "checkpoint at shutdown")
+                    }
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "no checkpoint at shutdown");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    Err(_) => {
+                        tracing::error!(
+                            "no checkpoint at shutdown: the ledger did not answer within {}s",
+                            FINAL_CHECKPOINT_TIMEOUT.as_secs()
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
                 }
             }
             Err(e) => {
@@ -429,6 +478,82 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How long shutdown waits for the final checkpoint after the server stopped (itself bounded
+/// by [`http::SHUTDOWN_TIMEOUT_SECONDS`]).
+const FINAL_CHECKPOINT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SIGINT or SIGTERM: stop accepting, let requests in flight finish (at most
+/// [`http::SHUTDOWN_TIMEOUT_SECONDS`]); a second signal stops at once.
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    tokio::spawn(async move {
+        let mut graceful = true;
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            if graceful {
+                tracing::info!(
+                    "stopping: finishing requests in flight (at most {}s)",
+                    http::SHUTDOWN_TIMEOUT_SECONDS
+                );
+            } else {
+                tracing::warn!("second signal: stopping now");
+            }
+            // Not awaited here: the stop completes when the server's own future does.
+            let stopping = handle.stop(graceful);
+            tokio::spawn(stopping);
+            graceful = false;
+        }
+    });
+    Ok(())
+}
+
+/// Plain HTTP only on loopback, unless the operator says otherwise: off the machine, the
+/// plaintexts that Decrypt and GenerateDataKey answer (and every request's key ids and
+/// encryption contexts) would cross the network in clear.
+fn refuse_plain_http_off_loopback(
+    address: std::net::SocketAddr,
+    tls: bool,
+    allow_plain_http: bool,
+) -> anyhow::Result<()> {
+    if tls || allow_plain_http || address.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    bail!(
+        "refusing to serve plain HTTP on {address}, which is not a loopback address: the \
+         plaintexts of Decrypt and GenerateDataKey would cross the network in clear. Serve \
+         HTTPS (--tls-cert and --tls-key), listen on 127.0.0.1, or pass --allow-plain-http \
+         (behind a TLS-terminating proxy on a trusted network)"
+    )
+}
+
+/// SIGHUP: read the certificate and key files again; new connections get what they hold
+/// (a failed reload is logged and the certificate in use stays).
+fn reload_on_sighup(certificate: Arc<http::tls::CertificateReloader>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Installed before the listening line is printed: from then on SIGHUP no longer ends
+    // the process.
+    let mut hangups = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match certificate.reload() {
+                Ok(()) => tracing::info!(
+                    sha256 = %certificate.fingerprint(),
+                    "SIGHUP: TLS certificate reloaded"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the old one stays")
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 fn create_account(

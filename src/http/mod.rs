@@ -8,6 +8,7 @@ mod evidence;
 mod query;
 mod reports;
 pub mod sigv4;
+pub mod tls;
 pub mod trail_query;
 
 use crate::app::{limits, ApiError, Caller, Receipt, RequestContext, Service};
@@ -67,14 +68,38 @@ impl Shared {
     }
 }
 
-/// Serve on an already-bound listener (tests bind port 0). Stop it with the returned handle.
+/// How long a graceful stop (SIGINT, SIGTERM) waits for requests in flight before it drops
+/// them; then the writer drains and the last checkpoint is written.
+pub const SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
+
+/// Serve plain HTTP on an already-bound listener (tests bind port 0). Stop it with the
+/// returned handle.
 pub fn serve(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
     workers: usize,
 ) -> std::io::Result<Server> {
+    serve_on(listener, shared, workers, None)
+}
+
+/// Serve HTTPS on an already-bound listener, with `tls` (see [`tls::server_config`]).
+pub fn serve_tls(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    workers: usize,
+    tls: rustls::ServerConfig,
+) -> std::io::Result<Server> {
+    serve_on(listener, shared, workers, Some(tls))
+}
+
+fn serve_on(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    workers: usize,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
     let data = web::Data::from(shared);
-    Ok(HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .wrap_fn(|req, service| {
                 use actix_web::dev::Service as _;
@@ -96,9 +121,14 @@ pub fn serve(
             .route("/v1/trail", web::get().to(trail_query::trail))
     })
     .workers(workers.max(1))
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run())
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECONDS)
+    // The binary stops it on SIGINT and SIGTERM (gracefully, both); tests with the handle.
+    .disable_signals();
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }
 
 /// The request with its path as SigV4 verifies it (dot segments removed, `//` collapsed), so
@@ -143,14 +173,21 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
 /// from stale key state (a load balancer sends requests to the others meanwhile).
 pub const READY_MAX_TAIL_LAG_SECONDS: f64 = 5.0;
 
-/// Ready to serve: opened, and not behind the other nodes on its database by more than
-/// [`READY_MAX_TAIL_LAG_SECONDS`].
+/// Ready to serve: opened, its ledger writer running, and not behind the other nodes on its
+/// database by more than [`READY_MAX_TAIL_LAG_SECONDS`].
 async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
     let Some(ready) = shared.ready.get() else {
         return HttpResponse::ServiceUnavailable()
             .content_type("application/json")
             .body(r#"{"status":"starting"}"#);
     };
+    if !ready.service.ledger.is_running() {
+        // Every call must be recorded before it is answered (audit-first), so none can be.
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "writer stopped",
+            "reason": "the ledger writer has stopped: no call can be recorded, so every call fails",
+        }));
+    }
     let lag = ready.service.ledger.tail_lag();
     let body = serde_json::json!({
         "tail_lag_events": lag.events,

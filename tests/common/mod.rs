@@ -39,6 +39,62 @@ impl Server {
 
     /// Start with extra arguments and environment variables.
     pub async fn start_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let server = Self::launch(data_dir, "127.0.0.1:0", extra_args, env, None).await;
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Start serving HTTPS (`extra_args` name the certificate and key), with a client that
+    /// trusts `ca` (PEM); returns once a signed call succeeds over TLS.
+    pub async fn start_tls(data_dir: &Path, extra_args: &[&str], ca: &Path) -> Server {
+        let server = Self::launch(data_dir, "127.0.0.1:0", extra_args, &[], Some(ca)).await;
+        assert!(
+            server.endpoint.starts_with("https://"),
+            "{}",
+            server.endpoint
+        );
+        for _ in 0..200 {
+            if server.client.list_keys().send().await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server never answered over TLS");
+    }
+
+    /// Start listening on `listen` (plain HTTP) with extra arguments.
+    pub async fn start_on(data_dir: &Path, listen: &str, extra_args: &[&str]) -> Server {
+        let server = Self::launch(data_dir, listen, extra_args, &[], None).await;
+        server.wait_healthy().await;
+        server
+    }
+
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// Send `signal` and wait for the process to end; its exit status.
+    pub fn signal_and_wait(mut self, signal: i32) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "kill failed");
+        child.wait().unwrap()
+    }
+
+    /// Wait for the process to end (after a signal sent by pid); its exit status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
+    }
+
+    async fn launch(
+        data_dir: &Path,
+        listen: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        ca: Option<&Path>,
+    ) -> Server {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -48,7 +104,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--data-dir"])
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(extra_args)
             .env("KEYLEDGER_LOG", "debug")
             .env_remove("KEYLEDGER_ROOT_KEY")
@@ -82,22 +138,29 @@ impl Server {
         .unwrap();
         let credentials: AdminCredentials =
             serde_json::from_slice(&std::fs::read(&credentials_path).unwrap()).unwrap();
-        let client = client(
-            &endpoint,
-            &credentials.region,
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-        );
-        let server = Server {
+        let client = match ca {
+            None => client(
+                &endpoint,
+                &credentials.region,
+                &credentials.access_key_id,
+                &credentials.secret_access_key,
+            ),
+            Some(ca) => tls_client(
+                &endpoint,
+                &credentials.region,
+                &credentials.access_key_id,
+                &credentials.secret_access_key,
+                ca,
+            ),
+        };
+        Server {
             child: Some(child),
             endpoint,
             data_dir: data_dir.to_owned(),
             log,
             credentials,
             client,
-        };
-        server.wait_healthy().await;
-        server
+        }
     }
 
     pub async fn wait_healthy(&self) {
@@ -170,6 +233,62 @@ pub fn client(
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_kms::Client::from_conf(config)
+}
+
+/// An SDK client over HTTPS that trusts only `ca` (PEM): the SDK's own hyper + rustls
+/// client on the aws-lc-rs provider, the one it uses against AWS.
+pub fn tls_client(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+    ca: &Path,
+) -> aws_sdk_kms::Client {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(std::fs::read(ca).unwrap());
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .unwrap(),
+        )
+        .build_https();
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .http_client(http)
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "keyledger-test",
+        ))
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// A throwaway CA in `dir` (`ca.pem`) and a certificate it signs for 127.0.0.1 and
+/// localhost (`NAME.pem`, `NAME.key`), made by `tests/clients/test_ca.sh` (openssl CLI).
+pub fn issue_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/test_ca.sh");
+    let status = Command::new("sh")
+        .arg(script)
+        .arg(dir)
+        .arg(name)
+        .status()
+        .expect("sh tests/clients/test_ca.sh (needs the openssl CLI)");
+    assert!(status.success(), "test_ca.sh failed");
+    (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    )
 }
 
 /// The AWS error type (`__type`) of a failed SDK call.
