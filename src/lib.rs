@@ -29,6 +29,8 @@
 //!   `/v1/` REST API (trail, evidence, reports, accounts), CloudTrail LookupEvents, SigV4,
 //!   error mapping, `/healthz`, `/metrics`; the admin CLI's small client.
 //! - [`config`]: settings from flags, environment and a TOML file.
+//! - `fuzzing` (hidden): what the edge parsers must do with any input, checked by the fuzz
+//!   targets in `fuzz/`, the corpus replay test and the property tests.
 //!
 //! The hash chain, the trail's Merkle tree and the billing fold are each defined once, in
 //! the `replay` crate, which also verifies a ledger or an export offline and recomputes a
@@ -39,6 +41,8 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ledger;
 pub mod projections;

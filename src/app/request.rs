@@ -28,6 +28,47 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// The operations whose request shapes live in [`shapes`](super::shapes), as the dispatcher
+/// (`operations`) names them.
+#[doc(hidden)]
+pub const SHAPED_OPERATIONS: &[&str] = &[
+    "CreateKey",
+    "DescribeKey",
+    "EnableKey",
+    "DisableKey",
+    "ListKeys",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+];
+
+/// `body` decoded by [`parse`] into the shape the dispatcher gives `operation`, printed with
+/// `Debug` (blobs print their length only); `None` for an operation not in
+/// [`SHAPED_OPERATIONS`]. The entry point of the fuzz targets and the corpus replay test.
+#[doc(hidden)]
+pub fn decode_shape(operation: &str, body: &[u8]) -> Option<Result<String, ApiError>> {
+    use super::shapes::*;
+    fn shown<T: DeserializeOwned + std::fmt::Debug>(body: &[u8]) -> Result<String, ApiError> {
+        parse::<T>(body).map(|request| format!("{request:?}"))
+    }
+    Some(match operation {
+        "CreateKey" => shown::<CreateKeyRequest>(body),
+        "DescribeKey" | "EnableKey" | "DisableKey" => shown::<KeyIdRequest>(body),
+        "ListKeys" => shown::<ListKeysRequest>(body),
+        "Encrypt" => shown::<EncryptRequest>(body),
+        "Decrypt" => shown::<DecryptRequest>(body),
+        "ReEncrypt" => shown::<ReEncryptRequest>(body),
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            shown::<GenerateDataKeyRequest>(body)
+        }
+        "GenerateRandom" => shown::<GenerateRandomRequest>(body),
+        _ => return None,
+    })
+}
+
 /// serde's message without the caller's values: serde quotes them (``invalid type: integer
 /// `123`, expected a string``, `invalid type: string "…"`), and the message is recorded in
 /// the ledger for good. What is kept: the kind of error, what was expected (the service's
