@@ -240,7 +240,7 @@ pub fn sigv4_headers(input: &[u8]) {
     let date = lines.next().unwrap_or_default();
     let raw_path = lines.next().unwrap_or_default();
     let query = lines.next().unwrap_or_default();
-    let mut headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
+    let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
     authorization(header);
     amz_date(date);
     path(raw_path);
@@ -272,11 +272,12 @@ pub fn sigv4_headers(input: &[u8]) {
     {
         return;
     }
+    let mut with_host = headers.clone();
     if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
-        headers.push(("host", "kms.us-east-1.amazonaws.com"));
+        with_host.push(("host", "kms.us-east-1.amazonaws.com"));
     }
     let parts = sigv4::RequestParts {
-        headers: &headers,
+        headers: &with_host,
         ..parts
     };
     let key = sigv4::derive_signing_key(b"secret", &date[..8], "us-east-1", "kms");

@@ -15,12 +15,21 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
+    // JSON text is UTF-8 (RFC 8259 section 8.1). serde_json checks only the strings it keeps:
+    // without this, a member the shape ignores could carry any bytes, and one body would be
+    // refused by one operation and taken by another (found by fuzzing: fuzz/README.md).
+    let body = std::str::from_utf8(body).map_err(|e| {
+        ApiError::Serialization(format!(
+            "The request body could not be read: it is not UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let body = if body.bytes().all(|b| b.is_ascii_whitespace()) {
+        "{}"
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_str(body).map_err(|e| {
         ApiError::Serialization(format!(
             "The request body could not be read: {}",
             parse_error_message(&e)
@@ -305,6 +314,22 @@ mod tests {
             assert!(!m.contains(secret), "{body}: {m}");
             assert!(m.contains(" at line 1 column "), "{m}");
         }
+    }
+
+    #[test]
+    fn bodies_that_are_not_utf8_are_refused_even_in_ignored_members() {
+        // fuzz/regressions/aws_json/ignored_member_not_utf8.json: `Shape` ignores `Other`.
+        let body = b"{\"KeyId\": \"k\", \"Other\": \"caf\xef-\"}";
+        match parse::<Shape>(body) {
+            Err(ApiError::Serialization(m)) => {
+                assert_eq!(
+                    m,
+                    "The request body could not be read: it is not UTF-8 (at byte 27)"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse::<Shape>("{\"KeyId\": \"k\", \"Other\": \"café\"}".as_bytes()).is_ok());
     }
 
     proptest::proptest! {
