@@ -58,7 +58,10 @@ pub fn aws_json(body: &[u8]) {
                 let again = decode_shape(operation, value.to_string().as_bytes())
                     .expect("SHAPED_OPERATIONS all have shapes")
                     .unwrap_or_else(|e| panic!("{operation}: re-written body refused: {e}"));
-                assert_eq!(request, again, "{operation}: re-written body decodes otherwise");
+                assert_eq!(
+                    request, again,
+                    "{operation}: re-written body decodes otherwise"
+                );
             }
             Err(crate::app::ApiError::Serialization(message)) => {
                 assert!(
@@ -191,7 +194,10 @@ fn for_each_request(mut check: impl FnMut(&Request<'_>)) {
     let mut context = Context::new();
     context.set_one("kms:CallerAccount", "111122223333");
     context.set_one("kms:EncryptionContext:Dept", "Finance");
-    context.set("kms:EncryptionContextKeys", vec!["Dept".into(), "Team".into()]);
+    context.set(
+        "kms:EncryptionContextKeys",
+        vec!["Dept".into(), "Team".into()],
+    );
     context.set_one("aws:SourceIp", "10.1.2.3");
     context.set_one("aws:CurrentTime", "2026-12-03T06:00:00Z");
     context.set_one("aws:SecureTransport", "true");
@@ -200,7 +206,12 @@ fn for_each_request(mut check: impl FnMut(&Request<'_>)) {
     let empty = Context::new();
     let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     for principal in [&root, &session] {
-        for action in ["kms:Encrypt", "kms:CreateGrant", "sts:AssumeRole", "iam:CreateUser"] {
+        for action in [
+            "kms:Encrypt",
+            "kms:CreateGrant",
+            "sts:AssumeRole",
+            "iam:CreateUser",
+        ] {
             for resource in [key, "*"] {
                 for context in [&context, &empty] {
                     check(&Request {
@@ -273,7 +284,10 @@ pub fn sigv4_headers(input: &[u8]) {
         return;
     }
     let mut with_host = headers.clone();
-    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
         with_host.push(("host", "kms.us-east-1.amazonaws.com"));
     }
     let parts = sigv4::RequestParts {
@@ -281,8 +295,7 @@ pub fn sigv4_headers(input: &[u8]) {
         ..parts
     };
     let key = sigv4::derive_signing_key(b"secret", &date[..8], "us-east-1", "kms");
-    let signed =
-        sigv4::authorization_header(&parts, "AKIDEXAMPLE", &key, date, "us-east-1", "kms");
+    let signed = sigv4::authorization_header(&parts, "AKIDEXAMPLE", &key, date, "us-east-1", "kms");
     let auth = sigv4::parse_authorization(&signed)
         .unwrap_or_else(|e| panic!("our own Authorization header is refused: {e}: {signed}"));
     if let Err(e) = sigv4::verify(&parts, &auth, date, &key) {
@@ -343,7 +356,8 @@ fn path(raw: &str) {
 ///
 /// - An envelope that decodes writes out again, and the written bytes decode to an equal
 ///   envelope and then write out to the same bytes.
-/// - The columns of those written bytes derive, and agree with the envelope.
+/// - The columns of those written bytes derive (always, for a lifecycle event), and agree
+///   with the envelope.
 pub fn event(data: &[u8]) {
     let _ = replay::columns::derive(data);
     let Ok(envelope) = Envelope::decode(data) else {
@@ -362,8 +376,14 @@ pub fn event(data: &[u8]) {
     if envelope.lifecycle().is_some() {
         assert_eq!(envelope, again);
     }
-    let columns = replay::columns::derive(&written)
-        .unwrap_or_else(|e| panic!("columns of a written envelope: {e}"));
+    let columns = match replay::columns::derive(&written) {
+        Ok(columns) => columns,
+        // A usage event's CloudTrail body is free JSON to the decoder; `verify` reads its
+        // `resources` and `userIdentity` and refuses a body where they have the wrong shape.
+        // Lifecycle bodies are typed: theirs always derive.
+        Err(_) if envelope.lifecycle().is_none() => return,
+        Err(e) => panic!("columns of a written lifecycle envelope: {e}"),
+    };
     assert_eq!(columns.event_name, envelope.event_name);
     assert_eq!(columns.stream, envelope.stream);
     assert_eq!(
@@ -371,9 +391,6 @@ pub fn event(data: &[u8]) {
         envelope.stream_version.map(|v| v as i64)
     );
     assert_eq!(columns.event_id, envelope.event_id.to_string());
-    assert_eq!(
-        columns.time_ns,
-        envelope.time.unix_timestamp_nanos() as i64
-    );
+    assert_eq!(columns.time_ns, envelope.time.unix_timestamp_nanos() as i64);
     assert_eq!(columns.error_code, envelope.error_code);
 }

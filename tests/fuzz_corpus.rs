@@ -13,7 +13,10 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.expect("a readable directory entry").path())
         .filter(|p| p.is_file())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     files

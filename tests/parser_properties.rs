@@ -152,7 +152,11 @@ fn policy_document() -> impl Strategy<Value = String> {
                 let mut s = serde_json::Map::new();
                 s.insert("Effect".into(), effect.into());
                 if let Some(p) = principal {
-                    let name = if not_principal { "NotPrincipal" } else { "Principal" };
+                    let name = if not_principal {
+                        "NotPrincipal"
+                    } else {
+                        "Principal"
+                    };
                     s.insert(name.into(), p);
                 }
                 let name = if not_action { "NotAction" } else { "Action" };
@@ -206,13 +210,24 @@ fn authorization_header() -> impl Strategy<Value = String> {
             format!("Credential={akid}/{date}/{region}/{service}/{end}")
         });
     let signed = prop::collection::vec(
-        prop::sample::select(vec!["host", "x-amz-date", "content-type", "Host", "", "a b"]),
+        prop::sample::select(vec![
+            "host",
+            "x-amz-date",
+            "content-type",
+            "Host",
+            "",
+            "a b",
+        ]),
         0..4,
     )
     .prop_map(|names| format!("SignedHeaders={}", names.join(";")));
     let signature = "[0-9a-fA-F]{62,66}".prop_map(|hex| format!("Signature={hex}"));
     (
-        prop::sample::select(vec!["AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", "aws4-hmac-sha256"]),
+        prop::sample::select(vec![
+            "AWS4-HMAC-SHA256",
+            "AWS4-HMAC-SHA512",
+            "aws4-hmac-sha256",
+        ]),
         ows(),
         prop::collection::vec(
             prop_oneof![credential, signed, signature, Just("Extra=1".to_owned())],
@@ -221,7 +236,10 @@ fn authorization_header() -> impl Strategy<Value = String> {
         ows(),
     )
         .prop_map(|(algorithm, space, components, after)| {
-            format!("{algorithm} {space}{}", components.join(&format!(",{after}")))
+            format!(
+                "{algorithm} {space}{}",
+                components.join(&format!(",{after}"))
+            )
         })
 }
 
@@ -232,7 +250,11 @@ fn raw_path() -> impl Strategy<Value = String> {
     )
     .prop_flat_map(|segments| {
         let joined = segments.join("/");
-        prop::sample::select(vec![format!("/{joined}"), joined.clone(), format!("/{joined}/")])
+        prop::sample::select(vec![
+            format!("/{joined}"),
+            joined.clone(),
+            format!("/{joined}/"),
+        ])
     })
 }
 
