@@ -87,7 +87,9 @@ fn parse_error_message(e: &serde_json::Error) -> String {
     let text = text
         .rsplit_once(" at line ")
         .map_or(text.as_str(), |(message, _)| message);
-    let (head, expected) = match text.split_once(", expected ") {
+    // The last `, expected `: serde's own. An earlier one can only be inside the caller's
+    // quoted value, and what follows it there is theirs (found by fuzzing: fuzz/README.md).
+    let (head, expected) = match text.rsplit_once(", expected ") {
         Some((head, expected)) => (head, Some(expected)),
         None => (text, None),
     };
@@ -309,6 +311,10 @@ mod tests {
             format!(r#"{{"EncryptionContext": {{"a": ["{secret}"]}}}}"#),
             format!(r#"{{"KeyId": "{secret}"#),
             format!(r#"{{"KeyId": {secret}}}"#),
+            // fuzz/regressions/aws_json/expected_inside_the_value.json
+            format!(r#""x, expected {secret}""#),
+            format!(r#"{{"NumberOfBytes": "x, expected {secret}"}}"#),
+            format!(r#"{{"KeyId": ["at line 1, expected {secret}"]}}"#),
         ] {
             let m = message(&body);
             assert!(!m.contains(secret), "{body}: {m}");
@@ -324,7 +330,7 @@ mod tests {
             Err(ApiError::Serialization(m)) => {
                 assert_eq!(
                     m,
-                    "The request body could not be read: it is not UTF-8 (at byte 27)"
+                    "The request body could not be read: it is not UTF-8 (at byte 28)"
                 )
             }
             other => panic!("{other:?}"),
