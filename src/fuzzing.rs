@@ -15,8 +15,11 @@ use crate::domain::ids::KeyId;
 use crate::domain::policy::{Context, Policy, PolicyKind, Principal, Request};
 use crate::http::sigv4;
 
+/// One check: panics on an input the parser mishandles.
+pub type Check = fn(&[u8]);
+
 /// Every check, by the name of its fuzz target and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("aws_json", aws_json),
     ("ciphertext", ciphertext_blob),
     ("policy", policy),
@@ -25,7 +28,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The check of the fuzz target `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Check> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
@@ -38,8 +41,8 @@ const MAX_MESSAGE: usize = 1024;
 
 /// The body as every operation with a typed shape decodes it.
 ///
-/// - A body that decodes is JSON (or blank), and decoding the same JSON written out again
-///   gives the same request (no dependence on spacing, escapes or member order).
+/// - A body that decodes is UTF-8, and decoding the same JSON written out again gives the
+///   same request (no dependence on spacing, escapes or member order).
 /// - A refusal is a `SerializationException` with a short message that quotes none of the
 ///   body's longer strings.
 pub fn aws_json(body: &[u8]) {
@@ -52,9 +55,15 @@ pub fn aws_json(body: &[u8]) {
                 if body.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let value = value
-                    .as_ref()
-                    .unwrap_or_else(|| panic!("{operation}: decoded a body that is not JSON"));
+                assert!(
+                    std::str::from_utf8(body).is_ok(),
+                    "{operation}: decoded a body that is not UTF-8"
+                );
+                // serde_json skips an ignored member without reading its number (`1e999`
+                // passes there and nowhere else): such a body has no `Value` to re-write.
+                let Some(value) = value.as_ref() else {
+                    continue;
+                };
                 let again = decode_shape(operation, value.to_string().as_bytes())
                     .expect("SHAPED_OPERATIONS all have shapes")
                     .unwrap_or_else(|e| panic!("{operation}: re-written body refused: {e}"));

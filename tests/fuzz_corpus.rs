@@ -23,7 +23,7 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Run `check` on every file, and name every file it panics on.
-fn replay(check: fn(&[u8]), files: &[PathBuf]) -> Vec<String> {
+fn replay(check: keyledger::fuzzing::Check, files: &[PathBuf]) -> Vec<String> {
     let mut failures = Vec::new();
     for file in files {
         let data = std::fs::read(file).expect("a readable input");
