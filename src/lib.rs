@@ -31,6 +31,8 @@
 //!   error mapping, `/healthz`, `/readyz`, `/metrics`, TLS (`tls`: rustls, reloadable
 //!   certificate); the admin CLI's small client.
 //! - [`config`]: settings from flags, environment and a TOML file.
+//! - `fuzzing` (hidden): what the edge parsers must do with any input, checked by the fuzz
+//!   targets in `fuzz/`, the corpus replay test and the property tests.
 //!
 //! The hash chain, the trail's Merkle tree and the billing fold are each defined once, in
 //! the `replay` crate, which also verifies a ledger or an export offline and recomputes a
@@ -41,6 +43,8 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ledger;
 pub mod projections;
