@@ -2191,6 +2191,273 @@ mod tests {
     // Refusals and failures
     // -----------------------------------------------------------------------
 
+    // -----------------------------------------------------------------------
+    // ML-DSA (FIPS 204) and ML-KEM (FIPS 203)
+    // -----------------------------------------------------------------------
+
+    fn vector(json: &str) -> serde_json::Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const ML_DSA_SPECS: [&str; 3] = ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"];
+    const ML_KEM_SPECS: [&str; 3] = ["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"];
+
+    /// Wycheproof ML-DSA-44 verify tcId 1: the public key, message and signature verify
+    /// (RAW), and a changed signature or message does not.
+    #[test]
+    fn ml_dsa_44_wycheproof_verify() {
+        let v = vector(include_str!(
+            "../../tests/vectors/mldsa_44_verify_wycheproof_tc1.json"
+        ));
+        let spki = h(v["publicKeyDer"].as_str().unwrap());
+        let msg = h(v["msg"].as_str().unwrap());
+        let sig = h(v["sig"].as_str().unwrap());
+        let ok = |m: &[u8], s: &[u8]| {
+            verify_with_public_key(
+                "ML_DSA_44",
+                &spki,
+                "ML_DSA_SHAKE_256",
+                m,
+                MessageType::Raw,
+                s,
+            )
+        };
+        assert_eq!(ok(&msg, &sig), Ok(true));
+        assert_eq!(ok(&msg, &flipped(&sig)), Ok(false));
+        assert_eq!(ok(b"Hello world!", &sig), Ok(false));
+        assert_eq!(ok(&msg, &sig[..sig.len() - 1]), Ok(false));
+        // The same signature over its μ (EXTERNAL_MU), computed by RustCrypto from the key.
+        let key = ml_dsa::VerifyingKey::<ml_dsa::MlDsa44>::from_public_key_der(&spki).unwrap();
+        let mu = key
+            .compute_mu(
+                |shake| {
+                    ml_dsa::signature::digest::Update::update(shake, &msg);
+                    Ok(())
+                },
+                b"",
+            )
+            .unwrap();
+        assert_eq!(
+            verify_with_public_key(
+                "ML_DSA_44",
+                &spki,
+                "ML_DSA_SHAKE_256",
+                &mu,
+                MessageType::ExternalMu,
+                &sig
+            ),
+            Ok(true)
+        );
+    }
+
+    /// Wycheproof ML-KEM-512 tcId 2: the decapsulation key expanded from the seed (by
+    /// RustCrypto `ml-kem`) decapsulates the ciphertext to the expected shared secret, and
+    /// our SubjectPublicKeyInfo carries the vector's encapsulation key.
+    #[test]
+    #[allow(deprecated)]
+    fn ml_kem_512_wycheproof_decapsulate() {
+        use ml_kem::ExpandedKeyEncoding as _;
+        let v = vector(include_str!(
+            "../../tests/vectors/mlkem_512_wycheproof_tc2.json"
+        ));
+        let seed: [u8; 64] = h(v["seed"].as_str().unwrap()).try_into().unwrap();
+        let dk = ml_kem::DecapsulationKey::<ml_kem::MlKem512>::from_seed(seed.into());
+        let expanded = dk.to_expanded_bytes().to_vec();
+        assert_eq!(expanded.len(), 1632);
+        let c = h(v["c"].as_str().unwrap());
+        let k = h(v["K"].as_str().unwrap());
+        assert_eq!(*decapsulate("ML_KEM_512", &expanded, &c).unwrap(), k);
+        let spki = public_key_der("ML_KEM_512", &expanded).unwrap();
+        assert_eq!(spki.len(), 822);
+        let ek_prefix = h(v["ekPrefix"].as_str().unwrap());
+        assert_eq!(&spki[22..38], &ek_prefix[..]);
+        // Implicit rejection: a changed ciphertext gives some other 32 bytes, not an error.
+        let other = decapsulate("ML_KEM_512", &expanded, &flipped(&c)).unwrap();
+        assert_eq!(other.len(), 32);
+        assert_ne!(*other, k);
+        // A changed H(ek) in the stored key is refused.
+        let mut bad = expanded.clone();
+        bad[768 + 800] ^= 1;
+        assert_eq!(decapsulate("ML_KEM_512", &bad, &c), Err(InputError::Crypto));
+    }
+
+    #[test]
+    fn ml_dsa_signatures_verify_in_rustcrypto_and_external_mu_matches_raw() {
+        use ml_dsa::pkcs8::DecodePublicKey as _;
+        fn rustcrypto_verifies<P>(spki: &[u8], msg: &[u8], sig: &[u8]) -> bool
+        where
+            P: ml_dsa::MlDsaParams,
+            ml_dsa::VerifyingKey<P>: ml_dsa::pkcs8::DecodePublicKey,
+        {
+            let key = ml_dsa::VerifyingKey::<P>::from_public_key_der(spki).unwrap();
+            let Ok(sig) = ml_dsa::Signature::<P>::try_from(sig) else {
+                return false;
+            };
+            key.verify_with_context(msg, b"", &sig)
+        }
+        fn mu_of<P>(spki: &[u8], msg: &[u8]) -> Vec<u8>
+        where
+            P: ml_dsa::MlDsaParams,
+            ml_dsa::VerifyingKey<P>: ml_dsa::pkcs8::DecodePublicKey,
+        {
+            let key = ml_dsa::VerifyingKey::<P>::from_public_key_der(spki).unwrap();
+            key.compute_mu(
+                |shake| {
+                    ml_dsa::signature::digest::Update::update(shake, msg);
+                    Ok(())
+                },
+                b"",
+            )
+            .unwrap()
+            .to_vec()
+        }
+        let alg = "ML_DSA_SHAKE_256";
+        let msg = b"keyledger post-quantum";
+        for (spec, sig_len) in ML_DSA_SPECS.iter().zip([2420, 3309, 4627]) {
+            let private = generate_private_key(spec).unwrap();
+            let spki = public_key_der(spec, &private).unwrap();
+            let (verifies, mu): (fn(&[u8], &[u8], &[u8]) -> bool, Vec<u8>) = match *spec {
+                "ML_DSA_44" => (
+                    rustcrypto_verifies::<ml_dsa::MlDsa44>,
+                    mu_of::<ml_dsa::MlDsa44>(&spki, msg),
+                ),
+                "ML_DSA_65" => (
+                    rustcrypto_verifies::<ml_dsa::MlDsa65>,
+                    mu_of::<ml_dsa::MlDsa65>(&spki, msg),
+                ),
+                _ => (
+                    rustcrypto_verifies::<ml_dsa::MlDsa87>,
+                    mu_of::<ml_dsa::MlDsa87>(&spki, msg),
+                ),
+            };
+            let raw = sign(spec, &private, alg, msg, MessageType::Raw).unwrap();
+            assert_eq!(raw.len(), sig_len, "{spec}");
+            assert!(
+                verifies(&spki, msg, &raw),
+                "{spec}: RustCrypto verifies ours"
+            );
+            assert!(!verifies(&spki, b"other", &raw), "{spec}");
+            assert!(!verifies(&spki, msg, &flipped(&raw)), "{spec}");
+            let external = sign(spec, &private, alg, &mu, MessageType::ExternalMu).unwrap();
+            assert!(
+                verifies(&spki, msg, &external),
+                "{spec}: μ signs the message"
+            );
+            for sig in [&raw, &external] {
+                assert_eq!(
+                    verify(spec, &private, alg, msg, MessageType::Raw, sig),
+                    Ok(true)
+                );
+                assert_eq!(
+                    verify(spec, &private, alg, &mu, MessageType::ExternalMu, sig),
+                    Ok(true)
+                );
+                assert_eq!(
+                    verify(spec, &private, alg, b"other", MessageType::Raw, sig),
+                    Ok(false)
+                );
+                assert_eq!(
+                    verify(spec, &private, alg, msg, MessageType::Raw, &flipped(sig)),
+                    Ok(false)
+                );
+            }
+            assert_eq!(
+                sign(spec, &private, alg, &mu[..32], MessageType::ExternalMu),
+                Err(InputError::DigestLengthMismatch {
+                    expected: 64,
+                    actual: 32
+                })
+            );
+            assert_eq!(
+                sign(spec, &private, alg, &mu, MessageType::Digest),
+                Err(InputError::AlgorithmNotForKey)
+            );
+            assert_eq!(signing_algorithms(spec), &["ML_DSA_SHAKE_256"]);
+        }
+        // EXTERNAL_MU is ML-DSA's only.
+        let p256 = generate_private_key("ECC_NIST_P256").unwrap();
+        assert_eq!(
+            sign(
+                "ECC_NIST_P256",
+                &p256,
+                "ECDSA_SHA_256",
+                &[0; 64],
+                MessageType::ExternalMu
+            ),
+            Err(InputError::AlgorithmNotForKey)
+        );
+    }
+
+    #[test]
+    fn ml_kem_encapsulations_interoperate_with_rustcrypto() {
+        use ml_kem::pkcs8::DecodePublicKey as _;
+        for (spec, (dk_len, ct_len)) in
+            ML_KEM_SPECS
+                .iter()
+                .zip([(1632, 768), (2400, 1088), (3168, 1568)])
+        {
+            let private = generate_private_key(spec).unwrap();
+            assert_eq!(private.len(), dk_len, "{spec}");
+            let spki = public_key_der(spec, &private).unwrap();
+            // An encapsulation by RustCrypto against our public key decapsulates here.
+            let m = [7u8; 32];
+            let (ct, shared) = match *spec {
+                "ML_KEM_512" => {
+                    let ek =
+                        ml_kem::EncapsulationKey::<ml_kem::MlKem512>::from_public_key_der(&spki)
+                            .unwrap();
+                    let (c, k) = ek.encapsulate_deterministic(&m.into());
+                    (c.to_vec(), k.to_vec())
+                }
+                "ML_KEM_768" => {
+                    let ek =
+                        ml_kem::EncapsulationKey::<ml_kem::MlKem768>::from_public_key_der(&spki)
+                            .unwrap();
+                    let (c, k) = ek.encapsulate_deterministic(&m.into());
+                    (c.to_vec(), k.to_vec())
+                }
+                _ => {
+                    let ek =
+                        ml_kem::EncapsulationKey::<ml_kem::MlKem1024>::from_public_key_der(&spki)
+                            .unwrap();
+                    let (c, k) = ek.encapsulate_deterministic(&m.into());
+                    (c.to_vec(), k.to_vec())
+                }
+            };
+            assert_eq!(ct.len(), ct_len, "{spec}");
+            assert_eq!(*decapsulate(spec, &private, &ct).unwrap(), shared, "{spec}");
+            // Our own encapsulation round-trips, and each is fresh.
+            let (ct1, s1) = encapsulate(spec, &private).unwrap();
+            let (ct2, s2) = encapsulate(spec, &private).unwrap();
+            assert_eq!(ct1.len(), ct_len);
+            assert_eq!(s1.len(), 32);
+            assert_ne!(ct1, ct2);
+            assert_ne!(*s1, *s2);
+            assert_eq!(*decapsulate(spec, &private, &ct1).unwrap(), *s1);
+            assert_eq!(
+                decapsulate(spec, &private, &ct1[1..]),
+                Err(InputError::CiphertextLengthMismatch {
+                    expected: ct_len,
+                    actual: ct_len - 1
+                })
+            );
+            assert_eq!(encapsulation_algorithms(spec), &["ML_KEM"]);
+            assert!(signing_algorithms(spec).is_empty());
+        }
+        // Another spec's key is not an ML-KEM key, and the lengths must match the spec.
+        let p256 = generate_private_key("ECC_NIST_P256").unwrap();
+        assert_eq!(
+            encapsulate("ECC_NIST_P256", &p256).map(|_| ()),
+            Err(InputError::AlgorithmNotForKey)
+        );
+        let k768 = generate_private_key("ML_KEM_768").unwrap();
+        assert_eq!(
+            encapsulate("ML_KEM_512", &k768).map(|_| ()),
+            Err(InputError::Crypto)
+        );
+        assert!(generate_data_key_pair("ML_KEM_768").is_err());
+    }
+
     #[test]
     fn digest_of_wrong_length_is_refused() {
         let p256 = generate_private_key("ECC_NIST_P256").unwrap();
