@@ -95,7 +95,9 @@ async fn ml_dsa_keys_sign_raw_and_external_mu() {
             .unwrap();
         assert_eq!(metadata.key_spec(), Some(&spec));
         assert_eq!(metadata.signing_algorithms(), &[alg.clone()]);
-        assert_eq!(metadata.customer_master_key_spec(), None);
+        #[allow(deprecated)]
+        let customer_master_key_spec = metadata.customer_master_key_spec();
+        assert_eq!(customer_master_key_spec, None, "absent for the newer specs");
         let spki = public_key(&s, &key).await;
 
         let sign = |message: Vec<u8>, message_type: MessageType| {
@@ -236,7 +238,9 @@ async fn ml_kem_keys_encapsulate_and_decapsulate() {
         );
         assert_eq!(metadata.encapsulation_algorithms(), &[alg.clone()]);
         assert!(metadata.signing_algorithms().is_empty());
-        assert_eq!(metadata.customer_master_key_spec(), None);
+        #[allow(deprecated)]
+        let customer_master_key_spec = metadata.customer_master_key_spec();
+        assert_eq!(customer_master_key_spec, None, "absent for the newer specs");
         let public = s.client.get_public_key().key_id(&key).send().await.unwrap();
         assert_eq!(public.encapsulation_algorithms(), &[alg.clone()]);
         let spki = public.public_key.unwrap().into_inner();
