@@ -94,7 +94,7 @@ async fn ml_dsa_keys_sign_raw_and_external_mu() {
             .key_metadata
             .unwrap();
         assert_eq!(metadata.key_spec(), Some(&spec));
-        assert_eq!(metadata.signing_algorithms(), &[alg.clone()]);
+        assert_eq!(metadata.signing_algorithms(), std::slice::from_ref(&alg));
         #[allow(deprecated)]
         let customer_master_key_spec = metadata.customer_master_key_spec();
         assert_eq!(customer_master_key_spec, None, "absent for the newer specs");
@@ -236,13 +236,19 @@ async fn ml_kem_keys_encapsulate_and_decapsulate() {
             metadata.key_usage(),
             Some(&KeyUsageType::EncapsulateDecapsulate)
         );
-        assert_eq!(metadata.encapsulation_algorithms(), &[alg.clone()]);
+        assert_eq!(
+            metadata.encapsulation_algorithms(),
+            std::slice::from_ref(&alg)
+        );
         assert!(metadata.signing_algorithms().is_empty());
         #[allow(deprecated)]
         let customer_master_key_spec = metadata.customer_master_key_spec();
         assert_eq!(customer_master_key_spec, None, "absent for the newer specs");
         let public = s.client.get_public_key().key_id(&key).send().await.unwrap();
-        assert_eq!(public.encapsulation_algorithms(), &[alg.clone()]);
+        assert_eq!(
+            public.encapsulation_algorithms(),
+            std::slice::from_ref(&alg)
+        );
         let spki = public.public_key.unwrap().into_inner();
 
         let out = s

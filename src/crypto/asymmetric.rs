@@ -2311,12 +2311,13 @@ mod tests {
             .unwrap()
             .to_vec()
         }
+        type Verifier = fn(&[u8], &[u8], &[u8]) -> bool;
         let alg = "ML_DSA_SHAKE_256";
         let msg = b"keyledger post-quantum";
         for (spec, sig_len) in ML_DSA_SPECS.iter().zip([2420, 3309, 4627]) {
             let private = generate_private_key(spec).unwrap();
             let spki = public_key_der(spec, &private).unwrap();
-            let (verifies, mu): (fn(&[u8], &[u8], &[u8]) -> bool, Vec<u8>) = match *spec {
+            let (verifies, mu): (Verifier, Vec<u8>) = match *spec {
                 "ML_DSA_44" => (
                     rustcrypto_verifies::<ml_dsa::MlDsa44>,
                     mu_of::<ml_dsa::MlDsa44>(&spki, msg),
