@@ -75,7 +75,7 @@ fn check_with_rustcrypto(spec: &KeySpec, spki: &[u8], msg: &[u8], sig: &[u8]) ->
 
 #[tokio::test]
 async fn ml_dsa_keys_sign_raw_and_external_mu() {
-    let (_dir, s) = started().await;
+    let (dir, s) = started().await;
     let alg = SigningAlgorithmSpec::MlDsaShake256;
     let msg = b"a message for the post-quantum era".to_vec();
     for (spec, sig_len) in [
@@ -199,7 +199,7 @@ async fn ml_dsa_keys_sign_raw_and_external_mu() {
         ),
         "InvalidKeyUsageException"
     );
-    // ML-DSA keys sign and verify only.
+    // ML-DSA keys sign and verify only; their KeyCreated events match the schema.
     let code = error_code(
         s.client
             .create_key()
@@ -209,6 +209,7 @@ async fn ml_dsa_keys_sign_raw_and_external_mu() {
             .await,
     );
     assert_eq!(code, "ValidationException");
+    common::check_schemas(&dir.path().join("data")).await;
 }
 
 #[tokio::test]
@@ -389,6 +390,36 @@ async fn ml_kem_keys_encapsulate_and_decapsulate() {
         "ValidationException"
     );
 
+    // DryRun, and grants for the KEM operations on an ML-KEM key (not on others).
+    let kem = key(&s, KeySpec::MlKem512, KeyUsageType::EncapsulateDecapsulate).await;
+    assert_eq!(
+        error_code(
+            s.client
+                .encapsulate()
+                .key_id(&kem)
+                .encapsulation_algorithm(alg.clone())
+                .dry_run(true)
+                .send()
+                .await
+        ),
+        "DryRunOperationException"
+    );
+    let grantee = format!("arn:aws:iam::{}:root", s.credentials.account_id);
+    let grant = |key: String| {
+        s.client
+            .create_grant()
+            .key_id(key)
+            .grantee_principal(grantee.clone())
+            .operations(aws_sdk_kms::types::GrantOperation::Encapsulate)
+            .operations(aws_sdk_kms::types::GrantOperation::Decapsulate)
+            .send()
+    };
+    assert!(grant(kem.clone()).await.unwrap().grant_id.is_some());
+    assert_eq!(
+        error_code(grant(symmetric.clone()).await),
+        "ValidationException"
+    );
+
     // The trail records each call with its key and algorithm, never a secret.
     let records = trail(&dir.path().join("data")).await;
     let encapsulations: Vec<_> = records
@@ -412,4 +443,7 @@ async fn ml_kem_keys_encapsulate_and_decapsulate() {
         assert!(!stored.contains(&b64), "a shared secret reached the ledger");
         assert!(!stored.contains(&hex::encode(secret)));
     }
+    // Every event, ML-KEM keys and KEM grants included, matches its schema.
+    let seen = common::check_schemas(&dir.path().join("data")).await;
+    assert!(seen.contains("KeyCreated") && seen.contains("GrantCreated"));
 }

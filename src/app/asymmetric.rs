@@ -626,9 +626,9 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             operation,
-            Facts::new()
-                .with("kms:EncapsulationAlgorithm", Some(&algorithm))
-                .grant_tokens(req.grant_tokens.as_ref()),
+            // The Developer Guide names no condition key for the encapsulation algorithm
+            // (there is only one, ML_KEM).
+            Facts::new().grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
         if key.usage != KeyUsage::EncapsulateDecapsulate {
