@@ -420,13 +420,50 @@ async fn ml_kem_keys_encapsulate_and_decapsulate() {
         "ValidationException"
     );
 
+    // GetKeyLastUsage counts Encapsulate and Decapsulate as cryptographic use.
+    let blob = s
+        .client
+        .encapsulate()
+        .key_id(&kem)
+        .encapsulation_algorithm(alg.clone())
+        .send()
+        .await
+        .unwrap()
+        .shared_secret_ciphertext_blob
+        .unwrap();
+    let last = |key: String| s.client.get_key_last_usage().key_id(key).send();
+    assert_eq!(
+        last(kem.clone())
+            .await
+            .unwrap()
+            .key_last_usage()
+            .and_then(|u| u.operation()),
+        Some(&aws_sdk_kms::types::KeyLastUsageTrackingOperation::Encapsulate)
+    );
+    s.client
+        .decapsulate()
+        .key_id(&kem)
+        .encapsulation_algorithm(alg.clone())
+        .shared_secret_ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        last(kem.clone())
+            .await
+            .unwrap()
+            .key_last_usage()
+            .and_then(|u| u.operation()),
+        Some(&aws_sdk_kms::types::KeyLastUsageTrackingOperation::Decapsulate)
+    );
+
     // The trail records each call with its key and algorithm, never a secret.
     let records = trail(&dir.path().join("data")).await;
     let encapsulations: Vec<_> = records
         .iter()
         .filter(|r| r["eventName"] == "Encapsulate" && r.get("errorCode").is_none())
         .collect();
-    assert_eq!(encapsulations.len(), 3);
+    assert_eq!(encapsulations.len(), 4);
     for r in &encapsulations {
         assert_eq!(r["requestParameters"]["encapsulationAlgorithm"], "ML_KEM");
         assert!(r["requestParameters"]["keyId"].is_string());
