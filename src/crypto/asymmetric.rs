@@ -3,7 +3,8 @@
 //!
 //! No I/O and no key storage: callers seal the private material this module
 //! returns and hand it back as bytes. Private material is PKCS#8 DER
-//! (RFC 5208/5958) for every asymmetric spec and the raw key for HMAC specs.
+//! (RFC 5208/5958) for every asymmetric spec but ML-KEM (the raw expanded
+//! decapsulation key, below) and the raw key for HMAC specs.
 //! Plaintext and private bytes come back in [`SecretBytes`], zeroized on drop.
 //!
 //! # Which library does what
