@@ -71,6 +71,8 @@ impl Service {
             "GenerateMac" => self.generate_mac(caller, ctx, body, false, rec),
             "VerifyMac" => self.generate_mac(caller, ctx, body, true, rec),
             "DeriveSharedSecret" => self.derive_shared_secret(caller, ctx, body, rec),
+            "Encapsulate" => self.encapsulate(caller, ctx, body, rec),
+            "Decapsulate" => self.decapsulate(caller, ctx, body, rec),
             "GenerateDataKeyPair" => self.generate_data_key_pair(caller, ctx, body, true, rec),
             "GenerateDataKeyPairWithoutPlaintext" => {
                 self.generate_data_key_pair(caller, ctx, body, false, rec)
