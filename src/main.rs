@@ -335,6 +335,7 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         None => FileConfig::default(),
     };
     let reports = file.report_settings();
+    let quotas = file.quota_settings().map_err(anyhow::Error::msg)?;
     let data_dir = data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
@@ -381,6 +382,7 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         let shared = Arc::new(http::Shared::new(http::Options {
             public_tlog,
             reports,
+            quotas,
         }));
         let server = http::serve(listener, shared.clone(), workers)?;
         let handle = server.handle();
