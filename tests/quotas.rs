@@ -62,14 +62,19 @@ fn create_account(server: &Server, dir: &Path, account: &str) -> AdminCredential
 
 /// `n` CreateKeys at once: how many succeeded, and the error codes of the others.
 async fn create_key_burst(kms: &aws_sdk_kms::Client, n: usize) -> (usize, Vec<String>) {
-    let calls = (0..n).map(|_| kms.create_key().send());
-    let results = futures_util::future::join_all(calls).await;
-    let ok = results.iter().filter(|r| r.is_ok()).count();
-    let errors = results
-        .into_iter()
-        .filter(Result::is_err)
-        .map(common::error_code)
-        .collect();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let kms = kms.clone();
+        calls.spawn(async move { kms.create_key().send().await });
+    }
+    let mut ok = 0;
+    let mut errors = Vec::new();
+    while let Some(result) = calls.join_next().await {
+        match result.unwrap() {
+            Ok(_) => ok += 1,
+            failed => errors.push(common::error_code(failed)),
+        }
+    }
     (ok, errors)
 }
 
@@ -260,19 +265,23 @@ async fn failed_unauthenticated_attempts_are_bounded_per_source_and_recorded_bou
         access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
         ..server.credentials.clone()
     };
-    let calls = (0..12).map(|_| {
-        common::signed_kms_call(
-            &server.endpoint,
-            &stranger,
-            "ListKeys",
-            &serde_json::json!({}),
-        )
-    });
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (endpoint, stranger) = (server.endpoint.clone(), stranger.clone());
+        calls.spawn(async move {
+            let response =
+                common::signed_kms_call(&endpoint, &stranger, "ListKeys", &serde_json::json!({}))
+                    .await;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body["__type"].as_str().unwrap().to_owned())
+        });
+    }
     let mut codes = Vec::new();
-    for response in futures_util::future::join_all(calls).await {
-        assert_eq!(response.status(), 400);
-        let body: serde_json::Value = response.json().await.unwrap();
-        codes.push(body["__type"].as_str().unwrap().to_owned());
+    while let Some(done) = calls.join_next().await {
+        let (status, code) = done.unwrap();
+        assert_eq!(status, 400, "{code}");
+        codes.push(code);
     }
     let throttled = codes.iter().filter(|c| *c == THROTTLED).count();
     assert!(throttled >= 8, "{codes:?}");
