@@ -33,7 +33,7 @@ pub struct FileConfig {
     pub quotas: Option<crate::app::quotas::QuotaSettings>,
 }
 
-/// `on` or `off`: beats `[quotas] enabled`.
+/// `on` or `off`: beats `[quotas] enabled` (empty: as if unset).
 pub const QUOTAS_ENV: &str = "KEYLEDGER_QUOTAS";
 
 impl FileConfig {
@@ -52,7 +52,7 @@ impl FileConfig {
     pub fn quota_settings(&self) -> Result<crate::app::quotas::QuotaSettings, String> {
         let mut settings = self.quotas.clone().unwrap_or_default();
         match std::env::var(QUOTAS_ENV).ok().as_deref() {
-            None => {}
+            None | Some("") => {}
             Some("on") => settings.enabled = true,
             Some("off") => settings.enabled = false,
             Some(other) => return Err(format!("{QUOTAS_ENV}={other:?}: expected on or off")),

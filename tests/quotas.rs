@@ -321,9 +321,23 @@ async fn failed_unauthenticated_attempts_are_bounded_per_source_and_recorded_bou
 }
 
 #[tokio::test]
-async fn quotas_turn_off() {
+async fn quotas_turn_off_in_the_file_and_in_the_environment() {
     let root = tempfile::tempdir().unwrap();
-    let server = server_with_quotas(root.path(), "enabled = false\nCreateKey = 1").await;
+    let config = root.path().join("keyledger.toml");
+    std::fs::write(&config, "[quotas]\nenabled = false\nCreateKey = 1\n").unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    // `enabled = false` (KEYLEDGER_QUOTAS empty: unset) …
+    let server =
+        Server::start_env(&root.path().join("a"), &args, &[("KEYLEDGER_QUOTAS", "")]).await;
     let (ok, errors) = create_key_burst(&server.client, 6).await;
     assert_eq!((ok, errors.len()), (6, 0), "{errors:?}");
+    drop(server);
+    // … and KEYLEDGER_QUOTAS beats it.
+    let server =
+        Server::start_env(&root.path().join("b"), &args, &[("KEYLEDGER_QUOTAS", "on")]).await;
+    let (ok, errors) = create_key_burst(&server.client, 6).await;
+    assert!(
+        ok <= 2 && errors.iter().all(|e| e == THROTTLED),
+        "{ok} {errors:?}"
+    );
 }
