@@ -177,6 +177,8 @@ async fn a_burst_over_quota_is_throttled_recorded_counted_and_the_sdk_retries_th
         server.credentials.account_id.as_str()
     );
     assert_eq!(sample["errorMessage"], body["message"]);
+    // What is recorded of a throttled call is a CloudTrail record like any other.
+    common::check_schemas(&server.data_dir).await;
     // The other account's calls went to its own bucket: none of its calls was throttled.
     assert!(trail
         .iter()
@@ -306,6 +308,7 @@ async fn failed_unauthenticated_attempts_are_bounded_per_source_and_recorded_bou
         (1..=2).contains(&recorded_throttled),
         "{recorded_throttled} throttled attempts recorded"
     );
+    common::check_schemas(&server.data_dir).await;
     let metrics = metrics(&server).await;
     assert_eq!(
         counter(
