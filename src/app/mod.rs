@@ -357,7 +357,7 @@ impl Service {
     /// `ThrottlingException`, and only the first of each throttled run is recorded; the rest
     /// are answered unrecorded (`Err`) and counted, so a flood of forged requests from one
     /// source cannot grow the ledger faster than about twice that bucket's rate.
-    fn unauthenticated_gate<'c>(
+    pub(crate) fn unauthenticated_gate<'c>(
         &self,
         ctx: &RequestContext,
         caller: Result<&'c Caller, ApiError>,
