@@ -95,7 +95,7 @@ async fn a_burst_over_quota_is_throttled_recorded_counted_and_the_sdk_retries_th
 
     // (a) Without retries, a burst beyond the quota (2 per second, burst 2) is throttled.
     let (ok, errors) = create_key_burst(kms, 8).await;
-    assert!(ok >= 1 && ok <= 3, "{ok} of 8 succeeded: {errors:?}");
+    assert!((1..=3).contains(&ok), "{ok} of 8 succeeded: {errors:?}");
     assert!(errors.len() >= 5, "{errors:?}");
     assert!(errors.iter().all(|e| e == THROTTLED), "{errors:?}");
 
