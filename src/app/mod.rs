@@ -155,6 +155,9 @@ pub struct CallRecord {
     pub event_source: Option<&'static str>,
     /// A request quota still to charge once the call's key (or key pair spec) is known.
     pub quota: Option<quotas::Charge>,
+    /// The call was charged already: this is a decision taken again (after an optimistic
+    /// concurrency conflict, or once an AWS managed key exists); a call is charged once.
+    pub quota_charged: bool,
 }
 
 /// How many times a command is re-decided after an optimistic-concurrency conflict.
@@ -295,9 +298,12 @@ impl Service {
             Ok(caller) => caller,
             Err(unrecorded) => return unrecorded,
         };
-        for _ in 0..=MAX_CONFLICT_RETRIES {
+        for attempt in 0..=MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
-            let mut record = CallRecord::default();
+            let mut record = CallRecord {
+                quota_charged: attempt > 0,
+                ..CallRecord::default()
+            };
             let mut result = match &caller {
                 Ok(caller) => {
                     self.execute(caller, ctx, operation, body, now, &mut record)

@@ -62,6 +62,7 @@ impl Service {
         // Request quotas: an operation's own now; a shared cryptographic one once the key
         // (its type) is found, before any work is done with it.
         match quotas::charge_of(operation) {
+            _ if rec.quota_charged => {}
             Charge::Now(class) => self.charge(caller, ctx, class)?,
             later @ (Charge::ByKey | Charge::ByKeyPair) => rec.quota = Some(later),
             Charge::Free => {}
