@@ -33,7 +33,13 @@ pub struct FileConfig {
     pub billing: Option<replay::billing::Prices>,
     /// `[compliance]`: the compliance report's thresholds.
     pub compliance: Option<crate::app::reports::ComplianceSettings>,
+    /// `[quotas]`: request quotas per class (any left out keeps AWS's), `enabled`, and the
+    /// per-source bound of failed unauthenticated attempts (`unauthenticated`).
+    pub quotas: Option<crate::app::quotas::QuotaSettings>,
 }
+
+/// `on` or `off`: beats `[quotas] enabled` (empty: as if unset).
+pub const QUOTAS_ENV: &str = "KEYLEDGER_QUOTAS";
 
 impl FileConfig {
     /// The reports' settings: the file's, else the defaults.
@@ -46,6 +52,19 @@ impl FileConfig {
 }
 
 impl FileConfig {
+    /// The request quotas: the file's (AWS's for what it leaves out), on or off as
+    /// `KEYLEDGER_QUOTAS` says, else as the file says, else on.
+    pub fn quota_settings(&self) -> Result<crate::app::quotas::QuotaSettings, String> {
+        let mut settings = self.quotas.clone().unwrap_or_default();
+        match std::env::var(QUOTAS_ENV).ok().as_deref() {
+            None | Some("") => {}
+            Some("on") => settings.enabled = true,
+            Some("off") => settings.enabled = false,
+            Some(other) => return Err(format!("{QUOTAS_ENV}={other:?}: expected on or off")),
+        }
+        Ok(settings)
+    }
+
     pub fn load(path: &Path) -> Result<FileConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("config file {}: {e}", path.display()))?;

@@ -25,7 +25,8 @@
 //!   grants, AWS managed keys, IAM and STS (`iam`: users, roles, access keys, policies,
 //!   AssumeRole, accounts), point-in-time history, the scheduler, the CloudTrail record,
 //!   bootstrap, the trail's evidence and queries, the billing and compliance reports
-//!   (and their HTML pages), and every bound on what a request may carry (`limits`).
+//!   (and their HTML pages), every bound on what a request may carry (`limits`), and
+//!   the request quotas (`quotas`: token buckets per account, Region and class).
 //! - [`http`]: the AWS JSON 1.1 endpoint, the IAM/STS query protocol (XML), the native
 //!   `/v1/` REST API (trail, evidence, reports, accounts), CloudTrail LookupEvents, SigV4,
 //!   error mapping, `/healthz`, `/readyz`, `/metrics`, TLS (`tls`: rustls, reloadable

@@ -732,6 +732,8 @@ impl Service {
         if let Some(refusal) = asym::fips_refusal_for_spec(&spec) {
             return Err(ApiError::UnsupportedOperation(refusal));
         }
+        // Before the key pair is generated: RSA 4096 is the costliest thing keyledger does.
+        self.charge_key_pair(caller, ctx, &spec, rec)?;
         super::request::check_grant_tokens(&req.grant_tokens)?;
         super::request::check_encryption_context(
             "encryptionContext",
