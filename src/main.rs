@@ -43,8 +43,11 @@ struct Cli {
     /// FIPS mode: every cryptographic operation through AWS-LC's FIPS 140-3 module; refused
     /// unless the build has it (`--features fips`) and the module is in FIPS mode. Fixed when
     /// a ledger is created: a ledger made without it never opens with it, nor the reverse.
-    #[arg(long, global = true, env = "KEYLEDGER_FIPS")]
-    fips: bool,
+    #[arg(long, global = true, env = "KEYLEDGER_FIPS", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    fips: Option<bool>,
     /// Log lines on stderr as human-readable text or as one JSON object per line
     /// [default: the config file's log_format, else text].
     #[arg(long, global = true, env = "KEYLEDGER_LOG_FORMAT", value_enum)]
@@ -275,7 +278,7 @@ fn main() -> ExitCode {
             credentials,
             database,
             root_key_file,
-            cli.fips,
+            cli.fips.unwrap_or(false),
         ),
         Command::Config {
             command: ConfigCommand::Check { file },
@@ -369,8 +372,11 @@ struct ServeArgs {
     trail_origin: Option<String>,
     /// Serve the trail's checkpoint and hash tiles (`/v1/trail/tlog/checkpoint`,
     /// `/v1/trail/tlog/tile/…`; hashes only, never events) without credentials, for witnesses.
-    #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG")]
-    public_tlog: bool,
+    #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    public_tlog: Option<bool>,
     /// The ledger on PostgreSQL (`postgres://user:password@host:port/db`), shared by every
     /// node started on it, instead of the data dir's SQLite file.
     #[arg(long, env = "KEYLEDGER_DATABASE")]
@@ -388,8 +394,11 @@ struct ServeArgs {
     tls_key: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address (refused without it: Decrypt and
     /// GenerateDataKey answers would cross the network in clear).
-    #[arg(long, env = "KEYLEDGER_ALLOW_PLAIN_HTTP")]
-    allow_plain_http: bool,
+    #[arg(long, env = "KEYLEDGER_ALLOW_PLAIN_HTTP", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    allow_plain_http: Option<bool>,
     /// A TOML file with any of: data_dir, listen, region, account_id, workers,
     /// trail_origin, public_tlog, database, root_key_file, fips, tls_cert, tls_key,
     /// allow_plain_http, log_format, [billing], [compliance] (keyledger.example.toml
@@ -398,7 +407,9 @@ struct ServeArgs {
     config: Option<PathBuf>,
 }
 
-fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
+/// Booleans too follow flag > environment > file > default: `--public-tlog` (or `=true`)
+/// and KEYLEDGER_PUBLIC_TLOG=false both beat the file (hence `Option<bool>`).
+fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
     let ServeArgs {
         data_dir,
         listen,
@@ -451,12 +462,12 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         }
     }
     let root_key_file = root_key_file.or(file.root_key_file);
-    let fips = fips || file.fips.unwrap_or(false);
-    let public_tlog = public_tlog || file.public_tlog.unwrap_or(false);
+    let fips = fips.or(file.fips).unwrap_or(false);
+    let public_tlog = public_tlog.or(file.public_tlog).unwrap_or(false);
     let workers = workers
         .or(file.workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let allow_plain_http = allow_plain_http || file.allow_plain_http.unwrap_or(false);
+    let allow_plain_http = allow_plain_http.or(file.allow_plain_http).unwrap_or(false);
     let certificate = match (tls_cert.or(file.tls_cert), tls_key.or(file.tls_key)) {
         (Some(cert), Some(key)) => Some(Arc::new(http::tls::CertificateReloader::load(
             &cert, &key, fips,
