@@ -34,6 +34,9 @@ pub struct FileConfig {
     pub billing: Option<replay::billing::Prices>,
     /// `[compliance]`: the compliance report's thresholds.
     pub compliance: Option<crate::app::reports::ComplianceSettings>,
+    /// `[quotas]`: request quotas per class (any left out keeps AWS's), `enabled`, and the
+    /// per-source bound of failed unauthenticated attempts (`unauthenticated`).
+    pub quotas: Option<crate::app::quotas::QuotaSettings>,
     /// The log lines' format on stderr; `--log-format` or KEYLEDGER_LOG_FORMAT win over it.
     pub log_format: Option<LogFormat>,
 }
@@ -49,6 +52,9 @@ pub enum LogFormat {
     /// `spans` with the request id of a request's lines.
     Json,
 }
+
+/// `on` or `off`: beats `[quotas] enabled` (empty: as if unset).
+pub const QUOTAS_ENV: &str = "KEYLEDGER_QUOTAS";
 
 impl FileConfig {
     /// The reports' settings: the file's, else the defaults.
@@ -105,6 +111,19 @@ impl FileConfig {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The request quotas: the file's (AWS's for what it leaves out), on or off as
+    /// `KEYLEDGER_QUOTAS` says, else as the file says, else on.
+    pub fn quota_settings(&self) -> Result<crate::app::quotas::QuotaSettings, String> {
+        let mut settings = self.quotas.clone().unwrap_or_default();
+        match std::env::var(QUOTAS_ENV).ok().as_deref() {
+            None | Some("") => {}
+            Some("on") => settings.enabled = true,
+            Some("off") => settings.enabled = false,
+            Some(other) => return Err(format!("{QUOTAS_ENV}={other:?}: expected on or off")),
+        }
+        Ok(settings)
     }
 
     pub fn load(path: &Path) -> Result<FileConfig, String> {

@@ -25,12 +25,15 @@
 //!   grants, AWS managed keys, IAM and STS (`iam`: users, roles, access keys, policies,
 //!   AssumeRole, accounts), point-in-time history, the scheduler, the CloudTrail record,
 //!   bootstrap, the trail's evidence and queries, the billing and compliance reports
-//!   (and their HTML pages), and every bound on what a request may carry (`limits`).
+//!   (and their HTML pages), every bound on what a request may carry (`limits`), and
+//!   the request quotas (`quotas`: token buckets per account, Region and class).
 //! - [`http`]: the AWS JSON 1.1 endpoint, the IAM/STS query protocol (XML), the native
 //!   `/v1/` REST API (trail, evidence, reports, accounts), CloudTrail LookupEvents, SigV4,
 //!   error mapping, `/healthz`, `/readyz`, `/metrics`, TLS (`tls`: rustls, reloadable
 //!   certificate); the admin CLI's small client.
 //! - [`config`]: settings from flags, environment and a TOML file.
+//! - `fuzzing` (hidden): what the edge parsers must do with any input, checked by the fuzz
+//!   targets in `fuzz/`, the corpus replay test and the property tests.
 //!
 //! The hash chain, the trail's Merkle tree and the billing fold are each defined once, in
 //! the `replay` crate, which also verifies a ledger or an export offline and recomputes a
@@ -41,6 +44,8 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ledger;
 pub mod projections;

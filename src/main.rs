@@ -435,6 +435,7 @@ fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
         None => FileConfig::default(),
     };
     let reports = file.report_settings();
+    let quotas = file.quota_settings().map_err(anyhow::Error::msg)?;
     let data_dir = data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
@@ -490,6 +491,7 @@ fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
         let shared = Arc::new(http::Shared::new(http::Options {
             public_tlog,
             reports,
+            quotas,
         }));
         let (server, scheme) = match &certificate {
             Some(certificate) => {

@@ -101,6 +101,15 @@ fn the_example_documents_every_key_with_its_default() {
         field_names::<keyledger::app::reports::ComplianceSettings>()
     );
 
+    // `[quotas]` is a map: `enabled`, `unauthenticated` and every class, none left out.
+    let mut quota_keys: BTreeSet<&str> = ["enabled", "unauthenticated"].into();
+    quota_keys.extend(
+        keyledger::app::quotas::CLASSES
+            .iter()
+            .map(|(name, _)| *name),
+    );
+    assert_eq!(nested("quotas"), quota_keys);
+
     let parsed: FileConfig = toml::from_str(&settings).unwrap();
     assert_eq!(parsed.validate(), Ok(()));
     assert_eq!(parsed.data_dir, Some(PathBuf::from(DEFAULT_DATA_DIR)));

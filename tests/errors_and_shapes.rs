@@ -428,19 +428,31 @@ async fn enum_lists_in_validation_messages_are_the_current_models() {
     assert!(
         message.unwrap().ends_with("Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE]")
     );
-    // What the model lists but keyledger does not offer yet is unsupported, not invalid.
+    // ML-KEM keys are ENCAPSULATE_DECAPSULATE; another pairing is invalid.
     for body in [
-        json!({ "KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE" }),
         json!({ "KeySpec": "ML_KEM_512" }),
         json!({ "KeyUsage": "ENCAPSULATE_DECAPSULATE" }),
+        json!({ "KeySpec": "ML_DSA_44", "KeyUsage": "ENCAPSULATE_DECAPSULATE" }),
     ] {
         let (status, code, _) = failure(&s, "CreateKey", body.clone()).await;
         assert_eq!(
             (status, code.as_str()),
-            (400, "UnsupportedOperationException"),
+            (400, "ValidationException"),
             "{body}"
         );
     }
+    // SM2 is the China Regions' only.
+    let (status, code, message) = failure(
+        &s,
+        "CreateKey",
+        json!({ "KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY" }),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "UnsupportedOperationException")
+    );
+    assert!(message.unwrap().contains("China Regions"));
     let key = create_key(&s.client, None).await;
     let (_, _, message) = failure(
         &s,
@@ -609,11 +621,12 @@ async fn every_operation_of_the_aws_model_is_known() {
         }
     }
     assert!(unknown.is_empty(), "answered as unknown: {unknown:?}");
+    // Encapsulate and Decapsulate are served: an empty request is invalid, not unsupported.
     for operation in ["Encapsulate", "Decapsulate"] {
         let (status, code, _) = failure(&s, operation, json!({})).await;
         assert_eq!(
             (status, code.as_str()),
-            (400, "UnsupportedOperationException"),
+            (400, "ValidationException"),
             "{operation}"
         );
     }

@@ -195,6 +195,52 @@ mod fips_build {
             });
             assert!(ok && valid, "{spec} {algorithm} verification");
         }
+        // ML-DSA (FIPS 204) with RAW messages: the module's. EXTERNAL_MU is not (RustCrypto).
+        for spec in ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"] {
+            let (ok, private) = approved(|| asym::generate_private_key(spec).unwrap());
+            assert!(ok, "{spec} key generation");
+            let (ok, signature) = approved(|| {
+                asym::sign(
+                    spec,
+                    &private,
+                    "ML_DSA_SHAKE_256",
+                    &message,
+                    asym::MessageType::Raw,
+                )
+                .unwrap()
+            });
+            assert!(ok, "{spec} signing");
+            let (ok, valid) = approved(|| {
+                asym::verify(
+                    spec,
+                    &private,
+                    "ML_DSA_SHAKE_256",
+                    &message,
+                    asym::MessageType::Raw,
+                    &signature,
+                )
+                .unwrap()
+            });
+            assert!(ok && valid, "{spec} verification");
+            assert!(asym::sign(
+                spec,
+                &private,
+                "ML_DSA_SHAKE_256",
+                &[0; 64],
+                asym::MessageType::ExternalMu
+            )
+            .is_err());
+        }
+        // ML-KEM (FIPS 203).
+        for spec in ["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"] {
+            let (ok, private) = approved(|| asym::generate_private_key(spec).unwrap());
+            assert!(ok, "{spec} key generation");
+            let (ok, (ciphertext, secret)) =
+                approved(|| asym::encapsulate(spec, &private).unwrap());
+            assert!(ok, "{spec} encapsulation");
+            let (ok, again) = approved(|| asym::decapsulate(spec, &private, &ciphertext).unwrap());
+            assert!(ok && again == secret, "{spec} decapsulation");
+        }
         for (spec, algorithm) in [("HMAC_256", "HMAC_SHA_256"), ("HMAC_512", "HMAC_SHA_512")] {
             let mac_key = asym::generate_private_key(spec).unwrap();
             let (ok, _) =

@@ -46,6 +46,8 @@ const TABLE: &[(&str, [&str; 3])] = &[
     ("GenerateMac", [OK, DIS, INV]),
     ("VerifyMac", [OK, DIS, INV]),
     ("DeriveSharedSecret", [OK, DIS, INV]),
+    ("Encapsulate", [OK, DIS, INV]),
+    ("Decapsulate", [OK, DIS, INV]),
     ("GenerateDataKeyPair", [OK, DIS, INV]),
 ];
 
@@ -59,6 +61,9 @@ fn create_body(op: &str) -> Value {
             json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"})
         }
         "DeriveSharedSecret" => json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}),
+        "Encapsulate" | "Decapsulate" => {
+            json!({"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"})
+        }
         _ => json!({}),
     }
 }
@@ -147,7 +152,18 @@ async fn the_key_state_table() {
                 .await
                 .unwrap()["Mac"]
                     .clone(),
-                "GetPublicKey" | "Sign" | "GenerateMac" | "DeriveSharedSecret" => Value::Null,
+                "Decapsulate" => call(
+                    &s,
+                    &c,
+                    "Encapsulate",
+                    json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM"}),
+                )
+                .await
+                .unwrap()["SharedSecretCiphertextBlob"]
+                    .clone(),
+                "GetPublicKey" | "Sign" | "GenerateMac" | "DeriveSharedSecret" | "Encapsulate" => {
+                    Value::Null
+                }
                 _ => call(
                     &s,
                     &c,
@@ -230,6 +246,10 @@ async fn the_key_state_table() {
                     json!({"KeyId": key, "KeyAgreementAlgorithm": "ECDH", "PublicKey": peer_public})
                 }
                 "GenerateDataKeyPair" => json!({"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"}),
+                "Encapsulate" => json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM"}),
+                "Decapsulate" => {
+                    json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM", "SharedSecretCiphertextBlob": made})
+                }
                 _ => json!({"KeyId": key}),
             };
             let outcome = match call(&s, &c, op, body).await {

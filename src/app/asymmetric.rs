@@ -102,6 +102,19 @@ struct DataKeyPairRequest {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct EncapsulateRequest {
+    key_id: Option<String>,
+    encapsulation_algorithm: Option<String>,
+    shared_secret_ciphertext_blob: Option<Blob>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+}
+
+/// The model's `EncapsulationAlgorithmSpec` enum.
+const ENCAPSULATION_ALGORITHMS: &str = "[ML_KEM]";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct PublicKeyRequest {
     key_id: Option<String>,
     grant_tokens: Option<Vec<String>>,
@@ -120,6 +133,13 @@ fn input_error(e: InputError, key: &Key, operation: &str) -> ApiError {
         InputError::MessageTooLong => {
             ApiError::Validation("The message is too long for this key.".into())
         }
+        InputError::CiphertextLengthMismatch { expected, actual } => {
+            ApiError::InvalidCiphertext(format!(
+                "SharedSecretCiphertextBlob is {actual} bytes; {} ({}) takes {expected}.",
+                key.arn,
+                key.spec.as_str()
+            ))
+        }
         InputError::Crypto => ApiError::Internal(format!("{operation} failed.")),
     }
 }
@@ -128,10 +148,7 @@ fn message_type(text: Option<&str>) -> Result<MessageType, ApiError> {
     match text {
         None | Some("RAW") => Ok(MessageType::Raw),
         Some("DIGEST") => Ok(MessageType::Digest),
-        // Valid at AWS, but only for ML-DSA keys, which keyledger does not offer.
-        Some("EXTERNAL_MU") => Err(ApiError::InvalidKeyUsage(
-            "MessageType EXTERNAL_MU is only valid with ML-DSA keys.".into(),
-        )),
+        Some("EXTERNAL_MU") => Ok(MessageType::ExternalMu),
         Some(other) => Err(ApiError::constraint(
             "messageType",
             Some(other),
@@ -167,6 +184,35 @@ fn ed25519_message_type(
         _ => Ok(message_type),
     }
 }
+
+/// The message types by key family: EXTERNAL_MU is ML-DSA's alone, and ML-DSA takes RAW
+/// or EXTERNAL_MU (a 64-byte μ), never DIGEST.
+fn ml_dsa_message_type(
+    key: &Key,
+    algorithm: &str,
+    message_type: MessageType,
+    message: &[u8],
+) -> Result<(), ApiError> {
+    let ml_dsa = matches!(
+        key.spec,
+        KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87
+    );
+    match message_type {
+        MessageType::ExternalMu if !ml_dsa => Err(ApiError::InvalidKeyUsage(
+            "MessageType EXTERNAL_MU is only valid with ML-DSA keys.".into(),
+        )),
+        MessageType::ExternalMu if message.len() != ML_DSA_MU => {
+            Err(invalid_digest_length(algorithm))
+        }
+        MessageType::Digest if ml_dsa => Err(ApiError::Validation(format!(
+            "{algorithm} signing algorithm requires MessageType RAW or EXTERNAL_MU."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The length of the μ an ML-DSA EXTERNAL_MU message is (FIPS 204 §6.2).
+const ML_DSA_MU: usize = 64;
 
 /// A Sign or Verify input the crypto refused, worded as AWS words it.
 fn signing_error(e: InputError, key: &Key, algorithm: &str, operation: &str) -> ApiError {
@@ -220,6 +266,9 @@ fn public_key_metadata(key: &Key) -> Value {
         }
         KeyUsage::KeyAgreement => {
             m["KeyAgreementAlgorithms"] = json!(asym::key_agreement_algorithms(key.spec.as_str()))
+        }
+        KeyUsage::EncapsulateDecapsulate => {
+            m["EncapsulationAlgorithms"] = json!(asym::encapsulation_algorithms(key.spec.as_str()))
         }
         KeyUsage::GenerateVerifyMac => {}
     }
@@ -308,7 +357,9 @@ impl Service {
             .clone()
             .ok_or_else(|| ApiError::missing("signingAlgorithm"))?;
         check_known("signingAlgorithm", &algorithm, SIGNING_ALGORITHMS)?;
-        if let Some(refusal) = asym::fips_refusal_for_signing(&algorithm) {
+        if let Some(refusal) = asym::fips_refusal_for_signing(&algorithm)
+            .or_else(|| asym::fips_refusal_for_message_type(message_type))
+        {
             return Err(ApiError::UnsupportedOperation(refusal));
         }
         super::request::check_grant_tokens(&req.grant_tokens)?;
@@ -330,6 +381,7 @@ impl Service {
                 },
             ));
         }
+        ml_dsa_message_type(&key, &algorithm, message_type, &message.0)?;
         let message_type = ed25519_message_type(&key, &algorithm, message_type, &message.0)?;
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
@@ -533,6 +585,112 @@ impl Service {
         }))
     }
 
+    /// What Encapsulate and Decapsulate share: validation, key resolution, state and usage.
+    fn kem_inputs(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: &EncapsulateRequest,
+        operation: Operation,
+        rec: &mut CallRecord,
+    ) -> Result<(Arc<Key>, String), ApiError> {
+        let name = if operation == Operation::Encapsulate {
+            "Encapsulate"
+        } else {
+            "Decapsulate"
+        };
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id,
+            "encapsulationAlgorithm": req.encapsulation_algorithm,
+            "dryRun": req.dry_run,
+        }));
+        if operation == Operation::Decapsulate {
+            let blob = req
+                .shared_secret_ciphertext_blob
+                .as_ref()
+                .ok_or_else(|| ApiError::missing("sharedSecretCiphertextBlob"))?;
+            check_length("sharedSecretCiphertextBlob", blob.0.len(), 1, 6144)?;
+        }
+        let algorithm = req
+            .encapsulation_algorithm
+            .clone()
+            .ok_or_else(|| ApiError::missing("encapsulationAlgorithm"))?;
+        check_known(
+            "encapsulationAlgorithm",
+            &algorithm,
+            ENCAPSULATION_ALGORITHMS,
+        )?;
+        super::request::check_grant_tokens(&req.grant_tokens)?;
+        let key = self.usable(
+            caller,
+            ctx,
+            req.key_id.as_deref(),
+            operation,
+            // The Developer Guide names no condition key for the encapsulation algorithm
+            // (there is only one, ML_KEM).
+            Facts::new().grant_tokens(req.grant_tokens.as_ref()),
+            rec,
+        )?;
+        if key.usage != KeyUsage::EncapsulateDecapsulate {
+            return Err(wrong_usage(&key, name));
+        }
+        if !asym::encapsulation_algorithms(key.spec.as_str()).contains(&algorithm.as_str()) {
+            return Err(input_error(InputError::AlgorithmNotForKey, &key, name));
+        }
+        if req.dry_run == Some(true) {
+            return Err(ApiError::DryRun);
+        }
+        Ok((key, algorithm))
+    }
+
+    /// Encapsulate: a fresh 32-byte shared secret and its ML-KEM ciphertext under the key's
+    /// encapsulation key. Neither reaches the trail.
+    pub(crate) fn encapsulate(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        let req: EncapsulateRequest = parse(body)?;
+        let (key, algorithm) = self.kem_inputs(caller, ctx, &req, Operation::Encapsulate, rec)?;
+        let material = self.material(&key, key.current_version().number)?;
+        let (ciphertext, secret) = asym::encapsulate(key.spec.as_str(), &material)
+            .map_err(|e| input_error(e, &key, "Encapsulate"))?;
+        Ok(json!({
+            "KeyId": key.arn,
+            "SharedSecret": b64(&secret),
+            "SharedSecretCiphertextBlob": b64(&ciphertext),
+            "EncapsulationAlgorithm": algorithm,
+        }))
+    }
+
+    /// Decapsulate: the shared secret of an ML-KEM ciphertext. A ciphertext of the wrong
+    /// length is `InvalidCiphertextException`; any other decapsulates (implicit rejection).
+    pub(crate) fn decapsulate(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        body: &[u8],
+        rec: &mut CallRecord,
+    ) -> Result<Value, ApiError> {
+        let req: EncapsulateRequest = parse(body)?;
+        let (key, algorithm) = self.kem_inputs(caller, ctx, &req, Operation::Decapsulate, rec)?;
+        let ciphertext = req
+            .shared_secret_ciphertext_blob
+            .as_ref()
+            .map(|b| &b.0[..])
+            .unwrap_or_default();
+        let material = self.material(&key, key.current_version().number)?;
+        let secret = asym::decapsulate(key.spec.as_str(), &material, ciphertext)
+            .map_err(|e| input_error(e, &key, "Decapsulate"))?;
+        Ok(json!({
+            "KeyId": key.arn,
+            "SharedSecret": b64(&secret),
+            "EncapsulationAlgorithm": algorithm,
+        }))
+    }
+
     pub(crate) fn generate_data_key_pair(
         &self,
         caller: &Caller,
@@ -574,6 +732,8 @@ impl Service {
         if let Some(refusal) = asym::fips_refusal_for_spec(&spec) {
             return Err(ApiError::UnsupportedOperation(refusal));
         }
+        // Before the key pair is generated: RSA 4096 is the costliest thing keyledger does.
+        self.charge_key_pair(caller, ctx, &spec, rec)?;
         super::request::check_grant_tokens(&req.grant_tokens)?;
         super::request::check_encryption_context(
             "encryptionContext",

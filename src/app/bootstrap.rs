@@ -256,6 +256,7 @@ async fn start<S: LedgerStore>(
         clock,
         default_region: settings.region.clone(),
         refused_unaudited: Default::default(),
+        quotas: Default::default(),
     });
 
     let account_id = match service.projections.credentials.first_account() {

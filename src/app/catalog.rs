@@ -76,7 +76,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     ),
     op("CreateGrant", W, "kms:CreateGrant", Served),
     op("CreateKey", W, "kms:CreateKey", Served),
-    op("Decapsulate", R, "kms:Decapsulate", NotYet),
+    op("Decapsulate", R, "kms:Decapsulate", Served).checked_as(Operation::Decapsulate),
     op("Decrypt", R, "kms:Decrypt", Served),
     op("DeleteAlias", W, "kms:DeleteAlias", Served),
     op(
@@ -112,7 +112,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op("EnableKey", W, "kms:EnableKey", Served).checked_as(Operation::EnableKey),
     op("EnableKeyRotation", W, "kms:EnableKeyRotation", Served)
         .checked_as(Operation::EnableKeyRotation),
-    op("Encapsulate", R, "kms:Encapsulate", NotYet),
+    op("Encapsulate", R, "kms:Encapsulate", Served).checked_as(Operation::Encapsulate),
     op("Encrypt", R, "kms:Encrypt", Served).checked_as(Operation::Encrypt),
     op("GenerateDataKey", R, "kms:GenerateDataKey", Served).checked_as(Operation::GenerateDataKey),
     op("GenerateDataKeyPair", R, "kms:GenerateDataKeyPair", Served)

@@ -45,6 +45,9 @@ pub enum ApiError {
     NotAuthorized(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// Over a request quota (`quotas`): AWS's `ThrottlingException`, HTTP 400.
+    #[error("{0}")]
+    Throttling(String),
     /// A decision raced a concurrent change; the handler decides again.
     #[error("{0}")]
     Conflict(String),
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             ApiError::Tag(_) => "TagException",
             ApiError::LimitExceeded(_) => "LimitExceededException",
+            ApiError::Throttling(_) => "ThrottlingException",
             ApiError::InvalidAliasName(_) => "InvalidAliasNameException",
             ApiError::NotAuthorized(_) => "NotAuthorizedException",
             ApiError::Conflict(_) => "ConflictException",

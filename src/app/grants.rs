@@ -112,6 +112,14 @@ fn operations_for(usage: KeyUsage, symmetric: bool) -> &'static [&'static str] {
             "RetireGrant",
             "DescribeKey",
         ],
+        KeyUsage::EncapsulateDecapsulate => &[
+            "Encapsulate",
+            "Decapsulate",
+            "GetPublicKey",
+            "CreateGrant",
+            "RetireGrant",
+            "DescribeKey",
+        ],
     }
 }
 

@@ -264,6 +264,10 @@ pub fn to_query_error(api: QueryApi, error: ApiError) -> ApiError {
         }
         ApiError::MalformedPolicyDocument(m) => malformed_policy_document(m),
         ApiError::LimitExceeded(m) => limit_exceeded(m),
+        // IAM's and STS's throttling error (the query protocol's `Throttling`, HTTP 400).
+        ApiError::Throttling(_) => {
+            query_error("Throttling", "ThrottlingException", 400, "Rate exceeded")
+        }
         ApiError::NotFound(m) => no_such_entity(m),
         ApiError::AlreadyExists(m) => entity_already_exists(m),
         other => query_error(
@@ -523,6 +527,16 @@ impl Service {
         params: &Params,
     ) -> Handled {
         let action = params.action();
+        // Failed authentication is bounded per source here too (`quotas`).
+        let caller = match self.unauthenticated_gate(ctx, caller) {
+            Ok(caller) => caller,
+            Err(unrecorded) => {
+                return Handled {
+                    result: unrecorded.result.map_err(|e| to_query_error(api, e)),
+                    receipt: None,
+                }
+            }
+        };
         for _ in 0..=super::MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
             let mut record = CallRecord {

@@ -53,6 +53,9 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         (spec, KeyUsage::KeyAgreement) => {
             m["KeyAgreementAlgorithms"] = json!(asym::key_agreement_algorithms(spec.as_str()))
         }
+        (spec, KeyUsage::EncapsulateDecapsulate) => {
+            m["EncapsulationAlgorithms"] = json!(asym::encapsulation_algorithms(spec.as_str()))
+        }
     }
     if let Some(deletion) = key.deletion {
         // `PendingDeletionWindowInDays` is the model's for a multi-Region primary key waiting
@@ -97,9 +100,6 @@ pub(crate) const MODEL_KEY_USAGES: &[&str] = &[
     "ENCAPSULATE_DECAPSULATE",
 ];
 
-/// Key specs of the model that keyledger does not offer yet (ML-KEM, for Encapsulate).
-const ML_KEM_SPECS: &[&str] = &["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"];
-
 /// `[A, B, …]`, as AWS lists an enum's values in a validation message.
 pub(crate) fn value_set(values: &[&str]) -> String {
     format!("[{}]", values.join(", "))
@@ -121,6 +121,9 @@ pub(crate) fn customer_master_key_spec(spec: KeySpec) -> Option<&'static str> {
         | KeySpec::MlDsa44
         | KeySpec::MlDsa65
         | KeySpec::MlDsa87
+        | KeySpec::MlKem512
+        | KeySpec::MlKem768
+        | KeySpec::MlKem1024
         | KeySpec::X25519 => None,
         other => Some(other.as_str()),
     }
@@ -155,17 +158,6 @@ impl Service {
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
             ));
         }
-        if let Some(spec) = req.key_spec.as_deref().filter(|s| ML_KEM_SPECS.contains(s)) {
-            return Err(ApiError::UnsupportedOperation(format!(
-                "KeySpec {spec} (ML-KEM) is not supported by keyledger yet."
-            )));
-        }
-        if req.key_usage.as_deref() == Some("ENCAPSULATE_DECAPSULATE") {
-            return Err(ApiError::UnsupportedOperation(
-                "KeyUsage ENCAPSULATE_DECAPSULATE (ML-KEM) is not supported by keyledger yet."
-                    .into(),
-            ));
-        }
         let spec = parse_enum(
             "keySpec",
             req.key_spec
@@ -194,12 +186,6 @@ impl Service {
             return Err(ApiError::UnsupportedOperation(
                 "KeySpec SM2 is only offered in the AWS China Regions; keyledger does not support it.".into(),
             ));
-        }
-        if matches!(spec, KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87) {
-            return Err(ApiError::UnsupportedOperation(format!(
-                "KeySpec {} (ML-DSA) is not supported by keyledger yet.",
-                spec.as_str()
-            )));
         }
         if let Some(refusal) = asym::fips_refusal_for_spec(spec.as_str()) {
             return Err(ApiError::UnsupportedOperation(refusal));

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod limits;
 pub mod operations;
+pub mod quotas;
 pub mod report_html;
 pub mod reports;
 pub mod request;
@@ -152,6 +153,11 @@ pub struct CallRecord {
     pub service_account: Option<AccountId>,
     /// CloudTrail's `eventSource` [default: `kms.amazonaws.com`]; IAM and STS calls set it.
     pub event_source: Option<&'static str>,
+    /// A request quota still to charge once the call's key (or key pair spec) is known.
+    pub quota: Option<quotas::Charge>,
+    /// The call was charged already: this is a decision taken again (after an optimistic
+    /// concurrency conflict, or once an AWS managed key exists); a call is charged once.
+    pub quota_charged: bool,
 }
 
 /// How many times a command is re-decided after an optimistic-concurrency conflict.
@@ -167,6 +173,8 @@ pub struct Service {
     pub default_region: Region,
     /// Calls failed because their event could not be written (served at `/metrics`).
     pub refused_unaudited: std::sync::atomic::AtomicU64,
+    /// Request quotas: per account, Region and class; per source for failed authentication.
+    pub quotas: quotas::Quotas,
 }
 
 /// Where a recorded call is in the trail: the response headers `x-keyledger-event-id` and
@@ -221,6 +229,10 @@ impl Service {
         request_parameters: Value,
         result: Result<(), ApiError>,
     ) -> Handled {
+        let caller = match self.unauthenticated_gate(ctx, caller) {
+            Ok(caller) => caller,
+            Err(unrecorded) => return unrecorded,
+        };
         let record = CallRecord {
             read_only: true,
             request_parameters,
@@ -282,9 +294,16 @@ impl Service {
         operation: &str,
         body: &[u8],
     ) -> Handled {
-        for _ in 0..=MAX_CONFLICT_RETRIES {
+        let caller = match self.unauthenticated_gate(ctx, caller) {
+            Ok(caller) => caller,
+            Err(unrecorded) => return unrecorded,
+        };
+        for attempt in 0..=MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
-            let mut record = CallRecord::default();
+            let mut record = CallRecord {
+                quota_charged: attempt > 0,
+                ..CallRecord::default()
+            };
             let mut result = match &caller {
                 Ok(caller) => {
                     self.execute(caller, ctx, operation, body, now, &mut record)
@@ -337,6 +356,33 @@ impl Service {
         self.append_call(ctx, batch, Err(error))
             .await
             .unwrap_or_else(|| self.unavailable_handled())
+    }
+
+    /// A call that failed before it had a caller (bad signature, unknown access key, …)
+    /// counts against its source address's bucket (`quotas`): over it, the call is
+    /// `ThrottlingException`, and only the first of each throttled run is recorded; the rest
+    /// are answered unrecorded (`Err`) and counted, so a flood of forged requests from one
+    /// source cannot grow the ledger faster than about twice that bucket's rate.
+    pub(crate) fn unauthenticated_gate<'c>(
+        &self,
+        ctx: &RequestContext,
+        caller: Result<&'c Caller, ApiError>,
+    ) -> Result<Result<&'c Caller, ApiError>, Handled> {
+        if caller.is_ok() {
+            return Ok(caller);
+        }
+        let throttled = || ApiError::Throttling(quotas::THROTTLED.into());
+        match self
+            .quotas
+            .unauthenticated(&ctx.source_ip, std::time::Instant::now())
+        {
+            quotas::Unauthenticated::Allowed => Ok(caller),
+            quotas::Unauthenticated::Throttled { record: true } => Ok(Err(throttled())),
+            quotas::Unauthenticated::Throttled { record: false } => Err(Handled {
+                result: Err(throttled()),
+                receipt: None,
+            }),
+        }
     }
 
     /// The events that record a call: its lifecycle events, then its usage event.

@@ -3,6 +3,7 @@
 //! lives with its kind (`keys`, `symmetric`, `asymmetric`, `lifecycle`, `grants`, …).
 //! Nothing here writes: [`Service::handle`] records the call and only then replies.
 use super::authz::{Facts, Found};
+use super::quotas::{self, Charge, Class};
 use super::request::{check_key_id_param, parse};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::ids::{KeyId, KeyRef};
@@ -58,6 +59,14 @@ impl Service {
                 "keyledger does not support {operation} yet."
             )));
         }
+        // Request quotas: an operation's own now; a shared cryptographic one once the key
+        // (its type) is found, before any work is done with it.
+        match quotas::charge_of(operation) {
+            _ if rec.quota_charged => {}
+            Charge::Now(class) => self.charge(caller, ctx, class)?,
+            later @ (Charge::ByKey | Charge::ByKeyPair) => rec.quota = Some(later),
+            Charge::Free => {}
+        }
         match operation {
             "CreateAlias" => self.create_alias(caller, ctx, body, rec),
             "CreateGrant" => self.create_grant(caller, ctx, body, now, rec),
@@ -71,6 +80,8 @@ impl Service {
             "GenerateMac" => self.generate_mac(caller, ctx, body, false, rec),
             "VerifyMac" => self.generate_mac(caller, ctx, body, true, rec),
             "DeriveSharedSecret" => self.derive_shared_secret(caller, ctx, body, rec),
+            "Encapsulate" => self.encapsulate(caller, ctx, body, rec),
+            "Decapsulate" => self.decapsulate(caller, ctx, body, rec),
             "GenerateDataKeyPair" => self.generate_data_key_pair(caller, ctx, body, true, rec),
             "GenerateDataKeyPairWithoutPlaintext" => {
                 self.generate_data_key_pair(caller, ctx, body, false, rec)
@@ -139,6 +150,7 @@ impl Service {
     ) -> Result<Arc<Key>, ApiError> {
         check_key_id_param("keyId", key_id)?;
         let found = self.resolve(caller, ctx, key_id.unwrap_or_default(), aliases)?;
+        self.charge_key(caller, ctx, found.spec(), rec)?;
         rec.resources.push(found.arn().to_owned());
         let key = self.authorize(caller, ctx, found, rec.action, facts)?;
         // The key-state table's rule the operation is declared with (`catalog`).
@@ -146,6 +158,60 @@ impl Service {
             key.check(state)?;
         }
         Ok(key)
+    }
+
+    /// Take one request of `class` from the caller's account in the request's Region, or
+    /// answer `ThrottlingException`.
+    pub(crate) fn charge(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        class: Class,
+    ) -> Result<(), ApiError> {
+        if self.quotas.take(
+            &caller.account,
+            &ctx.region,
+            class,
+            std::time::Instant::now(),
+        ) {
+            Ok(())
+        } else {
+            Err(ApiError::Throttling(quotas::THROTTLED.into()))
+        }
+    }
+
+    /// Charge a cryptographic operation to its key type's shared quota, once per call (the
+    /// first key it finds; ReEncrypt's destination is not charged again).
+    pub(crate) fn charge_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        spec: crate::domain::key::KeySpec,
+        rec: &mut CallRecord,
+    ) -> Result<(), ApiError> {
+        if rec.quota != Some(Charge::ByKey) {
+            return Ok(());
+        }
+        rec.quota = None;
+        self.charge(caller, ctx, Class::of_key(spec))
+    }
+
+    /// Charge GenerateDataKeyPair to its `KeyPairSpec`'s quota.
+    pub(crate) fn charge_key_pair(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        key_pair_spec: &str,
+        rec: &mut CallRecord,
+    ) -> Result<(), ApiError> {
+        if rec.quota != Some(Charge::ByKeyPair) {
+            return Ok(());
+        }
+        rec.quota = None;
+        match Class::of_key_pair(key_pair_spec) {
+            Some(class) => self.charge(caller, ctx, class),
+            None => Ok(()),
+        }
     }
 
     /// An alias of the caller's account and region, or AWS's NotFoundException for it.

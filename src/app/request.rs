@@ -15,16 +15,66 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
+    // JSON text is UTF-8 (RFC 8259 section 8.1). serde_json checks only the strings it keeps:
+    // without this, a member the shape ignores could carry any bytes, and one body would be
+    // refused by one operation and taken by another (found by fuzzing: fuzz/README.md).
+    let body = std::str::from_utf8(body).map_err(|e| {
+        ApiError::Serialization(format!(
+            "The request body could not be read: it is not UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let body = if body.bytes().all(|b| b.is_ascii_whitespace()) {
+        "{}"
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_str(body).map_err(|e| {
         ApiError::Serialization(format!(
             "The request body could not be read: {}",
             parse_error_message(&e)
         ))
+    })
+}
+
+/// The operations whose request shapes live in [`shapes`](super::shapes), as the dispatcher
+/// (`operations`) names them.
+#[doc(hidden)]
+pub const SHAPED_OPERATIONS: &[&str] = &[
+    "CreateKey",
+    "DescribeKey",
+    "EnableKey",
+    "DisableKey",
+    "ListKeys",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+];
+
+/// `body` decoded by [`parse`] into the shape the dispatcher gives `operation`, printed with
+/// `Debug` (blobs print their length only); `None` for an operation not in
+/// [`SHAPED_OPERATIONS`]. The entry point of the fuzz targets and the corpus replay test.
+#[doc(hidden)]
+pub fn decode_shape(operation: &str, body: &[u8]) -> Option<Result<String, ApiError>> {
+    use super::shapes::*;
+    fn shown<T: DeserializeOwned + std::fmt::Debug>(body: &[u8]) -> Result<String, ApiError> {
+        parse::<T>(body).map(|request| format!("{request:?}"))
+    }
+    Some(match operation {
+        "CreateKey" => shown::<CreateKeyRequest>(body),
+        "DescribeKey" | "EnableKey" | "DisableKey" => shown::<KeyIdRequest>(body),
+        "ListKeys" => shown::<ListKeysRequest>(body),
+        "Encrypt" => shown::<EncryptRequest>(body),
+        "Decrypt" => shown::<DecryptRequest>(body),
+        "ReEncrypt" => shown::<ReEncryptRequest>(body),
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            shown::<GenerateDataKeyRequest>(body)
+        }
+        "GenerateRandom" => shown::<GenerateRandomRequest>(body),
+        _ => return None,
     })
 }
 
@@ -37,7 +87,9 @@ fn parse_error_message(e: &serde_json::Error) -> String {
     let text = text
         .rsplit_once(" at line ")
         .map_or(text.as_str(), |(message, _)| message);
-    let (head, expected) = match text.split_once(", expected ") {
+    // The last `, expected `: serde's own. An earlier one can only be inside the caller's
+    // quoted value, and what follows it there is theirs (found by fuzzing: fuzz/README.md).
+    let (head, expected) = match text.rsplit_once(", expected ") {
         Some((head, expected)) => (head, Some(expected)),
         None => (text, None),
     };
@@ -259,11 +311,31 @@ mod tests {
             format!(r#"{{"EncryptionContext": {{"a": ["{secret}"]}}}}"#),
             format!(r#"{{"KeyId": "{secret}"#),
             format!(r#"{{"KeyId": {secret}}}"#),
+            // fuzz/regressions/aws_json/expected_inside_the_value.json
+            format!(r#""x, expected {secret}""#),
+            format!(r#"{{"NumberOfBytes": "x, expected {secret}"}}"#),
+            format!(r#"{{"KeyId": ["at line 1, expected {secret}"]}}"#),
         ] {
             let m = message(&body);
             assert!(!m.contains(secret), "{body}: {m}");
             assert!(m.contains(" at line 1 column "), "{m}");
         }
+    }
+
+    #[test]
+    fn bodies_that_are_not_utf8_are_refused_even_in_ignored_members() {
+        // fuzz/regressions/aws_json/ignored_member_not_utf8.json: `Shape` ignores `Other`.
+        let body = b"{\"KeyId\": \"k\", \"Other\": \"caf\xef-\"}";
+        match parse::<Shape>(body) {
+            Err(ApiError::Serialization(m)) => {
+                assert_eq!(
+                    m,
+                    "The request body could not be read: it is not UTF-8 (at byte 28)"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse::<Shape>("{\"KeyId\": \"k\", \"Other\": \"café\"}".as_bytes()).is_ok());
     }
 
     proptest::proptest! {

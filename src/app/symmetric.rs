@@ -208,6 +208,7 @@ impl Service {
             .transpose()?;
         let requested = match requested {
             Some(found) if found.spec() != KeySpec::SymmetricDefault => {
+                self.charge_key(caller, ctx, found.spec(), rec)?;
                 rec.resources.push(found.arn().to_owned());
                 let id = found.id();
                 let key = self.authorize(caller, ctx, found, action, facts(id))?;
@@ -240,6 +241,7 @@ impl Service {
                 ));
             }
         }
+        self.charge_key(caller, ctx, key.spec, rec)?;
         rec.resources.push(key.arn.clone());
         let alias = requested.and_then(Found::into_alias);
         let id = key.id;
@@ -431,6 +433,7 @@ impl Service {
                 .as_deref()
                 .ok_or_else(|| ApiError::missing("sourceKeyId"))?;
             let source = self.resolve(caller, ctx, source_id, Resolve::AliasesToo)?;
+            self.charge_key(caller, ctx, source.spec(), rec)?;
             let destination = self.resolve(
                 caller,
                 ctx,

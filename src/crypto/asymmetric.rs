@@ -3,7 +3,8 @@
 //!
 //! No I/O and no key storage: callers seal the private material this module
 //! returns and hand it back as bytes. Private material is PKCS#8 DER
-//! (RFC 5208/5958) for every asymmetric spec and the raw key for HMAC specs.
+//! (RFC 5208/5958) for every asymmetric spec but ML-KEM (the raw expanded
+//! decapsulation key, below) and the raw key for HMAC specs.
 //! Plaintext and private bytes come back in [`SecretBytes`], zeroized on drop.
 //!
 //! # Which library does what
@@ -18,6 +19,33 @@
 //! | ECDH P-256 / P-384 / P-521 | aws-lc-rs | raw shared x-coordinate |
 //! | X25519 | x25519-dalek | keyledger's extension spec |
 //! | HMAC-SHA-224/256/384/512 | aws-lc-rs | constant-time verify |
+//! | ML-DSA-44/65/87 (FIPS 204), MessageType RAW | aws-lc-rs | pure ML-DSA, empty context |
+//! | ML-DSA, MessageType EXTERNAL_MU | RustCrypto `ml-dsa` | see below; refused in FIPS mode |
+//! | ML-KEM-512/768/1024 (FIPS 203) | aws-lc-rs | `kem` module |
+//!
+//! # ML-DSA and ML-KEM material
+//!
+//! ML-DSA private material is the PKCS#8 v1 seed form aws-lc-rs writes
+//! (`PqdsaKeyPair::to_pkcs8v1`, the 32-byte ξ of FIPS 204); the public key is the
+//! SubjectPublicKeyInfo with id-ml-dsa-44/65/87 that aws-lc-rs gives.
+//! aws-lc-rs 1.19 has no PKCS#8 or SPKI form for ML-KEM: private material is the
+//! raw expanded decapsulation key `dk` of FIPS 203 §7.1 (1632/2400/3168 bytes,
+//! `DecapsulationKey::key_bytes`), which holds the encapsulation key `ek` at offset
+//! 384·k together with H(ek) (checked with SHA3-256 before use). GetPublicKey's DER is
+//! the SubjectPublicKeyInfo of draft-ietf-lamps-kyber-certificates (id-alg-ml-kem-512/
+//! 768/1024 = 2.16.840.1.101.3.4.4.1/2/3, no parameters, `ek` as the BIT STRING).
+//!
+//! # ML-DSA with MessageType EXTERNAL_MU
+//!
+//! AWS KMS signs a caller's 64-byte μ (FIPS 204 §6.2, the message representative
+//! SHAKE256(tr ‖ M′)) with MessageType EXTERNAL_MU. aws-lc-rs 1.19 exposes only pure
+//! ML-DSA over the message (its docs say external μ is not supported), and reaching
+//! AWS-LC's external-μ entry points would need `unsafe` FFI. So EXTERNAL_MU signs with
+//! RustCrypto `ml-dsa`'s `sign_mu_deterministic` (the deterministic variant of FIPS 204
+//! Algorithm 2, from the same seed) and verifies with its `verify_mu`; RAW stays on
+//! aws-lc-rs. Both give signatures that verify either way (the tests check it). In FIPS
+//! mode EXTERNAL_MU is refused ([`fips_refusal_for_message_type`]), so `ml-dsa` never
+//! sees key bytes there.
 //!
 //! # MessageType DIGEST and Ed25519ph: why these crates
 //!
@@ -60,7 +88,7 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{KeyPair as _, VerificationAlgorithm};
-use aws_lc_rs::{agreement, digest, hmac, rand as lc_rand, rsa as lc_rsa, signature};
+use aws_lc_rs::{agreement, digest, hmac, kem, rand as lc_rand, rsa as lc_rsa, signature};
 use zeroize::Zeroizing;
 
 use ed25519_dalek::ed25519::signature::digest as dalek_digest;
@@ -76,11 +104,13 @@ pub use crate::crypto::CryptoError;
 /// `Debug` prints the bytes: never `{:?}`-format one.
 pub type SecretBytes = Zeroizing<Vec<u8>>;
 
-/// KMS `MessageType`: whether `message` is the message or its digest.
+/// KMS `MessageType`: whether `message` is the message, its digest, or (ML-DSA only) the
+/// 64-byte message representative μ of FIPS 204 §6.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageType {
     Raw,
     Digest,
+    ExternalMu,
 }
 
 /// Why a sign/verify (or encrypt, MAC, agreement) input was refused. The
@@ -98,6 +128,11 @@ pub enum InputError {
     /// RSA-OAEP plaintext longer than the key and algorithm allow.
     #[error("message too long for this key and algorithm")]
     MessageTooLong,
+    /// A KEM ciphertext whose length is not the key spec's (AWS
+    /// `InvalidCiphertextException`); any other ML-KEM ciphertext decapsulates
+    /// (implicit rejection, FIPS 203 §6.3).
+    #[error("ciphertext is {actual} bytes; the key spec's is {expected} bytes")]
+    CiphertextLengthMismatch { expected: usize, actual: usize },
     /// The operation itself failed: unusable key material, bad ciphertext,
     /// unusable peer key. Deliberately says nothing more.
     #[error("cryptographic operation failed")]
@@ -178,6 +213,82 @@ enum Spec {
     /// HMAC key spec; the hash also fixes the generated key length.
     Hmac(Hash),
     X25519,
+    MlDsa(MlDsaLevel),
+    MlKem(MlKemLevel),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MlDsaLevel {
+    L44,
+    L65,
+    L87,
+}
+
+impl MlDsaLevel {
+    fn signing(self) -> &'static signature::PqdsaSigningAlgorithm {
+        match self {
+            MlDsaLevel::L44 => &signature::ML_DSA_44_SIGNING,
+            MlDsaLevel::L65 => &signature::ML_DSA_65_SIGNING,
+            MlDsaLevel::L87 => &signature::ML_DSA_87_SIGNING,
+        }
+    }
+
+    fn verification(self) -> &'static signature::PqdsaVerificationAlgorithm {
+        match self {
+            MlDsaLevel::L44 => &signature::ML_DSA_44,
+            MlDsaLevel::L65 => &signature::ML_DSA_65,
+            MlDsaLevel::L87 => &signature::ML_DSA_87,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MlKemLevel {
+    L512,
+    L768,
+    L1024,
+}
+
+impl MlKemLevel {
+    fn algorithm(self) -> &'static kem::Algorithm<kem::AlgorithmId> {
+        match self {
+            MlKemLevel::L512 => &kem::ML_KEM_512,
+            MlKemLevel::L768 => &kem::ML_KEM_768,
+            MlKemLevel::L1024 => &kem::ML_KEM_1024,
+        }
+    }
+
+    /// FIPS 203's k (the module rank): 2, 3, 4.
+    fn k(self) -> usize {
+        match self {
+            MlKemLevel::L512 => 2,
+            MlKemLevel::L768 => 3,
+            MlKemLevel::L1024 => 4,
+        }
+    }
+
+    /// |dk| of FIPS 203 §8 Table 3: 768·k + 96 (1632, 2400, 3168).
+    fn decapsulation_key_len(self) -> usize {
+        768 * self.k() + 96
+    }
+
+    /// |c| of FIPS 203 §8 Table 3 (768, 1088, 1568).
+    fn ciphertext_len(self) -> usize {
+        match self {
+            MlKemLevel::L512 => 768,
+            MlKemLevel::L768 => 1088,
+            MlKemLevel::L1024 => 1568,
+        }
+    }
+
+    /// The last arc of id-alg-ml-kem-512/768/1024 (2.16.840.1.101.3.4.4.x).
+    fn oid_arc(self) -> u8 {
+        match self {
+            MlKemLevel::L512 => 1,
+            MlKemLevel::L768 => 2,
+            MlKemLevel::L1024 => 3,
+        }
+    }
 }
 
 /// The spec, as this process can use it: in FIPS mode the specs the module has no
@@ -202,6 +313,13 @@ pub fn fips_refusal_for_spec(spec: &str) -> Option<String> {
     }
 }
 
+/// In FIPS mode, why a MessageType is refused: EXTERNAL_MU, which aws-lc-rs does not
+/// expose (see the module docs).
+pub fn fips_refusal_for_message_type(message_type: MessageType) -> Option<String> {
+    (super::mode::fips() && message_type == MessageType::ExternalMu)
+        .then(|| super::mode::not_in_fips_mode("MessageType EXTERNAL_MU"))
+}
+
 /// In FIPS mode, why a signing algorithm is refused (Ed25519ph: the module exposes only
 /// pure Ed25519).
 pub fn fips_refusal_for_signing(algorithm: &str) -> Option<String> {
@@ -224,6 +342,12 @@ fn parse_any_spec(spec: &str) -> Option<Spec> {
         "HMAC_384" => Spec::Hmac(Hash::Sha384),
         "HMAC_512" => Spec::Hmac(Hash::Sha512),
         "X25519" => Spec::X25519,
+        "ML_DSA_44" => Spec::MlDsa(MlDsaLevel::L44),
+        "ML_DSA_65" => Spec::MlDsa(MlDsaLevel::L65),
+        "ML_DSA_87" => Spec::MlDsa(MlDsaLevel::L87),
+        "ML_KEM_512" => Spec::MlKem(MlKemLevel::L512),
+        "ML_KEM_768" => Spec::MlKem(MlKemLevel::L768),
+        "ML_KEM_1024" => Spec::MlKem(MlKemLevel::L1024),
         _ => return None,
     })
 }
@@ -235,6 +359,7 @@ enum SigningAlgorithm {
     Ecdsa(Hash),
     Ed25519,
     Ed25519ph,
+    MlDsa,
 }
 
 impl SigningAlgorithm {
@@ -252,6 +377,7 @@ impl SigningAlgorithm {
             "ECDSA_SHA_512" => Ecdsa(Hash::Sha512),
             "ED25519_SHA_512" => Ed25519,
             "ED25519_PH_SHA_512" if !super::mode::fips() => Ed25519ph,
+            "ML_DSA_SHAKE_256" => MlDsa,
             _ => return None,
         })
     }
@@ -262,7 +388,7 @@ impl SigningAlgorithm {
         match self {
             SigningAlgorithm::RsaPss(h) | SigningAlgorithm::RsaPkcs1(h) => Some(h),
             SigningAlgorithm::Ecdsa(h) => Some(h),
-            SigningAlgorithm::Ed25519 => None,
+            SigningAlgorithm::Ed25519 | SigningAlgorithm::MlDsa => None,
             SigningAlgorithm::Ed25519ph => Some(Hash::Sha512),
         }
     }
@@ -287,6 +413,7 @@ pub fn signing_algorithms(spec: &str) -> &'static [&'static str] {
         Some(Spec::P521) => &["ECDSA_SHA_512"],
         Some(Spec::Ed25519) if super::mode::fips() => &["ED25519_SHA_512"],
         Some(Spec::Ed25519) => &["ED25519_PH_SHA_512", "ED25519_SHA_512"],
+        Some(Spec::MlDsa(_)) => &["ML_DSA_SHAKE_256"],
         _ => &[],
     }
 }
@@ -296,6 +423,8 @@ enum SigningInput<'a> {
     Raw(&'a [u8]),
     /// A digest of exactly the algorithm's hash length.
     Digest(&'a [u8]),
+    /// ML-DSA's 64-byte μ.
+    ExternalMu(&'a [u8]),
 }
 
 impl<'a> SigningInput<'a> {
@@ -303,7 +432,7 @@ impl<'a> SigningInput<'a> {
     fn digest(&self, hash: Hash) -> Result<digest::Digest, InputError> {
         match self {
             SigningInput::Raw(message) => Ok(digest::digest(hash.digest_algorithm(), message)),
-            SigningInput::Digest(given) => {
+            SigningInput::Digest(given) | SigningInput::ExternalMu(given) => {
                 digest::Digest::import_less_safe(given, hash.digest_algorithm()).map_err(|_| {
                     InputError::DigestLengthMismatch {
                         expected: hash.len(),
@@ -339,9 +468,25 @@ fn resolve_signing<'a>(
             }
             SigningInput::Digest(message)
         }
+        MessageType::ExternalMu => {
+            // Outside the module (RustCrypto ml-dsa): never reached in FIPS mode.
+            if alg != SigningAlgorithm::MlDsa || super::mode::fips() {
+                return Err(InputError::AlgorithmNotForKey);
+            }
+            if message.len() != ML_DSA_MU_LEN {
+                return Err(InputError::DigestLengthMismatch {
+                    expected: ML_DSA_MU_LEN,
+                    actual: message.len(),
+                });
+            }
+            SigningInput::ExternalMu(message)
+        }
     };
     Ok((parsed_spec, alg, input))
 }
+
+/// The length of ML-DSA's μ (FIPS 204 §6.2: 512 bits of SHAKE256).
+const ML_DSA_MU_LEN: usize = 64;
 
 // ---------------------------------------------------------------------------
 // Key generation and public keys
@@ -373,6 +518,18 @@ pub fn generate_private_key(spec: &str) -> Result<SecretBytes, CryptoError> {
             der.extend_from_slice(&X25519_PKCS8_PREFIX);
             der.extend_from_slice(&seed);
             Ok(der)
+        }
+        Spec::MlDsa(level) => {
+            let key =
+                signature::PqdsaKeyPair::generate(level.signing()).map_err(|_| CryptoError)?;
+            let doc = key.to_pkcs8v1().map_err(|_| CryptoError)?;
+            Ok(Zeroizing::new(doc.as_ref().to_vec()))
+        }
+        Spec::MlKem(level) => {
+            let key =
+                kem::DecapsulationKey::generate(level.algorithm()).map_err(|_| CryptoError)?;
+            let bytes = key.key_bytes().map_err(|_| CryptoError)?;
+            Ok(Zeroizing::new(bytes.as_ref().to_vec()))
         }
     }
 }
@@ -406,6 +563,14 @@ pub fn public_key_der(spec: &str, private: &[u8]) -> Result<Vec<u8>, CryptoError
                 x25519_dalek::PublicKey::from(&secret).as_bytes(),
             ))
         }
+        Spec::MlDsa(level) => {
+            let key = ml_dsa_key_pair(level, private)?;
+            spki(key.public_key().as_der())
+        }
+        Spec::MlKem(level) => Ok(ml_kem_spki(
+            level,
+            ml_kem_encapsulation_key(level, private)?,
+        )),
         Spec::Hmac(_) => Err(CryptoError),
     }
 }
@@ -421,7 +586,7 @@ pub fn generate_data_key_pair(spec: &str) -> Result<(SecretBytes, Vec<u8>), Cryp
             let public = public_key_der(spec, &private)?;
             Ok((private, public))
         }
-        Spec::Hmac(_) | Spec::X25519 => Err(CryptoError),
+        Spec::Hmac(_) | Spec::X25519 | Spec::MlDsa(_) | Spec::MlKem(_) => Err(CryptoError),
     }
 }
 
@@ -484,6 +649,51 @@ const X25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
 ];
 
+fn ml_dsa_key_pair(
+    level: MlDsaLevel,
+    private: &[u8],
+) -> Result<signature::PqdsaKeyPair, CryptoError> {
+    signature::PqdsaKeyPair::from_pkcs8(level.signing(), private).map_err(|_| CryptoError)
+}
+
+/// The encapsulation key `ek` inside an expanded decapsulation key (FIPS 203 §7.1,
+/// Algorithm 16: dk = dk_PKE ‖ ek ‖ H(ek) ‖ z, with |dk_PKE| = 384·k, |ek| = 384·k + 32),
+/// after checking the length and H(ek) = SHA3-256(ek) (the decapsulation key check of
+/// §7.3).
+fn ml_kem_encapsulation_key(level: MlKemLevel, dk: &[u8]) -> Result<&[u8], CryptoError> {
+    let k = level.k();
+    if dk.len() != level.decapsulation_key_len() {
+        return Err(CryptoError);
+    }
+    let ek = &dk[384 * k..768 * k + 32];
+    let hash = &dk[768 * k + 32..768 * k + 64];
+    if digest::digest(&digest::SHA3_256, ek).as_ref() != hash {
+        return Err(CryptoError);
+    }
+    Ok(ek)
+}
+
+/// SubjectPublicKeyInfo of an ML-KEM encapsulation key (draft-ietf-lamps-kyber-certificates
+/// §4): SEQUENCE { SEQUENCE { OID id-alg-ml-kem-* }, BIT STRING (0 unused bits) ek }.
+/// Every length here is between 256 and 65535, so each takes the two-byte long form.
+fn ml_kem_spki(level: MlKemLevel, ek: &[u8]) -> Vec<u8> {
+    const ALGORITHM: [u8; 12] = [
+        0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04,
+    ];
+    let bit_string_len = ek.len() + 1;
+    let inner_len = ALGORITHM.len() + 1 + 4 + bit_string_len;
+    let mut der = Vec::with_capacity(4 + inner_len);
+    der.extend_from_slice(&[0x30, 0x82]);
+    der.extend_from_slice(&(inner_len as u16).to_be_bytes());
+    der.extend_from_slice(&ALGORITHM);
+    der.push(level.oid_arc());
+    der.extend_from_slice(&[0x03, 0x82]);
+    der.extend_from_slice(&(bit_string_len as u16).to_be_bytes());
+    der.push(0x00);
+    der.extend_from_slice(ek);
+    der
+}
+
 fn x25519_secret(private: &[u8]) -> Result<x25519_dalek::StaticSecret, CryptoError> {
     let raw = private
         .strip_prefix(&X25519_PKCS8_PREFIX[..])
@@ -527,7 +737,7 @@ pub fn sign(
                 SigningInput::Raw(message) => {
                     key.sign(encoding, &lc_rand::SystemRandom::new(), message, &mut sig)
                 }
-                SigningInput::Digest(_) => {
+                SigningInput::Digest(_) | SigningInput::ExternalMu(_) => {
                     key.sign_digest(encoding, &input.digest(hash)?, &mut sig)
                 }
             }
@@ -540,7 +750,9 @@ pub fn sign(
                 .map_err(|_| InputError::Crypto)?;
             let sig = match input {
                 SigningInput::Raw(message) => key.sign(&lc_rand::SystemRandom::new(), message),
-                SigningInput::Digest(_) => key.sign_digest(&input.digest(hash)?),
+                SigningInput::Digest(_) | SigningInput::ExternalMu(_) => {
+                    key.sign_digest(&input.digest(hash)?)
+                }
             }
             .map_err(|_| InputError::Crypto)?;
             Ok(sig.as_ref().to_vec())
@@ -569,6 +781,18 @@ pub fn sign(
                 .map_err(|_| InputError::Crypto)?;
             Ok(sig.to_bytes().to_vec())
         }
+        (Spec::MlDsa(level), SigningAlgorithm::MlDsa) => match input {
+            SigningInput::ExternalMu(mu) => ml_dsa_external_mu::sign(level, private, mu),
+            _ => {
+                let key = ml_dsa_key_pair(level, private)?;
+                let mut sig = vec![0u8; level.signing().signature_len()];
+                let len = key
+                    .sign(message, &mut sig)
+                    .map_err(|_| InputError::Crypto)?;
+                sig.truncate(len);
+                Ok(sig)
+            }
+        },
         _ => Err(InputError::AlgorithmNotForKey),
     }
 }
@@ -649,6 +873,15 @@ fn verify_with_public_key(
             };
             Ok(key.verify_prehashed(prehash, None, &sig).is_ok())
         }
+        (Spec::MlDsa(level), SigningAlgorithm::MlDsa) => match input {
+            SigningInput::ExternalMu(mu) => {
+                ml_dsa_external_mu::verify(level, public_spki, mu, signature)
+            }
+            _ => {
+                let key = signature::UnparsedPublicKey::new(level.verification(), public_spki);
+                Ok(key.verify(message, signature).is_ok())
+            }
+        },
         _ => Err(InputError::AlgorithmNotForKey),
     }
 }
@@ -663,8 +896,88 @@ fn lc_verify(
     let key = signature::UnparsedPublicKey::new(verification, public_spki);
     Ok(match input {
         SigningInput::Raw(message) => key.verify(message, sig).is_ok(),
-        SigningInput::Digest(_) => key.verify_digest(&input.digest(hash)?, sig).is_ok(),
+        SigningInput::Digest(_) | SigningInput::ExternalMu(_) => {
+            key.verify_digest(&input.digest(hash)?, sig).is_ok()
+        }
     })
+}
+
+/// ML-DSA over a caller's μ (MessageType EXTERNAL_MU) with RustCrypto `ml-dsa`: see the
+/// module docs for why not aws-lc-rs. The private material is aws-lc-rs's PKCS#8 seed
+/// form, which `ml-dsa` reads too.
+mod ml_dsa_external_mu {
+    use super::{InputError, MlDsaLevel, ML_DSA_MU_LEN};
+    use ml_dsa::common::{array::Array, typenum::U64};
+    use ml_dsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+    use ml_dsa::{MlDsa44, MlDsa65, MlDsa87};
+
+    type B64 = Array<u8, U64>;
+
+    fn mu(bytes: &[u8]) -> Result<B64, InputError> {
+        B64::try_from(bytes).map_err(|_| InputError::DigestLengthMismatch {
+            expected: ML_DSA_MU_LEN,
+            actual: bytes.len(),
+        })
+    }
+
+    macro_rules! per_level {
+        ($level:expr, $f:ident, $($arg:expr),*) => {
+            match $level {
+                MlDsaLevel::L44 => $f::<MlDsa44>($($arg),*),
+                MlDsaLevel::L65 => $f::<MlDsa65>($($arg),*),
+                MlDsaLevel::L87 => $f::<MlDsa87>($($arg),*),
+            }
+        };
+    }
+
+    pub(super) fn sign(
+        level: MlDsaLevel,
+        private: &[u8],
+        mu: &[u8],
+    ) -> Result<Vec<u8>, InputError> {
+        let mu = self::mu(mu)?;
+        per_level!(level, sign_with, private, &mu)
+    }
+
+    pub(super) fn verify(
+        level: MlDsaLevel,
+        public_spki: &[u8],
+        mu: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, InputError> {
+        let mu = self::mu(mu)?;
+        per_level!(level, verify_with, public_spki, &mu, signature)
+    }
+
+    fn sign_with<P>(private: &[u8], mu: &B64) -> Result<Vec<u8>, InputError>
+    where
+        P: ml_dsa::MlDsaParams,
+        ml_dsa::SigningKey<P>: DecodePrivateKey,
+    {
+        let key =
+            ml_dsa::SigningKey::<P>::from_pkcs8_der(private).map_err(|_| InputError::Crypto)?;
+        // FIPS 204 Algorithm 2 with rnd = {0}^32 (its deterministic variant). `ml-dsa`
+        // panics only if the rejection loop finds no signature within its bound, which
+        // FIPS 204 Appendix C puts far below any practical probability.
+        Ok(key
+            .expanded_key()
+            .sign_mu_deterministic(mu)
+            .encode()
+            .to_vec())
+    }
+
+    fn verify_with<P>(public_spki: &[u8], mu: &B64, signature: &[u8]) -> Result<bool, InputError>
+    where
+        P: ml_dsa::MlDsaParams,
+        ml_dsa::VerifyingKey<P>: DecodePublicKey,
+    {
+        let key = ml_dsa::VerifyingKey::<P>::from_public_key_der(public_spki)
+            .map_err(|_| InputError::Crypto)?;
+        let Ok(sig) = ml_dsa::Signature::<P>::try_from(signature) else {
+            return Ok(false);
+        };
+        Ok(key.verify_mu(mu, &sig))
+    }
 }
 
 fn ecdsa_signing_algorithm(spec: Spec) -> Option<&'static signature::EcdsaSigningAlgorithm> {
@@ -957,6 +1270,63 @@ fn nist_ecdh(
     agreement::agree(&key, peer, InputError::Crypto, |secret| {
         Ok(Zeroizing::new(secret.to_vec()))
     })
+}
+
+// ---------------------------------------------------------------------------
+// Key encapsulation (ML-KEM)
+// ---------------------------------------------------------------------------
+
+/// The `EncapsulationAlgorithms` KMS lists for a key spec.
+pub fn encapsulation_algorithms(spec: &str) -> &'static [&'static str] {
+    match parse_spec(spec) {
+        Some(Spec::MlKem(_)) => &["ML_KEM"],
+        _ => &[],
+    }
+}
+
+fn ml_kem_level(spec: &str) -> Result<MlKemLevel, InputError> {
+    match parse_spec(spec) {
+        Some(Spec::MlKem(level)) => Ok(level),
+        _ => Err(InputError::AlgorithmNotForKey),
+    }
+}
+
+/// ML-KEM.Encaps (FIPS 203 Algorithm 20) with the key's encapsulation key: the
+/// ciphertext and the 32-byte shared secret, as KMS's Encapsulate returns them.
+pub fn encapsulate(spec: &str, private: &[u8]) -> Result<(Vec<u8>, SecretBytes), InputError> {
+    let level = ml_kem_level(spec)?;
+    let ek = ml_kem_encapsulation_key(level, private)?;
+    let key = kem::EncapsulationKey::new(level.algorithm(), ek).map_err(|_| InputError::Crypto)?;
+    let (ciphertext, secret) = key.encapsulate().map_err(|_| InputError::Crypto)?;
+    Ok((
+        ciphertext.as_ref().to_vec(),
+        Zeroizing::new(secret.as_ref().to_vec()),
+    ))
+}
+
+/// ML-KEM.Decaps (FIPS 203 Algorithm 21). A ciphertext of the wrong length is
+/// [`InputError::CiphertextLengthMismatch`]; any other gives 32 bytes — the shared secret,
+/// or for a ciphertext not made with this key the implicit-rejection value — as KMS does.
+pub fn decapsulate(
+    spec: &str,
+    private: &[u8],
+    ciphertext: &[u8],
+) -> Result<SecretBytes, InputError> {
+    let level = ml_kem_level(spec)?;
+    let expected = level.ciphertext_len();
+    if ciphertext.len() != expected {
+        return Err(InputError::CiphertextLengthMismatch {
+            expected,
+            actual: ciphertext.len(),
+        });
+    }
+    ml_kem_encapsulation_key(level, private)?;
+    let key =
+        kem::DecapsulationKey::new(level.algorithm(), private).map_err(|_| InputError::Crypto)?;
+    let secret = key
+        .decapsulate(kem::Ciphertext::from(ciphertext))
+        .map_err(|_| InputError::Crypto)?;
+    Ok(Zeroizing::new(secret.as_ref().to_vec()))
 }
 
 #[cfg(test)]
@@ -1822,6 +2192,274 @@ mod tests {
     // -----------------------------------------------------------------------
     // Refusals and failures
     // -----------------------------------------------------------------------
+
+    // -----------------------------------------------------------------------
+    // ML-DSA (FIPS 204) and ML-KEM (FIPS 203)
+    // -----------------------------------------------------------------------
+
+    fn vector(json: &str) -> serde_json::Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const ML_DSA_SPECS: [&str; 3] = ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"];
+    const ML_KEM_SPECS: [&str; 3] = ["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"];
+
+    /// Wycheproof ML-DSA-44 verify tcId 1: the public key, message and signature verify
+    /// (RAW), and a changed signature or message does not.
+    #[test]
+    fn ml_dsa_44_wycheproof_verify() {
+        let v = vector(include_str!(
+            "../../tests/vectors/mldsa_44_verify_wycheproof_tc1.json"
+        ));
+        let spki = h(v["publicKeyDer"].as_str().unwrap());
+        let msg = h(v["msg"].as_str().unwrap());
+        let sig = h(v["sig"].as_str().unwrap());
+        let ok = |m: &[u8], s: &[u8]| {
+            verify_with_public_key(
+                "ML_DSA_44",
+                &spki,
+                "ML_DSA_SHAKE_256",
+                m,
+                MessageType::Raw,
+                s,
+            )
+        };
+        assert_eq!(ok(&msg, &sig), Ok(true));
+        assert_eq!(ok(&msg, &flipped(&sig)), Ok(false));
+        assert_eq!(ok(b"Hello world!", &sig), Ok(false));
+        assert_eq!(ok(&msg, &sig[..sig.len() - 1]), Ok(false));
+        // The same signature over its μ (EXTERNAL_MU), computed by RustCrypto from the key.
+        let key = ml_dsa::VerifyingKey::<ml_dsa::MlDsa44>::from_public_key_der(&spki).unwrap();
+        let mu = key
+            .compute_mu(
+                |shake| {
+                    ml_dsa::signature::digest::Update::update(shake, &msg);
+                    Ok(())
+                },
+                b"",
+            )
+            .unwrap();
+        assert_eq!(
+            verify_with_public_key(
+                "ML_DSA_44",
+                &spki,
+                "ML_DSA_SHAKE_256",
+                &mu,
+                MessageType::ExternalMu,
+                &sig
+            ),
+            Ok(true)
+        );
+    }
+
+    /// Wycheproof ML-KEM-512 tcId 2: the decapsulation key expanded from the seed (by
+    /// RustCrypto `ml-kem`) decapsulates the ciphertext to the expected shared secret, and
+    /// our SubjectPublicKeyInfo carries the vector's encapsulation key.
+    #[test]
+    #[allow(deprecated)]
+    fn ml_kem_512_wycheproof_decapsulate() {
+        use ml_kem::ExpandedKeyEncoding as _;
+        let v = vector(include_str!(
+            "../../tests/vectors/mlkem_512_wycheproof_tc2.json"
+        ));
+        let seed: [u8; 64] = h(v["seed"].as_str().unwrap()).try_into().unwrap();
+        let dk = ml_kem::DecapsulationKey::<ml_kem::MlKem512>::from_seed(seed.into());
+        let expanded = dk.to_expanded_bytes().to_vec();
+        assert_eq!(expanded.len(), 1632);
+        let c = h(v["c"].as_str().unwrap());
+        let k = h(v["K"].as_str().unwrap());
+        assert_eq!(*decapsulate("ML_KEM_512", &expanded, &c).unwrap(), k);
+        let spki = public_key_der("ML_KEM_512", &expanded).unwrap();
+        assert_eq!(spki.len(), 822);
+        let ek_prefix = h(v["ekPrefix"].as_str().unwrap());
+        assert_eq!(&spki[22..38], &ek_prefix[..]);
+        // Implicit rejection: a changed ciphertext gives some other 32 bytes, not an error.
+        let other = decapsulate("ML_KEM_512", &expanded, &flipped(&c)).unwrap();
+        assert_eq!(other.len(), 32);
+        assert_ne!(*other, k);
+        // A changed H(ek) in the stored key is refused.
+        let mut bad = expanded.clone();
+        bad[768 + 800] ^= 1;
+        assert_eq!(decapsulate("ML_KEM_512", &bad, &c), Err(InputError::Crypto));
+    }
+
+    #[test]
+    fn ml_dsa_signatures_verify_in_rustcrypto_and_external_mu_matches_raw() {
+        use ml_dsa::pkcs8::DecodePublicKey as _;
+        fn rustcrypto_verifies<P>(spki: &[u8], msg: &[u8], sig: &[u8]) -> bool
+        where
+            P: ml_dsa::MlDsaParams,
+            ml_dsa::VerifyingKey<P>: ml_dsa::pkcs8::DecodePublicKey,
+        {
+            let key = ml_dsa::VerifyingKey::<P>::from_public_key_der(spki).unwrap();
+            let Ok(sig) = ml_dsa::Signature::<P>::try_from(sig) else {
+                return false;
+            };
+            key.verify_with_context(msg, b"", &sig)
+        }
+        fn mu_of<P>(spki: &[u8], msg: &[u8]) -> Vec<u8>
+        where
+            P: ml_dsa::MlDsaParams,
+            ml_dsa::VerifyingKey<P>: ml_dsa::pkcs8::DecodePublicKey,
+        {
+            let key = ml_dsa::VerifyingKey::<P>::from_public_key_der(spki).unwrap();
+            key.compute_mu(
+                |shake| {
+                    ml_dsa::signature::digest::Update::update(shake, msg);
+                    Ok(())
+                },
+                b"",
+            )
+            .unwrap()
+            .to_vec()
+        }
+        type Verifier = fn(&[u8], &[u8], &[u8]) -> bool;
+        let alg = "ML_DSA_SHAKE_256";
+        let msg = b"keyledger post-quantum";
+        for (spec, sig_len) in ML_DSA_SPECS.iter().zip([2420, 3309, 4627]) {
+            let private = generate_private_key(spec).unwrap();
+            let spki = public_key_der(spec, &private).unwrap();
+            let (verifies, mu): (Verifier, Vec<u8>) = match *spec {
+                "ML_DSA_44" => (
+                    rustcrypto_verifies::<ml_dsa::MlDsa44>,
+                    mu_of::<ml_dsa::MlDsa44>(&spki, msg),
+                ),
+                "ML_DSA_65" => (
+                    rustcrypto_verifies::<ml_dsa::MlDsa65>,
+                    mu_of::<ml_dsa::MlDsa65>(&spki, msg),
+                ),
+                _ => (
+                    rustcrypto_verifies::<ml_dsa::MlDsa87>,
+                    mu_of::<ml_dsa::MlDsa87>(&spki, msg),
+                ),
+            };
+            let raw = sign(spec, &private, alg, msg, MessageType::Raw).unwrap();
+            assert_eq!(raw.len(), sig_len, "{spec}");
+            assert!(
+                verifies(&spki, msg, &raw),
+                "{spec}: RustCrypto verifies ours"
+            );
+            assert!(!verifies(&spki, b"other", &raw), "{spec}");
+            assert!(!verifies(&spki, msg, &flipped(&raw)), "{spec}");
+            let external = sign(spec, &private, alg, &mu, MessageType::ExternalMu).unwrap();
+            assert!(
+                verifies(&spki, msg, &external),
+                "{spec}: μ signs the message"
+            );
+            for sig in [&raw, &external] {
+                assert_eq!(
+                    verify(spec, &private, alg, msg, MessageType::Raw, sig),
+                    Ok(true)
+                );
+                assert_eq!(
+                    verify(spec, &private, alg, &mu, MessageType::ExternalMu, sig),
+                    Ok(true)
+                );
+                assert_eq!(
+                    verify(spec, &private, alg, b"other", MessageType::Raw, sig),
+                    Ok(false)
+                );
+                assert_eq!(
+                    verify(spec, &private, alg, msg, MessageType::Raw, &flipped(sig)),
+                    Ok(false)
+                );
+            }
+            assert_eq!(
+                sign(spec, &private, alg, &mu[..32], MessageType::ExternalMu),
+                Err(InputError::DigestLengthMismatch {
+                    expected: 64,
+                    actual: 32
+                })
+            );
+            assert_eq!(
+                sign(spec, &private, alg, &mu, MessageType::Digest),
+                Err(InputError::AlgorithmNotForKey)
+            );
+            assert_eq!(signing_algorithms(spec), &["ML_DSA_SHAKE_256"]);
+        }
+        // EXTERNAL_MU is ML-DSA's only.
+        let p256 = generate_private_key("ECC_NIST_P256").unwrap();
+        assert_eq!(
+            sign(
+                "ECC_NIST_P256",
+                &p256,
+                "ECDSA_SHA_256",
+                &[0; 64],
+                MessageType::ExternalMu
+            ),
+            Err(InputError::AlgorithmNotForKey)
+        );
+    }
+
+    #[test]
+    fn ml_kem_encapsulations_interoperate_with_rustcrypto() {
+        use ml_kem::pkcs8::DecodePublicKey as _;
+        for (spec, (dk_len, ct_len)) in
+            ML_KEM_SPECS
+                .iter()
+                .zip([(1632, 768), (2400, 1088), (3168, 1568)])
+        {
+            let private = generate_private_key(spec).unwrap();
+            assert_eq!(private.len(), dk_len, "{spec}");
+            let spki = public_key_der(spec, &private).unwrap();
+            // An encapsulation by RustCrypto against our public key decapsulates here.
+            let m = [7u8; 32];
+            let (ct, shared) = match *spec {
+                "ML_KEM_512" => {
+                    let ek =
+                        ml_kem::EncapsulationKey::<ml_kem::MlKem512>::from_public_key_der(&spki)
+                            .unwrap();
+                    let (c, k) = ek.encapsulate_deterministic(&m.into());
+                    (c.to_vec(), k.to_vec())
+                }
+                "ML_KEM_768" => {
+                    let ek =
+                        ml_kem::EncapsulationKey::<ml_kem::MlKem768>::from_public_key_der(&spki)
+                            .unwrap();
+                    let (c, k) = ek.encapsulate_deterministic(&m.into());
+                    (c.to_vec(), k.to_vec())
+                }
+                _ => {
+                    let ek =
+                        ml_kem::EncapsulationKey::<ml_kem::MlKem1024>::from_public_key_der(&spki)
+                            .unwrap();
+                    let (c, k) = ek.encapsulate_deterministic(&m.into());
+                    (c.to_vec(), k.to_vec())
+                }
+            };
+            assert_eq!(ct.len(), ct_len, "{spec}");
+            assert_eq!(*decapsulate(spec, &private, &ct).unwrap(), shared, "{spec}");
+            // Our own encapsulation round-trips, and each is fresh.
+            let (ct1, s1) = encapsulate(spec, &private).unwrap();
+            let (ct2, s2) = encapsulate(spec, &private).unwrap();
+            assert_eq!(ct1.len(), ct_len);
+            assert_eq!(s1.len(), 32);
+            assert_ne!(ct1, ct2);
+            assert_ne!(*s1, *s2);
+            assert_eq!(*decapsulate(spec, &private, &ct1).unwrap(), *s1);
+            assert_eq!(
+                decapsulate(spec, &private, &ct1[1..]),
+                Err(InputError::CiphertextLengthMismatch {
+                    expected: ct_len,
+                    actual: ct_len - 1
+                })
+            );
+            assert_eq!(encapsulation_algorithms(spec), &["ML_KEM"]);
+            assert!(signing_algorithms(spec).is_empty());
+        }
+        // Another spec's key is not an ML-KEM key, and the lengths must match the spec.
+        let p256 = generate_private_key("ECC_NIST_P256").unwrap();
+        assert_eq!(
+            encapsulate("ECC_NIST_P256", &p256).map(|_| ()),
+            Err(InputError::AlgorithmNotForKey)
+        );
+        let k768 = generate_private_key("ML_KEM_768").unwrap();
+        assert_eq!(
+            encapsulate("ML_KEM_512", &k768).map(|_| ()),
+            Err(InputError::Crypto)
+        );
+        assert!(generate_data_key_pair("ML_KEM_768").is_err());
+    }
 
     #[test]
     fn digest_of_wrong_length_is_refused() {

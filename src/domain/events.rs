@@ -627,6 +627,17 @@ impl Envelope<EventBody> {
                 envelope.event_version
             ));
         }
+        // The store keeps stream versions as signed 64-bit integers, and `verify` derives the
+        // column the same way: a larger one cannot be an event this build wrote (found by
+        // fuzzing: fuzz/README.md).
+        if let Some(version) = envelope
+            .stream_version
+            .filter(|v| i64::try_from(*v).is_err())
+        {
+            return Err(format!(
+                "stream version {version} is beyond what the ledger stores"
+            ));
+        }
         Ok(envelope)
     }
 }
@@ -687,6 +698,23 @@ mod tests {
         })));
         e.event_version = 99;
         assert!(Envelope::decode(&serde_json::to_vec(&e).unwrap()).is_err());
+    }
+
+    #[test]
+    fn stream_versions_beyond_the_stores_range_are_refused() {
+        // fuzz/regressions/event/stream_version_beyond_i64.json
+        let key_id = KeyId::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        let mut e = envelope(EventBody::Lifecycle(DomainEvent::KeyEnabled(KeyEnabled {
+            key_id,
+        })));
+        e.stream_version = Some(i64::MAX as u64);
+        let json = serde_json::to_vec(&e).unwrap();
+        assert_eq!(Envelope::decode(&json).unwrap(), e);
+        assert!(replay::columns::derive(&json).is_ok());
+        e.stream_version = Some(i64::MAX as u64 + 1);
+        let json = serde_json::to_vec(&e).unwrap();
+        assert!(Envelope::decode(&json).is_err());
+        assert!(replay::columns::derive(&json).is_err());
     }
 
     #[test]

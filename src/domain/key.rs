@@ -54,6 +54,9 @@ aws_enum!(
         MlDsa44 = "ML_DSA_44",
         MlDsa65 = "ML_DSA_65",
         MlDsa87 = "ML_DSA_87",
+        MlKem512 = "ML_KEM_512",
+        MlKem768 = "ML_KEM_768",
+        MlKem1024 = "ML_KEM_1024",
         // keyledger's extension: X25519 key agreement (RFC 7748), not an AWS key spec.
         X25519 = "X25519",
     }
@@ -65,6 +68,7 @@ aws_enum!(
         SignVerify = "SIGN_VERIFY",
         GenerateVerifyMac = "GENERATE_VERIFY_MAC",
         KeyAgreement = "KEY_AGREEMENT",
+        EncapsulateDecapsulate = "ENCAPSULATE_DECAPSULATE",
     }
 );
 
@@ -299,6 +303,8 @@ pub enum Operation {
     GenerateMac,
     VerifyMac,
     DeriveSharedSecret,
+    Encapsulate,
+    Decapsulate,
     GenerateDataKeyPair,
     CreateGrant,
     ListGrants,
@@ -348,6 +354,8 @@ impl Operation {
         Operation::GenerateMac,
         Operation::VerifyMac,
         Operation::DeriveSharedSecret,
+        Operation::Encapsulate,
+        Operation::Decapsulate,
         Operation::GenerateDataKeyPair,
         Operation::CreateGrant,
         Operation::ListGrants,
@@ -369,7 +377,8 @@ impl Operation {
                 CancelKeyDeletion => InvalidState,
                 Decrypt | Encrypt | GenerateDataKey | ReEncrypt | RotateKeyOnDemand
                 | EnableKeyRotation | DisableKeyRotation | GetPublicKey | Sign | Verify
-                | GenerateMac | VerifyMac | DeriveSharedSecret | GenerateDataKeyPair => Disabled,
+                | GenerateMac | VerifyMac | DeriveSharedSecret | Encapsulate | Decapsulate
+                | GenerateDataKeyPair => Disabled,
                 _ => Allowed,
             },
             KeyState::PendingDeletion => match self {
@@ -400,6 +409,7 @@ pub fn spec_allows_usage(spec: KeySpec, usage: KeyUsage) -> bool {
         Hmac224 | Hmac256 | Hmac384 | Hmac512 => usage == GenerateVerifyMac,
         Sm2 => matches!(usage, EncryptDecrypt | SignVerify | KeyAgreement),
         MlDsa44 | MlDsa65 | MlDsa87 => usage == SignVerify,
+        MlKem512 | MlKem768 | MlKem1024 => usage == EncapsulateDecapsulate,
         X25519 => usage == KeyAgreement,
     }
 }

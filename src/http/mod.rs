@@ -38,6 +38,8 @@ pub struct Options {
     pub public_tlog: bool,
     /// Prices and compliance thresholds of the reports.
     pub reports: crate::app::reports::ReportSettings,
+    /// Request quotas (`[quotas]`) [default: AWS's, on].
+    pub quotas: crate::app::quotas::QuotaSettings,
 }
 
 #[derive(Default)]
@@ -60,6 +62,7 @@ impl Shared {
     }
 
     pub fn set_ready(&self, service: Arc<Service>) {
+        service.quotas.configure(&self.options.quotas);
         let authenticator = Authenticator::new(service.projections.clone(), service.clock.clone());
         let _ = self.ready.set(Ready {
             service,
@@ -291,6 +294,11 @@ async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
     });
     let lag = shared.ready.get().map(|r| r.service.ledger.tail_lag());
     let (lag_events, lag_seconds) = lag.map_or((0, 0.0), |l| (l.events, l.seconds));
+    let throttled = shared
+        .ready
+        .get()
+        .map(|r| r.service.quotas.metrics())
+        .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(format!(
@@ -302,7 +310,8 @@ async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
              keyledger_tail_lag_events {lag_events}\n\
              # HELP keyledger_tail_lag_seconds How long this node has been behind other nodes' appends.\n\
              # TYPE keyledger_tail_lag_seconds gauge\n\
-             keyledger_tail_lag_seconds {lag_seconds}\n"
+             keyledger_tail_lag_seconds {lag_seconds}\n\
+             {throttled}"
         ))
 }
 

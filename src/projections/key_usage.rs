@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 
 /// The operations AWS counts as a key's cryptographic use (the `key_usage` view lists them too).
 pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
+    "Decapsulate",
     "Decrypt",
     "DeriveSharedSecret",
+    "Encapsulate",
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyPair",
@@ -193,16 +195,19 @@ mod tests {
 
     #[test]
     fn the_key_usage_view_names_the_same_cryptographic_operations() {
-        let migration = include_str!("../../migrations/sqlite/0002_seam.sql");
-        let view = &migration[migration
-            .find("CREATE VIEW IF NOT EXISTS key_usage")
-            .unwrap()..];
-        for operation in CRYPTOGRAPHIC_OPERATIONS {
-            assert_eq!(
-                view.matches(&format!("'{operation}'")).count(),
-                2,
-                "{operation}"
-            );
+        // The newest definition of the view, in each backend's migrations.
+        for migration in [
+            include_str!("../../migrations/sqlite/0006_key_usage_kem.sql"),
+            include_str!("../../migrations/postgres/0002_key_usage_kem.sql"),
+        ] {
+            let view = &migration[migration.find("CREATE VIEW key_usage").unwrap()..];
+            for operation in CRYPTOGRAPHIC_OPERATIONS {
+                assert_eq!(
+                    view.matches(&format!("'{operation}'")).count(),
+                    2,
+                    "{operation}"
+                );
+            }
         }
     }
 

@@ -107,6 +107,9 @@ impl Server {
             .args(["--listen", listen])
             .args(extra_args)
             .env("KEYLEDGER_LOG", "debug")
+            // AWS's request quotas (CreateKey: 5 per second) would throttle suites that
+            // create keys in a loop; tests/quotas.rs turns them on (KEYLEDGER_QUOTAS=on).
+            .env("KEYLEDGER_QUOTAS", "off")
             .env_remove("KEYLEDGER_ROOT_KEY")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -445,7 +448,10 @@ impl InProcess {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let shared = std::sync::Arc::new(keyledger::http::Shared::default());
+        let shared = std::sync::Arc::new(keyledger::http::Shared::new(keyledger::http::Options {
+            quotas: keyledger::app::quotas::QuotaSettings::off(),
+            ..Default::default()
+        }));
         shared.set_ready(opened.service.clone());
         let server = keyledger::http::serve(listener, shared.clone(), 1).unwrap();
         let handle = server.handle();
