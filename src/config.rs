@@ -1,5 +1,6 @@
 //! Settings: command-line flag, else environment variable (clap reads both),
-//! else the TOML config file, else the documented default.
+//! else the TOML config file, else the documented default. `keyledger.example.toml` at the
+//! repository's root documents every key of [`FileConfig`] (a test keeps the two in step).
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,20 @@ pub struct FileConfig {
     /// `[quotas]`: request quotas per class (any left out keeps AWS's), `enabled`, and the
     /// per-source bound of failed unauthenticated attempts (`unauthenticated`).
     pub quotas: Option<crate::app::quotas::QuotaSettings>,
+    /// The log lines' format on stderr; `--log-format` or KEYLEDGER_LOG_FORMAT win over it.
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event, with its spans' fields (the request id).
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields`, and `span` /
+    /// `spans` with the request id of a request's lines.
+    Json,
 }
 
 /// `on` or `off`: beats `[quotas] enabled` (empty: as if unset).
@@ -52,6 +67,52 @@ impl FileConfig {
 }
 
 impl FileConfig {
+    /// The checks `serve` would make of the file's values, made without starting anything
+    /// (`keyledger config check`; `serve` makes them too): the first problem, in words.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(listen) = &self.listen {
+            if !is_listen_address(listen) {
+                return Err(format!(
+                    "listen = {listen:?}: not HOST:PORT (e.g. 127.0.0.1:8080; port 0 picks a free port)"
+                ));
+            }
+        }
+        if let Some(region) = &self.region {
+            if crate::domain::ids::Region::parse(region).is_none() {
+                return Err(format!(
+                    "region = {region:?}: not a region name (lowercase letters, digits and '-', e.g. us-east-1)"
+                ));
+            }
+        }
+        if let Some(account) = &self.account_id {
+            if crate::domain::ids::AccountId::parse(account).is_none() {
+                return Err(format!("account_id = {account:?}: it must be 12 digits"));
+            }
+        }
+        if self.workers == Some(0) {
+            return Err("workers = 0: at least one HTTP worker is needed".into());
+        }
+        if self.trail_origin.as_deref().is_some_and(|o| {
+            // It names the note key too: C2SP signed-note key names have no space and no '+'.
+            o.is_empty()
+                || o.chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '+')
+        }) {
+            return Err("trail_origin: empty, or with a space, '+' or control character".into());
+        }
+        if let Some(url) = &self.database {
+            if !crate::ledger::postgres::is_postgres_url(url) {
+                return Err("database: not a postgres:// or postgresql:// URL".into());
+            }
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err("tls_cert without tls_key: TLS needs both".into()),
+            (None, Some(_)) => return Err("tls_key without tls_cert: TLS needs both".into()),
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The request quotas: the file's (AWS's for what it leaves out), on or off as
     /// `KEYLEDGER_QUOTAS` says, else as the file says, else on.
     pub fn quota_settings(&self) -> Result<crate::app::quotas::QuotaSettings, String> {
@@ -70,6 +131,23 @@ impl FileConfig {
             .map_err(|e| format!("config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
     }
+}
+
+/// `HOST:PORT` as `serve` can bind it: an IP socket address (`[::1]:8080` too), or a host
+/// name and a port. No name is resolved here.
+fn is_listen_address(text: &str) -> bool {
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    port.parse::<u16>().is_ok()
+        && !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 #[cfg(test)]
@@ -104,5 +182,36 @@ mod tests {
         assert_eq!(settings.compliance.unused_key_days, 30);
         assert_eq!(settings.compliance.rotation_max_age_days, 365);
         assert!(toml::from_str::<FileConfig>("[billing]\nsymetric_per_10k = 1\n").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_value() {
+        let check = |text: &str| toml::from_str::<FileConfig>(text).unwrap().validate();
+        assert_eq!(
+            check("listen = \"[::1]:0\"\nregion = \"eu-west-1\"\n"),
+            Ok(())
+        );
+        assert_eq!(check("listen = \"localhost:8080\""), Ok(()));
+        assert!(check("listen = \"127.0.0.1\"")
+            .unwrap_err()
+            .contains("listen"));
+        assert!(check("listen = \"127.0.0.1:99999\"").is_err());
+        assert!(check("region = \"US_EAST\"")
+            .unwrap_err()
+            .contains("region"));
+        assert!(check("account_id = \"12345\"")
+            .unwrap_err()
+            .contains("12 digits"));
+        assert!(check("workers = 0").is_err());
+        assert!(check("database = \"mysql://x\"").is_err());
+        assert!(check("tls_cert = \"c.pem\"")
+            .unwrap_err()
+            .contains("tls_key"));
+        assert!(check("tls_key = \"k.pem\"")
+            .unwrap_err()
+            .contains("tls_cert"));
+        let json: FileConfig = toml::from_str("log_format = \"json\"").unwrap();
+        assert_eq!(json.log_format, Some(LogFormat::Json));
+        assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
     }
 }

@@ -1,10 +1,10 @@
-//! The `keyledger` command: `serve`, `verify`, `state`, `trail export`, `rebuild` and
-//! `admin create-account`.
+//! The `keyledger` command: `serve`, `verify`, `state`, `trail export`, `rebuild`,
+//! `admin create-account` and `config check`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use keyledger::app::bootstrap::{self, Settings, LEDGER_FILE};
-use keyledger::config::{FileConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
+use keyledger::config::{FileConfig, LogFormat, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
 use keyledger::domain::ids::{AccountId, Region};
 use keyledger::http;
 use keyledger::ledger::sqlite::SqliteLedger;
@@ -43,8 +43,15 @@ struct Cli {
     /// FIPS mode: every cryptographic operation through AWS-LC's FIPS 140-3 module; refused
     /// unless the build has it (`--features fips`) and the module is in FIPS mode. Fixed when
     /// a ledger is created: a ledger made without it never opens with it, nor the reverse.
-    #[arg(long, global = true, env = "KEYLEDGER_FIPS")]
-    fips: bool,
+    #[arg(long, global = true, env = "KEYLEDGER_FIPS", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    fips: Option<bool>,
+    /// Log lines on stderr as human-readable text or as one JSON object per line
+    /// [default: the config file's log_format, else text].
+    #[arg(long, global = true, env = "KEYLEDGER_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The TOML config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Empty a read model's tables and rebuild them from the log (best with the server stopped).
     Rebuild {
         /// The read model (`key_usage`, `trail_index`, `billing`, `compliance`), or `all`.
@@ -126,6 +138,14 @@ enum AdminCommand {
         #[arg(long, env = "KEYLEDGER_ROOT_KEY_FILE")]
         root_key_file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Parse and check a config file as `serve` would (unknown keys, bad values such as a
+    /// region or listen address, tls_cert without tls_key): print `ok` and exit 0, or print
+    /// the problem and exit 1. Nothing is started and no file it names is opened.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -192,14 +212,11 @@ struct ReportSource {
 fn main() -> ExitCode {
     // Before any thread exists: the environment is changed here and nowhere else.
     take_root_key_from_env();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYLEDGER_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(
+        cli.log_format
+            .unwrap_or_else(|| file_log_format(&cli.command)),
+    );
     if !cli.allow_core_dumps {
         if let Err(e) = forbid_core_dumps() {
             eprintln!("keyledger: cannot turn core dumps off: {e}");
@@ -261,8 +278,11 @@ fn main() -> ExitCode {
             credentials,
             database,
             root_key_file,
-            cli.fips,
+            cli.fips.unwrap_or(false),
         ),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => Ok(config_check(&file)),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -272,6 +292,57 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("keyledger: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Log lines to stderr, filtered by KEYLEDGER_LOG (default `info`), as text or JSON; each
+/// request's lines carry its request id (the `request` span of `http`). Colours only on a
+/// terminal.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYLEDGER_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
+/// The log format of the config file the command reads, if it names one. A file that does
+/// not load gives the default here; the command itself reports the problem.
+fn file_log_format(command: &Command) -> LogFormat {
+    let path = match command {
+        Command::Serve(args) => args.config.as_deref(),
+        Command::Report {
+            command:
+                ReportCommand::Billing { source, .. } | ReportCommand::Compliance { source, .. },
+        } => source.config.as_deref(),
+        _ => None,
+    };
+    path.and_then(|path| FileConfig::load(path).ok())
+        .and_then(|file| file.log_format)
+        .unwrap_or_default()
+}
+
+/// `config check FILE`: `ok`, or the first problem.
+fn config_check(path: &Path) -> ExitCode {
+    let checked = FileConfig::load(path).and_then(|file| {
+        file.validate()
+            .map_err(|e| format!("config file {}: {e}", path.display()))
+    });
+    match checked {
+        Ok(()) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(problem) => {
+            println!("{problem}");
             ExitCode::FAILURE
         }
     }
@@ -301,8 +372,11 @@ struct ServeArgs {
     trail_origin: Option<String>,
     /// Serve the trail's checkpoint and hash tiles (`/v1/trail/tlog/checkpoint`,
     /// `/v1/trail/tlog/tile/…`; hashes only, never events) without credentials, for witnesses.
-    #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG")]
-    public_tlog: bool,
+    #[arg(long, env = "KEYLEDGER_PUBLIC_TLOG", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    public_tlog: Option<bool>,
     /// The ledger on PostgreSQL (`postgres://user:password@host:port/db`), shared by every
     /// node started on it, instead of the data dir's SQLite file.
     #[arg(long, env = "KEYLEDGER_DATABASE")]
@@ -320,16 +394,22 @@ struct ServeArgs {
     tls_key: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address (refused without it: Decrypt and
     /// GenerateDataKey answers would cross the network in clear).
-    #[arg(long, env = "KEYLEDGER_ALLOW_PLAIN_HTTP")]
-    allow_plain_http: bool,
+    #[arg(long, env = "KEYLEDGER_ALLOW_PLAIN_HTTP", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    allow_plain_http: Option<bool>,
     /// A TOML file with any of: data_dir, listen, region, account_id, workers,
     /// trail_origin, public_tlog, database, root_key_file, fips, tls_cert, tls_key,
-    /// allow_plain_http.
+    /// allow_plain_http, log_format, [billing], [compliance] (keyledger.example.toml
+    /// documents each; `keyledger config check FILE` checks one).
     #[arg(long, env = "KEYLEDGER_CONFIG")]
     config: Option<PathBuf>,
 }
 
-fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
+/// Booleans too follow flag > environment > file > default: `--public-tlog` (or `=true`)
+/// and KEYLEDGER_PUBLIC_TLOG=false both beat the file (hence `Option<bool>`).
+fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
     let ServeArgs {
         data_dir,
         listen,
@@ -346,7 +426,12 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         config,
     } = args;
     let file = match &config {
-        Some(path) => FileConfig::load(path).map_err(anyhow::Error::msg)?,
+        Some(path) => {
+            let file = FileConfig::load(path).map_err(anyhow::Error::msg)?;
+            file.validate()
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+            file
+        }
         None => FileConfig::default(),
     };
     let reports = file.report_settings();
@@ -378,12 +463,12 @@ fn serve(args: ServeArgs, fips: bool) -> anyhow::Result<ExitCode> {
         }
     }
     let root_key_file = root_key_file.or(file.root_key_file);
-    let fips = fips || file.fips.unwrap_or(false);
-    let public_tlog = public_tlog || file.public_tlog.unwrap_or(false);
+    let fips = fips.or(file.fips).unwrap_or(false);
+    let public_tlog = public_tlog.or(file.public_tlog).unwrap_or(false);
     let workers = workers
         .or(file.workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let allow_plain_http = allow_plain_http || file.allow_plain_http.unwrap_or(false);
+    let allow_plain_http = allow_plain_http.or(file.allow_plain_http).unwrap_or(false);
     let certificate = match (tls_cert.or(file.tls_cert), tls_key.or(file.tls_key)) {
         (Some(cert), Some(key)) => Some(Arc::new(http::tls::CertificateReloader::load(
             &cert, &key, fips,
@@ -732,7 +817,12 @@ fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
     let (ReportCommand::Billing { source, .. } | ReportCommand::Compliance { source, .. }) =
         &command;
     let settings = match &source.config {
-        Some(path) => FileConfig::load(path).map_err(anyhow::Error::msg)?,
+        Some(path) => {
+            let file = FileConfig::load(path).map_err(anyhow::Error::msg)?;
+            file.validate()
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+            file
+        }
         None => FileConfig::default(),
     }
     .report_settings();

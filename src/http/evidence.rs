@@ -63,7 +63,7 @@ pub(super) async fn recorded(
     parameters: Value,
     answer: impl AsyncFnOnce(&crate::app::Service) -> Result<Answer, ApiError>,
 ) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::request_id(req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };
@@ -340,7 +340,7 @@ fn public_answer(request_id: &str, answer: Result<Answer, ApiError>) -> HttpResp
 
 async fn tlog_checkpoint(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
     if shared.options.public_tlog {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = super::request_id(&req);
         let Some(ready) = shared.ready.get() else {
             return starting(&request_id);
         };
@@ -358,7 +358,7 @@ async fn tlog_tile(
     let tile = parse_tile_path(&path);
     let public = shared.options.public_tlog && tile.is_some_and(|t| t.level.is_some());
     if public {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = super::request_id(&req);
         let Some(ready) = shared.ready.get() else {
             return starting(&request_id);
         };

@@ -106,7 +106,18 @@ fn serve_on(
         App::new()
             .wrap_fn(|req, service| {
                 use actix_web::dev::Service as _;
-                service.call(normalised(req))
+                use tracing::Instrument as _;
+                let (req, span) = with_request_id(normalised(req));
+                let started = std::time::Instant::now();
+                let call = span.in_scope(|| service.call(req));
+                async move {
+                    let mut answered = call.await;
+                    if let Ok(response) = &mut answered {
+                        answered_with_request_id(response, started);
+                    }
+                    answered
+                }
+                .instrument(span)
             })
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
@@ -132,6 +143,74 @@ fn serve_on(
         None => server.listen(listener)?,
     };
     Ok(server.run())
+}
+
+/// The id of one request, made when it arrives: the trail's `requestID`, the
+/// `x-amzn-RequestId` header and the `request_id` of every log line of the request.
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// How much of a path a log line shows.
+const LOGGED_PATH_CHARS: usize = 200;
+
+/// Give the request its id and the `request` span its log lines are written in. The span
+/// shows the method and the path, never the query (presigned URLs carry signatures there)
+/// nor the body or headers.
+fn with_request_id(
+    req: actix_web::dev::ServiceRequest,
+) -> (actix_web::dev::ServiceRequest, tracing::Span) {
+    use actix_web::HttpMessage as _;
+    let id = uuid::Uuid::new_v4().to_string();
+    let path: String = req.path().chars().take(LOGGED_PATH_CHARS).collect();
+    let operation: String = header(req.headers(), "x-amz-target")
+        .unwrap_or_default()
+        .chars()
+        .take(LOGGED_PATH_CHARS)
+        .collect();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %path,
+        operation = %operation,
+    );
+    req.extensions_mut().insert(RequestId(id));
+    (req, span)
+}
+
+/// Log the answer (in the request's span), and give it the request id header if its
+/// handler did not (a route that does not exist, a body the extractor refused).
+fn answered_with_request_id<B>(
+    response: &mut actix_web::dev::ServiceResponse<B>,
+    started: std::time::Instant,
+) {
+    use actix_web::HttpMessage as _;
+    let id = response.request().extensions().get::<RequestId>().cloned();
+    if let Some(RequestId(id)) = id {
+        let headers = response.headers_mut();
+        if !headers.contains_key("x-amzn-requestid") {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+                headers.insert(
+                    actix_web::http::header::HeaderName::from_static("x-amzn-requestid"),
+                    value,
+                );
+            }
+        }
+    }
+    tracing::info!(
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "answered"
+    );
+}
+
+/// The id [`with_request_id`] gave the request (a fresh one for a request that did not
+/// pass through it).
+fn request_id(req: &HttpRequest) -> String {
+    use actix_web::HttpMessage as _;
+    req.extensions()
+        .get::<RequestId>()
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), |id| id.0.clone())
 }
 
 /// The request with its path as SigV4 verifies it (dot segments removed, `//` collapsed), so
@@ -440,7 +519,7 @@ async fn aws_json(
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };
@@ -532,7 +611,7 @@ async fn native_key(
     query: web::Query<AsOfQuery>,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };

@@ -49,7 +49,7 @@ fn scoped_api(req: &HttpRequest) -> Option<QueryApi> {
 }
 
 async fn query(req: HttpRequest, payload: web::Payload, shared: web::Data<Shared>) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };
@@ -141,7 +141,7 @@ pub async fn create_account(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };

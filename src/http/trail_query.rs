@@ -31,7 +31,7 @@ pub fn cloudtrail_route() -> actix_web::Route {
 }
 
 async fn cloudtrail(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };
@@ -72,7 +72,7 @@ async fn cloudtrail(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared
 /// `GET /v1/trail?KeyId=…&EventName=…&Principal=…&ErrorCode=…&ReadOnly=…&StartTime=…&EndTime=…
 /// &MaxResults=…&NextToken=…` → `{"Events": [CloudTrail records], "NextToken": …}`.
 pub async fn trail(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = super::request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
     };
