@@ -9,38 +9,9 @@ use aws_sdk_kms::types::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec,
     MessageType, SigningAlgorithmSpec,
 };
-use common::{error_code, stored_events, Server};
-
-async fn started() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data")).await;
-    (dir, server)
-}
-
-async fn key(s: &Server, spec: KeySpec, usage: KeyUsageType) -> String {
-    s.client
-        .create_key()
-        .key_spec(spec)
-        .key_usage(usage)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id
-}
-
-async fn public_key(s: &Server, key: &str) -> Vec<u8> {
-    s.client
-        .get_public_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .public_key
-        .unwrap()
-        .into_inner()
-}
+use common::{
+    asymmetric_key as key, error_code, public_key, started_server as started, stored_events, Server,
+};
 
 async fn sign(s: &Server, key: &str, alg: SigningAlgorithmSpec, message: &[u8]) -> Vec<u8> {
     let out = s

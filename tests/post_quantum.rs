@@ -9,39 +9,10 @@ use aws_sdk_kms::types::{
     EncapsulationAlgorithmSpec, KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec,
 };
 use base64::Engine as _;
-use common::{error_code, stored_events, trail, Server};
+use common::{
+    asymmetric_key as key, error_code, public_key, started_server as started, stored_events, trail,
+};
 use ml_dsa::pkcs8::DecodePublicKey as _;
-
-async fn started() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data")).await;
-    (dir, server)
-}
-
-async fn key(s: &Server, spec: KeySpec, usage: KeyUsageType) -> String {
-    s.client
-        .create_key()
-        .key_spec(spec)
-        .key_usage(usage)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id
-}
-
-async fn public_key(s: &Server, key: &str) -> Vec<u8> {
-    s.client
-        .get_public_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .public_key
-        .unwrap()
-        .into_inner()
-}
 
 /// RustCrypto's verdict on a pure ML-DSA signature (empty context), and its μ of `msg`.
 fn rustcrypto<P>(spki: &[u8], msg: &[u8], sig: &[u8]) -> (bool, Vec<u8>)

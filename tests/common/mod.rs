@@ -784,3 +784,41 @@ pub fn root_policy(account_id: &str, sid: &str) -> String {
     })
     .to_string()
 }
+
+/// A server on a fresh temp data dir (keep the dir alive as long as the server).
+pub async fn started_server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data")).await;
+    (dir, server)
+}
+
+/// Create a key of `spec` for `usage`; its id.
+pub async fn asymmetric_key(
+    s: &Server,
+    spec: aws_sdk_kms::types::KeySpec,
+    usage: aws_sdk_kms::types::KeyUsageType,
+) -> String {
+    s.client
+        .create_key()
+        .key_spec(spec)
+        .key_usage(usage)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// GetPublicKey's DER SubjectPublicKeyInfo.
+pub async fn public_key(s: &Server, key: &str) -> Vec<u8> {
+    s.client
+        .get_public_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .public_key
+        .unwrap()
+        .into_inner()
+}
