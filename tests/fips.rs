@@ -328,6 +328,7 @@ mod fips_build {
             .await
             .unwrap();
         assert_eq!(reopened.plaintext, data_key.plaintext);
+        let data_key_plaintext = data_key.plaintext;
 
         // ECDSA P-256, HMAC and Ed25519 (pure) are the module's.
         let p256 = create_key(kms, Some((KeySpec::EccNistP256, KeyUsageType::SignVerify))).await;
@@ -433,6 +434,21 @@ mod fips_build {
         assert_eq!(created["body"]["fips_mode"], true);
         let (ok, out) = verify(&server.data_dir);
         assert!(ok, "{out}");
+        // No plaintext at rest under FIPS mode's sealing either: not the Encrypt plaintext,
+        // not the data key, in any file of the data dir (ledger, WAL, keys).
+        let data_key = data_key_plaintext
+            .as_ref()
+            .expect("GenerateDataKey's plaintext");
+        for file in files_under(&server.data_dir) {
+            let bytes = std::fs::read(&file).unwrap();
+            for secret in [&b"approved only"[..], data_key.as_ref()] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret),
+                    "a plaintext is at rest in {}",
+                    file.display()
+                );
+            }
+        }
     }
 
     #[tokio::test]
