@@ -46,15 +46,7 @@ async fn nothing_is_answered_unaudited() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let fail = Arc::new(AtomicBool::new(false));
-    let settings = Settings {
-        data_dir: dir.clone(),
-        region: Region::parse("us-east-1").unwrap(),
-        account_id: None,
-        trail_origin: None,
-        database: None,
-        root_key_file: None,
-        fips: false,
-    };
+    let settings = Settings::local(dir.clone(), Region::parse("us-east-1").unwrap());
     let flag = fail.clone();
     let opened = open_with(
         &settings,

@@ -259,15 +259,10 @@ impl<S: LedgerStore> LedgerStore for PanickingStore<S> {
 async fn readyz_is_503_once_the_ledger_writer_has_stopped_while_healthz_stays_200() {
     let root = tempfile::tempdir().unwrap();
     let panic = Arc::new(AtomicBool::new(false));
-    let settings = Settings {
-        data_dir: root.path().join("data"),
-        region: Region::parse("us-east-1").unwrap(),
-        account_id: None,
-        trail_origin: None,
-        database: None,
-        root_key_file: None,
-        fips: false,
-    };
+    let settings = Settings::local(
+        root.path().join("data"),
+        Region::parse("us-east-1").unwrap(),
+    );
     let flag = panic.clone();
     let opened = open_with(
         &settings,

@@ -53,6 +53,21 @@ pub struct Settings {
     pub fips: bool,
 }
 
+impl Settings {
+    /// A standard-mode SQLite ledger in `data_dir`, in `region`, everything else default.
+    pub fn local(data_dir: PathBuf, region: Region) -> Settings {
+        Settings {
+            data_dir,
+            region,
+            account_id: None,
+            trail_origin: None,
+            database: None,
+            root_key_file: None,
+            fips: false,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     #[error("data dir {path}: {source}")]
@@ -531,15 +546,10 @@ mod tests {
     use crate::ledger::memory::MemoryDatabase;
 
     fn settings(dir: &Path) -> Settings {
-        Settings {
-            data_dir: dir.to_owned(),
-            region: Region::parse("us-east-1").expect("a region"),
-            account_id: None,
-            trail_origin: None,
-            database: None,
-            root_key_file: None,
-            fips: false,
-        }
+        Settings::local(
+            dir.to_owned(),
+            Region::parse("us-east-1").expect("a region"),
+        )
     }
 
     fn event_types(db: &MemoryDatabase) -> Vec<String> {

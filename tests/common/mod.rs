@@ -433,15 +433,7 @@ impl InProcess {
         let clock = std::sync::Arc::new(keyledger::app::ManualClock::new(
             time::OffsetDateTime::now_utc(),
         ));
-        let settings = Settings {
-            data_dir: data_dir.to_owned(),
-            region: Region::parse("us-east-1").unwrap(),
-            account_id: None,
-            trail_origin: None,
-            database: None,
-            root_key_file: None,
-            fips: false,
-        };
+        let settings = Settings::local(data_dir.to_owned(), Region::parse("us-east-1").unwrap());
         let opened = open_with(&settings, |store| store, clock.clone())
             .await
             .unwrap();
