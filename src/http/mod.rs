@@ -5,6 +5,7 @@
 pub mod admin_client;
 pub mod auth;
 mod evidence;
+pub mod openapi;
 mod query;
 mod reports;
 pub mod sigv4;
@@ -133,6 +134,8 @@ fn serve_on(
             .configure(evidence::routes)
             .configure(reports::routes)
             .route("/v1/trail", web::get().to(trail_query::trail))
+            .route("/v1/openapi.json", web::get().to(openapi_document))
+            .default_service(web::to(no_route))
     })
     .workers(workers.max(1))
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECONDS)
@@ -283,6 +286,45 @@ async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
     let mut body = body;
     body["status"] = "ready".into();
     HttpResponse::Ok().json(body)
+}
+
+/// `GET /v1/openapi.json`: the native REST API's OpenAPI 3.1 document, unauthenticated.
+async fn openapi_document() -> HttpResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HttpResponse::Ok().content_type("application/json").body(
+        DOCUMENT
+            .get_or_init(|| openapi::document().to_string())
+            .as_str(),
+    )
+}
+
+/// What no route matched: a documented path asked with another method is 405 with `Allow`;
+/// anything else is 404. Both AWS-shaped, neither recorded (no operation was named).
+async fn no_route(req: HttpRequest) -> HttpResponse {
+    let request_id = request_id(&req);
+    let methods = openapi::methods_of(req.path());
+    let (status, code, message) = if methods.is_empty() {
+        (
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "No such route.".to_owned(),
+        )
+    } else {
+        let allowed = methods.join(", ").to_uppercase();
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowedException",
+            format!("This route answers {allowed} only."),
+        )
+    };
+    let mut response = HttpResponse::build(status);
+    response.insert_header(("x-amzn-RequestId", request_id.as_str()));
+    if !methods.is_empty() {
+        response.insert_header(("Allow", methods.join(", ").to_uppercase()));
+    }
+    response
+        .content_type(JSON_1_1)
+        .body(serde_json::json!({ "__type": code, "message": message }).to_string())
 }
 
 /// Prometheus text exposition: what operators alert on.
