@@ -266,6 +266,23 @@ async fn the_live_server_answers_as_documented() {
     );
     assert_eq!(status, 403);
 
+    // Credentials that are not a signature: AWS's 400, documented too.
+    let garbled = reqwest::Client::new()
+        .get(format!("{}/v1/trail", s.endpoint))
+        .header("authorization", "Bearer nothing")
+        .send()
+        .await
+        .unwrap();
+    let status = garbled.status().as_u16();
+    let content_type = garbled.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = garbled.bytes().await.unwrap();
+    conforms(&doc, "get", "/v1/trail", status, &content_type, &body);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("IncompleteSignatureException"));
+
     // A documented path asked with another method: 405 and what it does answer.
     let wrong = reqwest::Client::new()
         .delete(format!("{}/v1/trail", s.endpoint))

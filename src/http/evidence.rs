@@ -130,11 +130,6 @@ async fn checkpoint(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
     recorded(&req, &shared, "GetTrailCheckpoint", json!({}), latest_note).await
 }
 
-#[derive(serde::Deserialize)]
-struct InclusionQuery {
-    tree_size: Option<String>,
-}
-
 /// A decimal size from a query string, or a ValidationException naming the parameter.
 fn size_param(name: &str, value: Option<&str>) -> Result<Option<u64>, ApiError> {
     value
@@ -149,18 +144,23 @@ fn size_param(name: &str, value: Option<&str>) -> Result<Option<u64>, ApiError> 
 async fn inclusion(
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<InclusionQuery>,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
     let event_id = path.into_inner();
-    let parameters = json!({ "eventId": event_id, "treeSize": query.tree_size });
+    let query = super::query_parameters(&req, &["tree_size"]);
+    let tree_size = query
+        .as_ref()
+        .ok()
+        .and_then(|q| q.get("tree_size").cloned());
+    let parameters = json!({ "eventId": event_id, "treeSize": tree_size });
     recorded(
         &req,
         &shared,
         "GetTrailInclusionProof",
         parameters,
         async |service| {
-            let tree_size = size_param("tree_size", query.tree_size.as_deref())?;
+            query?;
+            let tree_size = size_param("tree_size", tree_size.as_deref())?;
             let proof = evidence::inclusion(&service.reader, &event_id, tree_size)
                 .await
                 .map_err(proof_error)?;
@@ -170,27 +170,21 @@ async fn inclusion(
     .await
 }
 
-#[derive(serde::Deserialize)]
-struct ConsistencyQuery {
-    from: Option<String>,
-    to: Option<String>,
-}
-
-async fn consistency(
-    req: HttpRequest,
-    query: web::Query<ConsistencyQuery>,
-    shared: web::Data<Shared>,
-) -> HttpResponse {
-    let parameters = json!({ "from": query.from, "to": query.to });
+async fn consistency(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+    let query = super::query_parameters(&req, &["from", "to"]);
+    let get = |name: &str| query.as_ref().ok().and_then(|q| q.get(name).cloned());
+    let (from, to) = (get("from"), get("to"));
+    let parameters = json!({ "from": from, "to": to });
     recorded(
         &req,
         &shared,
         "GetTrailConsistencyProof",
         parameters,
         async |service| {
+            query?;
             let (Some(from), Some(to)) = (
-                size_param("from", query.from.as_deref())?,
-                size_param("to", query.to.as_deref())?,
+                size_param("from", from.as_deref())?,
+                size_param("to", to.as_deref())?,
             ) else {
                 return Err(ApiError::Validation(
                     "from and to (tree sizes of two checkpoints) are required".into(),

@@ -288,6 +288,33 @@ async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
+/// The query's parameters on a native route: each at most once, and only those in `known`
+/// (an AWS-shaped ValidationException otherwise, which the call's record then carries).
+fn query_parameters(
+    req: &HttpRequest,
+    known: &[&str],
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|_| ApiError::Validation("the query string is not valid".into()))?
+        .into_inner();
+    let mut query = std::collections::HashMap::new();
+    for (name, value) in pairs {
+        let shown: String = name.chars().take(32).collect();
+        if !known.contains(&name.as_str()) {
+            return Err(ApiError::Validation(format!(
+                "unknown parameter {shown:?}; this route takes {}",
+                known.join(", ")
+            )));
+        }
+        if query.insert(name, value).is_some() {
+            return Err(ApiError::Validation(format!(
+                "{shown} is given more than once"
+            )));
+        }
+    }
+    Ok(query)
+}
+
 /// `GET /v1/openapi.json`: the native REST API's OpenAPI 3.1 document, unauthenticated.
 async fn openapi_document() -> HttpResponse {
     static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -641,18 +668,9 @@ fn without_null_members(value: &mut serde_json::Value) {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct AsOfQuery {
-    as_of: Option<String>,
-}
-
 /// `GET /v1/keys/{key}?as_of=…` and `GET /v1/keys/{key}/history` (the key percent-encoded
 /// when it is an ARN). SigV4-signed like the AWS endpoint, recorded like any call.
-async fn native_key(
-    req: HttpRequest,
-    query: web::Query<AsOfQuery>,
-    shared: web::Data<Shared>,
-) -> HttpResponse {
+async fn native_key(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
     let request_id = request_id(&req);
     let Some(ready) = shared.ready.get() else {
         return starting(&request_id);
@@ -669,8 +687,14 @@ async fn native_key(
     let key = percent_encoding::percent_decode_str(raw_key)
         .decode_utf8_lossy()
         .into_owned();
-    let body = serde_json::json!({ "KeyId": key, "AsOf": query.as_of }).to_string();
+    let query = query_parameters(&req, &["as_of"]);
+    let as_of = query.as_ref().ok().and_then(|q| q.get("as_of").cloned());
+    let body = serde_json::json!({ "KeyId": key, "AsOf": as_of }).to_string();
     let (ctx, caller) = authenticate_request(ready, &req, b"", &request_id);
+    let caller = match query {
+        Ok(_) => caller,
+        Err(e) => caller.and(Err(e)),
+    };
     let handled = ready
         .service
         .handle_with_receipt(

@@ -62,7 +62,7 @@ pub const ROUTES: &[Route] = &[
                 query(
                     "as_of",
                     "An RFC 3339 time, or a ledger position (a decimal integer).",
-                    json!({ "type": "string", "maxLength": 64 }),
+                    json!({ "type": "string" }),
                 ),
             ]
         },
@@ -87,6 +87,7 @@ pub const ROUTES: &[Route] = &[
                   the append transaction.",
         auth: Auth::SigV4,
         parameters: trail_parameters,
+        // 404: the KeyId names no key.
         ok: || {
             json_ok(
                 "One page of records.",
@@ -100,7 +101,7 @@ pub const ROUTES: &[Route] = &[
                 }),
             )
         },
-        errors: &[],
+        errors: &[404],
     },
     Route {
         method: "get",
@@ -238,12 +239,12 @@ pub const ROUTES: &[Route] = &[
                 query(
                     "month",
                     "`YYYY-MM` (the current month by default).",
-                    json!({ "type": "string", "maxLength": 16 }),
+                    json!({ "type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$" }),
                 ),
                 query(
                     "account",
                     "One account's id (every account by default).",
-                    json!({ "type": "string", "maxLength": 64 }),
+                    json!({ "type": "string", "pattern": "^[0-9]{12}$" }),
                 ),
                 query(
                     "format",
@@ -276,7 +277,7 @@ pub const ROUTES: &[Route] = &[
                 query(
                     "as_of",
                     "An RFC 3339 time (now by default).",
-                    json!({ "type": "string", "maxLength": 64 }),
+                    json!({ "type": "string", "format": "date-time" }),
                 ),
                 query(
                     "format",
@@ -437,7 +438,7 @@ fn operation(route: &Route) -> Value {
                 "type": "object",
                 "properties": {
                     "AccountId": {
-                        "type": "string",
+                        "type": ["string", "null"],
                         "pattern": "^[0-9]{12}$",
                         "description": "The new account's id (a fresh one by default).",
                     },
@@ -542,7 +543,7 @@ fn tile_width() -> Value {
 }
 
 fn size_schema() -> Value {
-    json!({ "type": "string", "pattern": "^[0-9]{1,19}$" })
+    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
 }
 
 fn base64_list() -> Value {
@@ -550,37 +551,33 @@ fn base64_list() -> Value {
 }
 
 fn trail_parameters() -> Vec<Value> {
-    let text = |max: u64| json!({ "type": "string", "maxLength": max });
+    let text = || json!({ "type": "string" });
     vec![
         query(
             "KeyId",
             "A key id, key ARN, alias name or alias ARN.",
-            text(2048),
+            text(),
         ),
-        query("EventName", "An operation, e.g. `Encrypt`.", text(128)),
-        query(
-            "Principal",
-            "A principal ARN or an access key id.",
-            text(2048),
-        ),
+        query("EventName", "An operation, e.g. `Encrypt`.", text()),
+        query("Principal", "A principal ARN or an access key id.", text()),
         query(
             "ErrorCode",
             "An error code, e.g. `AccessDeniedException`.",
-            text(128),
+            text(),
         ),
         query(
             "ReadOnly",
             "CloudTrail's readOnly.",
             json!({ "type": "string", "enum": ["true", "false"] }),
         ),
-        query("StartTime", "RFC 3339 or Unix seconds.", text(64)),
-        query("EndTime", "RFC 3339 or Unix seconds.", text(64)),
+        query("StartTime", "RFC 3339 or Unix seconds.", text()),
+        query("EndTime", "RFC 3339 or Unix seconds.", text()),
         query(
             "MaxResults",
-            "Records per page, 1 to 1000.",
-            json!({ "type": "string", "pattern": "^[0-9]{1,4}$" }),
+            "Records per page.",
+            json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
         ),
-        query("NextToken", "The token of the previous page.", text(4096)),
+        query("NextToken", "The token of the previous page.", text()),
     ]
 }
 

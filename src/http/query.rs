@@ -149,7 +149,16 @@ pub async fn create_account(
     let request: CreateAccountRequest = if body.is_empty() {
         CreateAccountRequest::default()
     } else {
-        match serde_json::from_slice(&body) {
+        // Only an object: serde would also read a struct from a JSON array.
+        let object = serde_json::from_slice::<serde_json::Value>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| match v {
+                serde_json::Value::Object(_) => {
+                    serde_json::from_value(v).map_err(|e| e.to_string())
+                }
+                _ => Err("not an object".to_owned()),
+            });
+        match object {
             Ok(r) => r,
             Err(e) => {
                 if caller.is_ok() {

@@ -26,21 +26,6 @@ enum Format {
     Html,
 }
 
-/// The query's parameters, refusing any this report does not know.
-fn parameters(req: &HttpRequest, known: &[&str]) -> Result<HashMap<String, String>, ApiError> {
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map_err(|_| ApiError::Validation("the query string is not valid".into()))?
-        .into_inner();
-    if let Some(unknown) = query.keys().find(|k| !known.contains(&k.as_str())) {
-        let shown: String = unknown.chars().take(32).collect();
-        return Err(ApiError::Validation(format!(
-            "unknown parameter {shown:?}; this report takes {}",
-            known.join(", ")
-        )));
-    }
-    Ok(query)
-}
-
 fn format(query: &HashMap<String, String>, allowed: &[(&str, Format)]) -> Result<Format, ApiError> {
     let name = query.get("format").map_or("json", String::as_str);
     allowed
@@ -71,7 +56,7 @@ fn recorded_parameters(query: &HashMap<String, String>) -> serde_json::Value {
 }
 
 async fn billing(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
-    let query = parameters(&req, &["month", "account", "format"]);
+    let query = super::query_parameters(&req, &["month", "account", "format"]);
     let logged = query.as_ref().map(recorded_parameters).unwrap_or(json!({}));
     let settings = shared.options.reports.clone();
     recorded(
@@ -130,7 +115,7 @@ async fn billing(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
 }
 
 async fn compliance(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
-    let query = parameters(&req, &["as_of", "format"]);
+    let query = super::query_parameters(&req, &["as_of", "format"]);
     let logged = query.as_ref().map(recorded_parameters).unwrap_or(json!({}));
     let settings = shared.options.reports.clone();
     recorded(
