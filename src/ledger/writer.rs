@@ -26,6 +26,9 @@ pub trait CommitListener: Send + Sync + 'static {
 struct Pending {
     batch: AppendBatch,
     reply: oneshot::Sender<Result<Range<u64>, AppendError>>,
+    /// The caller's span (a request's, with its request id): the writer's lines about this
+    /// append are logged in it, so they carry the id the trail and the response carry.
+    span: tracing::Span,
 }
 
 type CheckpointReply = oneshot::Sender<Result<Option<StoredCheckpoint>, StoreError>>;
@@ -158,7 +161,11 @@ impl Ledger {
         }
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Message::Append(Pending { batch, reply }))
+            .send(Message::Append(Pending {
+                batch,
+                reply,
+                span: tracing::Span::current(),
+            }))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -240,12 +247,24 @@ impl Delivery {
                 listener.committed(&committed, &shredding_keys);
                 drop(committed);
                 for (p, outcome) in pending.into_iter().zip(outcomes) {
+                    if let Err(conflict) = &outcome {
+                        p.span.in_scope(|| {
+                            tracing::debug!(
+                                expected = conflict.expected,
+                                actual = conflict.actual,
+                                "append refused: its stream moved on"
+                            )
+                        });
+                    }
                     let _ = p.reply.send(outcome.map_err(AppendError::Conflict));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "ledger commit failed; failing {} requests", pending.len());
                 for p in pending {
+                    p.span.in_scope(
+                        || tracing::error!(error = %e, "this request's events were not recorded"),
+                    );
                     let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
                 }
             }
@@ -534,6 +553,45 @@ mod tests {
             }
         }
         assert_eq!((ok, conflicts), (26, 24));
+    }
+
+    /// A log sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_writers_line_about_a_failed_append_carries_the_callers_request_id() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        // The writer task runs on this thread (current_thread), so it logs here too.
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let db = MemoryDatabase::default();
+        let ledger = Ledger::start(db.store(), Arc::new(Recorder(Mutex::new(vec![]))));
+        db.fail.store(true, Ordering::SeqCst);
+        let span = tracing::info_span!("request", request_id = "req-7f3a");
+        let failed =
+            tracing::Instrument::instrument(ledger.append(batch(vec![event(None, "x")])), span)
+                .await;
+        assert!(matches!(failed, Err(AppendError::Unavailable(_))));
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("this request's events were not recorded"))
+            .unwrap_or_else(|| panic!("no line for the request in {log}"));
+        assert!(line.contains("request_id=\"req-7f3a\""), "{line}");
     }
 
     #[tokio::test]
