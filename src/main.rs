@@ -143,9 +143,15 @@ enum AdminCommand {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Parse and check a config file as `serve` would (unknown keys, bad values such as a
-    /// region or listen address, tls_cert without tls_key): print `ok` and exit 0, or print
-    /// the problem and exit 1. Nothing is started and no file it names is opened.
-    Check { file: PathBuf },
+    /// region or listen address, tls_cert without tls_key), load the TLS certificate and key
+    /// it names and connect to its database: print `ok` and exit 0, or print the problem and
+    /// exit 1. Nothing is started or written.
+    Check {
+        file: PathBuf,
+        /// Check the values only: open none of the files it names, connect to nothing.
+        #[arg(long)]
+        values_only: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -281,8 +287,8 @@ fn main() -> ExitCode {
             cli.fips.unwrap_or(false),
         ),
         Command::Config {
-            command: ConfigCommand::Check { file },
-        } => Ok(config_check(&file)),
+            command: ConfigCommand::Check { file, values_only },
+        } => Ok(config_check(&file, values_only)),
         Command::Rebuild { name, data_dir } => rebuild(
             &name,
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -330,11 +336,35 @@ fn file_log_format(command: &Command) -> LogFormat {
         .unwrap_or_default()
 }
 
-/// `config check FILE`: `ok`, or the first problem.
-fn config_check(path: &Path) -> ExitCode {
+/// `config check FILE`: `ok`, or the first problem. Beyond the file's values, it loads the
+/// TLS certificate and key it names (as `serve` would) and connects to its database, unless
+/// `--values-only`.
+fn config_check(path: &Path, values_only: bool) -> ExitCode {
     let checked = FileConfig::load(path).and_then(|file| {
         file.validate()
-            .map_err(|e| format!("config file {}: {e}", path.display()))
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        if values_only {
+            return Ok(());
+        }
+        if let (Some(cert), Some(key)) = (&file.tls_cert, &file.tls_key) {
+            http::tls::CertificateReloader::load(cert, key, file.fips.unwrap_or(false))
+                .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        }
+        if let Some(url) = &file.database {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime: {e}"))?;
+            runtime
+                .block_on(
+                    keyledger::ledger::postgres::PostgresLedger::check_reachable(
+                        url,
+                        std::time::Duration::from_secs(10),
+                    ),
+                )
+                .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        }
+        Ok(())
     });
     match checked {
         Ok(()) => {

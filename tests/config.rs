@@ -3,13 +3,17 @@
 //! names the problem of bad ones, and a setting's flag beats its environment variable,
 //! which beats the file.
 
+mod common;
+#[path = "common/postgres.rs"]
+mod pg;
+
 use keyledger::config::{FileConfig, LogFormat, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_REGION};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_keyledger");
+use common::BIN;
 
 fn example_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("keyledger.example.toml")
@@ -136,9 +140,14 @@ fn the_example_documents_every_key_with_its_default() {
 }
 
 fn check(dir: &Path, text: &str) -> (bool, String) {
+    check_with(dir, text, &["--values-only"])
+}
+
+/// `config check` of `text` written to a file in `dir`, with `flags`.
+fn check_with(dir: &Path, text: &str, flags: &[&str]) -> (bool, String) {
     let file = dir.join(format!("{:x}.toml", rand_name(text)));
     std::fs::write(&file, text).unwrap();
-    check_file(&file)
+    check_file_with(&file, flags)
 }
 
 fn rand_name(text: &str) -> u64 {
@@ -149,8 +158,13 @@ fn rand_name(text: &str) -> u64 {
 }
 
 fn check_file(file: &Path) -> (bool, String) {
+    check_file_with(file, &[])
+}
+
+fn check_file_with(file: &Path, flags: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(["config", "check"])
+        .args(flags)
         .arg(file)
         .env_remove("KEYLEDGER_LOG_FORMAT")
         .output()
@@ -212,6 +226,53 @@ fn config_check_names_the_problem_of_bad_files() {
     }
     let (ok, said) = check_file(&dir.path().join("missing.toml"));
     assert!(!ok && said.contains("missing.toml"), "{said}");
+}
+
+#[test]
+fn config_check_opens_the_tls_files_and_the_database_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let (cert, key) = common::issue_certificate(&pki, "one");
+    let (_, other_key) = common::issue_certificate(&pki, "two");
+    let tls = |cert: &Path, key: &Path| {
+        format!(
+            "tls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        )
+    };
+    assert_eq!(
+        check_with(dir.path(), &tls(&cert, &key), &[]),
+        (true, "ok\n".to_owned())
+    );
+    for (text, problem) in [
+        (tls(&cert, &other_key), "is not the key of certificate"),
+        (tls(&cert, &pki.join("absent.key")), "absent.key"),
+        (tls(&key, &key), "TLS certificate"),
+        // Nothing listens on port 1; the password is not shown.
+        (
+            "database = \"postgres://keyledger:s3cret@127.0.0.1:1/keyledger\"\n".to_owned(),
+            "database",
+        ),
+    ] {
+        let (ok, said) = check_with(dir.path(), &text, &[]);
+        assert!(!ok, "{text:?} passed: {said}");
+        assert!(
+            said.contains(problem),
+            "{text:?}: {said:?} does not name {problem:?}"
+        );
+        assert!(!said.contains("s3cret"), "{said}");
+        // The same values pass with --values-only, which opens nothing.
+        assert_eq!(
+            check(dir.path(), &text),
+            (true, "ok\n".to_owned()),
+            "{text}"
+        );
+    }
+    if let Some(url) = pg::admin_url("config check against PostgreSQL") {
+        let (ok, said) = check_with(dir.path(), &format!("database = {url:?}\n"), &[]);
+        assert!(ok, "{said}");
+    }
 }
 
 /// `serve` with `file` and `env`: `Err(stderr)` if it refused to start, `Ok(listening line)`

@@ -436,7 +436,40 @@ fn a_half_tls_pair_or_a_key_of_another_certificate_is_refused_at_start() {
     );
     let not_pem = serve(&["--tls-cert", path(&two_key), "--tls-key", path(&two_key)]);
     assert!(not_pem.contains("TLS certificate"), "{not_pem}");
+    // The right key, but readable by anyone on the machine.
+    let (three_cert, three_key) = issue_certificate(&pki, "three");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&three_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exposed = serve(&[
+        "--tls-cert",
+        path(&three_cert),
+        "--tls-key",
+        path(&three_key),
+    ]);
+    assert!(exposed.contains("mode 0644 lets others read"), "{exposed}");
     assert!(!data.exists(), "a refused start changed the disk");
+    // Group-readable (0640, Debian's ssl-cert convention) is served.
+    std::fs::set_permissions(&three_key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--tls-cert",
+            path(&three_cert),
+            "--tls-key",
+            path(&three_key),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let listening = std::io::BufRead::lines(&mut out)
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("listening on https://"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(listening, "a 0640 key was refused");
 }
 
 /// A signed Encrypt as raw HTTP/1.1: the head, and the body to send after it.

@@ -138,6 +138,7 @@ fn load(
     if chain.is_empty() {
         return Err(cert_error("no CERTIFICATE in the file".into()));
     }
+    check_key_mode(key)?;
     let private = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
         path: key.to_owned(),
         message: e.to_string(),
@@ -155,6 +156,34 @@ fn load(
         key: key.to_owned(),
     })?;
     Ok(certified)
+}
+
+/// A private key anyone on the machine can read (or anyone but its owner can change) is
+/// refused, on start and on reload: it may already be exposed. Group read stays allowed, the
+/// Debian `ssl-cert` group's convention (0640 root:ssl-cert).
+fn check_key_mode(key: &Path) -> Result<(), TlsError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key)
+            .map_err(|e| TlsError::Key {
+                path: key.to_owned(),
+                message: e.to_string(),
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o027 != 0 {
+            return Err(TlsError::Key {
+                path: key.to_owned(),
+                message: format!(
+                    "mode {mode:04o} lets others read or change it; \
+                     make it 0600 (or 0640 for a group such as ssl-cert)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -334,6 +334,26 @@ impl PostgresLedger {
         }
     }
 
+    /// Whether the database answers within `timeout` (`keyledger config check`): one
+    /// connection, `SELECT 1`, nothing read or written. The error never shows the password.
+    pub async fn check_reachable(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+        use sqlx::Connection as _;
+        let attempt = async {
+            let mut connection = sqlx::PgConnection::connect(url).await?;
+            sqlx::query("SELECT 1").execute(&mut connection).await?;
+            connection.close().await
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("database {}: {e}", redacted(url))),
+            Err(_) => Err(format!(
+                "database {}: no answer within {} s",
+                redacted(url),
+                timeout.as_secs()
+            )),
+        }
+    }
+
     /// Connect for reading only (offline tools); nothing is written or migrated.
     pub async fn open_read_only(url: &str) -> Result<LedgerReader, StoreError> {
         let pool = PgPoolOptions::new()
