@@ -370,3 +370,87 @@ async fn a_node_killed_mid_flight_loses_no_answered_call() {
         .unwrap();
     verified(&url).await;
 }
+
+/// `keyledger_quota_nodes` on a node's `/metrics`.
+async fn quota_nodes(node: &Server) -> Option<u64> {
+    let text = reqwest::get(format!("{}/metrics", node.endpoint))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("keyledger_quota_nodes "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// CreateKey calls on `node` in a burst, without the SDK's retries: how many got through.
+async fn create_key_burst(node: &Server, calls: usize) -> usize {
+    let mut created = 0;
+    for _ in 0..calls {
+        let response = common::signed_kms_call(
+            &node.endpoint,
+            &node.credentials,
+            "CreateKey",
+            &serde_json::json!({}),
+        )
+        .await;
+        match response.status().as_u16() {
+            200 => created += 1,
+            400 => {
+                let body: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(body["__type"], "ThrottlingException", "{body}");
+            }
+            other => panic!("CreateKey answered {other}"),
+        }
+    }
+    created
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_quotas_are_shared_among_the_nodes_on_one_database() {
+    let Some(url) = test_database::new_database("quotas_shared") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let on = [("KEYLEDGER_QUOTAS", "on")];
+    let a = Server::start_env(&dir.path().join("a"), &["--database", &url], &on).await;
+    let root_key = dir.path().join("a").join("root.key");
+    let b = Server::start_env(
+        &dir.path().join("b"),
+        &[
+            "--database",
+            &url,
+            "--root-key-file",
+            root_key.to_str().unwrap(),
+        ],
+        &on,
+    )
+    .await;
+    let started = Instant::now();
+    while quota_nodes(&a).await != Some(2) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "A never counted B"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // CreateKey is 5 per second per account; with two nodes A's share is 2.5, so its
+    // burst is two calls (a third if the burst spans a refill), not five.
+    let on_a = create_key_burst(&a, 8).await;
+    assert!((2..=3).contains(&on_a), "A allowed {on_a} of 8");
+    // With B gone A takes the whole quota again.
+    b.kill();
+    let started = Instant::now();
+    while quota_nodes(&a).await != Some(1) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "A still counts B"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // let A's bucket fill
+    let alone = create_key_burst(&a, 8).await;
+    assert!((5..=6).contains(&alone), "A alone allowed {alone} of 8");
+    a.stop();
+}

@@ -18,7 +18,7 @@ use crate::domain::ids::{AccountId, Region};
 use crate::domain::key::KeySpec;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -316,6 +316,15 @@ impl Rate {
             burst: per_second.max(1.0),
         }
     }
+
+    /// This node's share when `nodes` serve the account (never less than one request in
+    /// the bucket, so a call can always get through eventually).
+    fn shared(self, nodes: u32) -> Rate {
+        if nodes <= 1 {
+            return self;
+        }
+        Rate::new(self.per_second / f64::from(nodes))
+    }
 }
 
 impl Bucket {
@@ -408,6 +417,8 @@ pub struct Quotas {
     throttled: [AtomicU64; N],
     throttled_unauthenticated: AtomicU64,
     unrecorded: AtomicU64,
+    /// The nodes serving the ledger: each takes 1/n of every account quota.
+    nodes: AtomicU32,
 }
 
 impl Default for Quotas {
@@ -419,6 +430,7 @@ impl Default for Quotas {
             throttled: std::array::from_fn(|_| AtomicU64::new(0)),
             throttled_unauthenticated: AtomicU64::new(0),
             unrecorded: AtomicU64::new(0),
+            nodes: AtomicU32::new(1),
         }
     }
 }
@@ -457,6 +469,17 @@ impl Quotas {
             .get_or_init(|| Table::from_settings(&QuotaSettings::default()))
     }
 
+    /// Share the account quotas among `nodes` nodes (at least 1): each node's buckets fill at
+    /// 1/n of the rate, so the nodes together allow about the configured rate.
+    pub fn set_nodes(&self, nodes: u64) {
+        self.nodes
+            .store(nodes.clamp(1, u64::from(u32::MAX)) as u32, Relaxed);
+    }
+
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(Relaxed)
+    }
+
     /// Take one request of `class` from the account's bucket in `region`: `false` when the
     /// call is over quota (and it is counted).
     pub fn take(&self, account: &AccountId, region: &Region, class: Class, now: Instant) -> bool {
@@ -464,6 +487,7 @@ impl Quotas {
         let Some(rate) = table.rates[class.0 as usize].filter(|_| table.enabled) else {
             return true;
         };
+        let rate = rate.shared(self.nodes());
         let shard = &self.accounts[shard_of(account.as_str().as_bytes())];
         let mut accounts = shard.lock().unwrap_or_else(|p| p.into_inner());
         if !accounts.contains_key(account.as_str()) {
@@ -557,6 +581,13 @@ impl Quotas {
              keyledger_throttled_unrecorded_total {}\n",
             self.unrecorded.load(Relaxed)
         );
+        let _ = write!(
+            out,
+            "# HELP keyledger_quota_nodes The nodes the account quotas are shared among (each takes 1/n).\n\
+             # TYPE keyledger_quota_nodes gauge\n\
+             keyledger_quota_nodes {}\n",
+            self.nodes()
+        );
         out
     }
 }
@@ -621,6 +652,33 @@ mod tests {
         assert!(q
             .metrics()
             .contains("keyledger_throttled_requests_total{class=\"CreateKey\"} 2\n"));
+    }
+
+    #[test]
+    fn n_nodes_each_allow_one_nth_of_the_rate() {
+        let quotas = Quotas::default();
+        let mut settings = QuotaSettings::default();
+        let class = Class::named("CreateKey").unwrap();
+        settings.rates[class.0 as usize] = Some(10.0);
+        quotas.configure(&settings);
+        let region = Region::parse("us-east-1").unwrap();
+        let start = Instant::now();
+        let burst = |quotas: &Quotas, n: u8| {
+            (0..100)
+                .filter(|_| quotas.take(&account(n), &region, class, start))
+                .count()
+        };
+        assert_eq!(burst(&quotas, 1), 10, "one node: the whole burst");
+        quotas.set_nodes(2);
+        assert_eq!(burst(&quotas, 2), 5, "two nodes: half each");
+        // One second later the account has had half the rate again on this node.
+        let later = start + Duration::from_secs(1);
+        let refilled = (0..100)
+            .filter(|_| quotas.take(&account(2), &region, class, later))
+            .count();
+        assert_eq!(refilled, 5);
+        quotas.set_nodes(0);
+        assert_eq!(quotas.nodes(), 1, "never fewer than one node");
     }
 
     #[test]

@@ -108,5 +108,10 @@ pub async fn run_forever(service: std::sync::Arc<Service>) {
         if let Err(e) = service.run_due().await {
             tracing::warn!(error = %e, "scheduler pass failed; retrying next tick");
         }
+        // The account quotas are shared among the nodes on one database (decision 0018).
+        match service.reader.node_count().await {
+            Ok(nodes) => service.quotas.set_nodes(nodes),
+            Err(e) => tracing::warn!(error = %e, "cannot count the nodes; quotas keep their share"),
+        }
     }
 }

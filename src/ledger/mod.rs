@@ -262,6 +262,15 @@ pub enum LedgerReader {
 }
 
 impl LedgerReader {
+    /// How many nodes serve this ledger: 1 for a file or memory (one process holds it), the
+    /// nodes connected to the database for PostgreSQL.
+    pub async fn node_count(&self) -> Result<u64, StoreError> {
+        match self {
+            LedgerReader::Postgres(r) => r.node_count().await,
+            LedgerReader::Sqlite(_) | LedgerReader::Memory(_) => Ok(1),
+        }
+    }
+
     pub async fn head(&self) -> Result<Head, StoreError> {
         match self {
             LedgerReader::Sqlite(r) => r.head().await,

@@ -114,6 +114,26 @@ pub struct PostgresReader {
     appended: watch::Receiver<u64>,
 }
 
+/// The `application_name` prefix of a serving node's connections (offline tools, which
+/// connect without it, are not nodes).
+pub const NODE_APPLICATION_PREFIX: &str = "keyledger node ";
+
+impl PostgresReader {
+    /// How many keyledger nodes are connected to this database now (at least this one):
+    /// the request quotas are shared out by it (decision 0018).
+    pub async fn node_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT application_name) FROM pg_stat_activity \
+             WHERE datname = current_database() AND starts_with(application_name, $1)",
+        )
+        .bind(NODE_APPLICATION_PREFIX)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(storage)?;
+        Ok(count.max(1) as u64)
+    }
+}
+
 /// An opened database: this node's writer and reader.
 pub struct PostgresLedger {
     pub store: PostgresStore,
@@ -274,6 +294,9 @@ impl PostgresLedger {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError::Storage(format!("database {}: {e}", redacted(url))))?;
+        // Each node's connections say which node they are: `node_count` counts them.
+        let node = format!("{NODE_APPLICATION_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let options = options.application_name(&node);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
