@@ -48,4 +48,5 @@ pub mod domain;
 pub mod fuzzing;
 pub mod http;
 pub mod ledger;
+pub mod metrics;
 pub mod projections;

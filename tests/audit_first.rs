@@ -157,6 +157,17 @@ async fn nothing_is_answered_unaudited() {
         metrics.contains("keyledger_calls_refused_unaudited_total 9\n"),
         "{metrics}"
     );
+    // Every failed group is counted by the writer too, and each of those calls by outcome.
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("keyledger_ledger_append_failures_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(failures >= 1, "{metrics}");
+    assert!(
+        metrics.contains(r#"outcome="KMSInternalException"}"#),
+        "{metrics}"
+    );
     // Failed calls are failed for real: nothing of them reached the ledger or the key state.
     assert_eq!(stored_events(&dir).await.len(), recorded);
 

@@ -47,6 +47,8 @@ pub struct Options {
 pub struct Shared {
     ready: OnceLock<Ready>,
     options: Options,
+    /// Requests by operation and outcome, with their latency (`/metrics`).
+    requests: crate::metrics::Requests,
 }
 
 impl Shared {
@@ -54,6 +56,7 @@ impl Shared {
         Shared {
             ready: OnceLock::new(),
             options,
+            requests: crate::metrics::Requests::default(),
         }
     }
 
@@ -177,8 +180,38 @@ fn with_request_id(
         path = %path,
         operation = %operation,
     );
+    let label = operation_label(&req);
     req.extensions_mut().insert(RequestId(id));
+    req.extensions_mut().insert(OperationLabel(label));
     (req, span)
+}
+
+/// The operation a request names, as the request metrics label it: a catalog name, a route's
+/// operation id, or one of a few fixed words (never caller text, so the series are bounded).
+#[derive(Clone, Copy, Debug)]
+struct OperationLabel(&'static str);
+
+/// The error code of an AWS-shaped error response, for the request metrics.
+#[derive(Clone, Copy, Debug)]
+struct Outcome(&'static str);
+
+fn operation_label(req: &actix_web::dev::ServiceRequest) -> &'static str {
+    match header(req.headers(), "x-amz-target") {
+        Some(target) => {
+            if let Some(name) = target.strip_prefix(TARGET_PREFIX) {
+                crate::app::catalog::find(name).map_or("unknown", |spec| spec.name)
+            } else if target.strip_prefix(trail_query::CLOUDTRAIL_TARGET_PREFIX)
+                == Some(crate::app::trail_query::LOOKUP_EVENTS)
+            {
+                crate::app::trail_query::LOOKUP_EVENTS
+            } else {
+                "unknown"
+            }
+        }
+        // The IAM and STS query protocol.
+        None if req.path() == "/" => "iam_sts",
+        None => openapi::operation_of(req.method().as_str(), req.path()).unwrap_or("no_route"),
+    }
 }
 
 /// Log the answer (in the request's span), and give it the request id header if its
@@ -200,9 +233,25 @@ fn answered_with_request_id<B>(
             }
         }
     }
+    let took = started.elapsed();
+    let status = response.status();
+    let operation = response
+        .request()
+        .extensions()
+        .get::<OperationLabel>()
+        .map_or("unknown", |l| l.0);
+    let outcome = match response.response().extensions().get::<Outcome>() {
+        Some(Outcome(code)) => code,
+        None if status.is_success() => "ok",
+        None if status.is_client_error() => "client_error",
+        None => "server_error",
+    };
+    if let Some(shared) = response.request().app_data::<web::Data<Shared>>() {
+        shared.requests.observe(operation, outcome, took);
+    }
     tracing::info!(
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        status = status.as_u16(),
+        elapsed_ms = took.as_secs_f64() * 1e3,
         "answered"
     );
 }
@@ -368,20 +417,68 @@ async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
         .get()
         .map(|r| r.service.quotas.metrics())
         .unwrap_or_default();
+    let mut body = format!(
+        "# HELP keyledger_calls_refused_unaudited_total Calls failed because their audit event could not be written.\n\
+         # TYPE keyledger_calls_refused_unaudited_total counter\n\
+         keyledger_calls_refused_unaudited_total {refused}\n\
+         # HELP keyledger_tail_lag_events Events other nodes appended that this node has not applied yet.\n\
+         # TYPE keyledger_tail_lag_events gauge\n\
+         keyledger_tail_lag_events {lag_events}\n\
+         # HELP keyledger_tail_lag_seconds How long this node has been behind other nodes' appends.\n\
+         # TYPE keyledger_tail_lag_seconds gauge\n\
+         keyledger_tail_lag_seconds {lag_seconds}\n\
+         {throttled}"
+    );
+    shared.requests.render(&mut body);
+    if let Some(ready) = shared.ready.get() {
+        ledger_metrics(&mut body, &ready.service);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(format!(
-            "# HELP keyledger_calls_refused_unaudited_total Calls failed because their audit event could not be written.\n\
-             # TYPE keyledger_calls_refused_unaudited_total counter\n\
-             keyledger_calls_refused_unaudited_total {refused}\n\
-             # HELP keyledger_tail_lag_events Events other nodes appended that this node has not applied yet.\n\
-             # TYPE keyledger_tail_lag_events gauge\n\
-             keyledger_tail_lag_events {lag_events}\n\
-             # HELP keyledger_tail_lag_seconds How long this node has been behind other nodes' appends.\n\
-             # TYPE keyledger_tail_lag_seconds gauge\n\
-             keyledger_tail_lag_seconds {lag_seconds}\n\
-             {throttled}"
-        ))
+        .body(body)
+}
+
+/// The writer's batch sizes, commit times and failed commits, and the keys by state.
+fn ledger_metrics(out: &mut String, service: &Service) {
+    use std::fmt::Write as _;
+    let writer = service.ledger.metrics();
+    out.push_str(
+        "# HELP keyledger_ledger_batch_events Events per committed group (group commit).\n\
+         # TYPE keyledger_ledger_batch_events histogram\n",
+    );
+    writer
+        .batch_events
+        .render(out, "keyledger_ledger_batch_events", "");
+    out.push_str(
+        "# HELP keyledger_ledger_commit_seconds One group's commit on the store, its fsync included.\n\
+         # TYPE keyledger_ledger_commit_seconds histogram\n",
+    );
+    writer
+        .commit_seconds
+        .render(out, "keyledger_ledger_commit_seconds", "");
+    let _ = write!(
+        out,
+        "# HELP keyledger_ledger_append_failures_total Groups whose commit failed (their calls failed unaudited).\n\
+         # TYPE keyledger_ledger_append_failures_total counter\n\
+         keyledger_ledger_append_failures_total {}\n",
+        writer
+            .append_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut by_state = std::collections::BTreeMap::new();
+    for state in crate::domain::key::KeyState::ALL {
+        by_state.insert(state.as_str(), 0u64);
+    }
+    for key in service.projections.keys.all() {
+        *by_state.entry(key.state.as_str()).or_default() += 1;
+    }
+    out.push_str(
+        "# HELP keyledger_keys Keys by key state, every account and Region.\n\
+         # TYPE keyledger_keys gauge\n",
+    );
+    for (state, n) in by_state {
+        let _ = writeln!(out, "keyledger_keys{{state=\"{state}\"}} {n}");
+    }
 }
 
 /// HTTP status of each AWS error type, as the AWS KMS service model gives them: every client
@@ -426,10 +523,12 @@ fn error_response_with(request_id: &str, error: &ApiError, status: StatusCode) -
     } else {
         serde_json::json!({ "__type": error.code(), "message": message })
     };
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status)
         .insert_header(("x-amzn-RequestId", request_id))
         .content_type(JSON_1_1)
-        .body(body.to_string())
+        .body(body.to_string());
+    response.extensions_mut().insert(Outcome(error.code()));
+    response
 }
 
 /// The receipt headers of a recorded call: where its event is in the trail.

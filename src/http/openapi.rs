@@ -654,6 +654,32 @@ pub fn methods_of(path: &str) -> Vec<&'static str> {
     methods
 }
 
+/// The operation id of the documented route a request names (`method` lowercase or not),
+/// for the request metrics; `None` when no route has it.
+pub fn operation_of(method: &str, path: &str) -> Option<&'static str> {
+    let method = method.to_ascii_lowercase();
+    let found = ROUTES
+        .iter()
+        .find(|r| r.method == method && matches_template(r.path, path))
+        .map(|r| r.operation_id);
+    found.or_else(|| {
+        // The tile routes' longer indexes, and alias names with their own `/`.
+        if method != "get" {
+            None
+        } else if path.starts_with("/v1/trail/tlog/tile/") {
+            Some("GetTrailTile")
+        } else if path.starts_with("/v1/keys/") {
+            Some(if path.ends_with("/history") {
+                "ListKeyHistory"
+            } else {
+                "GetKeyAsOf"
+            })
+        } else {
+            None
+        }
+    })
+}
+
 fn matches_template(template: &str, path: &str) -> bool {
     let mut t = template.split('/');
     let mut p = path.split('/');

@@ -47,6 +47,28 @@ enum Message {
 pub struct Ledger {
     queue: mpsc::Sender<Message>,
     tail: Arc<Tail>,
+    metrics: Arc<WriterMetrics>,
+}
+
+/// What the writer measures of its commits (`/metrics`).
+pub struct WriterMetrics {
+    /// Events per committed group.
+    pub batch_events: crate::metrics::Histogram,
+    /// One group's `append` on the store: its transaction, and its fsync (which SQLite does
+    /// inside the commit and does not report apart).
+    pub commit_seconds: crate::metrics::Histogram,
+    /// Groups whose commit failed (every call in them failed unaudited).
+    pub append_failures: std::sync::atomic::AtomicU64,
+}
+
+impl Default for WriterMetrics {
+    fn default() -> WriterMetrics {
+        WriterMetrics {
+            batch_events: crate::metrics::Histogram::new(crate::metrics::BATCH_BUCKETS),
+            commit_seconds: crate::metrics::Histogram::new(crate::metrics::LATENCY_BUCKETS),
+            append_failures: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
 }
 
 /// How far this node's projections are behind the log other nodes announce (always caught
@@ -118,8 +140,18 @@ impl Ledger {
     pub fn start<S: LedgerStore>(store: S, listener: Arc<dyn CommitListener>) -> Ledger {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
         let tail = Arc::new(Tail::default());
-        tokio::spawn(run(store, rx, listener, tail.clone()));
-        Ledger { queue, tail }
+        let metrics = Arc::new(WriterMetrics::default());
+        tokio::spawn(run(store, rx, listener, tail.clone(), metrics.clone()));
+        Ledger {
+            queue,
+            tail,
+            metrics,
+        }
+    }
+
+    /// Batch sizes, commit times and failed commits.
+    pub fn metrics(&self) -> &WriterMetrics {
+        &self.metrics
     }
 
     /// How far this node is behind other nodes' appends.
@@ -334,6 +366,7 @@ async fn run<S: LedgerStore>(
     mut rx: mpsc::Receiver<Message>,
     listener: Arc<dyn CommitListener>,
     tail: Arc<Tail>,
+    metrics: Arc<WriterMetrics>,
 ) {
     let mut stats = CommitStats::default();
     let mut delivering: Option<Delivery> = None;
@@ -429,12 +462,26 @@ async fn run<S: LedgerStore>(
         let previous = delivering.take();
         // join polls the append first: it hands the group to the store (to SQLite's thread),
         // then the previous group is delivered while this one commits.
-        let (outcome, ()) = futures_util::future::join(store.append(&batches), async {
+        let timed_append = async {
+            let started = std::time::Instant::now();
+            let outcome = store.append(&batches).await;
+            (outcome, started.elapsed())
+        };
+        let ((outcome, committing), ()) = futures_util::future::join(timed_append, async {
             if let Some(done) = previous {
                 done.deliver(listener.as_ref());
             }
         })
         .await;
+        let events: usize = batches.iter().map(|b| b.events.len()).sum();
+        metrics.commit_seconds.observe_duration(committing);
+        if outcome.is_ok() {
+            metrics.batch_events.observe(events as f64);
+        } else {
+            metrics
+                .append_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         drop(batches);
         let foreign = store.take_foreign();
         if let Ok(outcomes) = &outcome {
