@@ -16,6 +16,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub region: Option<String>,
+    /// The Regions requests may be signed for (each of AWS's form); unset: any of AWS's form.
+    pub regions: Option<Vec<String>>,
     pub account_id: Option<String>,
     pub workers: Option<usize>,
     pub trail_origin: Option<String>,
@@ -53,6 +55,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// A comma-separated list of Regions: beats `regions` in the file (empty: as if unset).
+pub const REGIONS_ENV: &str = "KEYLEDGER_REGIONS";
+
 /// `on` or `off`: beats `[quotas] enabled` (empty: as if unset).
 pub const QUOTAS_ENV: &str = "KEYLEDGER_QUOTAS";
 
@@ -83,6 +88,9 @@ impl FileConfig {
                     "region = {region:?}: not a region name (lowercase letters, digits and '-', e.g. us-east-1)"
                 ));
             }
+        }
+        if let Some(regions) = &self.regions {
+            parse_regions(regions.iter().map(String::as_str))?;
         }
         if let Some(account) = &self.account_id {
             if crate::domain::ids::AccountId::parse(account).is_none() {
@@ -126,11 +134,51 @@ impl FileConfig {
         Ok(settings)
     }
 
+    /// The Regions requests may be signed for: `KEYLEDGER_REGIONS`, else the file's, else
+    /// `None` (any Region of AWS's form).
+    pub fn allowed_regions(&self) -> Result<Option<Vec<crate::domain::ids::Region>>, String> {
+        match std::env::var(REGIONS_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(list) => parse_regions(list.split(',').map(str::trim))
+                .map(Some)
+                .map_err(|e| format!("{REGIONS_ENV}: {e}")),
+            None => self
+                .regions
+                .as_ref()
+                .map(|r| parse_regions(r.iter().map(String::as_str)))
+                .transpose(),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<FileConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
     }
+}
+
+/// A list of Region names, each of AWS's form (`us-east-1`, `us-gov-west-1`), none twice.
+fn parse_regions<'a>(
+    names: impl Iterator<Item = &'a str>,
+) -> Result<Vec<crate::domain::ids::Region>, String> {
+    let mut regions: Vec<crate::domain::ids::Region> = Vec::new();
+    for name in names {
+        let region = crate::domain::ids::Region::parse(name)
+            .filter(|r| crate::app::limits::is_aws_region(r.as_str()))
+            .ok_or_else(|| {
+                format!("regions: {name:?} is not a Region name of AWS's form (e.g. eu-west-1)")
+            })?;
+        if regions.contains(&region) {
+            return Err(format!("regions: {name} is listed twice"));
+        }
+        regions.push(region);
+    }
+    if regions.is_empty() {
+        return Err("regions: the list is empty (leave it out to allow any Region)".into());
+    }
+    Ok(regions)
 }
 
 /// `HOST:PORT` as `serve` can bind it: an IP socket address (`[::1]:8080` too), or a host

@@ -466,6 +466,7 @@ fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
     };
     let reports = file.report_settings();
     let quotas = file.quota_settings().map_err(anyhow::Error::msg)?;
+    let regions = file.allowed_regions().map_err(anyhow::Error::msg)?;
     let data_dir = data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
@@ -478,6 +479,11 @@ fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
     let Some(region) = Region::parse(&region_text) else {
         bail!("invalid region {region_text:?}")
     };
+    if let Some(list) = &regions {
+        if !list.contains(&region) {
+            bail!("region {region} is not one of the regions requests may be signed for");
+        }
+    }
     let account_id = match account_id.or(file.account_id) {
         None => None,
         Some(text) => match AccountId::parse(&text) {
@@ -522,6 +528,7 @@ fn serve(args: ServeArgs, fips: Option<bool>) -> anyhow::Result<ExitCode> {
             public_tlog,
             reports,
             quotas,
+            regions,
         }));
         let (server, scheme) = match &certificate {
             Some(certificate) => {

@@ -449,3 +449,43 @@ async fn the_operation_header_must_be_signed() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_configured_regions_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::Server::start_env(
+        &dir.path().join("data"),
+        &[],
+        &[("KEYLEDGER_REGIONS", "us-east-1, eu-west-1")],
+    )
+    .await;
+    let (id, secret) = (
+        &s.credentials.access_key_id,
+        &s.credentials.secret_access_key,
+    );
+    s.client_for("eu-west-1", id, secret)
+        .list_keys()
+        .send()
+        .await
+        .unwrap();
+    let refused = s
+        .client_for("ap-south-1", id, secret)
+        .list_keys()
+        .send()
+        .await;
+    assert_eq!(common::error_code(refused), "InvalidSignatureException");
+    s.stop();
+    // A list without the credentials' own Region is refused at start.
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("other"))
+        .env("KEYLEDGER_REGIONS", "eu-west-1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("region us-east-1 is not one of the regions"),
+        "{said}"
+    );
+}

@@ -45,6 +45,8 @@ pub struct Authenticator {
     /// The service's clock: session tokens expire by it (signatures are checked against the
     /// wall clock).
     clock: Arc<dyn Clock>,
+    /// The Regions a request may be signed for (`regions`); `None`: any of AWS's form.
+    regions: Option<Vec<Region>>,
 }
 
 /// The access key id a malformed `Authorization` header claims, if one can be read, as the
@@ -119,11 +121,16 @@ fn signature_mismatch() -> ApiError {
 }
 
 impl Authenticator {
-    pub fn new(projections: Arc<Projections>, clock: Arc<dyn Clock>) -> Authenticator {
+    pub fn new(
+        projections: Arc<Projections>,
+        clock: Arc<dyn Clock>,
+        regions: Option<Vec<Region>>,
+    ) -> Authenticator {
         Authenticator {
             projections,
             signing_keys: RwLock::default(),
             clock,
+            regions,
         }
     }
 
@@ -178,8 +185,11 @@ impl Authenticator {
                 caller: Err(invalid_token()),
             };
         }
-        // Only a region of AWS's form becomes the call's region (and namespace).
-        let region = Region::parse(auth.region).filter(|r| limits::is_aws_region(r.as_str()));
+        // Only a region of AWS's form, and of the configured list if there is one, becomes the
+        // call's region (and namespace).
+        let region = Region::parse(auth.region)
+            .filter(|r| limits::is_aws_region(r.as_str()))
+            .filter(|r| self.regions.as_ref().is_none_or(|list| list.contains(r)));
         let caller = self.check(service, &auth, region.as_ref(), amz_date, parts, now);
         Authenticated {
             access_key_id,

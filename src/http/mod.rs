@@ -41,6 +41,8 @@ pub struct Options {
     pub reports: crate::app::reports::ReportSettings,
     /// Request quotas (`[quotas]`) [default: AWS's, on].
     pub quotas: crate::app::quotas::QuotaSettings,
+    /// The Regions a request may be signed for; `None`: any of AWS's form.
+    pub regions: Option<Vec<crate::domain::ids::Region>>,
 }
 
 #[derive(Default)]
@@ -67,7 +69,11 @@ impl Shared {
 
     pub fn set_ready(&self, service: Arc<Service>) {
         service.quotas.configure(&self.options.quotas);
-        let authenticator = Authenticator::new(service.projections.clone(), service.clock.clone());
+        let authenticator = Authenticator::new(
+            service.projections.clone(),
+            service.clock.clone(),
+            self.options.regions.clone(),
+        );
         let _ = self.ready.set(Ready {
             service,
             authenticator,
