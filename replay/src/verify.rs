@@ -93,6 +93,22 @@ impl ChainVerifier {
     }
 
     pub fn push(&mut self, row: &StoredRow) -> Result<(), VerifyError> {
+        let expected = chain_hash(&self.prev, row.position as u64, &row.data);
+        self.push_checked(row, expected.as_slice() == row.hash.as_slice(), || {
+            columns_agree(row)
+        })
+    }
+
+    /// [`push`](Self::push) with the per-row checks already made (on other threads): whether
+    /// the row's stored hash is the chain hash of the stored hash before it, and whether its
+    /// columns agree with its JSON. Checked in the same order as `push`, so the first break
+    /// reported is the same.
+    fn push_checked(
+        &mut self,
+        row: &StoredRow,
+        chained: bool,
+        columns: impl FnOnce() -> Result<(), VerifyError>,
+    ) -> Result<(), VerifyError> {
         let position = row.position;
         if position != self.expected_position {
             // A gap (deleted row) or a reordering: name the first position that is wrong.
@@ -104,29 +120,15 @@ impl ChainVerifier {
                 ),
             ));
         }
-        let expected = chain_hash(&self.prev, position as u64, &row.data);
-        if row.hash.as_slice() != expected.as_slice() {
+        if !chained {
             return Err(broken(position, "hash does not match the chain"));
         }
-        // The envelope fields that are also stored as columns must agree with the hashed data.
-        let columns = crate::columns::derive(&row.data)
-            .map_err(|e| broken(position, format!("event is not a valid envelope: {e}")))?;
-        if columns.event_name != row.event_name
-            || columns.stream != row.stream
-            || columns.stream_version != row.stream_version
-            || Some(&columns.event_id) != row.event_id.as_ref()
-            || Some(columns.time_ns) != row.time_ns
-            || columns.keys != row.keys
-            || columns.error_code != row.error_code
-            || columns.account != row.account
-            || columns.principal != row.principal
-        {
-            return Err(broken(
-                position,
-                "indexed columns disagree with the hashed event",
-            ));
-        }
-        self.prev = expected;
+        columns()?;
+        self.prev = row
+            .hash
+            .as_slice()
+            .try_into()
+            .expect("a chained hash is 32 bytes");
         self.expected_position += 1;
         Ok(())
     }
@@ -137,6 +139,86 @@ impl ChainVerifier {
             head: self.prev,
         }
     }
+}
+
+/// The envelope fields that are also stored as columns agree with the hashed data.
+fn columns_agree(row: &StoredRow) -> Result<(), VerifyError> {
+    let position = row.position;
+    let columns = crate::columns::derive(&row.data)
+        .map_err(|e| broken(position, format!("event is not a valid envelope: {e}")))?;
+    if columns.event_name != row.event_name
+        || columns.stream != row.stream
+        || columns.stream_version != row.stream_version
+        || Some(&columns.event_id) != row.event_id.as_ref()
+        || Some(columns.time_ns) != row.time_ns
+        || columns.keys != row.keys
+        || columns.error_code != row.error_code
+        || columns.account != row.account
+        || columns.principal != row.principal
+    {
+        return Err(broken(
+            position,
+            "indexed columns disagree with the hashed event",
+        ));
+    }
+    Ok(())
+}
+
+/// What can be checked of one row without the rows before it, given the stored hash of the
+/// row before: whether its stored hash chains from that one (by induction, a ledger whose
+/// every stored hash chains from the stored hash before it is the recomputed chain), its
+/// columns, and its RFC 6962 leaf hash.
+struct Prepared {
+    chained: bool,
+    columns: Result<(), VerifyError>,
+    leaf: [u8; 32],
+}
+
+fn prepare_one(previous: &[u8], row: &StoredRow) -> Prepared {
+    // A previous hash of the wrong length has already failed its own row.
+    let chained = <[u8; 32]>::try_from(previous).is_ok_and(|previous| {
+        chain_hash(&previous, row.position as u64, &row.data).as_slice() == row.hash.as_slice()
+    });
+    Prepared {
+        chained,
+        columns: columns_agree(row),
+        leaf: crate::trail::leaf_hash(&row.data),
+    }
+}
+
+/// [`prepare_one`] for a page, on every core: `first_previous` is the stored hash before
+/// the page's first row (the genesis hash before position 1).
+fn prepare(first_previous: &[u8; 32], rows: &[StoredRow]) -> Vec<Prepared> {
+    let previous = |i: usize| -> &[u8] {
+        match i {
+            0 => first_previous,
+            i => &rows[i - 1].hash,
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || rows.len() < 512 {
+        return (0..rows.len())
+            .map(|i| prepare_one(previous(i), &rows[i]))
+            .collect();
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..rows.len())
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(rows.len());
+                scope.spawn(move || {
+                    (start..end)
+                        .map(|i| prepare_one(previous(i), &rows[i]))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().expect("preparing rows does not panic"))
+            .collect()
+    })
 }
 
 /// Verify an in-memory sequence of rows.
@@ -238,10 +320,11 @@ async fn check(
         })?;
         let Some(last) = rows.last() else { break };
         after = last.position;
-        for stored in &rows {
-            verifier.push(stored)?;
+        let prepared = prepare(&verifier.prev, &rows);
+        for (stored, prepared) in rows.iter().zip(prepared) {
+            verifier.push_checked(stored, prepared.chained, || prepared.columns)?;
             let stored_leaf = leaves.next(source).await?;
-            tree.push(stored, stored_leaf)?;
+            tree.push(stored, prepared.leaf, stored_leaf)?;
         }
         progress(after as u64, total as u64);
     }
@@ -570,7 +653,12 @@ impl TreeCheck {
         })
     }
 
-    fn push(&mut self, row: &StoredRow, stored_leaf: Option<Vec<u8>>) -> Result<(), VerifyError> {
+    fn push(
+        &mut self,
+        row: &StoredRow,
+        leaf: [u8; 32],
+        stored_leaf: Option<Vec<u8>>,
+    ) -> Result<(), VerifyError> {
         let position = row.position;
         if self.vkey.is_none() && row.stream.as_deref() == Some("trail") {
             self.vkey = trail_verifier_key(&row.data);
@@ -587,7 +675,6 @@ impl TreeCheck {
             }
         }
         self.scratch.clear();
-        let leaf = crate::trail::leaf_hash(&row.data);
         self.frontier.push(leaf, &mut self.scratch);
         if stored_leaf.as_deref() != Some(&leaf[..]) {
             return Err(broken(
@@ -745,6 +832,69 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// What `check` does with a page: [`prepare`] on every core, then `push_checked`.
+    fn verify_prepared(rows: &[StoredRow]) -> Result<Verified, VerifyError> {
+        let mut verifier = ChainVerifier::default();
+        for page in rows.chunks(1024) {
+            let prepared = prepare(&verifier.prev, page);
+            for (row, p) in page.iter().zip(prepared) {
+                verifier.push_checked(row, p.chained, || p.columns)?;
+            }
+        }
+        Ok(verifier.finish())
+    }
+
+    #[test]
+    fn pages_checked_on_every_core_fail_where_one_row_at_a_time_fails() {
+        let intact = chain(3000);
+        assert_eq!(
+            verify_prepared(&intact).unwrap(),
+            verify_rows(&intact).unwrap()
+        );
+        let edited = |f: &dyn Fn(&mut Vec<StoredRow>)| {
+            let mut rows = intact.clone();
+            f(&mut rows);
+            rows
+        };
+        let cases: Vec<(&str, Vec<StoredRow>)> = vec![
+            (
+                "edited in the second page",
+                edited(&|r| r[1700].data[3] ^= 1),
+            ),
+            (
+                "edited first row of a page",
+                edited(&|r| r[1024].data[3] ^= 1),
+            ),
+            (
+                "rehashed edit",
+                edited(&|r| {
+                    r[2100].data = br#"{"event_name":"Encrypt","event_id":"e2101","time":"2026-12-01T00:00:00Z","n":0}"#.to_vec();
+                    let previous: [u8; 32] = r[2099].hash.clone().try_into().unwrap();
+                    r[2100].hash = chain_hash(&previous, 2101, &r[2100].data).to_vec();
+                }),
+            ),
+            (
+                "deleted",
+                edited(&|r| {
+                    r.remove(1500);
+                }),
+            ),
+            ("swapped", edited(&|r| r.swap(2047, 2048))),
+            ("column", edited(&|r| r[2500].event_name = "Decrypt".into())),
+            (
+                "hash of the wrong length",
+                edited(&|r| r[900].hash.truncate(31)),
+            ),
+        ];
+        for (what, rows) in cases {
+            let one_by_one = verify_rows(&rows).unwrap_err();
+            let paged = verify_prepared(&rows).unwrap_err();
+            assert!(one_by_one.position().is_some(), "{what}");
+            assert_eq!(paged.position(), one_by_one.position(), "{what}");
+            assert_eq!(paged.to_string(), one_by_one.to_string(), "{what}");
+        }
     }
 
     #[test]
