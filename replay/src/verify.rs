@@ -309,24 +309,37 @@ async fn check(
     let mut leaves = StoredLeaves::default();
     let mut verifier = ChainVerifier::default();
     let mut after = 0i64;
-    loop {
-        let rows = source.rows_after(after).await.map_err(|e| match e {
-            // A damaged page can make the database itself fail: say where the good part ends.
-            VerifyError::Read(e) => VerifyError::Read(format!(
-                "{e} (the events up to position {} verified)",
-                verifier.expected_position - 1
-            )),
-            other => other,
-        })?;
-        let Some(last) = rows.last() else { break };
+    // A damaged page can make the database itself fail: say where the good part ends.
+    let where_it_ends = |e: VerifyError, verified: i64| match e {
+        VerifyError::Read(e) => VerifyError::Read(format!(
+            "{e} (the events up to position {verified} verified)"
+        )),
+        other => other,
+    };
+    let mut rows = source
+        .rows_after(after)
+        .await
+        .map_err(|e| where_it_ends(e, 0))?;
+    while let Some(last) = rows.last() {
         after = last.position;
-        let prepared = prepare(&verifier.prev, &rows);
-        for (stored, prepared) in rows.iter().zip(prepared) {
-            verifier.push_checked(stored, prepared.chained, || prepared.columns)?;
-            let stored_leaf = leaves.next(source).await?;
-            tree.push(stored, prepared.leaf, stored_leaf)?;
+        let mut page_leaves = Vec::with_capacity(rows.len());
+        for _ in 0..rows.len() {
+            page_leaves.push(leaves.next(source).await?);
         }
+        // The next page is read (by SQLite's or PostgreSQL's own thread) while this one is
+        // checked here and on the other cores.
+        let checking = async {
+            let prepared = prepare(&verifier.prev, &rows);
+            for ((stored, prepared), stored_leaf) in rows.iter().zip(prepared).zip(page_leaves) {
+                verifier.push_checked(stored, prepared.chained, || prepared.columns)?;
+                tree.push(stored, prepared.leaf, stored_leaf)?;
+            }
+            Ok::<(), VerifyError>(())
+        };
+        let (next, checked) = futures_util::future::join(source.rows_after(after), checking).await;
+        checked?;
         progress(after as u64, total as u64);
+        rows = next.map_err(|e| where_it_ends(e, after))?;
     }
     if leaves.next(source).await?.is_some() {
         return Err(broken(
