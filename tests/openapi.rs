@@ -102,6 +102,20 @@ async fn every_registered_route_is_documented_with_sigv4_security() {
     s.stop();
 }
 
+/// A response as `conforms` reads it: status, media type, body.
+async fn answered(response: reqwest::Response) -> (u16, String, Vec<u8>) {
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
 /// The response's status is documented for the operation, its media type is one documented
 /// for that status, and a JSON body validates against the documented schema.
 fn conforms(
@@ -232,12 +246,7 @@ async fn the_live_server_answers_as_documented() {
     let mut statuses = BTreeSet::new();
     for (template, path) in &probes {
         let response = signed_get_response(&s.endpoint, &s.credentials, path).await;
-        let status = response.status().as_u16();
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let body = response.bytes().await.unwrap();
+        let (status, content_type, body) = answered(response).await;
         conforms(&doc, "get", template, status, &content_type, &body);
         statuses.insert(status);
     }
@@ -251,19 +260,8 @@ async fn the_live_server_answers_as_documented() {
     let unsigned = reqwest::get(format!("{}/v1/trail", s.endpoint))
         .await
         .unwrap();
-    let status = unsigned.status().as_u16();
-    let content_type = unsigned.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    conforms(
-        &doc,
-        "get",
-        "/v1/trail",
-        status,
-        &content_type,
-        &unsigned.bytes().await.unwrap(),
-    );
+    let (status, content_type, body) = answered(unsigned).await;
+    conforms(&doc, "get", "/v1/trail", status, &content_type, &body);
     assert_eq!(status, 403);
 
     // Credentials that are not a signature: AWS's 400, documented too.
@@ -273,12 +271,7 @@ async fn the_live_server_answers_as_documented() {
         .send()
         .await
         .unwrap();
-    let status = garbled.status().as_u16();
-    let content_type = garbled.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body = garbled.bytes().await.unwrap();
+    let (status, content_type, body) = answered(garbled).await;
     conforms(&doc, "get", "/v1/trail", status, &content_type, &body);
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("IncompleteSignatureException"));
