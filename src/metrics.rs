@@ -82,69 +82,62 @@ impl Histogram {
     }
 }
 
-/// Requests by operation and outcome, and their latency by operation.
+/// Requests by operation and outcome, and their latency by operation: one lock per request
+/// (the answer's path), one entry per operation.
 #[derive(Default)]
 pub struct Requests {
-    counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    latency: Mutex<BTreeMap<&'static str, std::sync::Arc<Histogram>>>,
+    by_operation: Mutex<BTreeMap<&'static str, OperationStats>>,
+}
+
+struct OperationStats {
+    outcomes: BTreeMap<&'static str, u64>,
+    latency: Histogram,
 }
 
 impl Requests {
     /// One answered request: its operation, its outcome (`ok` or the error code) and how
     /// long it took.
     pub fn observe(&self, operation: &'static str, outcome: &'static str, took: Duration) {
-        *self
-            .counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((operation, outcome))
-            .or_insert(0) += 1;
-        let histogram = self
-            .latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let mut by_operation = self.by_operation.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = by_operation
             .entry(operation)
-            .or_insert_with(|| std::sync::Arc::new(Histogram::new(LATENCY_BUCKETS)))
-            .clone();
-        histogram.observe_duration(took);
+            .or_insert_with(|| OperationStats {
+                outcomes: BTreeMap::new(),
+                latency: Histogram::new(LATENCY_BUCKETS),
+            });
+        *stats.outcomes.entry(outcome).or_insert(0) += 1;
+        stats.latency.observe_duration(took);
     }
 
     pub fn count(&self, operation: &str, outcome: &str) -> u64 {
-        self.counts
+        self.by_operation
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter(|((o, r), _)| *o == operation && *r == outcome)
-            .map(|(_, n)| *n)
-            .sum()
+            .get(operation)
+            .and_then(|s| s.outcomes.get(outcome).copied())
+            .unwrap_or(0)
     }
 
     pub fn render(&self, out: &mut String) {
+        let by_operation = self.by_operation.lock().unwrap_or_else(|p| p.into_inner());
         out.push_str(
             "# HELP keyledger_requests_total Requests answered, by operation and outcome (ok, or the error code).\n\
              # TYPE keyledger_requests_total counter\n",
         );
-        for ((operation, outcome), n) in
-            self.counts.lock().unwrap_or_else(|p| p.into_inner()).iter()
-        {
-            let _ = writeln!(
-                out,
-                "keyledger_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {n}"
-            );
+        for (operation, stats) in by_operation.iter() {
+            for (outcome, n) in &stats.outcomes {
+                let _ = writeln!(
+                    out,
+                    "keyledger_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
         out.push_str(
             "# HELP keyledger_request_duration_seconds Time from a request's arrival to its answer, by operation.\n\
              # TYPE keyledger_request_duration_seconds histogram\n",
         );
-        let latency: Vec<_> = self
-            .latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(o, h)| (*o, h.clone()))
-            .collect();
-        for (operation, histogram) in latency {
-            histogram.render(
+        for (operation, stats) in by_operation.iter() {
+            stats.latency.render(
                 out,
                 "keyledger_request_duration_seconds",
                 &format!("operation=\"{operation}\","),

@@ -641,12 +641,7 @@ pub fn methods_of(path: &str) -> Vec<&'static str> {
         .filter(|r| matches_template(r.path, path))
         .map(|r| r.method)
         .collect();
-    // Tile indexes of 1000 and more, and unencoded alias names, take further segments.
-    let longer = |prefix: &str| {
-        path.strip_prefix(prefix)
-            .is_some_and(|rest| !rest.is_empty())
-    };
-    if methods.is_empty() && (longer("/v1/trail/tlog/tile/") || longer("/v1/keys/")) {
+    if methods.is_empty() && catch_all_get(path).is_some() {
         methods.push("get");
     }
     methods.sort_unstable();
@@ -658,26 +653,29 @@ pub fn methods_of(path: &str) -> Vec<&'static str> {
 /// for the request metrics; `None` when no route has it.
 pub fn operation_of(method: &str, path: &str) -> Option<&'static str> {
     let method = method.to_ascii_lowercase();
-    let found = ROUTES
+    ROUTES
         .iter()
         .find(|r| r.method == method && matches_template(r.path, path))
-        .map(|r| r.operation_id);
-    found.or_else(|| {
-        // The tile routes' longer indexes, and alias names with their own `/`.
-        if method != "get" {
-            None
-        } else if path.starts_with("/v1/trail/tlog/tile/") {
-            Some("GetTrailTile")
-        } else if path.starts_with("/v1/keys/") {
-            Some(if path.ends_with("/history") {
-                "ListKeyHistory"
-            } else {
-                "GetKeyAsOf"
-            })
+        .map(|r| r.operation_id)
+        .or_else(|| catch_all_get(path).filter(|_| method == "get"))
+}
+
+/// The GET routes whose paths take more segments than their templates show (tile indexes of
+/// 1000 and more, alias names with their own `/`): their operation id. The one place that
+/// knows them, for both the 405/404 fallback and the metrics' labels.
+fn catch_all_get(path: &str) -> Option<&'static str> {
+    let below = |prefix: &str| path.strip_prefix(prefix).filter(|rest| !rest.is_empty());
+    if below("/v1/trail/tlog/tile/").is_some() {
+        Some("GetTrailTile")
+    } else if below("/v1/keys/").is_some() {
+        Some(if path.ends_with("/history") {
+            "ListKeyHistory"
         } else {
-            None
-        }
-    })
+            "GetKeyAsOf"
+        })
+    } else {
+        None
+    }
 }
 
 fn matches_template(template: &str, path: &str) -> bool {
@@ -745,5 +743,15 @@ mod tests {
         assert!(methods_of("/v1/nothing").is_empty());
         assert!(methods_of("/v1/trail/extra").is_empty());
         assert!(methods_of("/v1/keys/").is_empty());
+        assert_eq!(
+            operation_of("GET", "/v1/keys/alias/a/history"),
+            Some("ListKeyHistory")
+        );
+        assert_eq!(
+            operation_of("GET", "/v1/trail/tlog/tile/0/x001/234"),
+            Some("GetTrailTile")
+        );
+        assert_eq!(operation_of("GET", "/v1/keys/"), None);
+        assert_eq!(operation_of("POST", "/v1/keys/abc"), None);
     }
 }
