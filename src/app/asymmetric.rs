@@ -772,6 +772,7 @@ impl Service {
             "PublicKey": b64(&public),
             "KeyId": key.arn,
             "KeyPairSpec": spec,
+            "KeyMaterialId": super::keys::key_material_id(&key, key.current_version()),
         });
         if with_plaintext {
             response["PrivateKeyPlaintext"] = json!(b64(&private));

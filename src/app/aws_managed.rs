@@ -130,7 +130,7 @@ impl Service {
             origin: Origin::AwsKms,
             tags: Vec::new(),
             policy: aws_managed_policy(account, region, service),
-            sealed_material: secrets.sealed_material,
+            sealed_material: Some(secrets.sealed_material),
             manager: KeyManager::Aws,
         };
         let mut events = decide(None, command, now)?;

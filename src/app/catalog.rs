@@ -89,8 +89,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "DeleteImportedKeyMaterial",
         W,
         "kms:DeleteImportedKeyMaterial",
-        NotYet,
-    ),
+        Served,
+    )
+    .checked_as(Operation::DeleteImportedKeyMaterial),
     op("DeriveSharedSecret", R, "kms:DeriveSharedSecret", Served)
         .checked_as(Operation::DeriveSharedSecret),
     op(
@@ -146,10 +147,12 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "GetParametersForImport",
         R,
         "kms:GetParametersForImport",
-        NotYet,
-    ),
+        Served,
+    )
+    .checked_as(Operation::GetParametersForImport),
     op("GetPublicKey", R, "kms:GetPublicKey", Served).checked_as(Operation::GetPublicKey),
-    op("ImportKeyMaterial", W, "kms:ImportKeyMaterial", NotYet),
+    op("ImportKeyMaterial", W, "kms:ImportKeyMaterial", Served)
+        .checked_as(Operation::ImportKeyMaterial),
     op("ListAliases", R, "kms:ListAliases", Served),
     op("ListGrants", R, "kms:ListGrants", Served).checked_as(Operation::ListGrants),
     op("ListKeyPolicies", R, "kms:ListKeyPolicies", Served).checked_as(Operation::ListKeyPolicies),

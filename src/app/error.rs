@@ -26,6 +26,15 @@ pub enum ApiError {
     InvalidGrantToken(String),
     #[error("{0}")]
     InvalidGrantId(String),
+    /// ImportKeyMaterial: material that is not the key's, or not material of its spec.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
+    /// ImportKeyMaterial: a token GetParametersForImport did not issue for this key.
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// ImportKeyMaterial: a token past its 24 hours.
+    #[error("{0}")]
+    ExpiredImportToken(String),
     #[error("{0}")]
     Validation(String),
     #[error("{0}")]
@@ -116,6 +125,9 @@ impl ApiError {
             ApiError::InvalidMarker(_) => "InvalidMarkerException",
             ApiError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             ApiError::InvalidGrantId(_) => "InvalidGrantIdException",
+            ApiError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            ApiError::InvalidImportToken(_) => "InvalidImportTokenException",
+            ApiError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             ApiError::Validation(_) => "ValidationException",
             ApiError::Serialization(_) => "SerializationException",
             ApiError::UnknownOperation(_) => "UnknownOperationException",
@@ -180,6 +192,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(m) => ApiError::Conflict(m),
             DomainError::InvalidGrantId(m) => ApiError::InvalidGrantId(m),
             DomainError::NotAuthorized(m) => ApiError::NotAuthorized(m),
+            DomainError::IncorrectKeyMaterial(m) => ApiError::IncorrectKeyMaterial(m),
         }
     }
 }

@@ -57,6 +57,31 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
             m["EncapsulationAlgorithms"] = json!(asym::encapsulation_algorithms(spec.as_str()))
         }
     }
+    if key.origin == Origin::External {
+        // The key's current material: what it expires by (AWS shows the model of material
+        // imported now, and the earliest ValidTo of any permanently associated material).
+        if let Some(import) = key
+            .versions
+            .last()
+            .and_then(|v| v.import.as_ref())
+            .filter(|i| i.imported)
+        {
+            m["ExpirationModel"] = json!(import.expiration_model.as_str());
+        }
+        let valid_to = key
+            .versions
+            .iter()
+            .filter_map(|v| v.import.as_ref())
+            .filter(|i| i.imported)
+            .filter_map(|i| i.valid_to)
+            .min();
+        if let Some(valid_to) = valid_to {
+            m["ValidTo"] = json!(epoch_seconds(valid_to));
+        }
+    }
+    if let Some(id) = current_key_material_id(key) {
+        m["CurrentKeyMaterialId"] = json!(id);
+    }
     if let Some(deletion) = key.deletion {
         // `PendingDeletionWindowInDays` is the model's for a multi-Region primary key waiting
         // on its replicas (`PendingReplicaDeletion`), which keyledger does not have: a key
@@ -64,6 +89,31 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date));
     }
     m
+}
+
+/// AWS's `KeyMaterialId` of one material version: the imported material's own id, or for
+/// generated material an id derived from the key and the version (stable, and public: it
+/// is computed from nothing secret).
+pub(crate) fn key_material_id(key: &Key, version: &crate::domain::key::KeyVersion) -> String {
+    match &version.import {
+        Some(import) => import.material_id.clone(),
+        None => {
+            let mut hasher =
+                blake3::Hasher::new_derive_key("keyledger/v1 generated key material id");
+            hasher.update(key.id.as_bytes());
+            hasher.update(&version.number.to_be_bytes());
+            hasher.finalize().to_hex().to_string()
+        }
+    }
+}
+
+/// `CurrentKeyMaterialId`: AWS's for symmetric encryption keys (the keys that rotate), once
+/// they have material.
+pub(crate) fn current_key_material_id(key: &Key) -> Option<String> {
+    if key.spec != KeySpec::SymmetricDefault {
+        return None;
+    }
+    key.versions.last().map(|v| key_material_id(key, v))
 }
 
 /// The current AWS KMS model's `KeySpec` enum, in its order: what a validation message lists
@@ -197,11 +247,27 @@ impl Service {
                 spec.as_str()
             )));
         }
-        if origin != Origin::AwsKms {
-            return Err(ApiError::UnsupportedOperation(format!(
-                "Origin {} is not supported by keyledger yet.",
-                origin.as_str()
-            )));
+        match origin {
+            Origin::AwsKms => {}
+            // Imported material: every spec whose private material has a standard form
+            // (raw bytes, PKCS#8); ML-KEM and keyledger's X25519 have none AWS takes.
+            Origin::External => {
+                if matches!(
+                    spec,
+                    KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 | KeySpec::X25519
+                ) {
+                    return Err(ApiError::UnsupportedOperation(format!(
+                        "KeySpec {} does not support Origin EXTERNAL (imported key material).",
+                        spec.as_str()
+                    )));
+                }
+            }
+            Origin::AwsCloudhsm | Origin::ExternalKeyStore => {
+                return Err(ApiError::UnsupportedOperation(format!(
+                    "Origin {}: custom key stores are not supported by keyledger yet.",
+                    origin.as_str()
+                )))
+            }
         }
         if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
             return Err(ApiError::UnsupportedOperation(
@@ -243,13 +309,18 @@ impl Service {
             }
             None => super::lifecycle::default_policy(caller.account.as_str()),
         };
-        let material = match spec {
-            KeySpec::SymmetricDefault => random_bytes(32),
-            other => crate::crypto::asymmetric::generate_private_key(other.as_str())
-                .map_err(|_| ApiError::Internal("Key generation failed.".into()))?,
+        // A key for imported material gets its shredding key now, its material later.
+        let (sealed_material, wrapped_shredding_key) = if origin == Origin::External {
+            (None, self.keyring.new_shredding_key(&key_id))
+        } else {
+            let material = match spec {
+                KeySpec::SymmetricDefault => random_bytes(32),
+                other => crate::crypto::asymmetric::generate_private_key(other.as_str())
+                    .map_err(|_| ApiError::Internal("Key generation failed.".into()))?,
+            };
+            let secrets = self.keyring.new_key_secrets(&key_id, &material);
+            (Some(secrets.sealed_material), secrets.wrapped_shredding_key)
         };
-        let secrets = self.keyring.new_key_secrets(&key_id, &material);
-        drop(material);
         let command = KeyCommand::Create {
             key_id,
             account: caller.account.clone(),
@@ -260,7 +331,7 @@ impl Service {
             origin,
             tags,
             policy,
-            sealed_material: secrets.sealed_material,
+            sealed_material,
             manager: KeyManager::Customer,
         };
         let events = decide(None, command, now)?;
@@ -271,8 +342,7 @@ impl Service {
         let metadata = key_metadata(&key);
         rec.resources.push(key.arn.clone());
         rec.lifecycle = events.into_iter().zip(1..).collect();
-        rec.shredding_keys
-            .push((key_id, secrets.wrapped_shredding_key));
+        rec.shredding_keys.push((key_id, wrapped_shredding_key));
         rec.response_elements = json!({ "keyMetadata": metadata });
         Ok(json!({ "KeyMetadata": metadata }))
     }

@@ -9,11 +9,11 @@ use super::request::{check_length, check_range, epoch_seconds, page, paged, pars
 use super::shapes::TagShape;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::domain::alias::{self, AliasCommand};
-use crate::domain::events::{alias_stream, DomainEvent, RotationType, Tag};
+use crate::domain::events::{alias_stream, DomainEvent, RotationType, Sealed, Tag};
 use crate::domain::key::{
-    decide, Key, KeyCommand, KeyState, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_POLICY_NAME,
-    DEFAULT_ROTATION_PERIOD_DAYS, MAX_PENDING_WINDOW_DAYS, MAX_ROTATION_PERIOD_DAYS,
-    MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS,
+    decide, Key, KeyCommand, KeyState, Operation, Origin, DEFAULT_PENDING_WINDOW_DAYS,
+    DEFAULT_POLICY_NAME, DEFAULT_ROTATION_PERIOD_DAYS, MAX_PENDING_WINDOW_DAYS,
+    MAX_ROTATION_PERIOD_DAYS, MIN_PENDING_WINDOW_DAYS, MIN_ROTATION_PERIOD_DAYS,
 };
 use crate::domain::policy::{Policy, PolicyKind};
 use serde::Deserialize;
@@ -98,6 +98,15 @@ struct ListRequest {
     key_id: Option<String>,
     limit: Option<i64>,
     marker: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct RotationsRequest {
+    key_id: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+    include_key_material: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -697,11 +706,28 @@ impl Service {
                 key.arn
             )));
         }
-        let version = key.current_version().number + 1;
-        let sealed_material = self
-            .keyring
-            .new_version_material(&key.id, version)
-            .map_err(|_| ApiError::Internal("The key's shredding key is unavailable.".into()))?;
+        // The key-state rule first (the scheduler rotates only keys it may).
+        if rotation_type == RotationType::OnDemand {
+            key.check(Operation::RotateKeyOnDemand)?;
+        }
+        let (version, sealed_material) = match &key.pending_material {
+            // An imported key rotates into the material imported for it (the domain refuses
+            // a rotation without one).
+            Some(pending) if key.origin == Origin::External => {
+                (pending.number, pending.sealed.clone())
+            }
+            _ if key.origin == Origin::External => (key.next_version(), Sealed(Vec::new())),
+            _ => {
+                let version = key.next_version();
+                let sealed = self
+                    .keyring
+                    .new_version_material(&key.id, version)
+                    .map_err(|_| {
+                        ApiError::Internal("The key's shredding key is unavailable.".into())
+                    })?;
+                (version, sealed)
+            }
+        };
         self.change(
             key,
             KeyCommand::Rotate {
@@ -722,9 +748,22 @@ impl Service {
         body: &[u8],
         rec: &mut CallRecord,
     ) -> Result<Value, ApiError> {
-        let req: ListRequest = parse(body)?;
-        rec.request_parameters =
-            without_nulls(json!({ "keyId": req.key_id, "limit": req.limit, "marker": req.marker }));
+        let req: RotationsRequest = parse(body)?;
+        rec.request_parameters = without_nulls(json!({
+            "keyId": req.key_id, "limit": req.limit, "marker": req.marker,
+            "includeKeyMaterial": req.include_key_material,
+        }));
+        let all_material = match req.include_key_material.as_deref() {
+            None | Some("ROTATIONS_ONLY") => false,
+            Some("ALL_KEY_MATERIAL") => true,
+            Some(other) => {
+                return Err(ApiError::constraint(
+                    "includeKeyMaterial",
+                    Some(other),
+                    "Member must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]",
+                ))
+            }
+        };
         let key = self.key_param(
             caller,
             ctx,
@@ -739,20 +778,49 @@ impl Service {
                 key.arn
             )));
         }
+        let current = key.versions.last().map(|v| v.number);
+        let pending = key.pending_material.as_ref().map(|v| v.number);
         let rotations: Vec<_> = key
-            .versions
-            .iter()
-            .filter(|v| v.rotation_type.is_some())
+            .materials()
+            .filter(|v| all_material || v.rotation_type.is_some())
             .collect();
         let (items, next) = page(&rotations, req.limit, (100, 1000), req.marker.as_deref())?;
         let listed: Vec<Value> = items
             .iter()
             .map(|v| {
-                json!({
+                let state = if Some(v.number) == pending {
+                    "PENDING_ROTATION"
+                } else if Some(v.number) == current {
+                    "CURRENT"
+                } else {
+                    "NON_CURRENT"
+                };
+                let mut entry = json!({
                     "KeyId": key.arn,
-                    "RotationDate": iso(v.created_at),
-                    "RotationType": v.rotation_type.map(|t| t.as_str()),
-                })
+                    "KeyMaterialId": super::keys::key_material_id(&key, v),
+                    "KeyMaterialState": state,
+                });
+                if let Some(rotation_type) = v.rotation_type {
+                    entry["RotationDate"] = json!(iso(v.created_at));
+                    entry["RotationType"] = json!(rotation_type.as_str());
+                }
+                if let Some(import) = &v.import {
+                    entry["ImportState"] = json!(if import.imported {
+                        "IMPORTED"
+                    } else {
+                        "PENDING_IMPORT"
+                    });
+                    if import.imported {
+                        entry["ExpirationModel"] = json!(import.expiration_model.as_str());
+                        if let Some(valid_to) = import.valid_to {
+                            entry["ValidTo"] = json!(epoch_seconds(valid_to));
+                        }
+                    }
+                    if let Some(description) = &import.description {
+                        entry["KeyMaterialDescription"] = json!(description);
+                    }
+                }
+                entry
             })
             .collect();
         Ok(paged(json!({ "Rotations": listed }), next))

@@ -13,6 +13,7 @@ pub mod export;
 pub mod grants;
 pub mod history;
 pub mod iam;
+pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;

@@ -101,6 +101,11 @@ impl Service {
             "GetKeyRotationStatus" => self.get_key_rotation_status(caller, ctx, body, rec),
             "RotateKeyOnDemand" => self.rotate_key_on_demand(caller, ctx, body, now, rec),
             "ListKeyRotations" => self.list_key_rotations(caller, ctx, body, rec),
+            "GetParametersForImport" => self.get_parameters_for_import(caller, ctx, body, now, rec),
+            "ImportKeyMaterial" => self.import_key_material(caller, ctx, body, now, rec),
+            "DeleteImportedKeyMaterial" => {
+                self.delete_imported_key_material(caller, ctx, body, now, rec)
+            }
             "ScheduleKeyDeletion" => self.schedule_key_deletion(caller, ctx, body, now, rec),
             "CancelKeyDeletion" => self.cancel_key_deletion(caller, ctx, body, now, rec),
             super::history::KEY_AS_OF => self.key_as_of(caller, ctx, body, rec).await,
@@ -311,6 +316,18 @@ impl Service {
         key: &Key,
         version: u32,
     ) -> Result<Arc<crate::crypto::secret::SecretBytes>, ApiError> {
+        // Imported material that was deleted or expired is not used, though the ledger holds
+        // it sealed, until the same material is imported again.
+        if let Some(import) = key
+            .version(version)
+            .and_then(|v| v.import.as_ref())
+            .filter(|i| !i.imported)
+        {
+            return Err(ApiError::InvalidState(format!(
+                "{} key material {} is pending import.",
+                key.arn, import.material_id
+            )));
+        }
         self.keyring.material(key, version).map_err(|_| {
             tracing::error!(key = %key.id, version, "key material cannot be unsealed");
             ApiError::Internal("The key material is unavailable.".into())

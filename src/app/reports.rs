@@ -202,6 +202,10 @@ struct KeyFold {
     deleted: bool,
     /// When its deletion was scheduled, cancelled, done.
     deletion_times: Vec<i64>,
+    /// The material version in use (0: none yet), and whether it is there (imported
+    /// material can be deleted or expire).
+    current_material: i64,
+    current_present: bool,
 }
 
 fn time_field(detail: &Value, field: &str) -> Option<i64> {
@@ -483,11 +487,33 @@ fn apply(
             key.description = text("description");
             key.created_ns = time_field(detail, "creation_date").unwrap_or(event.time_ns);
             key.policy = text("policy");
-            key.state = if key.origin == "EXTERNAL" {
-                "PendingImport".into()
-            } else {
+            key.current_present = !detail["sealed_material"].is_null();
+            key.current_material = if key.current_present { 1 } else { 0 };
+            key.state = if key.current_present {
                 "Enabled".into()
+            } else {
+                "PendingImport".into()
             };
+        }
+        "KeyMaterialImported" => {
+            let version = detail["material_version"].as_i64().unwrap_or(0);
+            if key.current_material == 0 {
+                key.current_material = version;
+            }
+            if version == key.current_material {
+                key.current_present = true;
+                if key.state == "PendingImport" {
+                    key.state = "Enabled".into();
+                }
+            }
+        }
+        "ImportedKeyMaterialDeleted" => {
+            if detail["material_version"].as_i64() == Some(key.current_material) {
+                key.current_present = false;
+                if key.state != "PendingDeletion" {
+                    key.state = "PendingImport".into();
+                }
+            }
         }
         "KeyEnabled" => key.state = "Enabled".into(),
         "KeyDisabled" => key.state = "Disabled".into(),
@@ -515,6 +541,8 @@ fn apply(
             key.next_rotation_ns = None;
         }
         "KeyRotated" => {
+            key.current_material = detail["material_version"].as_i64().unwrap_or(0);
+            key.current_present = true;
             let at = time_field(detail, "rotation_date").unwrap_or(event.time_ns);
             key.last_rotation_ns = Some(at);
             if let Some(days) = key.rotation_period_days {
@@ -534,8 +562,12 @@ fn apply(
             };
         }
         "KeyDeletionCancelled" => {
-            // AWS leaves a key whose deletion is cancelled disabled.
-            key.state = "Disabled".into();
+            // AWS leaves a key whose deletion is cancelled disabled (or without material).
+            key.state = if key.current_present {
+                "Disabled".into()
+            } else {
+                "PendingImport".into()
+            };
             key.deletion_times.push(event.time_ns);
             key.deletion.cancelled_at = Some(rfc3339_ns(event.time_ns));
         }

@@ -1,6 +1,6 @@
 //! The scheduler: what the service does by itself — automatic rotations and
 //! deletions whose waiting period is over. Each is recorded like an API call
-//! (CloudTrail `AwsServiceEvent`: `RotateKey`, `DeleteKey`). Time comes from the
+//! (CloudTrail `AwsServiceEvent`: `RotateKey`, `DeleteKey`, `DeleteExpiredKeyMaterial`). Time comes from the
 //! service's injectable clock, so tests move it instead of sleeping.
 
 use super::{ApiError, CallRecord, RequestContext, Service};
@@ -16,10 +16,20 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// The source and user agent CloudTrail gives service events.
 pub const SERVICE_PRINCIPAL: &str = "kms.amazonaws.com";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Due {
     Delete,
     Rotate,
+    /// Imported material (this `KeyMaterialId`) whose `ValidTo` has passed.
+    ExpireMaterial(String),
+}
+
+/// The first imported material of `key` that is imported still but past its `ValidTo`.
+fn expired_material(key: &crate::domain::key::Key, now: time::OffsetDateTime) -> Option<String> {
+    key.materials()
+        .filter_map(|v| v.import.as_ref())
+        .find(|i| i.imported && i.valid_to.is_some_and(|t| t <= now))
+        .map(|i| i.material_id.clone())
 }
 
 impl Service {
@@ -32,10 +42,13 @@ impl Service {
                 (KeyState::PendingDeletion, Some(d), _) if d.deletion_date <= now => Due::Delete,
                 // AWS rotates enabled keys only; a disabled key rotates when re-enabled and due.
                 (KeyState::Enabled, _, Some(r)) if r.next_rotation_date <= now => Due::Rotate,
-                _ => continue,
+                _ => match expired_material(&key, now) {
+                    Some(material_id) => Due::ExpireMaterial(material_id),
+                    None => continue,
+                },
             };
             // One key's failure must not stop the others' rotations and deletions.
-            match self.service_event(key.id, due).await {
+            match self.service_event(key.id, due.clone()).await {
                 Ok(true) => done += 1,
                 Ok(false) => {}
                 Err(e) => {
@@ -64,8 +77,22 @@ impl Service {
                 service_account: Some(key.account.clone()),
                 ..CallRecord::default()
             };
-            let (name, result) = match due {
+            let (name, result) = match &due {
                 Due::Delete => ("DeleteKey", self.delete_due_key(&key, now, &mut record)),
+                Due::ExpireMaterial(material_id) => {
+                    record.resources.push(key.arn.clone());
+                    record.request_parameters = serde_json::json!({
+                        "keyId": key.id.to_string(), "keyMaterialId": material_id,
+                    });
+                    let command = crate::domain::key::KeyCommand::DeleteImportedMaterial {
+                        material_id: Some(material_id.clone()),
+                        expired: true,
+                    };
+                    (
+                        "DeleteExpiredKeyMaterial",
+                        self.change(&key, command, now, &mut record).map(|_| ()),
+                    )
+                }
                 Due::Rotate => {
                     record.resources.push(key.arn.clone());
                     record.request_parameters = serde_json::json!({ "keyId": key.id.to_string() });

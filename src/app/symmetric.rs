@@ -137,6 +137,17 @@ pub(crate) enum Side {
 
 impl Service {
     /// Encrypt `plaintext` under `key` with `algorithm` (absent: SYMMETRIC_DEFAULT).
+    /// AWS's `KeyMaterialId` of the material a symmetric blob was made under (`None` for
+    /// asymmetric keys, whose responses carry none).
+    pub(crate) fn blob_material_id(key: &Key, blob: &[u8]) -> Option<String> {
+        if key.spec != KeySpec::SymmetricDefault {
+            return None;
+        }
+        let header = ciphertext::parse_header(blob).ok()?;
+        key.version(header.version)
+            .map(|v| super::keys::key_material_id(key, v))
+    }
+
     pub(crate) fn seal_for(
         &self,
         key: &Key,
@@ -402,11 +413,15 @@ impl Service {
         if req.dry_run == Some(true) {
             return Err(ApiError::DryRun);
         }
-        Ok(json!({
+        let mut response = json!({
             "KeyId": key.arn,
             "Plaintext": b64(&plaintext),
             "EncryptionAlgorithm": algorithm,
-        }))
+        });
+        if let Some(id) = Self::blob_material_id(&key, &blob.0) {
+            response["KeyMaterialId"] = json!(id);
+        }
+        Ok(response)
     }
 
     pub(crate) fn re_encrypt(
@@ -530,13 +545,20 @@ impl Service {
             &req.destination_encryption_context,
             &plaintext,
         )?;
-        Ok(json!({
+        let mut response = json!({
             "CiphertextBlob": b64(&new_blob),
             "SourceKeyId": source.arn,
             "KeyId": destination.arn,
             "SourceEncryptionAlgorithm": source_algorithm,
             "DestinationEncryptionAlgorithm": destination_algorithm,
-        }))
+        });
+        if let Some(id) = Self::blob_material_id(&source, &blob.0) {
+            response["SourceKeyMaterialId"] = json!(id);
+        }
+        if let Some(id) = Self::blob_material_id(&destination, &new_blob) {
+            response["DestinationKeyMaterialId"] = json!(id);
+        }
+        Ok(response)
     }
 
     /// The condition keys of one side of a ReEncrypt.
@@ -633,7 +655,11 @@ impl Service {
         let material = self.symmetric_material(&key, version)?;
         let context = canonical_context(&req.encryption_context.unwrap_or_default());
         let blob = ciphertext::encrypt(&material, &key.id, version, &context, &data_key);
-        let mut response = json!({ "CiphertextBlob": b64(&blob), "KeyId": key.arn });
+        let mut response = json!({
+            "CiphertextBlob": b64(&blob),
+            "KeyId": key.arn,
+            "KeyMaterialId": super::keys::key_material_id(&key, key.current_version()),
+        });
         if with_plaintext {
             response["Plaintext"] = json!(b64(&data_key));
         }

@@ -82,12 +82,18 @@ impl Keyring {
             .retain(|(id, _), _| id != key_id);
     }
 
-    /// Seal fresh material for `version` of an existing key (rotation).
-    pub fn new_version_material(
-        &self,
-        key_id: &KeyId,
-        version: u32,
-    ) -> Result<Sealed, CryptoError> {
+    /// Generate a shredding key for a key created without material (`Origin` EXTERNAL):
+    /// what the mutable table keeps for it, wrapped under the root key.
+    pub fn new_shredding_key(&self, key_id: &KeyId) -> Vec<u8> {
+        self.root.wrap(
+            LABEL_SHREDDING_KEY,
+            key_id.as_bytes(),
+            SecretKey::generate().expose(),
+        )
+    }
+
+    /// The shredding key of a key, unwrapped (held only for one sealing).
+    fn shredding_key(&self, key_id: &KeyId) -> Result<SecretKey, CryptoError> {
         let wrapped = self
             .wrapped_shredding_keys
             .read()
@@ -98,13 +104,59 @@ impl Keyring {
         let bytes = self
             .root
             .unwrap(LABEL_SHREDDING_KEY, key_id.as_bytes(), &wrapped)?;
-        let shredding_key = SecretKey::from_slice(&bytes).ok_or(CryptoError)?;
-        let material = SecretKey::generate();
+        SecretKey::from_slice(&bytes).ok_or(CryptoError)
+    }
+
+    /// Seal fresh material for `version` of an existing key (rotation).
+    pub fn new_version_material(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+    ) -> Result<Sealed, CryptoError> {
+        self.seal_material(key_id, version, SecretKey::generate().expose())
+    }
+
+    /// Seal `material` (imported by the caller) for `version` of an existing key.
+    pub fn seal_material(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+        material: &[u8],
+    ) -> Result<Sealed, CryptoError> {
+        let shredding_key = self.shredding_key(key_id)?;
         Ok(Sealed(aead::seal(
             &shredding_key,
             &material_aad(key_id, version),
-            material.expose(),
+            material,
         )))
+    }
+
+    /// AWS's `KeyMaterialId` of imported material: 64 hex digits, the same for the same
+    /// material of the same key (that is how a reimport is recognised), keyed with a key
+    /// derived from the key's shredding key, so that the id — which the ledger and the trail
+    /// show — is no oracle for guessing the material.
+    pub fn imported_material_id(
+        &self,
+        key_id: &KeyId,
+        material: &[u8],
+    ) -> Result<String, CryptoError> {
+        let shredding_key = self.shredding_key(key_id)?;
+        let id_key = zeroize::Zeroizing::new(blake3::derive_key(
+            "keyledger/v1 imported key material id",
+            shredding_key.expose(),
+        ));
+        let mut hasher = blake3::Hasher::new_keyed(&id_key);
+        hasher.update(key_id.as_bytes());
+        hasher.update(material);
+        Ok(hasher.finalize().to_hex().to_string())
+    }
+
+    /// Drop the cached material of one version (imported material deleted or replaced).
+    pub fn forget_version(&self, key_id: &KeyId, version: u32) {
+        self.materials
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(*key_id, version));
     }
 
     /// The material of one version of `key`, unwrapped once and then cached.
@@ -177,6 +229,7 @@ mod tests {
                 sealed,
                 created_at: time::OffsetDateTime::UNIX_EPOCH,
                 rotation_type: None,
+                import: None,
             }],
             policy: String::new(),
             policy_rules: crate::domain::key::PolicyRules::parse(""),
@@ -184,6 +237,7 @@ mod tests {
             deletion: None,
             grants: vec![],
             tags: vec![],
+            pending_material: None,
             stream_version: 1,
         }
     }

@@ -6,6 +6,7 @@ pub mod aead;
 pub mod asymmetric;
 pub mod ciphertext;
 pub mod context;
+pub mod import;
 pub mod keyring;
 pub mod mode;
 pub mod root_key;

@@ -15,6 +15,9 @@ pub const LABEL_KEY_MATERIAL: &[u8] = b"keyledger/v1/key-material";
 pub const LABEL_TRAIL_SIGNER_KEY: &[u8] = b"keyledger/v1/trail-signer-key";
 /// Grant tokens: a grant's key and id, sealed so that only tokens keyledger issued open.
 pub const LABEL_GRANT_TOKEN: &[u8] = b"keyledger/v1/grant-token";
+/// GetParametersForImport's import tokens: the wrapping private key and its terms, bound to
+/// one key (its id is the context).
+pub const LABEL_IMPORT_TOKEN: &[u8] = b"keyledger/v1/import-token";
 /// AssumeRole's session tokens (`crate::crypto::session_token`).
 pub const LABEL_SESSION_TOKEN: &[u8] = b"keyledger/v1/session-token";
 

@@ -202,8 +202,10 @@ pub struct KeyCreated {
     #[serde(default)]
     pub policy: String,
     pub material_version: u32,
-    /// The key material, sealed under the key's shredding key.
-    pub sealed_material: Sealed,
+    /// The key material, sealed under the key's shredding key; `None` for a key created for
+    /// imported material (`Origin` EXTERNAL), which is `PendingImport` until it comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_material: Option<Sealed>,
     /// `AWS` for the `alias/aws/<service>` keys the service creates; left out for customer
     /// keys (events written before it existed read as those).
     #[serde(default, skip_serializing_if = "KeyManager::is_customer")]
@@ -307,6 +309,72 @@ pub struct KeyDeleted {
     pub key_id: KeyId,
 }
 
+/// Whether imported key material expires (AWS's `ExpirationModelType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExpirationModel {
+    #[serde(rename = "KEY_MATERIAL_EXPIRES")]
+    Expires,
+    #[serde(rename = "KEY_MATERIAL_DOES_NOT_EXPIRE")]
+    DoesNotExpire,
+}
+
+impl ExpirationModel {
+    pub const ALL: &'static [ExpirationModel] =
+        &[ExpirationModel::Expires, ExpirationModel::DoesNotExpire];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExpirationModel::Expires => "KEY_MATERIAL_EXPIRES",
+            ExpirationModel::DoesNotExpire => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ExpirationModel> {
+        Self::ALL.iter().copied().find(|m| m.as_str() == text)
+    }
+}
+
+/// Key material imported into a key with `Origin` EXTERNAL (ImportKeyMaterial).
+///
+/// `sealed_material` is there when the material is new to the key (its first material, or
+/// NEW_KEY_MATERIAL for on-demand rotation): sealed under the key's shredding key for
+/// `material_version`, exactly as generated material is. A reimport of material the key
+/// already had names that version and carries no material: the ledger holds it already.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyMaterialImported {
+    pub key_id: KeyId,
+    pub material_version: u32,
+    /// AWS's `KeyMaterialId`: 64 hex digits, computed from the key and the material (keyed,
+    /// so it tells nothing about the material to anyone without the key's shredding key).
+    pub key_material_id: String,
+    pub expiration_model: ExpirationModel,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub valid_to: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub import_date: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_material: Option<Sealed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_description: Option<String>,
+}
+
+/// Imported key material deleted: by DeleteImportedKeyMaterial, or (`expired`) by the
+/// service when its `ValidTo` passed. The sealed material stays in the ledger, openable
+/// only with the key's shredding key, which lives until the key itself is deleted; the key
+/// uses that material again only if the same material is imported again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedKeyMaterialDeleted {
+    pub key_id: KeyId,
+    pub material_version: u32,
+    pub key_material_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
+}
+
 /// An alias and the key it names (alias events live on the alias's own stream).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AliasCreated {
@@ -401,6 +469,8 @@ pub enum DomainEvent {
     KeyDeletionScheduled(KeyDeletionScheduled),
     KeyDeletionCancelled(KeyDeletionCancelled),
     KeyDeleted(KeyDeleted),
+    KeyMaterialImported(KeyMaterialImported),
+    ImportedKeyMaterialDeleted(ImportedKeyMaterialDeleted),
     AliasCreated(AliasCreated),
     AliasUpdated(AliasUpdated),
     AliasDeleted(AliasDeleted),
@@ -440,6 +510,8 @@ impl DomainEvent {
             KeyDeletionScheduled(_) => "KeyDeletionScheduled",
             KeyDeletionCancelled(_) => "KeyDeletionCancelled",
             KeyDeleted(_) => "KeyDeleted",
+            KeyMaterialImported(_) => "KeyMaterialImported",
+            ImportedKeyMaterialDeleted(_) => "ImportedKeyMaterialDeleted",
             AliasCreated(_) => "AliasCreated",
             AliasUpdated(_) => "AliasUpdated",
             AliasDeleted(_) => "AliasDeleted",
@@ -466,6 +538,8 @@ impl DomainEvent {
             KeyDeletionScheduled(e) => Some(e.key_id),
             KeyDeletionCancelled(e) => Some(e.key_id),
             KeyDeleted(e) => Some(e.key_id),
+            KeyMaterialImported(e) => Some(e.key_id),
+            ImportedKeyMaterialDeleted(e) => Some(e.key_id),
             GrantCreated(e) => Some(e.key_id),
             GrantRetired(e) => Some(e.key_id),
             GrantRevoked(e) => Some(e.key_id),
@@ -562,6 +636,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "KeyDeletionScheduled",
     "KeyDeletionCancelled",
     "KeyDeleted",
+    "KeyMaterialImported",
+    "ImportedKeyMaterialDeleted",
     "AliasCreated",
     "AliasUpdated",
     "AliasDeleted",

@@ -2,10 +2,10 @@
 //! crypto or I/O — the command handler brings those in.
 
 use super::events::{
-    DomainEvent, GrantCreated, GrantRetired, GrantRevoked, KeyCreated, KeyDeleted,
-    KeyDeletionCancelled, KeyDeletionScheduled, KeyDescriptionUpdated, KeyDisabled, KeyEnabled,
-    KeyPolicyPut, KeyRotated, KeyRotationDisabled, KeyRotationEnabled, KeyTagged, KeyUntagged,
-    RotationType, Sealed, Tag,
+    DomainEvent, ExpirationModel, GrantCreated, GrantRetired, GrantRevoked,
+    ImportedKeyMaterialDeleted, KeyCreated, KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled,
+    KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyMaterialImported, KeyPolicyPut, KeyRotated,
+    KeyRotationDisabled, KeyRotationEnabled, KeyTagged, KeyUntagged, RotationType, Sealed, Tag,
 };
 use super::ids::{key_arn, AccountId, KeyId, Region};
 use super::DomainError;
@@ -123,6 +123,44 @@ pub struct KeyVersion {
     pub created_at: OffsetDateTime,
     /// How the version came to be; `None` for the key's first material.
     pub rotation_type: Option<RotationType>,
+    /// For imported material (`Origin` EXTERNAL): its id, and whether it is imported now.
+    pub import: Option<MaterialImport>,
+}
+
+/// What a key knows of one imported material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaterialImport {
+    pub material_id: String,
+    pub expiration_model: ExpirationModel,
+    pub valid_to: Option<OffsetDateTime>,
+    pub description: Option<String>,
+    /// `false` once deleted or expired: the key does not use it until it is imported again.
+    pub imported: bool,
+}
+
+impl KeyVersion {
+    /// Whether the key may use this version's material: generated material always, imported
+    /// material while it is imported.
+    pub fn is_present(&self) -> bool {
+        self.import.as_ref().map_or(true, |i| i.imported)
+    }
+}
+
+/// ImportKeyMaterial's `ImportType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportType {
+    NewKeyMaterial,
+    ExistingKeyMaterial,
+}
+
+impl ImportType {
+    pub fn parse(text: &str) -> Option<ImportType> {
+        match text {
+            "NEW_KEY_MATERIAL" => Some(ImportType::NewKeyMaterial),
+            "EXISTING_KEY_MATERIAL" => Some(ImportType::ExistingKeyMaterial),
+            _ => None,
+        }
+    }
 }
 
 /// Automatic rotation, when enabled.
@@ -206,6 +244,9 @@ pub struct Key {
     pub deletion: Option<PendingDeletion>,
     /// The grants in force, oldest first.
     pub grants: Vec<KeyGrant>,
+    /// Imported material waiting for RotateKeyOnDemand to make it current (ImportType
+    /// NEW_KEY_MATERIAL; AWS's `PENDING_ROTATION`).
+    pub pending_material: Option<KeyVersion>,
     /// The last lifecycle event applied to this key's stream.
     pub stream_version: u64,
 }
@@ -223,11 +264,60 @@ pub const DEFAULT_POLICY_NAME: &str = "default";
 pub const MAX_GRANTS: usize = 50_000;
 
 impl Key {
+    /// The material new operations use. Invariant: every key but one created for imported
+    /// material that has none yet has a version (KeyCreated carries version 1, versions are
+    /// only ever added), and a key without one is `PendingImport` (or `PendingDeletion`), a
+    /// state no operation that reaches for material is allowed in.
     pub fn current_version(&self) -> &KeyVersion {
-        // Invariant: KeyCreated always carries version 1, and versions are only ever added.
         self.versions
             .last()
-            .expect("a key always has at least one version")
+            .expect("a key in a state that uses material has a version")
+    }
+
+    /// The number the next material version takes (pending imported material counts).
+    pub fn next_version(&self) -> u32 {
+        self.versions
+            .iter()
+            .chain(&self.pending_material)
+            .map(|v| v.number)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// The version new imported material is sealed for: the next, or the number of a
+    /// pending material that was deleted (the new material takes its place).
+    pub fn new_material_version(&self) -> u32 {
+        match &self.pending_material {
+            Some(pending) => pending.number,
+            None if self.versions.is_empty() => 1,
+            None => self.next_version(),
+        }
+    }
+
+    /// The material versions a key has ever had, the pending one last.
+    pub fn materials(&self) -> impl Iterator<Item = &KeyVersion> {
+        self.versions.iter().chain(&self.pending_material)
+    }
+
+    /// The imported material with AWS's `KeyMaterialId` `id`.
+    pub fn imported_material(&self, id: &str) -> Option<&KeyVersion> {
+        self.materials()
+            .find(|v| v.import.as_ref().is_some_and(|i| i.material_id == id))
+    }
+
+    /// The state a key whose current material is gone (deleted, expired, never imported) is
+    /// in: `PendingImport`, but a key pending deletion stays so.
+    fn state_without_material(&self) -> KeyState {
+        if self.state == KeyState::PendingDeletion {
+            KeyState::PendingDeletion
+        } else {
+            KeyState::PendingImport
+        }
+    }
+
+    fn has_current_material(&self) -> bool {
+        self.versions.last().is_some_and(KeyVersion::is_present)
     }
 
     pub fn version(&self, number: u32) -> Option<&KeyVersion> {
@@ -310,6 +400,9 @@ pub enum Operation {
     ListGrants,
     RetireGrant,
     RevokeGrant,
+    GetParametersForImport,
+    ImportKeyMaterial,
+    DeleteImportedKeyMaterial,
 }
 
 /// What the table says for one operation in one state.
@@ -361,10 +454,14 @@ impl Operation {
         Operation::ListGrants,
         Operation::RetireGrant,
         Operation::RevokeGrant,
+        Operation::GetParametersForImport,
+        Operation::ImportKeyMaterial,
+        Operation::DeleteImportedKeyMaterial,
     ];
 
-    /// The AWS KMS key-state table ("Key states of AWS KMS keys", Developer Guide),
-    /// for the states keyledger has: Enabled, Disabled, PendingDeletion.
+    /// The AWS KMS key-state table ("Key states of AWS KMS keys", Developer Guide), for the
+    /// states keyledger has: Enabled, Disabled, PendingDeletion, PendingImport. Whether a key
+    /// takes imported material at all (its `Origin`) is the operations' to say.
     pub fn rule_in(self, state: KeyState) -> Rule {
         use Operation::*;
         use Rule::*;
@@ -382,9 +479,45 @@ impl Operation {
                 _ => Allowed,
             },
             KeyState::PendingDeletion => match self {
-                CancelKeyDeletion | DeleteAlias | DescribeKey | GetKeyPolicy
-                | GetKeyRotationStatus | ListKeyPolicies | ListKeyRotations | ListResourceTags
-                | PutKeyPolicy | ListGrants | RetireGrant | RevokeGrant => Allowed,
+                CancelKeyDeletion
+                | DeleteAlias
+                | DescribeKey
+                | GetKeyPolicy
+                | GetKeyRotationStatus
+                | ListKeyPolicies
+                | ListKeyRotations
+                | ListResourceTags
+                | PutKeyPolicy
+                | ListGrants
+                | RetireGrant
+                | RevokeGrant
+                | DeleteImportedKeyMaterial => Allowed,
+                _ => InvalidState,
+            },
+            // A key without its material: everything but using it, enabling or disabling
+            // it, and rotation.
+            KeyState::PendingImport => match self {
+                CreateAlias
+                | DeleteAlias
+                | DescribeKey
+                | GetKeyPolicy
+                | GetKeyRotationStatus
+                | ListKeyPolicies
+                | ListKeyRotations
+                | ListResourceTags
+                | PutKeyPolicy
+                | ScheduleKeyDeletion
+                | TagResource
+                | UntagResource
+                | UpdateAlias
+                | UpdateKeyDescription
+                | CreateGrant
+                | ListGrants
+                | RetireGrant
+                | RevokeGrant
+                | GetParametersForImport
+                | ImportKeyMaterial
+                | DeleteImportedKeyMaterial => Allowed,
                 _ => InvalidState,
             },
             _ => match self {
@@ -427,7 +560,8 @@ pub enum KeyCommand {
         origin: Origin,
         tags: Vec<Tag>,
         policy: String,
-        sealed_material: Sealed,
+        /// `None` for a key created for imported material (`Origin` EXTERNAL).
+        sealed_material: Option<Sealed>,
         manager: KeyManager,
     },
     Enable,
@@ -463,6 +597,25 @@ pub enum KeyCommand {
     RevokeGrant {
         grant_id: String,
     },
+    /// ImportKeyMaterial, once the handler has unwrapped and checked the material: its id
+    /// (which is how the domain tells the same material from another) and, for material
+    /// new to the key, the material sealed for `Key::next_version`.
+    ImportMaterial {
+        material_id: String,
+        sealed_material: Sealed,
+        import_type: Option<ImportType>,
+        /// The `KeyMaterialId` the caller said it reimports.
+        claimed_material_id: Option<String>,
+        expiration_model: ExpirationModel,
+        valid_to: Option<OffsetDateTime>,
+        description: Option<String>,
+    },
+    /// DeleteImportedKeyMaterial (the current material, or the one `material_id` names), or
+    /// with `expired` the scheduler's deletion of material whose `ValidTo` passed.
+    DeleteImportedMaterial {
+        material_id: Option<String>,
+        expired: bool,
+    },
 }
 
 impl KeyCommand {
@@ -484,6 +637,11 @@ impl KeyCommand {
     fn operation(&self) -> Option<Operation> {
         Some(match self {
             KeyCommand::Create { .. } | KeyCommand::Delete => return None,
+            KeyCommand::ImportMaterial { .. } => Operation::ImportKeyMaterial,
+            KeyCommand::DeleteImportedMaterial { expired: false, .. } => {
+                Operation::DeleteImportedKeyMaterial
+            }
+            KeyCommand::DeleteImportedMaterial { expired: true, .. } => return None,
             KeyCommand::Enable => Operation::EnableKey,
             KeyCommand::Disable => Operation::DisableKey,
             KeyCommand::UpdateDescription(_) => Operation::UpdateKeyDescription,
@@ -545,6 +703,11 @@ pub fn decide(
                     usage.as_str(),
                     spec.as_str()
                 )));
+            }
+            if (origin == Origin::External) != sealed_material.is_none() {
+                return Err(DomainError::Validation(
+                    "A key has material exactly when its Origin is not EXTERNAL.".into(),
+                ));
             }
             return Ok(vec![DomainEvent::KeyCreated(KeyCreated {
                 key_id,
@@ -621,6 +784,12 @@ pub fn decide(
             policy,
         }),
         KeyCommand::EnableRotation { period_days } => {
+            if key.origin == Origin::External {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} has imported key material: it rotates on demand only (ImportKeyMaterial with ImportType NEW_KEY_MATERIAL, then RotateKeyOnDemand).",
+                    key.arn
+                )));
+            }
             if key.spec != KeySpec::SymmetricDefault {
                 return Err(DomainError::UnsupportedOperation(format!(
                     "{} does not support automatic key rotation.",
@@ -660,8 +829,25 @@ pub fn decide(
                     key.arn
                 )));
             }
-            let next = key.current_version().number + 1;
-            if version != next {
+            let next = key.next_version();
+            if key.origin == Origin::External {
+                // Imported keys rotate into the material imported for it, nothing else.
+                match &key.pending_material {
+                    Some(pending) if pending.is_present() && pending.number == version => {}
+                    Some(pending) if pending.is_present() => {
+                        return Err(DomainError::Conflict(format!(
+                            "rotation prepared version {version}, the pending one is {}",
+                            pending.number
+                        )))
+                    }
+                    _ => {
+                        return Err(DomainError::InvalidState(format!(
+                            "{} has no key material pending rotation: import it first (ImportKeyMaterial with ImportType NEW_KEY_MATERIAL).",
+                            key.arn
+                        )))
+                    }
+                }
+            } else if version != next {
                 return Err(DomainError::Conflict(format!(
                     "rotation prepared version {version}, the next is {next}"
                 )));
@@ -722,8 +908,175 @@ pub fn decide(
         KeyCommand::RevokeGrant { grant_id } => {
             DomainEvent::GrantRevoked(GrantRevoked { key_id, grant_id })
         }
+        KeyCommand::ImportMaterial {
+            material_id,
+            sealed_material,
+            import_type,
+            claimed_material_id,
+            expiration_model,
+            valid_to,
+            description,
+        } => decide_import(
+            key,
+            ImportDecision {
+                material_id,
+                sealed_material,
+                import_type,
+                claimed_material_id,
+                expiration_model,
+                valid_to,
+                description,
+            },
+            now,
+        )?,
+        KeyCommand::DeleteImportedMaterial {
+            material_id,
+            expired,
+        } => {
+            not_external(key)?;
+            let target = match &material_id {
+                Some(id) => Some(key.imported_material(id).ok_or_else(|| {
+                    DomainError::NotFound(format!(
+                        "Key material {id} is not associated with {}.",
+                        key.arn
+                    ))
+                })?),
+                None => key.versions.last(),
+            };
+            match target {
+                Some(version) if version.is_present() => {
+                    DomainEvent::ImportedKeyMaterialDeleted(ImportedKeyMaterialDeleted {
+                        key_id,
+                        material_version: version.number,
+                        key_material_id: version
+                            .import
+                            .as_ref()
+                            .map(|i| i.material_id.clone())
+                            .unwrap_or_default(),
+                        expired,
+                    })
+                }
+                // Nothing imported to delete: nothing changes.
+                _ => return Ok(vec![]),
+            }
+        }
     };
     Ok(vec![event])
+}
+
+/// Import and key-material operations are for keys with `Origin` EXTERNAL only.
+fn not_external(key: &Key) -> Result<(), DomainError> {
+    if key.origin == Origin::External {
+        Ok(())
+    } else {
+        Err(DomainError::UnsupportedOperation(format!(
+            "{} origin is {} which is not valid for this operation.",
+            key.arn,
+            key.origin.as_str()
+        )))
+    }
+}
+
+struct ImportDecision {
+    material_id: String,
+    sealed_material: Sealed,
+    import_type: Option<ImportType>,
+    claimed_material_id: Option<String>,
+    expiration_model: ExpirationModel,
+    valid_to: Option<OffsetDateTime>,
+    description: Option<String>,
+}
+
+/// ImportKeyMaterial: the key's first material, the same material again (EXISTING), or new
+/// material for on-demand rotation (NEW, symmetric keys only) — AWS's rules.
+fn decide_import(
+    key: &Key,
+    import: ImportDecision,
+    now: OffsetDateTime,
+) -> Result<DomainEvent, DomainError> {
+    not_external(key)?;
+    let first = key.versions.is_empty();
+    // AWS's default: NEW for a key that never had material, EXISTING after.
+    let import_type = import.import_type.unwrap_or(if first {
+        ImportType::NewKeyMaterial
+    } else {
+        ImportType::ExistingKeyMaterial
+    });
+    let known = key.imported_material(&import.material_id);
+    let (material_version, sealed_material) = match import_type {
+        ImportType::ExistingKeyMaterial => {
+            if import.import_type.is_some() && first {
+                return Err(DomainError::Validation(format!(
+                    "{} has no key material yet: import its first material with ImportType NEW_KEY_MATERIAL.",
+                    key.arn
+                )));
+            }
+            if let Some(claimed) = &import.claimed_material_id {
+                if claimed != &import.material_id {
+                    return Err(DomainError::IncorrectKeyMaterial(format!(
+                        "The key material does not match key material {claimed}."
+                    )));
+                }
+            }
+            match known {
+                Some(version) => (version.number, None),
+                None => {
+                    return Err(DomainError::IncorrectKeyMaterial(format!(
+                        "The key material is not the key material previously imported into {}.",
+                        key.arn
+                    )))
+                }
+            }
+        }
+        ImportType::NewKeyMaterial => {
+            if import.claimed_material_id.is_some() {
+                return Err(DomainError::Validation(
+                    "You cannot specify a key material ID with ImportType set to NEW_KEY_MATERIAL."
+                        .into(),
+                ));
+            }
+            if !first && key.spec != KeySpec::SymmetricDefault {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is a {} key: only symmetric encryption keys take new key material after the first.",
+                    key.arn,
+                    key.spec.as_str()
+                )));
+            }
+            if known.is_some() {
+                return Err(DomainError::IncorrectKeyMaterial(format!(
+                    "This key material is already associated with {}: reimport it with ImportType EXISTING_KEY_MATERIAL.",
+                    key.arn
+                )));
+            }
+            if let Some(pending) = key.pending_material.as_ref().filter(|p| p.is_present()) {
+                return Err(DomainError::InvalidState(format!(
+                    "{} already has key material {} pending rotation: rotate (RotateKeyOnDemand) or delete it first.",
+                    key.arn,
+                    pending
+                        .import
+                        .as_ref()
+                        .map_or("", |i| i.material_id.as_str())
+                )));
+            }
+            if !first && key.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS {
+                return Err(DomainError::LimitExceeded(format!(
+                    "{} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
+                    key.arn
+                )));
+            }
+            (key.new_material_version(), Some(import.sealed_material))
+        }
+    };
+    Ok(DomainEvent::KeyMaterialImported(KeyMaterialImported {
+        key_id: key.id,
+        material_version,
+        key_material_id: import.material_id,
+        expiration_model: import.expiration_model,
+        valid_to: import.valid_to,
+        import_date: now,
+        sealed_material,
+        key_material_description: import.description,
+    }))
 }
 
 /// Fold one lifecycle event into a key's state. Events that are not about this key leave it as is;
@@ -741,19 +1094,29 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             usage: e.key_usage,
             origin: e.origin,
             manager: e.key_manager,
-            state: KeyState::Enabled,
-            versions: vec![KeyVersion {
-                number: e.material_version,
-                sealed: e.sealed_material.clone(),
-                created_at: e.creation_date,
-                rotation_type: None,
-            }],
+            state: if e.sealed_material.is_some() {
+                KeyState::Enabled
+            } else {
+                KeyState::PendingImport
+            },
+            versions: e
+                .sealed_material
+                .iter()
+                .map(|sealed| KeyVersion {
+                    number: e.material_version,
+                    sealed: sealed.clone(),
+                    created_at: e.creation_date,
+                    rotation_type: None,
+                    import: None,
+                })
+                .collect(),
             tags: e.tags.clone(),
             policy: e.policy.clone(),
             policy_rules: PolicyRules::parse(&e.policy),
             rotation: None,
             deletion: None,
             grants: Vec::new(),
+            pending_material: None,
             stream_version: 1,
         });
     }
@@ -784,11 +1147,20 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
         }
         DomainEvent::KeyRotationDisabled(_) => key.rotation = None,
         DomainEvent::KeyRotated(e) => {
+            // An imported key rotates into its pending material (with what it knows of it).
+            let import = match key.pending_material.take() {
+                Some(pending) if pending.number == e.material_version => pending.import,
+                other => {
+                    key.pending_material = other;
+                    None
+                }
+            };
             key.versions.push(KeyVersion {
                 number: e.material_version,
                 sealed: e.sealed_material.clone(),
                 created_at: e.rotation_date,
                 rotation_type: Some(e.rotation_type),
+                import,
             });
             if let Some(schedule) = &mut key.rotation {
                 // Any rotation restarts the automatic period, as at AWS.
@@ -803,9 +1175,65 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             });
         }
         DomainEvent::KeyDeletionCancelled(_) => {
-            // AWS returns a key whose deletion is cancelled to Disabled.
-            key.state = KeyState::Disabled;
+            // AWS returns a key whose deletion is cancelled to Disabled (PendingImport if its
+            // imported material is gone).
             key.deletion = None;
+            key.state = if key.has_current_material() {
+                KeyState::Disabled
+            } else {
+                KeyState::PendingImport
+            };
+        }
+        DomainEvent::KeyMaterialImported(e) => {
+            let import = MaterialImport {
+                material_id: e.key_material_id.clone(),
+                expiration_model: e.expiration_model,
+                valid_to: e.valid_to,
+                description: e.key_material_description.clone(),
+                imported: true,
+            };
+            match &e.sealed_material {
+                Some(sealed) => {
+                    let version = KeyVersion {
+                        number: e.material_version,
+                        sealed: sealed.clone(),
+                        created_at: e.import_date,
+                        rotation_type: None,
+                        import: Some(import),
+                    };
+                    if key.versions.is_empty() {
+                        key.versions.push(version);
+                    } else {
+                        key.pending_material = Some(version);
+                    }
+                }
+                None => {
+                    let known = key
+                        .versions
+                        .iter_mut()
+                        .chain(key.pending_material.as_mut())
+                        .find(|v| v.number == e.material_version);
+                    if let Some(version) = known {
+                        version.import = Some(import);
+                    }
+                }
+            }
+            if key.state == KeyState::PendingImport && key.has_current_material() {
+                key.state = KeyState::Enabled;
+            }
+        }
+        DomainEvent::ImportedKeyMaterialDeleted(e) => {
+            let known = key
+                .versions
+                .iter_mut()
+                .chain(key.pending_material.as_mut())
+                .find(|v| v.number == e.material_version);
+            if let Some(import) = known.and_then(|v| v.import.as_mut()) {
+                import.imported = false;
+            }
+            if !key.has_current_material() {
+                key.state = key.state_without_material();
+            }
         }
         DomainEvent::KeyDeleted(_) => return None,
         DomainEvent::GrantCreated(e) => key.grants.push(KeyGrant {
@@ -865,7 +1293,7 @@ mod tests {
             origin: Origin::AwsKms,
             tags: vec![],
             policy: "{}".into(),
-            sealed_material: Sealed(vec![1, 2, 3]),
+            sealed_material: Some(Sealed(vec![1, 2, 3])),
             manager: KeyManager::Customer,
         }
     }

@@ -37,6 +37,9 @@ pub enum DomainError {
     /// `alias/aws/`).
     #[error("{0}")]
     NotAuthorized(String),
+    /// Imported key material that is not the key's (AWS's `IncorrectKeyMaterialException`).
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
     /// The command was prepared against a state that has moved on; decide it again.
     #[error("{0}")]
     Conflict(String),

@@ -80,8 +80,6 @@ impl Projections {
 impl Projections {
     /// Every key and alias as canonical JSON: equal projections give equal bytes.
     pub fn snapshot_json(&self) -> serde_json::Value {
-        use base64::Engine as _;
-        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         let keys: Vec<serde_json::Value> = self
             .keys
             .snapshot()
@@ -94,11 +92,8 @@ impl Projections {
                     "state": k.state, "policy": k.policy, "tags": k.tags, "stream_version": k.stream_version,
                     "rotation": k.rotation.map(|r| serde_json::json!([r.period_days, r.next_rotation_date.unix_timestamp_nanos().to_string()])),
                     "deletion": k.deletion.map(|d| serde_json::json!([d.window_days, d.deletion_date.unix_timestamp_nanos().to_string()])),
-                    "versions": k.versions.iter().map(|v| serde_json::json!({
-                        "number": v.number, "sealed": b64(&v.sealed.0),
-                        "created_at": v.created_at.unix_timestamp_nanos().to_string(),
-                        "rotation_type": v.rotation_type,
-                    })).collect::<Vec<_>>(),
+                    "versions": k.versions.iter().map(version_snapshot).collect::<Vec<_>>(),
+                    "pending_material": k.pending_material.as_ref().map(version_snapshot),
                 })
             })
             .collect();
@@ -119,6 +114,20 @@ impl Projections {
     }
 }
 
+fn version_snapshot(v: &crate::domain::key::KeyVersion) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::json!({
+        "number": v.number, "sealed": base64::engine::general_purpose::STANDARD.encode(&v.sealed.0),
+        "created_at": v.created_at.unix_timestamp_nanos().to_string(),
+        "rotation_type": v.rotation_type,
+        "import": v.import.as_ref().map(|i| serde_json::json!({
+            "material_id": i.material_id, "expiration_model": i.expiration_model.as_str(),
+            "valid_to": i.valid_to.map(|t| t.unix_timestamp_nanos().to_string()),
+            "description": i.description, "imported": i.imported,
+        })),
+    })
+}
+
 impl CommitListener for Projections {
     fn committed(&self, events: &[(u64, &NewEvent)], shredding_keys: &[(KeyId, Vec<u8>)]) {
         // Shredding keys first: a key must be usable as soon as its creation is visible.
@@ -128,8 +137,17 @@ impl CommitListener for Projections {
         }
         for (_, event) in events {
             if let Some((lifecycle, time)) = &event.lifecycle {
-                if let DomainEvent::KeyDeleted(e) = lifecycle {
-                    self.keyring.forget(&e.key_id);
+                match lifecycle {
+                    DomainEvent::KeyDeleted(e) => self.keyring.forget(&e.key_id),
+                    // Material the key no longer has (or that replaces a deleted pending
+                    // one under its number) must not stay cached.
+                    DomainEvent::ImportedKeyMaterialDeleted(e) => {
+                        self.keyring.forget_version(&e.key_id, e.material_version)
+                    }
+                    DomainEvent::KeyMaterialImported(e) if e.sealed_material.is_some() => {
+                        self.keyring.forget_version(&e.key_id, e.material_version)
+                    }
+                    _ => {}
                 }
                 self.apply(lifecycle, *time);
             }
