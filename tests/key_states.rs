@@ -12,43 +12,56 @@ use serde_json::{json, Value};
 const OK: &str = "ok";
 const DIS: &str = "DisabledException";
 const INV: &str = "KMSInvalidStateException";
+/// No such key: ML-KEM keys do not take imported material, so are never PendingImport.
+const NA: &str = "-";
 
-/// Operation, then its outcome on an Enabled, a Disabled and a PendingDeletion key.
-const TABLE: &[(&str, [&str; 3])] = &[
-    ("CancelKeyDeletion", [INV, INV, OK]),
-    ("CreateAlias", [OK, OK, INV]),
-    ("Decrypt", [OK, DIS, INV]),
-    ("DeleteAlias", [OK, OK, OK]),
-    ("DescribeKey", [OK, OK, OK]),
-    ("DisableKey", [OK, OK, INV]),
-    ("DisableKeyRotation", [OK, DIS, INV]),
-    ("EnableKey", [OK, OK, INV]),
-    ("EnableKeyRotation", [OK, DIS, INV]),
-    ("Encrypt", [OK, DIS, INV]),
-    ("GenerateDataKey", [OK, DIS, INV]),
-    ("GenerateDataKeyWithoutPlaintext", [OK, DIS, INV]),
-    ("GetKeyPolicy", [OK, OK, OK]),
-    ("GetKeyRotationStatus", [OK, OK, OK]),
-    ("ListKeyPolicies", [OK, OK, OK]),
-    ("ListKeyRotations", [OK, OK, OK]),
-    ("ListResourceTags", [OK, OK, OK]),
-    ("PutKeyPolicy", [OK, OK, OK]),
-    ("ReEncrypt", [OK, DIS, INV]),
-    ("RotateKeyOnDemand", [OK, DIS, INV]),
-    ("ScheduleKeyDeletion", [OK, OK, INV]),
-    ("TagResource", [OK, OK, INV]),
-    ("UntagResource", [OK, OK, INV]),
-    ("UpdateAlias", [OK, OK, INV]),
-    ("UpdateKeyDescription", [OK, OK, INV]),
-    ("GetPublicKey", [OK, DIS, INV]),
-    ("Sign", [OK, DIS, INV]),
-    ("Verify", [OK, DIS, INV]),
-    ("GenerateMac", [OK, DIS, INV]),
-    ("VerifyMac", [OK, DIS, INV]),
-    ("DeriveSharedSecret", [OK, DIS, INV]),
-    ("Encapsulate", [OK, DIS, INV]),
-    ("Decapsulate", [OK, DIS, INV]),
-    ("GenerateDataKeyPair", [OK, DIS, INV]),
+/// Operation, then its outcome on an Enabled, a Disabled, a PendingDeletion and a
+/// PendingImport key (one whose imported material was deleted).
+const TABLE: &[(&str, [&str; 4])] = &[
+    ("CancelKeyDeletion", [INV, INV, OK, INV]),
+    ("CreateAlias", [OK, OK, INV, OK]),
+    ("Decrypt", [OK, DIS, INV, INV]),
+    ("DeleteAlias", [OK, OK, OK, OK]),
+    ("DescribeKey", [OK, OK, OK, OK]),
+    ("DisableKey", [OK, OK, INV, INV]),
+    ("DisableKeyRotation", [OK, DIS, INV, INV]),
+    ("EnableKey", [OK, OK, INV, INV]),
+    ("EnableKeyRotation", [OK, DIS, INV, INV]),
+    ("Encrypt", [OK, DIS, INV, INV]),
+    ("GenerateDataKey", [OK, DIS, INV, INV]),
+    ("GenerateDataKeyWithoutPlaintext", [OK, DIS, INV, INV]),
+    ("GetKeyPolicy", [OK, OK, OK, OK]),
+    ("GetKeyRotationStatus", [OK, OK, OK, OK]),
+    ("ListKeyPolicies", [OK, OK, OK, OK]),
+    ("ListKeyRotations", [OK, OK, OK, OK]),
+    ("ListResourceTags", [OK, OK, OK, OK]),
+    ("PutKeyPolicy", [OK, OK, OK, OK]),
+    ("ReEncrypt", [OK, DIS, INV, INV]),
+    ("RotateKeyOnDemand", [OK, DIS, INV, INV]),
+    ("ScheduleKeyDeletion", [OK, OK, INV, OK]),
+    ("TagResource", [OK, OK, INV, OK]),
+    ("UntagResource", [OK, OK, INV, OK]),
+    ("UpdateAlias", [OK, OK, INV, OK]),
+    ("UpdateKeyDescription", [OK, OK, INV, OK]),
+    ("GetPublicKey", [OK, DIS, INV, INV]),
+    ("Sign", [OK, DIS, INV, INV]),
+    ("Verify", [OK, DIS, INV, INV]),
+    ("GenerateMac", [OK, DIS, INV, INV]),
+    ("VerifyMac", [OK, DIS, INV, INV]),
+    ("DeriveSharedSecret", [OK, DIS, INV, INV]),
+    ("Encapsulate", [OK, DIS, INV, NA]),
+    ("Decapsulate", [OK, DIS, INV, NA]),
+    ("GenerateDataKeyPair", [OK, DIS, INV, INV]),
+    ("GetParametersForImport", [OK, OK, INV, OK]),
+    ("ImportKeyMaterial", [OK, OK, INV, OK]),
+    ("DeleteImportedKeyMaterial", [OK, OK, OK, OK]),
+];
+
+/// The operations of imported material: their keys are made for it (`Origin` EXTERNAL).
+const IMPORT_OPERATIONS: &[&str] = &[
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
 ];
 
 /// The key each operation needs.
@@ -66,6 +79,55 @@ fn create_body(op: &str) -> Value {
         }
         _ => json!({}),
     }
+}
+
+/// Key material of the kind `create_body` asks for, as ImportKeyMaterial takes it.
+fn material_for(create: &Value) -> Vec<u8> {
+    match create["KeySpec"].as_str() {
+        Some("ECC_NIST_P256") => {
+            use p256::pkcs8::EncodePrivateKey as _;
+            p256::SecretKey::from_slice(&rand::random::<[u8; 32]>())
+                .unwrap()
+                .to_pkcs8_der()
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+        }
+        _ => rand::random::<[u8; 32]>().to_vec(),
+    }
+}
+
+/// ImportKeyMaterial's body for `material`, from fresh import parameters (RSA-OAEP by
+/// RustCrypto's `rsa`, as a client wraps it).
+async fn import_body(s: &InProcess, c: &Caller2, key: &str, material: &[u8]) -> Value {
+    use base64::Engine as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let params = call(
+        s,
+        c,
+        "GetParametersForImport",
+        json!({"KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+    )
+    .await
+    .unwrap();
+    let public = rsa::RsaPublicKey::from_public_key_der(
+        &b64.decode(params["PublicKey"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let wrapped = public
+        .encrypt(
+            &mut rand::thread_rng(),
+            rsa::Oaep::new::<rsa::sha2::Sha256>(),
+            material,
+        )
+        .unwrap();
+    json!({
+        "KeyId": key,
+        "ImportToken": params["ImportToken"],
+        "EncryptedKeyMaterial": b64.encode(wrapped),
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    })
 }
 
 struct Caller2 {
@@ -122,16 +184,31 @@ async fn the_key_state_table() {
         .clone();
     let mut failures = Vec::new();
     for (n, (op, outcomes)) in TABLE.iter().enumerate() {
-        for (state, expected) in ["Enabled", "Disabled", "PendingDeletion"]
+        for (state, expected) in ["Enabled", "Disabled", "PendingDeletion", "PendingImport"]
             .iter()
             .zip(outcomes)
         {
-            // A fresh key per cell, with a ciphertext and an alias made while it was enabled.
-            let key = call(&s, &c, "CreateKey", create_body(op)).await.unwrap()["KeyMetadata"]
+            if *expected == NA {
+                continue;
+            }
+            // A fresh key per cell, with a ciphertext and an alias made while it was enabled;
+            // for the PendingImport column and the import operations, a key made for
+            // imported material, with its material imported.
+            let external = *state == "PendingImport" || IMPORT_OPERATIONS.contains(op);
+            let mut create = create_body(op);
+            if external {
+                create["Origin"] = json!("EXTERNAL");
+            }
+            let key = call(&s, &c, "CreateKey", create.clone()).await.unwrap()["KeyMetadata"]
                 ["KeyId"]
                 .as_str()
                 .unwrap()
                 .to_owned();
+            let material = material_for(&create);
+            if external {
+                let body = import_body(&s, &c, &key, &material).await;
+                call(&s, &c, "ImportKeyMaterial", body).await.unwrap();
+            }
             // What the operation needs, made while the key was enabled.
             let made = match *op {
                 "Verify" => call(
@@ -193,7 +270,18 @@ async fn the_key_state_table() {
             )
             .await
             .unwrap();
+            // ImportKeyMaterial's parameters, got while the key could still get them.
+            let import_again = if *op == "ImportKeyMaterial" {
+                Some(import_body(&s, &c, &key, &material).await)
+            } else {
+                None
+            };
             match *state {
+                "PendingImport" => {
+                    call(&s, &c, "DeleteImportedKeyMaterial", json!({"KeyId": key}))
+                        .await
+                        .unwrap();
+                }
                 "Disabled" => {
                     call(&s, &c, "DisableKey", json!({"KeyId": key}))
                         .await
@@ -250,6 +338,10 @@ async fn the_key_state_table() {
                 "Decapsulate" => {
                     json!({"KeyId": key, "EncapsulationAlgorithm": "ML_KEM", "SharedSecretCiphertextBlob": made})
                 }
+                "GetParametersForImport" => {
+                    json!({"KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"})
+                }
+                "ImportKeyMaterial" => import_again.clone().unwrap(),
                 _ => json!({"KeyId": key}),
             };
             let outcome = match call(&s, &c, op, body).await {

@@ -397,6 +397,23 @@ async fn no_plaintext_or_data_key_at_rest_or_in_logs() {
         .await
         .unwrap();
     secrets.push(shared.shared_secret.unwrap().into_inner());
+    // Imported key material, and the wrapped blob it came in (decision 0022).
+    use aws_sdk_kms::types::OriginType;
+    let external = kms
+        .create_key()
+        .origin(OriginType::External)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let imported = b"IMPORTED-MATERIAL-32-bytes-7f3a9".to_vec();
+    let (_, wrapped) = common::import_material(kms, &external, &imported).await;
+    let under_imported = encrypt(&server, &external, b"imported").await;
+    assert_eq!(decrypt(&server, &under_imported).await, b"imported");
+    secrets.push(imported);
+    secrets.push(wrapped);
     let log = server.log.clone();
     server.stop();
 

@@ -1110,6 +1110,21 @@ async fn every_event_type_is_written_and_matches_its_schema() {
         iam.delete_role().role_name("r").send().await.unwrap();
     }
     iam.delete_user().user_name("u").send().await.unwrap();
+    let external = kms
+        .create_key()
+        .origin(aws_sdk_kms::types::OriginType::External)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    common::import_material(kms, &external, &[9; 32]).await;
+    kms.delete_imported_key_material()
+        .key_id(&external)
+        .send()
+        .await
+        .unwrap();
     let seen = check_schemas(&s.data_dir).await;
     let expected: std::collections::BTreeSet<String> = keyledger::domain::events::EVENT_TYPES
         .iter()

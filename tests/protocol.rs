@@ -330,13 +330,7 @@ async fn malformed_requests_and_unknown_operations() {
 
     let (_, body) = send(
         &server,
-        sign(
-            &server,
-            "TrentService.ImportKeyMaterial",
-            "{}",
-            &secret,
-            now,
-        ),
+        sign(&server, "TrentService.ReplicateKey", "{}", &secret, now),
     )
     .await;
     assert_eq!(body["__type"], "UnsupportedOperationException", "{body}");

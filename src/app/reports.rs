@@ -487,7 +487,8 @@ fn apply(
             key.description = text("description");
             key.created_ns = time_field(detail, "creation_date").unwrap_or(event.time_ns);
             key.policy = text("policy");
-            key.current_present = !detail["sealed_material"].is_null();
+            // A key has material from its creation unless it is made for imported material.
+            key.current_present = key.origin != "EXTERNAL";
             key.current_material = if key.current_present { 1 } else { 0 };
             key.state = if key.current_present {
                 "Enabled".into()

@@ -814,3 +814,44 @@ pub async fn public_key(s: &Server, key: &str) -> Vec<u8> {
         .unwrap()
         .into_inner()
 }
+
+/// Import `material` into `key` (made with `Origin` EXTERNAL) as a client does: import
+/// parameters, then RSAES_OAEP_SHA_256 by RustCrypto's `rsa`: (the imported material's id,
+/// the wrapped material sent).
+#[allow(dead_code)]
+pub async fn import_material(
+    client: &aws_sdk_kms::Client,
+    key: &str,
+    material: &[u8],
+) -> (String, Vec<u8>) {
+    use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, WrappingKeySpec};
+    use rsa::pkcs8::DecodePublicKey as _;
+    let params = client
+        .get_parameters_for_import()
+        .key_id(key)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    let wrapped = rsa::RsaPublicKey::from_public_key_der(params.public_key().unwrap().as_ref())
+        .unwrap()
+        .encrypt(
+            &mut rand::thread_rng(),
+            rsa::Oaep::new::<rsa::sha2::Sha256>(),
+            material,
+        )
+        .unwrap();
+    let id = client
+        .import_key_material()
+        .key_id(key)
+        .import_token(params.import_token.unwrap())
+        .encrypted_key_material(aws_sdk_kms::primitives::Blob::new(wrapped.clone()))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap()
+        .key_material_id
+        .unwrap();
+    (id, wrapped)
+}
