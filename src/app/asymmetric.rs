@@ -766,7 +766,7 @@ impl Service {
         let version = key.current_version().number;
         let material = self.symmetric_material(&key, version)?;
         let context = canonical_context(&req.encryption_context.unwrap_or_default());
-        let blob = ciphertext::encrypt(&material, &key.id, version, &context, &private);
+        let blob = ciphertext::encrypt(&material, &key.external_id(), version, &context, &private);
         let mut response = json!({
             "PrivateKeyCiphertextBlob": b64(&blob),
             "PublicKey": b64(&public),

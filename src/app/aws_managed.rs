@@ -131,6 +131,8 @@ impl Service {
             tags: Vec::new(),
             policy: aws_managed_policy(account, region, service),
             sealed_material: Some(secrets.sealed_material),
+            multi_region: None,
+            later_versions: vec![],
             manager: KeyManager::Aws,
         };
         let mut events = decide(None, command, now)?;

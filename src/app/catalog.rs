@@ -164,7 +164,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op("ListRetirableGrants", R, "kms:ListRetirableGrants", Served),
     op("PutKeyPolicy", W, "kms:PutKeyPolicy", Served).checked_as(Operation::PutKeyPolicy),
     op("ReEncrypt", R, "kms:ReEncryptFrom", Served),
-    op("ReplicateKey", W, "kms:ReplicateKey", NotYet),
+    op("ReplicateKey", W, "kms:ReplicateKey", Served).checked_as(Operation::ReplicateKey),
     op("RetireGrant", W, "kms:RetireGrant", Served),
     op("RevokeGrant", W, "kms:RevokeGrant", Served).checked_as(Operation::RevokeGrant),
     op("RotateKeyOnDemand", W, "kms:RotateKeyOnDemand", Served)
@@ -188,7 +188,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Served,
     )
     .checked_as(Operation::UpdateKeyDescription),
-    op("UpdatePrimaryRegion", W, "kms:UpdatePrimaryRegion", NotYet),
+    op("UpdatePrimaryRegion", W, "kms:UpdatePrimaryRegion", Served)
+        .checked_as(Operation::UpdatePrimaryRegion),
     op("Verify", R, "kms:Verify", Served).checked_as(Operation::Verify),
     op("VerifyMac", R, "kms:VerifyMac", Served).checked_as(Operation::VerifyMac),
     // keyledger's own, on the same endpoint.

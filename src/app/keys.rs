@@ -11,6 +11,7 @@ use super::shapes::*;
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::asymmetric as asym;
 use crate::crypto::secret::random_bytes;
+use crate::domain::events::MultiRegionMembership;
 use crate::domain::ids::KeyId;
 use crate::domain::key::{
     apply, decide, Key, KeyCommand, KeyManager, KeySpec, KeyState, KeyUsage, Origin,
@@ -24,7 +25,7 @@ use uuid::Uuid;
 pub(crate) fn key_metadata(key: &Key) -> Value {
     let mut m = json!({
         "AWSAccountId": key.account.as_str(),
-        "KeyId": key.id.to_string(),
+        "KeyId": key.external_id().to_string(),
         "Arn": key.arn,
         "CreationDate": epoch_seconds(key.created_at),
         "Enabled": key.state == KeyState::Enabled,
@@ -34,7 +35,7 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
         "Origin": key.origin.as_str(),
         "KeyManager": key.manager.as_str(),
         "KeySpec": key.spec.as_str(),
-        "MultiRegion": false,
+        "MultiRegion": key.multi_region.is_some(),
     });
     if let Some(spec) = customer_master_key_spec(key.spec) {
         m["CustomerMasterKeySpec"] = json!(spec);
@@ -82,13 +83,43 @@ pub(crate) fn key_metadata(key: &Key) -> Value {
     if let Some(id) = current_key_material_id(key) {
         m["CurrentKeyMaterialId"] = json!(id);
     }
-    if let Some(deletion) = key.deletion {
-        // `PendingDeletionWindowInDays` is the model's for a multi-Region primary key waiting
-        // on its replicas (`PendingReplicaDeletion`), which keyledger does not have: a key
-        // pending deletion carries its `DeletionDate` only.
-        m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date));
+    match (key.state, key.deletion) {
+        // A multi-Region primary waiting on its replicas: its window, no date yet (the
+        // model's only place for `PendingDeletionWindowInDays`).
+        (KeyState::PendingReplicaDeletion, Some(deletion)) => {
+            m["PendingDeletionWindowInDays"] = json!(deletion.window_days)
+        }
+        (_, Some(deletion)) => m["DeletionDate"] = json!(epoch_seconds(deletion.deletion_date)),
+        (_, None) => {}
     }
     m
+}
+
+/// AWS's `MultiRegionConfiguration` of a multi-Region key, given its other live members
+/// (`members` may include `key` itself).
+pub(crate) fn multi_region_configuration(key: &Key, members: &[Arc<Key>]) -> Option<Value> {
+    let m = key.multi_region?;
+    let mut all: Vec<&Key> = vec![key];
+    all.extend(members.iter().map(|k| &**k).filter(|k| k.id != key.id));
+    let entry = |k: &Key| json!({ "Arn": k.arn, "Region": k.region.as_str() });
+    let primary = all
+        .iter()
+        .find(|k| k.multi_region.is_some_and(|m| m.primary))
+        .map(|k| entry(k));
+    let mut replicas: Vec<&Key> = all
+        .iter()
+        .copied()
+        .filter(|k| k.multi_region.is_some_and(|m| !m.primary))
+        .collect();
+    replicas.sort_by(|a, b| a.region.cmp(&b.region));
+    let mut config = json!({
+        "MultiRegionKeyType": if m.primary { "PRIMARY" } else { "REPLICA" },
+        "ReplicaKeys": replicas.into_iter().map(entry).collect::<Vec<_>>(),
+    });
+    if let Some(primary) = primary {
+        config["PrimaryKey"] = primary;
+    }
+    Some(config)
 }
 
 /// AWS's `KeyMaterialId` of one material version: the imported material's own id, or for
@@ -274,9 +305,11 @@ impl Service {
                 "Custom key stores are not supported by keyledger yet.".into(),
             ));
         }
-        if req.multi_region == Some(true) {
+        let multi_region = req.multi_region == Some(true);
+        if multi_region && origin == Origin::External {
             return Err(ApiError::UnsupportedOperation(
-                "Multi-Region keys are not supported by keyledger yet.".into(),
+                "Multi-Region keys with imported key material are not supported by keyledger yet."
+                    .into(),
             ));
         }
 
@@ -289,7 +322,7 @@ impl Service {
                 .with("kms:KeySpec", Some(spec.as_str()))
                 .with("kms:KeyUsage", Some(usage.as_str()))
                 .with("kms:KeyOrigin", Some(origin.as_str()))
-                .with("kms:MultiRegion", Some("false"))
+                .with("kms:MultiRegion", Some(bool_text(Some(multi_region))))
                 .with(
                     "kms:BypassPolicyLockoutSafetyCheck",
                     Some(bool_text(req.bypass_policy_lockout_safety_check)),
@@ -298,11 +331,17 @@ impl Service {
                 .with_tags(&tags),
         )?;
         let key_id = KeyId::from_uuid(Uuid::new_v4());
+        // A multi-Region key shows the `mrk-` id its replicas will share.
+        let multi_region = multi_region.then(|| MultiRegionMembership {
+            key_id: KeyId::new_multi_region(),
+            primary: true,
+        });
+        let shown_id = multi_region.map_or(key_id, |m| m.key_id);
         let policy = match req.policy {
             Some(policy) => {
                 let rules = super::lifecycle::check_policy(&policy)?;
                 if req.bypass_policy_lockout_safety_check != Some(true) {
-                    let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &key_id);
+                    let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &shown_id);
                     self.check_lockout(caller, ctx, &arn, caller.account.as_str(), &rules)?;
                 }
                 policy
@@ -333,13 +372,18 @@ impl Service {
             policy,
             sealed_material,
             manager: KeyManager::Customer,
+            multi_region,
+            later_versions: vec![],
         };
         let events = decide(None, command, now)?;
         let key = events
             .iter()
             .fold(None, apply)
             .ok_or_else(|| ApiError::Internal("key creation produced no key".into()))?;
-        let metadata = key_metadata(&key);
+        let mut metadata = key_metadata(&key);
+        if let Some(config) = multi_region_configuration(&key, &[]) {
+            metadata["MultiRegionConfiguration"] = config;
+        }
         rec.resources.push(key.arn.clone());
         rec.lifecycle = events.into_iter().zip(1..).collect();
         rec.shredding_keys.push((key_id, wrapped_shredding_key));
@@ -364,7 +408,19 @@ impl Service {
             Facts::new().grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;
-        Ok(json!({ "KeyMetadata": key_metadata(&key) }))
+        Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+    }
+
+    /// KeyMetadata, with a multi-Region key's configuration as its members are now.
+    pub(crate) fn metadata(&self, key: &Key) -> Value {
+        let mut metadata = key_metadata(key);
+        if let Some(m) = key.multi_region {
+            let members = self.projections.keys.members(&m.key_id);
+            if let Some(config) = multi_region_configuration(key, &members) {
+                metadata["MultiRegionConfiguration"] = config;
+            }
+        }
+        metadata
     }
 
     pub(crate) fn list_keys(
@@ -388,7 +444,7 @@ impl Service {
                 let after = KeyId::parse(marker)
                     .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?;
                 keys.iter()
-                    .position(|k| k.id == after)
+                    .position(|k| k.external_id() == after)
                     .map(|i| i + 1)
                     .ok_or_else(|| ApiError::InvalidMarker("Invalid marker.".into()))?
             }
@@ -396,12 +452,12 @@ impl Service {
         let page: Vec<&Arc<Key>> = keys.iter().skip(start).take(limit as usize).collect();
         let truncated = start + page.len() < keys.len();
         let mut response = json!({
-            "Keys": page.iter().map(|k| json!({"KeyId": k.id.to_string(), "KeyArn": k.arn})).collect::<Vec<_>>(),
+            "Keys": page.iter().map(|k| json!({"KeyId": k.external_id().to_string(), "KeyArn": k.arn})).collect::<Vec<_>>(),
             "Truncated": truncated,
         });
         if truncated {
             if let Some(last) = page.last() {
-                response["NextMarker"] = json!(last.id.to_string());
+                response["NextMarker"] = json!(last.external_id().to_string());
             }
         }
         Ok(response)

@@ -335,7 +335,13 @@ impl Service {
                 json!({
                     "AliasName": a.name,
                     "AliasArn": a.arn(),
-                    "TargetKeyId": a.key_id.to_string(),
+                    // The id the key shows (a multi-Region key's `mrk-` id).
+                    "TargetKeyId": self
+                        .projections
+                        .keys
+                        .get(&a.key_id)
+                        .map_or(a.key_id, |k| k.external_id())
+                        .to_string(),
                     "CreationDate": iso(a.created_at),
                     "LastUpdatedDate": iso(a.updated_at),
                 })
@@ -658,7 +664,18 @@ impl Service {
         )?;
         // As AWS answers today: asymmetric and HMAC keys, and keys pending deletion, report
         // rotation as disabled rather than failing (tools such as Terraform read it for every key).
-        let rotation = key.rotation.filter(|_| {
+        // A replica's rotation is its primary's (they rotate together).
+        let schedule = match key.multi_region.filter(|m| !m.primary) {
+            Some(m) => self
+                .projections
+                .keys
+                .members(&m.key_id)
+                .iter()
+                .find(|k| k.multi_region.is_some_and(|m| m.primary))
+                .and_then(|primary| primary.rotation),
+            None => key.rotation,
+        };
+        let rotation = schedule.filter(|_| {
             key.spec == crate::domain::key::KeySpec::SymmetricDefault
                 && key.state != KeyState::PendingDeletion
         });
@@ -719,12 +736,29 @@ impl Service {
             _ if key.origin == Origin::External => (key.next_version(), Sealed(Vec::new())),
             _ => {
                 let version = key.next_version();
-                let sealed = self
-                    .keyring
-                    .new_version_material(&key.id, version)
-                    .map_err(|_| {
-                        ApiError::Internal("The key's shredding key is unavailable.".into())
-                    })?;
+                let material = crate::crypto::secret::SecretKey::generate();
+                let sealed = self.seal_for_key(&key.id, version, material.expose())?;
+                // A multi-Region primary's replicas get the same material in the same call:
+                // every member decrypts what any member encrypts.
+                if let Some(m) = key.multi_region.filter(|m| m.primary) {
+                    for replica in self.projections.keys.members(&m.key_id) {
+                        if replica.id == key.id {
+                            continue;
+                        }
+                        let sealed = self.seal_for_key(&replica.id, version, material.expose())?;
+                        self.change(
+                            &replica,
+                            KeyCommand::Rotate {
+                                version,
+                                rotation_type,
+                                sealed_material: sealed,
+                                replica: true,
+                            },
+                            now,
+                            rec,
+                        )?;
+                    }
+                }
                 (version, sealed)
             }
         };
@@ -734,11 +768,24 @@ impl Service {
                 version,
                 rotation_type,
                 sealed_material,
+                replica: false,
             },
             now,
             rec,
         )?;
         Ok(())
+    }
+
+    /// `material` sealed for `version` of the key `key_id` (its shredding key must be known).
+    pub(crate) fn seal_for_key(
+        &self,
+        key_id: &crate::domain::ids::KeyId,
+        version: u32,
+        material: &[u8],
+    ) -> Result<Sealed, ApiError> {
+        self.keyring
+            .seal_material(key_id, version, material)
+            .map_err(|_| ApiError::Internal("The key's shredding key is unavailable.".into()))
     }
 
     pub(crate) fn list_key_rotations(
@@ -858,10 +905,15 @@ impl Service {
             ),
             rec,
         )?;
+        // A multi-Region primary with replicas waits for them (AWS's deletion order).
+        let waiting_for_replicas = key
+            .multi_region
+            .is_some_and(|m| m.primary && self.projections.keys.members(&m.key_id).len() > 1);
         let events = self.change(
             &key,
             KeyCommand::ScheduleDeletion {
                 window_days: window as u32,
+                waiting_for_replicas,
             },
             now,
             rec,
@@ -870,6 +922,17 @@ impl Service {
             Some(DomainEvent::KeyDeletionScheduled(e)) => e.deletion_date,
             _ => return Err(ApiError::Internal("deletion was not scheduled".into())),
         };
+        if waiting_for_replicas {
+            // Its deletion date is not known until its last replica is deleted.
+            let state = KeyState::PendingReplicaDeletion.as_str();
+            rec.response_elements =
+                json!({ "keyId": key.arn, "keyState": state, "pendingWindowInDays": window });
+            return Ok(json!({
+                "KeyId": key.arn,
+                "KeyState": state,
+                "PendingWindowInDays": window,
+            }));
+        }
         let response = json!({
             "KeyId": key.arn,
             "DeletionDate": iso(deletion_date),
@@ -911,7 +974,7 @@ impl Service {
         rec: &mut CallRecord,
     ) -> Result<(), ApiError> {
         rec.resources.push(key.arn.clone());
-        rec.request_parameters = json!({ "keyId": key.id.to_string() });
+        rec.request_parameters = json!({ "keyId": key.external_id().to_string() });
         for a in self
             .projections
             .aliases

@@ -17,6 +17,7 @@ pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;
+pub mod multi_region;
 pub mod operations;
 pub mod quotas;
 pub mod report_html;

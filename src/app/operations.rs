@@ -103,6 +103,8 @@ impl Service {
             "ListKeyRotations" => self.list_key_rotations(caller, ctx, body, rec),
             "GetParametersForImport" => self.get_parameters_for_import(caller, ctx, body, now, rec),
             "ImportKeyMaterial" => self.import_key_material(caller, ctx, body, now, rec),
+            "ReplicateKey" => self.replicate_key(caller, ctx, body, now, rec),
+            "UpdatePrimaryRegion" => self.update_primary_region(caller, ctx, body, now, rec),
             "DeleteImportedKeyMaterial" => {
                 self.delete_imported_key_material(caller, ctx, body, now, rec)
             }
@@ -302,7 +304,7 @@ impl Service {
                 (account, id, Some(alias))
             }
         };
-        match self.projections.keys.get(&id) {
+        match self.projections.keys.get_in(&id, &ctx.region) {
             Some(key) if key.account == account && key.region == ctx.region => {
                 Ok(Found::new(key, alias))
             }

@@ -551,7 +551,11 @@ fn apply(
             }
         }
         "KeyDeletionScheduled" => {
-            key.state = "PendingDeletion".into();
+            key.state = if detail["waiting_for_replicas"] == true {
+                "PendingReplicaDeletion".into()
+            } else {
+                "PendingDeletion".into()
+            };
             key.deletion_times.push(event.time_ns);
             key.deletion = DeletionLine {
                 key_id: String::new(),

@@ -22,6 +22,8 @@ enum Due {
     Rotate,
     /// Imported material (this `KeyMaterialId`) whose `ValidTo` has passed.
     ExpireMaterial(String),
+    /// A multi-Region primary whose replicas are all deleted: its waiting period starts.
+    StartPrimaryDeletion,
 }
 
 /// The first imported material of `key` that is imported still but past its `ValidTo`.
@@ -40,6 +42,13 @@ impl Service {
             let now = self.clock.now();
             let due = match (key.state, key.deletion, key.rotation) {
                 (KeyState::PendingDeletion, Some(d), _) if d.deletion_date <= now => Due::Delete,
+                (KeyState::PendingReplicaDeletion, Some(_), _)
+                    if key
+                        .multi_region
+                        .is_some_and(|m| self.projections.keys.members(&m.key_id).len() == 1) =>
+                {
+                    Due::StartPrimaryDeletion
+                }
                 // AWS rotates enabled keys only; a disabled key rotates when re-enabled and due.
                 (KeyState::Enabled, _, Some(r)) if r.next_rotation_date <= now => Due::Rotate,
                 _ => match expired_material(&key, now) {
@@ -79,10 +88,20 @@ impl Service {
             };
             let (name, result) = match &due {
                 Due::Delete => ("DeleteKey", self.delete_due_key(&key, now, &mut record)),
+                Due::StartPrimaryDeletion => {
+                    record.resources.push(key.arn.clone());
+                    record.request_parameters =
+                        serde_json::json!({ "keyId": key.external_id().to_string() });
+                    let command = crate::domain::key::KeyCommand::StartPrimaryDeletion;
+                    (
+                        "ScheduleKeyDeletion",
+                        self.change(&key, command, now, &mut record).map(|_| ()),
+                    )
+                }
                 Due::ExpireMaterial(material_id) => {
                     record.resources.push(key.arn.clone());
                     record.request_parameters = serde_json::json!({
-                        "keyId": key.id.to_string(), "keyMaterialId": material_id,
+                        "keyId": key.external_id().to_string(), "keyMaterialId": material_id,
                     });
                     let command = crate::domain::key::KeyCommand::DeleteImportedMaterial {
                         material_id: Some(material_id.clone()),
@@ -95,7 +114,8 @@ impl Service {
                 }
                 Due::Rotate => {
                     record.resources.push(key.arn.clone());
-                    record.request_parameters = serde_json::json!({ "keyId": key.id.to_string() });
+                    record.request_parameters =
+                        serde_json::json!({ "keyId": key.external_id().to_string() });
                     (
                         "RotateKey",
                         self.rotate(&key, RotationType::Automatic, now, &mut record),

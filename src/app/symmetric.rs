@@ -163,7 +163,13 @@ impl Service {
             let version = key.current_version().number;
             let material = self.symmetric_material(key, version)?;
             let canonical = canonical_context(&context.clone().unwrap_or_default());
-            let blob = ciphertext::encrypt(&material, &key.id, version, &canonical, plaintext);
+            let blob = ciphertext::encrypt(
+                &material,
+                &key.external_id(),
+                version,
+                &canonical,
+                plaintext,
+            );
             return Ok((blob, SYMMETRIC_DEFAULT));
         }
         let algorithm = asymmetric_algorithm(key, algorithm)?;
@@ -234,7 +240,7 @@ impl Service {
         )?;
         let header = ciphertext::parse_header(blob).map_err(|_| opaque_ciphertext_error())?;
         // The blob names its key, in any account of this region; the policies say who may use it.
-        let key = match self.projections.keys.get(&header.key_id) {
+        let key = match self.projections.keys.get_in(&header.key_id, &ctx.region) {
             Some(k) if k.region == ctx.region => k,
             // A deleted key is gone for every API, as at AWS.
             _ if self.projections.keys.was_deleted(&header.key_id) => {
@@ -654,7 +660,7 @@ impl Service {
         let version = key.current_version().number;
         let material = self.symmetric_material(&key, version)?;
         let context = canonical_context(&req.encryption_context.unwrap_or_default());
-        let blob = ciphertext::encrypt(&material, &key.id, version, &context, &data_key);
+        let blob = ciphertext::encrypt(&material, &key.external_id(), version, &context, &data_key);
         let mut response = json!({
             "CiphertextBlob": b64(&blob),
             "KeyId": key.arn,

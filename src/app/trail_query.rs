@@ -599,7 +599,7 @@ impl Service {
             })),
         };
         Ok(without_nulls(json!({
-            "KeyId": key.id.to_string(),
+            "KeyId": key.external_id().to_string(),
             "KeyCreationDate": epoch_seconds(key.created_at),
             "TrackingStartDate": report.tracking_start_ns.map(ns_to_seconds),
             "KeyLastUsage": last_use,

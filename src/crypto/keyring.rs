@@ -62,6 +62,32 @@ impl Keyring {
         }
     }
 
+    /// Generate a shredding key for a new key and seal each `(version, material)` under it
+    /// (a multi-Region replica: the primary's versions, under its own shredding key).
+    pub fn new_key_with_versions(
+        &self,
+        key_id: &KeyId,
+        versions: &[(u32, &[u8])],
+    ) -> (Vec<u8>, Vec<Sealed>) {
+        let shredding_key = SecretKey::generate();
+        let sealed = versions
+            .iter()
+            .map(|(version, material)| {
+                Sealed(aead::seal(
+                    &shredding_key,
+                    &material_aad(key_id, *version),
+                    material,
+                ))
+            })
+            .collect();
+        let wrapped = self.root.wrap(
+            LABEL_SHREDDING_KEY,
+            key_id.as_bytes(),
+            shredding_key.expose(),
+        );
+        (wrapped, sealed)
+    }
+
     /// Make a committed shredding key known (at start-up, and as keys are created).
     pub fn add_wrapped_shredding_key(&self, key_id: KeyId, wrapped: Vec<u8>) {
         self.wrapped_shredding_keys
@@ -238,6 +264,7 @@ mod tests {
             grants: vec![],
             tags: vec![],
             pending_material: None,
+            multi_region: None,
             stream_version: 1,
         }
     }

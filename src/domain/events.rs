@@ -210,6 +210,41 @@ pub struct KeyCreated {
     /// keys (events written before it existed read as those).
     #[serde(default, skip_serializing_if = "KeyManager::is_customer")]
     pub key_manager: KeyManager,
+    /// For a multi-Region key: the id it shares with its primary and replicas, and whether
+    /// it is the primary (CreateKey) or a replica (ReplicateKey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<MultiRegionMembership>,
+    /// A replica's material versions after the first (the primary's, sealed again under the
+    /// replica's own shredding key): replicas share material and rotations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later_versions: Vec<SealedVersion>,
+}
+
+/// A key's place in a multi-Region key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiRegionMembership {
+    /// The `mrk-` id every member shows (each member has its own stream id as well).
+    pub key_id: KeyId,
+    pub primary: bool,
+}
+
+/// A material version as a replica receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedVersion {
+    pub material_version: u32,
+    pub rotation_type: RotationType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub rotation_date: OffsetDateTime,
+    pub sealed_material: Sealed,
+}
+
+/// UpdatePrimaryRegion: one member becomes the primary, the old primary a replica (one
+/// event on each member's stream).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPrimaryRegionUpdated {
+    pub key_id: KeyId,
+    pub primary: bool,
+    pub primary_region: Region,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +331,11 @@ pub struct KeyDeletionScheduled {
     #[serde(with = "time::serde::rfc3339")]
     pub deletion_date: OffsetDateTime,
     pub pending_window_days: u32,
+    /// A multi-Region primary whose replicas are not all deleted: it waits for them
+    /// (`PendingReplicaDeletion`), and its waiting period starts when the last one goes
+    /// (then a second `KeyDeletionScheduled`, without this). `deletion_date` is not due then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiting_for_replicas: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -471,6 +511,7 @@ pub enum DomainEvent {
     KeyDeleted(KeyDeleted),
     KeyMaterialImported(KeyMaterialImported),
     ImportedKeyMaterialDeleted(ImportedKeyMaterialDeleted),
+    KeyPrimaryRegionUpdated(KeyPrimaryRegionUpdated),
     AliasCreated(AliasCreated),
     AliasUpdated(AliasUpdated),
     AliasDeleted(AliasDeleted),
@@ -512,6 +553,7 @@ impl DomainEvent {
             KeyDeleted(_) => "KeyDeleted",
             KeyMaterialImported(_) => "KeyMaterialImported",
             ImportedKeyMaterialDeleted(_) => "ImportedKeyMaterialDeleted",
+            KeyPrimaryRegionUpdated(_) => "KeyPrimaryRegionUpdated",
             AliasCreated(_) => "AliasCreated",
             AliasUpdated(_) => "AliasUpdated",
             AliasDeleted(_) => "AliasDeleted",
@@ -540,6 +582,7 @@ impl DomainEvent {
             KeyDeleted(e) => Some(e.key_id),
             KeyMaterialImported(e) => Some(e.key_id),
             ImportedKeyMaterialDeleted(e) => Some(e.key_id),
+            KeyPrimaryRegionUpdated(e) => Some(e.key_id),
             GrantCreated(e) => Some(e.key_id),
             GrantRetired(e) => Some(e.key_id),
             GrantRevoked(e) => Some(e.key_id),
@@ -638,6 +681,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "KeyDeleted",
     "KeyMaterialImported",
     "ImportedKeyMaterialDeleted",
+    "KeyPrimaryRegionUpdated",
     "AliasCreated",
     "AliasUpdated",
     "AliasDeleted",

@@ -13,12 +13,35 @@ impl KeyId {
     pub fn from_uuid(uuid: Uuid) -> Self {
         KeyId(uuid)
     }
+    /// A fresh id for a multi-Region key, shown as `mrk-` and 32 hex digits. It is a UUID of
+    /// version 8 (RFC 9562's custom version), which no single-Region key id (version 4) is:
+    /// the 16 bytes alone say which form an id has (ciphertext blobs carry only those).
+    pub fn new_multi_region() -> KeyId {
+        KeyId(uuid::Builder::from_custom_bytes(rand::random()).into_uuid())
+    }
+
+    pub fn is_multi_region(&self) -> bool {
+        self.0.get_version_num() == MULTI_REGION_UUID_VERSION
+    }
+
     pub fn parse(s: &str) -> Option<KeyId> {
+        if let Some(hex) = s.strip_prefix(MULTI_REGION_PREFIX) {
+            // `mrk-` and 32 lower-case hex digits; only ids keyledger could have issued.
+            if hex.len() != 32 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return None;
+            }
+            let id = Uuid::try_parse(hex).ok().map(KeyId)?;
+            return (id.is_multi_region() && id.0.get_variant() == uuid::Variant::RFC4122)
+                .then_some(id);
+        }
         // Only the canonical hyphenated form: AWS rejects braces, URNs and bare hex.
         if s.len() != 36 {
             return None;
         }
-        Uuid::try_parse(s).ok().map(KeyId)
+        Uuid::try_parse(s)
+            .ok()
+            .map(KeyId)
+            .filter(|id| !id.is_multi_region())
     }
     pub fn as_bytes(&self) -> &[u8; 16] {
         self.0.as_bytes()
@@ -32,9 +55,17 @@ impl KeyId {
     }
 }
 
+/// AWS's prefix of multi-Region key ids.
+pub const MULTI_REGION_PREFIX: &str = "mrk-";
+const MULTI_REGION_UUID_VERSION: usize = 8;
+
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
+        if self.is_multi_region() {
+            write!(f, "{MULTI_REGION_PREFIX}{}", self.0.simple())
+        } else {
+            self.0.hyphenated().fmt(f)
+        }
     }
 }
 
@@ -199,6 +230,33 @@ mod tests {
             KeyRef::parse("arn:aws:kms:us-east-2:111122223333:alias/ExampleAlias"),
             Some(KeyRef::AliasArn { .. })
         ));
+    }
+
+    #[test]
+    fn multi_region_ids_are_mrk_and_hex_and_never_a_uuid_form() {
+        let id = KeyId::new_multi_region();
+        assert!(id.is_multi_region());
+        let text = id.to_string();
+        assert!(text.starts_with("mrk-") && text.len() == 36, "{text}");
+        assert_eq!(KeyId::parse(&text), Some(id));
+        assert_eq!(
+            KeyRef::parse(&format!("arn:aws:kms:eu-west-1:111122223333:key/{text}")),
+            Some(KeyRef::Arn {
+                region: Region::parse("eu-west-1").unwrap(),
+                account: AccountId::parse("111122223333").unwrap(),
+                key_id: id,
+            })
+        );
+        // The same bytes in the UUID form are not an id, nor are mrk ids keyledger never issued.
+        assert_eq!(KeyId::parse(&id.0.hyphenated().to_string()), None);
+        assert_eq!(KeyId::parse("mrk-1234abcd12ab34cd56ef1234567890ab"), None);
+        assert_eq!(
+            KeyId::parse(&text.to_uppercase().replace("MRK-", "mrk-")),
+            None
+        );
+        let single = KeyId::from_uuid(Uuid::new_v4());
+        assert!(!single.is_multi_region());
+        assert_eq!(KeyId::parse(&single.to_string()), Some(single));
     }
 
     #[test]

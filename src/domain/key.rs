@@ -4,8 +4,9 @@
 use super::events::{
     DomainEvent, ExpirationModel, GrantCreated, GrantRetired, GrantRevoked,
     ImportedKeyMaterialDeleted, KeyCreated, KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled,
-    KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyMaterialImported, KeyPolicyPut, KeyRotated,
-    KeyRotationDisabled, KeyRotationEnabled, KeyTagged, KeyUntagged, RotationType, Sealed, Tag,
+    KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyMaterialImported, KeyPolicyPut,
+    KeyPrimaryRegionUpdated, KeyRotated, KeyRotationDisabled, KeyRotationEnabled, KeyTagged,
+    KeyUntagged, MultiRegionMembership, RotationType, Sealed, SealedVersion, Tag,
 };
 use super::ids::{key_arn, AccountId, KeyId, Region};
 use super::DomainError;
@@ -244,6 +245,8 @@ pub struct Key {
     pub deletion: Option<PendingDeletion>,
     /// The grants in force, oldest first.
     pub grants: Vec<KeyGrant>,
+    /// For a multi-Region key: its shared `mrk-` id and whether it is the primary.
+    pub multi_region: Option<MultiRegionMembership>,
     /// Imported material waiting for RotateKeyOnDemand to make it current (ImportType
     /// NEW_KEY_MATERIAL; AWS's `PENDING_ROTATION`).
     pub pending_material: Option<KeyVersion>,
@@ -264,6 +267,17 @@ pub const DEFAULT_POLICY_NAME: &str = "default";
 pub const MAX_GRANTS: usize = 50_000;
 
 impl Key {
+    /// The id the key shows (in its ARN, answers and ciphertext): the shared `mrk-` id of a
+    /// multi-Region key, else its own.
+    pub fn external_id(&self) -> KeyId {
+        self.multi_region.map_or(self.id, |m| m.key_id)
+    }
+
+    /// A replica of a multi-Region key (not its primary).
+    pub fn is_replica(&self) -> bool {
+        self.multi_region.is_some_and(|m| !m.primary)
+    }
+
     /// The material new operations use. Invariant: every key but one created for imported
     /// material that has none yet has a version (KeyCreated carries version 1, versions are
     /// only ever added), and a key without one is `PendingImport` (or `PendingDeletion`), a
@@ -403,6 +417,8 @@ pub enum Operation {
     GetParametersForImport,
     ImportKeyMaterial,
     DeleteImportedKeyMaterial,
+    ReplicateKey,
+    UpdatePrimaryRegion,
 }
 
 /// What the table says for one operation in one state.
@@ -457,6 +473,8 @@ impl Operation {
         Operation::GetParametersForImport,
         Operation::ImportKeyMaterial,
         Operation::DeleteImportedKeyMaterial,
+        Operation::ReplicateKey,
+        Operation::UpdatePrimaryRegion,
     ];
 
     /// The AWS KMS key-state table ("Key states of AWS KMS keys", Developer Guide), for the
@@ -478,7 +496,8 @@ impl Operation {
                 | GenerateDataKeyPair => Disabled,
                 _ => Allowed,
             },
-            KeyState::PendingDeletion => match self {
+            // A multi-Region primary waiting for its replicas' deletion is pending deletion.
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => match self {
                 CancelKeyDeletion
                 | DeleteAlias
                 | DescribeKey
@@ -563,6 +582,9 @@ pub enum KeyCommand {
         /// `None` for a key created for imported material (`Origin` EXTERNAL).
         sealed_material: Option<Sealed>,
         manager: KeyManager,
+        multi_region: Option<MultiRegionMembership>,
+        /// A replica's versions after the first.
+        later_versions: Vec<SealedVersion>,
     },
     Enable,
     Disable,
@@ -582,9 +604,21 @@ pub enum KeyCommand {
         version: u32,
         rotation_type: RotationType,
         sealed_material: Sealed,
+        /// A replica following its primary's rotation (no key-state rule of its own).
+        replica: bool,
     },
     ScheduleDeletion {
         window_days: u32,
+        /// A multi-Region primary with replicas left waits for them.
+        waiting_for_replicas: bool,
+    },
+    /// The scheduler: a multi-Region primary's last replica is deleted, so its own waiting
+    /// period starts now.
+    StartPrimaryDeletion,
+    /// UpdatePrimaryRegion, on each of the two members it changes.
+    UpdatePrimary {
+        primary: bool,
+        primary_region: Region,
     },
     CancelDeletion,
     /// The scheduler's deletion of a key whose waiting period is over.
@@ -636,7 +670,9 @@ impl KeyCommand {
     /// The operation of the key-state table this command is checked as.
     fn operation(&self) -> Option<Operation> {
         Some(match self {
-            KeyCommand::Create { .. } | KeyCommand::Delete => return None,
+            KeyCommand::Create { .. } | KeyCommand::Delete | KeyCommand::StartPrimaryDeletion => {
+                return None
+            }
             KeyCommand::ImportMaterial { .. } => Operation::ImportKeyMaterial,
             KeyCommand::DeleteImportedMaterial { expired: false, .. } => {
                 Operation::DeleteImportedKeyMaterial
@@ -650,6 +686,7 @@ impl KeyCommand {
             KeyCommand::PutPolicy { .. } => Operation::PutKeyPolicy,
             KeyCommand::EnableRotation { .. } => Operation::EnableKeyRotation,
             KeyCommand::DisableRotation => Operation::DisableKeyRotation,
+            KeyCommand::Rotate { replica: true, .. } => return None,
             KeyCommand::Rotate {
                 rotation_type: RotationType::OnDemand,
                 ..
@@ -658,6 +695,7 @@ impl KeyCommand {
                 rotation_type: RotationType::Automatic,
                 ..
             } => return None,
+            KeyCommand::UpdatePrimary { .. } => Operation::UpdatePrimaryRegion,
             KeyCommand::ScheduleDeletion { .. } => Operation::ScheduleKeyDeletion,
             KeyCommand::CancelDeletion => Operation::CancelKeyDeletion,
             KeyCommand::CreateGrant(_) => Operation::CreateGrant,
@@ -695,6 +733,8 @@ pub fn decide(
                 policy,
                 sealed_material,
                 manager,
+                multi_region,
+                later_versions,
             },
         ) => {
             if !spec_allows_usage(spec, usage) {
@@ -723,6 +763,8 @@ pub fn decide(
                 material_version: 1,
                 sealed_material,
                 key_manager: manager,
+                multi_region,
+                later_versions,
             })]);
         }
         (Some(key), KeyCommand::Create { .. }) => {
@@ -784,6 +826,12 @@ pub fn decide(
             policy,
         }),
         KeyCommand::EnableRotation { period_days } => {
+            if key.is_replica() {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is a multi-Region replica key: rotation is set on its primary key.",
+                    key.arn
+                )));
+            }
             if key.origin == Origin::External {
                 return Err(DomainError::UnsupportedOperation(format!(
                     "{} has imported key material: it rotates on demand only (ImportKeyMaterial with ImportType NEW_KEY_MATERIAL, then RotateKeyOnDemand).",
@@ -814,7 +862,14 @@ pub fn decide(
             version,
             rotation_type,
             sealed_material,
+            replica,
         } => {
+            if key.is_replica() && !replica {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is a multi-Region replica key: it rotates with its primary key.",
+                    key.arn
+                )));
+            }
             if key.spec != KeySpec::SymmetricDefault {
                 return Err(DomainError::UnsupportedOperation(format!(
                     "{} does not support rotation.",
@@ -822,6 +877,7 @@ pub fn decide(
                 )));
             }
             if rotation_type == RotationType::OnDemand
+                && !replica
                 && key.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS
             {
                 return Err(DomainError::LimitExceeded(format!(
@@ -860,7 +916,10 @@ pub fn decide(
                 sealed_material,
             })
         }
-        KeyCommand::ScheduleDeletion { window_days } => {
+        KeyCommand::ScheduleDeletion {
+            window_days,
+            waiting_for_replicas,
+        } => {
             if !(MIN_PENDING_WINDOW_DAYS..=MAX_PENDING_WINDOW_DAYS).contains(&window_days) {
                 return Err(DomainError::Validation(format!(
                     "1 validation error detected: Value '{window_days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between {MIN_PENDING_WINDOW_DAYS} and {MAX_PENDING_WINDOW_DAYS}"
@@ -870,11 +929,28 @@ pub fn decide(
                 key_id,
                 deletion_date: now + days(window_days),
                 pending_window_days: window_days,
+                waiting_for_replicas,
             })
         }
         KeyCommand::CancelDeletion => {
             DomainEvent::KeyDeletionCancelled(KeyDeletionCancelled { key_id })
         }
+        KeyCommand::StartPrimaryDeletion => match key.deletion {
+            Some(d) if key.state == KeyState::PendingReplicaDeletion => {
+                DomainEvent::KeyDeletionScheduled(KeyDeletionScheduled {
+                    key_id,
+                    deletion_date: now + days(d.window_days),
+                    pending_window_days: d.window_days,
+                    waiting_for_replicas: false,
+                })
+            }
+            _ => {
+                return Err(DomainError::InvalidState(format!(
+                    "{} is not waiting for its replicas' deletion.",
+                    key.arn
+                )))
+            }
+        },
         KeyCommand::Delete => match key.deletion {
             Some(d) if key.state == KeyState::PendingDeletion && d.deletion_date <= now => {
                 DomainEvent::KeyDeleted(KeyDeleted { key_id })
@@ -929,6 +1005,23 @@ pub fn decide(
             },
             now,
         )?,
+        KeyCommand::UpdatePrimary {
+            primary,
+            primary_region,
+        } => match key.multi_region {
+            Some(m) if m.primary == primary => return Ok(vec![]),
+            Some(_) => DomainEvent::KeyPrimaryRegionUpdated(KeyPrimaryRegionUpdated {
+                key_id,
+                primary,
+                primary_region,
+            }),
+            None => {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is not a multi-Region key.",
+                    key.arn
+                )))
+            }
+        },
         KeyCommand::DeleteImportedMaterial {
             material_id,
             expired,
@@ -1085,7 +1178,11 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
     if let DomainEvent::KeyCreated(e) = event {
         return Some(Key {
             id: e.key_id,
-            arn: key_arn(&e.region, &e.account_id, &e.key_id),
+            arn: key_arn(
+                &e.region,
+                &e.account_id,
+                &e.multi_region.map_or(e.key_id, |m| m.key_id),
+            ),
             account: e.account_id.clone(),
             region: e.region.clone(),
             created_at: e.creation_date,
@@ -1109,6 +1206,13 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
                     rotation_type: None,
                     import: None,
                 })
+                .chain(e.later_versions.iter().map(|v| KeyVersion {
+                    number: v.material_version,
+                    sealed: v.sealed_material.clone(),
+                    created_at: v.rotation_date,
+                    rotation_type: Some(v.rotation_type),
+                    import: None,
+                }))
                 .collect(),
             tags: e.tags.clone(),
             policy: e.policy.clone(),
@@ -1116,6 +1220,7 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             rotation: None,
             deletion: None,
             grants: Vec::new(),
+            multi_region: e.multi_region,
             pending_material: None,
             stream_version: 1,
         });
@@ -1168,7 +1273,11 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             }
         }
         DomainEvent::KeyDeletionScheduled(e) => {
-            key.state = KeyState::PendingDeletion;
+            key.state = if e.waiting_for_replicas {
+                KeyState::PendingReplicaDeletion
+            } else {
+                KeyState::PendingDeletion
+            };
             key.deletion = Some(PendingDeletion {
                 deletion_date: e.deletion_date,
                 window_days: e.pending_window_days,
@@ -1220,6 +1329,11 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             }
             if key.state == KeyState::PendingImport && key.has_current_material() {
                 key.state = KeyState::Enabled;
+            }
+        }
+        DomainEvent::KeyPrimaryRegionUpdated(e) => {
+            if let Some(m) = &mut key.multi_region {
+                m.primary = e.primary;
             }
         }
         DomainEvent::ImportedKeyMaterialDeleted(e) => {
@@ -1295,6 +1409,8 @@ mod tests {
             policy: "{}".into(),
             sealed_material: Some(Sealed(vec![1, 2, 3])),
             manager: KeyManager::Customer,
+            multi_region: None,
+            later_versions: vec![],
         }
     }
 

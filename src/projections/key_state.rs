@@ -13,6 +13,8 @@ struct Index {
     deleted: std::collections::HashSet<KeyId>,
     /// Creation order, for ListKeys.
     order: Vec<KeyId>,
+    /// The members of each multi-Region key (by its shared `mrk-` id), in creation order.
+    members: HashMap<KeyId, Vec<KeyId>>,
 }
 
 #[derive(Default)]
@@ -30,6 +32,9 @@ impl KeyStates {
             Some(key) => {
                 if !existed {
                     index.order.push(key_id);
+                    if let Some(m) = key.multi_region {
+                        index.members.entry(m.key_id).or_default().push(key_id);
+                    }
                 }
                 index.keys.insert(key_id, Arc::new(key));
             }
@@ -57,6 +62,29 @@ impl KeyStates {
         index
             .order
             .iter()
+            .filter_map(|id| index.keys.get(id))
+            .cloned()
+            .collect()
+    }
+
+    /// The key an id names in `region`: a multi-Region key's member there, or the key itself.
+    pub fn get_in(&self, key_id: &KeyId, region: &Region) -> Option<Arc<Key>> {
+        if !key_id.is_multi_region() {
+            return self.get(key_id);
+        }
+        self.members(key_id)
+            .into_iter()
+            .find(|k| &k.region == region)
+    }
+
+    /// The live members (primary and replicas) of the multi-Region key `mrk_id`.
+    pub fn members(&self, mrk_id: &KeyId) -> Vec<Arc<Key>> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index
+            .members
+            .get(mrk_id)
+            .into_iter()
+            .flatten()
             .filter_map(|id| index.keys.get(id))
             .cloned()
             .collect()
