@@ -16,7 +16,8 @@ const INV: &str = "KMSInvalidStateException";
 const NA: &str = "-";
 
 /// Operation, then its outcome on an Enabled, a Disabled, a PendingDeletion and a
-/// PendingImport key (one whose imported material was deleted).
+/// PendingImport key (one whose imported material was deleted); the PendingReplicaDeletion
+/// column follows from the PendingDeletion one ([`pending_replica_deletion`]).
 const TABLE: &[(&str, [&str; 4])] = &[
     ("CancelKeyDeletion", [INV, INV, OK, INV]),
     ("CreateAlias", [OK, OK, INV, OK]),
@@ -55,7 +56,22 @@ const TABLE: &[(&str, [&str; 4])] = &[
     ("GetParametersForImport", [OK, OK, INV, OK]),
     ("ImportKeyMaterial", [OK, OK, INV, OK]),
     ("DeleteImportedKeyMaterial", [OK, OK, OK, OK]),
+    ("ReplicateKey", [OK, OK, INV, NA]),
+    ("UpdatePrimaryRegion", [OK, OK, INV, NA]),
 ];
+
+/// The operations of multi-Region keys: their keys are multi-Region primaries.
+const MULTI_REGION_OPERATIONS: &[&str] = &["ReplicateKey", "UpdatePrimaryRegion"];
+
+/// A multi-Region primary waiting for its replica's deletion answers as a key pending
+/// deletion (one column of AWS's table for both), but for what keys of its kind cannot do.
+fn pending_replica_deletion(op: &str, pending_deletion: &'static str) -> &'static str {
+    if IMPORT_OPERATIONS.contains(&op) {
+        NA
+    } else {
+        pending_deletion
+    }
+}
 
 /// The operations of imported material: their keys are made for it (`Origin` EXTERNAL).
 const IMPORT_OPERATIONS: &[&str] = &[
@@ -184,13 +200,28 @@ async fn the_key_state_table() {
         .clone();
     let mut failures = Vec::new();
     for (n, (op, outcomes)) in TABLE.iter().enumerate() {
-        for (state, expected) in ["Enabled", "Disabled", "PendingDeletion", "PendingImport"]
-            .iter()
-            .zip(outcomes)
+        let outcomes = [
+            outcomes[0],
+            outcomes[1],
+            outcomes[2],
+            outcomes[3],
+            pending_replica_deletion(op, outcomes[2]),
+        ];
+        for (state, expected) in [
+            "Enabled",
+            "Disabled",
+            "PendingDeletion",
+            "PendingImport",
+            "PendingReplicaDeletion",
+        ]
+        .iter()
+        .zip(&outcomes)
         {
             if *expected == NA {
                 continue;
             }
+            let multi_region =
+                *state == "PendingReplicaDeletion" || MULTI_REGION_OPERATIONS.contains(op);
             // A fresh key per cell, with a ciphertext and an alias made while it was enabled;
             // for the PendingImport column and the import operations, a key made for
             // imported material, with its material imported.
@@ -198,6 +229,9 @@ async fn the_key_state_table() {
             let mut create = create_body(op);
             if external {
                 create["Origin"] = json!("EXTERNAL");
+            }
+            if multi_region {
+                create["MultiRegion"] = json!(true);
             }
             let key = call(&s, &c, "CreateKey", create.clone()).await.unwrap()["KeyMetadata"]
                 ["KeyId"]
@@ -276,7 +310,29 @@ async fn the_key_state_table() {
             } else {
                 None
             };
+            // A replica for the primaries that need one.
+            if *state == "PendingReplicaDeletion" || *op == "UpdatePrimaryRegion" {
+                call(
+                    &s,
+                    &c,
+                    "ReplicateKey",
+                    json!({"KeyId": key, "ReplicaRegion": "eu-west-1"}),
+                )
+                .await
+                .unwrap();
+            }
             match *state {
+                "PendingReplicaDeletion" => {
+                    let answer = call(
+                        &s,
+                        &c,
+                        "ScheduleKeyDeletion",
+                        json!({"KeyId": key, "PendingWindowInDays": 7}),
+                    )
+                    .await
+                    .unwrap();
+                    assert_eq!(answer["KeyState"], "PendingReplicaDeletion");
+                }
                 "PendingImport" => {
                     call(&s, &c, "DeleteImportedKeyMaterial", json!({"KeyId": key}))
                         .await
@@ -342,6 +398,8 @@ async fn the_key_state_table() {
                     json!({"KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"})
                 }
                 "ImportKeyMaterial" => import_again.clone().unwrap(),
+                "ReplicateKey" => json!({"KeyId": key, "ReplicaRegion": "ap-south-1"}),
+                "UpdatePrimaryRegion" => json!({"KeyId": key, "PrimaryRegion": "eu-west-1"}),
                 _ => json!({"KeyId": key}),
             };
             let outcome = match call(&s, &c, op, body).await {
