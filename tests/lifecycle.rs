@@ -1125,6 +1125,27 @@ async fn every_event_type_is_written_and_matches_its_schema() {
         .send()
         .await
         .unwrap();
+    let mrk = kms
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    kms.replicate_key()
+        .key_id(&mrk)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    kms.update_primary_region()
+        .key_id(&mrk)
+        .primary_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
     let seen = check_schemas(&s.data_dir).await;
     let expected: std::collections::BTreeSet<String> = keyledger::domain::events::EVENT_TYPES
         .iter()

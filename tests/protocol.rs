@@ -330,7 +330,13 @@ async fn malformed_requests_and_unknown_operations() {
 
     let (_, body) = send(
         &server,
-        sign(&server, "TrentService.ReplicateKey", "{}", &secret, now),
+        sign(
+            &server,
+            "TrentService.CreateCustomKeyStore",
+            "{}",
+            &secret,
+            now,
+        ),
     )
     .await;
     assert_eq!(body["__type"], "UnsupportedOperationException", "{body}");

@@ -22,6 +22,7 @@ impl KeyId {
 
     pub fn is_multi_region(&self) -> bool {
         self.0.get_version_num() == MULTI_REGION_UUID_VERSION
+            && self.0.get_variant() == uuid::Variant::RFC4122
     }
 
     pub fn parse(s: &str) -> Option<KeyId> {
@@ -31,8 +32,7 @@ impl KeyId {
                 return None;
             }
             let id = Uuid::try_parse(hex).ok().map(KeyId)?;
-            return (id.is_multi_region() && id.0.get_variant() == uuid::Variant::RFC4122)
-                .then_some(id);
+            return id.is_multi_region().then_some(id);
         }
         // Only the canonical hyphenated form: AWS rejects braces, URNs and bare hex.
         if s.len() != 36 {
