@@ -455,3 +455,81 @@ async fn ml_kem_keys_encapsulate_and_decapsulate() {
     let seen = common::check_schemas(&dir.path().join("data")).await;
     assert!(seen.contains("KeyCreated") && seen.contains("GrantCreated"));
 }
+
+/// ML-KEM data key pairs: the private key in the PKCS#8 seed form, the public key as SPKI;
+/// aws-lc-rs encapsulates to the public key and RustCrypto's ml-kem, reading the private
+/// key, gets the same secret; the encrypted copy decrypts to the same private key.
+#[tokio::test]
+async fn ml_kem_data_key_pairs_work_outside_kms() {
+    use aws_sdk_kms::types::DataKeyPairSpec;
+    use ml_kem::pkcs8::DecodePrivateKey as _;
+    use ml_kem::Decapsulate as _;
+    let (_dir, s) = started().await;
+    let wrapping = s
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    macro_rules! check {
+        ($spec:expr, $params:ty, $alg:expr, $ek_len:expr, $seed_der_len:expr) => {{
+            let pair = s
+                .client
+                .generate_data_key_pair()
+                .key_id(&wrapping)
+                .key_pair_spec($spec)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(pair.key_pair_spec(), Some(&$spec));
+            let private = pair.private_key_plaintext().unwrap().as_ref().to_vec();
+            // PrivateKeyInfo { version, algorithm, OCTET STRING { [0] 64-byte seed } }.
+            assert_eq!(
+                private.len(),
+                $seed_der_len,
+                "the seed form, not the expanded key"
+            );
+            let public = pair.public_key().unwrap().as_ref().to_vec();
+            let ek = &public[public.len() - $ek_len..];
+            let (ciphertext, secret) = aws_lc_rs::kem::EncapsulationKey::new($alg, ek)
+                .unwrap()
+                .encapsulate()
+                .unwrap();
+            let dk = ml_kem::DecapsulationKey::<$params>::from_pkcs8_der(&private).unwrap();
+            let ct: ml_kem::Ciphertext<$params> = ciphertext.as_ref().try_into().unwrap();
+            assert_eq!(dk.decapsulate(&ct).as_slice(), secret.as_ref());
+            let decrypted = s
+                .client
+                .decrypt()
+                .ciphertext_blob(pair.private_key_ciphertext_blob.clone().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(decrypted.plaintext().unwrap().as_ref(), &private[..]);
+        }};
+    }
+    check!(
+        DataKeyPairSpec::MlKem512,
+        ml_kem::MlKem512,
+        &aws_lc_rs::kem::ML_KEM_512,
+        800,
+        86
+    );
+    check!(
+        DataKeyPairSpec::MlKem768,
+        ml_kem::MlKem768,
+        &aws_lc_rs::kem::ML_KEM_768,
+        1184,
+        86
+    );
+    check!(
+        DataKeyPairSpec::MlKem1024,
+        ml_kem::MlKem1024,
+        &aws_lc_rs::kem::ML_KEM_1024,
+        1568,
+        86
+    );
+}

@@ -34,6 +34,9 @@ const KEY_PAIR_SPECS: &[&str] = &[
     "ECC_NIST_P521",
     "ECC_SECG_P256K1",
     "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 ];
 /// The current AWS KMS model's `DataKeyPairSpec` enum, in its order (for validation messages).
 const MODEL_KEY_PAIR_SPECS: &[&str] = &[
@@ -726,11 +729,18 @@ impl Service {
         }
         if !KEY_PAIR_SPECS.contains(&spec.as_str()) {
             return Err(ApiError::UnsupportedOperation(format!(
-                "KeyPairSpec {spec} (ML-KEM) is not supported by keyledger yet."
+                "KeyPairSpec {spec} is not supported by keyledger."
             )));
         }
         if let Some(refusal) = asym::fips_refusal_for_spec(&spec) {
             return Err(ApiError::UnsupportedOperation(refusal));
+        }
+        // ML-KEM data key pairs come from RustCrypto's ml-kem (the PKCS#8 seed form), not
+        // from the FIPS module.
+        if spec.starts_with("ML_KEM_") && crate::crypto::mode::fips() {
+            return Err(ApiError::UnsupportedOperation(
+                crate::crypto::mode::not_in_fips_mode(&format!("KeyPairSpec {spec}")),
+            ));
         }
         // Before the key pair is generated: RSA 4096 is the costliest thing keyledger does.
         self.charge_key_pair(caller, ctx, &spec, rec)?;

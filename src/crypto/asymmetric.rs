@@ -575,10 +575,32 @@ pub fn public_key_der(spec: &str, private: &[u8]) -> Result<Vec<u8>, CryptoError
     }
 }
 
+/// An ML-KEM key pair from a fresh 64-byte seed (d ‖ z of FIPS 203): the private key in the
+/// PKCS#8 seed form of RFC 9935 (`[0] seed`, what OpenSSL 3.5 and pyca/cryptography read),
+/// the public key as SubjectPublicKeyInfo. (A macro: ml-kem's parameter bounds do not
+/// spell out generically.)
+macro_rules! ml_kem_data_key_pair {
+    ($params:ty) => {{
+        use ml_kem::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+        let mut seed = ml_kem::Seed::default();
+        lc_rand::fill(&mut seed).map_err(|_| CryptoError)?;
+        let key = ml_kem::DecapsulationKey::<$params>::from_seed(seed);
+        let private = key.to_pkcs8_der().map_err(|_| CryptoError)?;
+        let public = key
+            .encapsulation_key()
+            .to_public_key_der()
+            .map_err(|_| CryptoError)?;
+        Ok((
+            Zeroizing::new(private.as_bytes().to_vec()),
+            public.as_bytes().to_vec(),
+        ))
+    }};
+}
+
 /// GenerateDataKeyPair: a fresh key pair as (PKCS#8 DER private key, DER
 /// SubjectPublicKeyInfo). KeyPairSpec RSA_2048/3072/4096, ECC_NIST_P256/P384/
-/// P521, ECC_SECG_P256K1 and ECC_NIST_EDWARDS25519 (SM2 and ML-KEM are not
-/// offered by keyledger).
+/// P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519 and ML_KEM_512/768/1024 (SM2 is the
+/// China Regions').
 pub fn generate_data_key_pair(spec: &str) -> Result<(SecretBytes, Vec<u8>), CryptoError> {
     match parse_spec(spec).ok_or(CryptoError)? {
         Spec::Rsa(_) | Spec::P256 | Spec::P384 | Spec::P521 | Spec::Secp256k1 | Spec::Ed25519 => {
@@ -586,7 +608,10 @@ pub fn generate_data_key_pair(spec: &str) -> Result<(SecretBytes, Vec<u8>), Cryp
             let public = public_key_der(spec, &private)?;
             Ok((private, public))
         }
-        Spec::Hmac(_) | Spec::X25519 | Spec::MlDsa(_) | Spec::MlKem(_) => Err(CryptoError),
+        Spec::MlKem(MlKemLevel::L512) => ml_kem_data_key_pair!(ml_kem::MlKem512),
+        Spec::MlKem(MlKemLevel::L768) => ml_kem_data_key_pair!(ml_kem::MlKem768),
+        Spec::MlKem(MlKemLevel::L1024) => ml_kem_data_key_pair!(ml_kem::MlKem1024),
+        Spec::Hmac(_) | Spec::X25519 | Spec::MlDsa(_) => Err(CryptoError),
     }
 }
 

@@ -1,6 +1,7 @@
 """Imported key material (BYOK) with boto3, wrapped the way AWS's documentation does it
 (here with pyca/cryptography instead of the openssl CLI): every wrapping algorithm AWS
-accepts, symmetric and RSA material, reimport, deletion and the refusals.
+accepts, symmetric and RSA material, reimport, deletion and the refusals. Then ML-KEM data
+key pairs, read by pyca/cryptography.
 
 usage: python3 tests/clients/boto3_import.py http://127.0.0.1:PORT DATA_DIR/admin-credentials.json
 """
@@ -152,4 +153,20 @@ expect_error(
     WrappingAlgorithm="RSAES_PKCS1_V1_5",
     WrappingKeySpec="RSA_2048",
 )
+# ML-KEM data key pairs, read by pyca/cryptography (OpenSSL's ML-KEM): the private key's
+# PKCS#8 seed form loads, and decapsulates what its public key encapsulates.
+from cryptography.hazmat.primitives.asymmetric import mlkem  # noqa: E402
+
+# (pyca/cryptography 48 reads ML-KEM-768 and ML-KEM-1024 keys, not ML-KEM-512.)
+readable = [s for s in ["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"] if hasattr(mlkem, "MLKEM%sPrivateKey" % s[7:])]
+if readable:
+    for spec in readable:
+        pair = kms.generate_data_key_pair(KeyId=generated, KeyPairSpec=spec)
+        private = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
+        public = serialization.load_der_public_key(pair["PublicKey"])
+        shared, ciphertext = public.encapsulate()
+        assert private.decapsulate(ciphertext) == shared, spec
+        assert kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] == pair["PrivateKeyPlaintext"]
+else:
+    print("this pyca/cryptography has no ML-KEM: the ML-KEM data key pair check is skipped")
 print("boto3 import: ok")
