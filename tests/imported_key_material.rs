@@ -99,6 +99,22 @@ async fn wrapped_for(
     (params.import_token.unwrap(), Blob::new(wrapped))
 }
 
+/// ImportKeyMaterial of `wrapped` under `token` into `key`, for good (the caller may set
+/// another expiration model, and more).
+fn import_call(
+    s: &InProcess,
+    key: &str,
+    token: Blob,
+    wrapped: Blob,
+) -> aws_sdk_kms::operation::import_key_material::builders::ImportKeyMaterialFluentBuilder {
+    s.client
+        .import_key_material()
+        .key_id(key)
+        .import_token(token)
+        .encrypted_key_material(wrapped)
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+}
+
 async fn state(s: &InProcess, key: &str) -> KeyState {
     s.client
         .describe_key()
@@ -195,50 +211,22 @@ async fn symmetric_material_is_imported_expires_and_comes_back_only_as_itself() 
 
     // A token is for its key only, and material under it must open and be the key's.
     let other = external_key(&s, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
-    let wrong_key = s
-        .client
-        .import_key_material()
-        .key_id(&other)
-        .import_token(token.clone())
-        .encrypted_key_material(wrapped.clone())
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+    let wrong_key = import_call(&s, &other, token.clone(), wrapped.clone())
         .send()
         .await;
     assert_eq!(error_code(wrong_key), "InvalidImportTokenException");
     let mut corrupt = wrapped.clone().into_inner();
     corrupt[10] ^= 1;
-    let corrupted = s
-        .client
-        .import_key_material()
-        .key_id(&key)
-        .import_token(token.clone())
-        .encrypted_key_material(Blob::new(corrupt))
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+    let corrupted = import_call(&s, &key, token.clone(), Blob::new(corrupt))
         .send()
         .await;
     assert_eq!(error_code(corrupted), "InvalidCiphertextException");
     let (token2, different) =
         wrapped_for(&s, &key, AlgorithmSpec::RsaesOaepSha1, &[0x33u8; 32]).await;
-    let different = s
-        .client
-        .import_key_material()
-        .key_id(&key)
-        .import_token(token2)
-        .encrypted_key_material(different)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await;
+    let different = import_call(&s, &key, token2, different).send().await;
     assert_eq!(error_code(different), "IncorrectKeyMaterialException");
     let (token3, short) = wrapped_for(&s, &other, AlgorithmSpec::RsaesOaepSha256, &[1u8; 16]).await;
-    let short = s
-        .client
-        .import_key_material()
-        .key_id(&other)
-        .import_token(token3)
-        .encrypted_key_material(short)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await;
+    let short = import_call(&s, &other, token3, short).send().await;
     assert_eq!(error_code(short), "IncorrectKeyMaterialException");
     let no_valid_to = s
         .client
@@ -260,27 +248,13 @@ async fn symmetric_material_is_imported_expires_and_comes_back_only_as_itself() 
         .send()
         .await;
     assert_eq!(error_code(after_expiry), "KMSInvalidStateException");
-    let expired_token = s
-        .client
-        .import_key_material()
-        .key_id(&key)
-        .import_token(token)
-        .encrypted_key_material(wrapped)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await;
+    let expired_token = import_call(&s, &key, token, wrapped).send().await;
     assert_eq!(error_code(expired_token), "ExpiredImportTokenException");
 
     // The same material again, now for good: the old ciphertext decrypts.
     let (token, wrapped) =
         wrapped_for(&s, &key, AlgorithmSpec::RsaAesKeyWrapSha256, &material).await;
-    let again = s
-        .client
-        .import_key_material()
-        .key_id(&key)
-        .import_token(token)
-        .encrypted_key_material(wrapped)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+    let again = import_call(&s, &key, token, wrapped)
         .import_type(ImportType::ExistingKeyMaterial)
         .key_material_id(&material_id)
         .send()
@@ -378,15 +352,7 @@ async fn asymmetric_and_hmac_material_works_as_the_material_made_outside() {
     let key = external_key(&s, KeySpec::Rsa2048, KeyUsageType::SignVerify).await;
     let (token, wrapped) =
         wrapped_for(&s, &key, AlgorithmSpec::RsaAesKeyWrapSha1, pkcs8.as_bytes()).await;
-    s.client
-        .import_key_material()
-        .key_id(&key)
-        .import_token(token)
-        .encrypted_key_material(wrapped)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await
-        .unwrap();
+    import_call(&s, &key, token, wrapped).send().await.unwrap();
     let spki = s
         .client
         .get_public_key()
@@ -435,13 +401,7 @@ async fn asymmetric_and_hmac_material_works_as_the_material_made_outside() {
         other.to_pkcs8_der().unwrap().as_bytes(),
     )
     .await;
-    let new_material = s
-        .client
-        .import_key_material()
-        .key_id(&key)
-        .import_token(token)
-        .encrypted_key_material(wrapped)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+    let new_material = import_call(&s, &key, token, wrapped)
         .import_type(ImportType::NewKeyMaterial)
         .send()
         .await;
@@ -458,15 +418,7 @@ async fn asymmetric_and_hmac_material_works_as_the_material_made_outside() {
         secret.to_pkcs8_der().unwrap().as_bytes(),
     )
     .await;
-    s.client
-        .import_key_material()
-        .key_id(&ecc)
-        .import_token(token)
-        .encrypted_key_material(wrapped)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await
-        .unwrap();
+    import_call(&s, &ecc, token, wrapped).send().await.unwrap();
     let signature = s
         .client
         .sign()
@@ -495,15 +447,7 @@ async fn asymmetric_and_hmac_material_works_as_the_material_made_outside() {
     )
     .await;
     let fresh_rsa = external_key(&s, KeySpec::Rsa2048, KeyUsageType::SignVerify).await;
-    let wrong_spec = s
-        .client
-        .import_key_material()
-        .key_id(&fresh_rsa)
-        .import_token(token)
-        .encrypted_key_material(wrong)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await;
+    let wrong_spec = import_call(&s, &fresh_rsa, token, wrong).send().await;
     assert_eq!(
         error_code(wrong_spec),
         "InvalidImportTokenException",
@@ -515,12 +459,7 @@ async fn asymmetric_and_hmac_material_works_as_the_material_made_outside() {
     let mac_key = external_key(&s, KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac).await;
     let (token, wrapped) =
         wrapped_for(&s, &mac_key, AlgorithmSpec::RsaesOaepSha256, &hmac_material).await;
-    s.client
-        .import_key_material()
-        .key_id(&mac_key)
-        .import_token(token)
-        .encrypted_key_material(wrapped)
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+    import_call(&s, &mac_key, token, wrapped)
         .send()
         .await
         .unwrap();
@@ -555,12 +494,7 @@ async fn imported_keys_rotate_on_demand_into_new_imported_material() {
         async move {
             let (token, wrapped) =
                 wrapped_for(s, &key, AlgorithmSpec::RsaesOaepSha256, &material).await;
-            s.client
-                .import_key_material()
-                .key_id(&key)
-                .import_token(token)
-                .encrypted_key_material(wrapped)
-                .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+            import_call(s, &key, token, wrapped)
                 .set_import_type(import_type)
                 .send()
                 .await
