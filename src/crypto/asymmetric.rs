@@ -2483,7 +2483,14 @@ mod tests {
             encapsulate("ML_KEM_512", &k768).map(|_| ()),
             Err(InputError::Crypto)
         );
-        assert!(generate_data_key_pair("ML_KEM_768").is_err());
+        // A data key pair's public key is the SubjectPublicKeyInfo GetPublicKey gives an
+        // ML-KEM key of the same spec (same header, then the encapsulation key).
+        let (private, public) = generate_data_key_pair("ML_KEM_768").unwrap();
+        let kms_key = public_key_der("ML_KEM_768", &k768).unwrap();
+        assert_eq!(public.len(), kms_key.len());
+        assert_eq!(public[..22], kms_key[..22]);
+        assert_eq!(private.len(), 86, "PKCS#8 with the 64-byte seed only");
+        assert_ne!(generate_data_key_pair("ML_KEM_768").unwrap().1, public);
     }
 
     #[test]
