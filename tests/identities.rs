@@ -4,7 +4,7 @@
 mod common;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-use common::{error_code, AdminCredentials, InProcess, Server};
+use common::{create_account, error_code, read_credentials, AdminCredentials, InProcess, Server};
 use std::path::Path;
 
 fn credentials(key_id: &str, secret: &str, token: Option<&str>) -> Credentials {
@@ -56,30 +56,6 @@ fn kms_as(endpoint: &str, region: &str, creds: Credentials) -> aws_sdk_kms::Clie
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_kms::Client::from_conf(config)
-}
-
-fn read_credentials(path: &Path) -> AdminCredentials {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-/// A second account through the running server (`POST /v1/accounts`), its root credentials.
-fn create_account(server: &Server, dir: &Path, account: &str) -> AdminCredentials {
-    let out = dir.join(format!("{account}.json"));
-    let (ok, output) = common::command(
-        &[
-            "admin",
-            "create-account",
-            "--account-id",
-            account,
-            "--out",
-            out.to_str().unwrap(),
-            "--endpoint",
-            &server.endpoint,
-        ],
-        &server.data_dir,
-    );
-    assert!(ok, "{output}");
-    read_credentials(&out)
 }
 
 #[tokio::test]

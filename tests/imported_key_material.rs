@@ -228,6 +228,16 @@ async fn symmetric_material_is_imported_expires_and_comes_back_only_as_itself() 
     let (token3, short) = wrapped_for(&s, &other, AlgorithmSpec::RsaesOaepSha256, &[1u8; 16]).await;
     let short = import_call(&s, &other, token3, short).send().await;
     assert_eq!(error_code(short), "IncorrectKeyMaterialException");
+    let upper = import_call(&s, &key, token.clone(), wrapped.clone())
+        .import_type(ImportType::ExistingKeyMaterial)
+        .key_material_id(material_id.to_uppercase())
+        .send()
+        .await;
+    assert_eq!(
+        error_code(upper),
+        "ValidationException",
+        "the model's ^[a-f0-9]+$"
+    );
     let no_valid_to = s
         .client
         .import_key_material()
@@ -607,7 +617,8 @@ async fn imported_keys_rotate_on_demand_into_new_imported_material() {
         Some(&KeyMaterialState::Current)
     );
 
-    // Deleting the old material by id: the key stays enabled, the old ciphertext waits.
+    // Deleting the old material by id: as at AWS, a key missing any of its material is
+    // PendingImport until it comes back.
     s.client
         .delete_imported_key_material()
         .key_id(&key)
@@ -615,7 +626,7 @@ async fn imported_keys_rotate_on_demand_into_new_imported_material() {
         .send()
         .await
         .unwrap();
-    assert_eq!(state(&s, &key).await, KeyState::Enabled);
+    assert_eq!(state(&s, &key).await, KeyState::PendingImport);
     assert_eq!(
         error_code(s.client.decrypt().ciphertext_blob(old.clone()).send().await),
         "KMSInvalidStateException"
@@ -629,6 +640,7 @@ async fn imported_keys_rotate_on_demand_into_new_imported_material() {
     import([1; 32], Some(ImportType::ExistingKeyMaterial))
         .await
         .unwrap();
+    assert_eq!(state(&s, &key).await, KeyState::Enabled);
     let decrypted = s
         .client
         .decrypt()

@@ -318,6 +318,12 @@ async fn the_primary_moves_and_waits_for_its_replicas_to_be_deleted() {
         .key_metadata
         .unwrap()
         .key_id;
+    east.enable_key_rotation()
+        .key_id(&id)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
     east.replicate_key()
         .key_id(&id)
         .replica_region("eu-west-1")
@@ -371,6 +377,45 @@ async fn the_primary_moves_and_waits_for_its_replicas_to_be_deleted() {
         "UnsupportedOperationException",
         "only the primary moves the primary"
     );
+
+    // The new primary took the rotation over; the scheduler rotates it (and its replica).
+    let rotation = west
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled(), "moved with the primary");
+    let replica_view = east
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        replica_view.key_rotation_enabled(),
+        "a replica shows its primary's"
+    );
+    assert_eq!(
+        error_code(east.disable_key_rotation().key_id(&id).send().await),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        s.advance(time::Duration::days(91)).await,
+        1,
+        "one rotation, no errors"
+    );
+    for c in [&west, &east] {
+        let rotations = c
+            .list_key_rotations()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .rotations
+            .unwrap_or_default();
+        assert_eq!(rotations.len(), 1);
+    }
 
     // The primary (now eu-west-1) waits for its replica.
     let scheduled = west
@@ -456,4 +501,76 @@ async fn the_primary_moves_and_waits_for_its_replicas_to_be_deleted() {
         .any(|r| r["eventName"] == "UpdatePrimaryRegion" && r["errorCode"].is_null()));
     common::check_schemas(&dir.path().join("data")).await;
     s.stop().await;
+}
+
+#[tokio::test]
+async fn another_account_cannot_replicate_a_key_even_when_its_policy_allows() {
+    let root = tempfile::tempdir().unwrap();
+    let server = common::Server::start(&root.path().join("data")).await;
+    let owner = &server.client;
+    let other = common::create_account(&server, root.path(), "210987654321");
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "owner", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{}:root", server.credentials.account_id)},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "shared", "Effect": "Allow",
+             "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+             "Action": "kms:*", "Resource": "*"},
+        ],
+    });
+    let key = owner
+        .create_key()
+        .multi_region(true)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let theirs = client(
+        &server.endpoint,
+        "us-east-1",
+        &other.access_key_id,
+        &other.secret_access_key,
+    );
+    // The policy lets them use it (so what follows is no policy refusal) ...
+    theirs
+        .describe_key()
+        .key_id(key.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // ... but a replica is the owner's to make, in the owner's account.
+    assert_eq!(
+        error_code(
+            theirs
+                .replicate_key()
+                .key_id(key.arn().unwrap())
+                .replica_region("eu-west-1")
+                .send()
+                .await
+        ),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(
+            theirs
+                .update_primary_region()
+                .key_id(key.arn().unwrap())
+                .primary_region("eu-west-1")
+                .send()
+                .await
+        ),
+        "AccessDeniedException"
+    );
+    owner
+        .replicate_key()
+        .key_id(&key.key_id)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .expect("the Region is still free for the owner's replica");
+    server.stop();
 }

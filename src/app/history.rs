@@ -139,7 +139,7 @@ impl Service {
         }
         let key = then
             .keys
-            .get(&key_id)
+            .get_in(&key_id, &ctx.region)
             .filter(|k| k.account == caller.account && k.region == ctx.region)
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
@@ -150,7 +150,7 @@ impl Service {
         rec.resources.push(key.arn.clone());
         let aliases: Vec<Value> = then
             .aliases
-            .list(&ctx.region, &caller.account, Some(key_id))
+            .list(&ctx.region, &caller.account, Some(key.id))
             .iter()
             .map(|a| json!({ "AliasName": a.name, "AliasArn": a.arn() }))
             .collect();
@@ -196,7 +196,24 @@ impl Service {
         self.authorize_account(caller, ctx, rec.action, &arn, Facts::new())?;
         let mut listed = Vec::new();
         let mut belongs = false;
-        for (position, envelope) in lifecycle_until(self, None).await? {
+        let events = lifecycle_until(self, None).await?;
+        // A multi-Region key's `mrk-` id names its member in this Region (its own stream).
+        let key_id = match key_id.is_multi_region() {
+            false => key_id,
+            true => events
+                .iter()
+                .find_map(|(_, envelope)| match envelope.lifecycle() {
+                    Some(DomainEvent::KeyCreated(e))
+                        if e.multi_region.is_some_and(|m| m.key_id == key_id)
+                            && e.region == ctx.region =>
+                    {
+                        Some(e.key_id)
+                    }
+                    _ => None,
+                })
+                .unwrap_or(key_id),
+        };
+        for (position, envelope) in events {
             let Some(event) = envelope.lifecycle() else {
                 continue;
             };

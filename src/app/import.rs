@@ -92,7 +92,7 @@ fn external_only(key: &Key) -> Result<(), ApiError> {
 
 /// `KeyMaterialId`: 64 hex digits, as the model's pattern has it.
 fn check_material_id(member: &str, id: &str) -> Result<(), ApiError> {
-    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
     } else {
         Err(ApiError::constraint(

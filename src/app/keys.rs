@@ -131,7 +131,8 @@ pub(crate) fn key_material_id(key: &Key, version: &crate::domain::key::KeyVersio
         None => {
             let mut hasher =
                 blake3::Hasher::new_derive_key("keyledger/v1 generated key material id");
-            hasher.update(key.id.as_bytes());
+            // The shared id: the members of a multi-Region key hold the same material.
+            hasher.update(key.external_id().as_bytes());
             hasher.update(&version.number.to_be_bytes());
             hasher.finalize().to_hex().to_string()
         }

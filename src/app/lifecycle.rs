@@ -677,7 +677,10 @@ impl Service {
         };
         let rotation = schedule.filter(|_| {
             key.spec == crate::domain::key::KeySpec::SymmetricDefault
-                && key.state != KeyState::PendingDeletion
+                && !matches!(
+                    key.state,
+                    KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+                )
         });
         let mut response = json!({ "KeyRotationEnabled": rotation.is_some(), "KeyId": key.arn });
         if let Some(r) = rotation {

@@ -66,6 +66,18 @@ fn multi_region_of(key: &Key) -> Result<MultiRegionMembership, ApiError> {
     })
 }
 
+/// ReplicateKey and UpdatePrimaryRegion are not cross-account operations (AWS).
+fn not_cross_account(caller: &Caller, key: &Key) -> Result<(), ApiError> {
+    if key.account == caller.account {
+        Ok(())
+    } else {
+        Err(ApiError::AccessDenied(format!(
+            "{} is in another account: {} cannot replicate it or move its primary.",
+            key.arn, caller.account
+        )))
+    }
+}
+
 impl Service {
     pub(crate) fn replicate_key(
         &self,
@@ -101,6 +113,7 @@ impl Service {
             rec,
         )?;
         let membership = multi_region_of(&primary)?;
+        not_cross_account(caller, &primary)?;
         if !membership.primary {
             return Err(ApiError::UnsupportedOperation(format!(
                 "{} is a replica key: replicate its primary key.",
@@ -205,6 +218,17 @@ impl Service {
             .iter()
             .fold(None, apply)
             .ok_or_else(|| ApiError::Internal("replication produced no key".into()))?;
+        // Recorded on the primary's stream too: a concurrent rotation or replication of the
+        // primary conflicts with this one, which is then decided again.
+        self.change(
+            &primary,
+            KeyCommand::AddReplica {
+                replica_region: region.clone(),
+                replica_key_id: replica_id,
+            },
+            now,
+            rec,
+        )?;
         rec.resources.push(replica.arn.clone());
         rec.lifecycle.extend(events.into_iter().zip(1..));
         rec.shredding_keys.push((replica_id, wrapped_shredding_key));
@@ -249,6 +273,7 @@ impl Service {
             rec,
         )?;
         let membership = multi_region_of(&key)?;
+        not_cross_account(caller, &key)?;
         if !membership.primary {
             return Err(ApiError::UnsupportedOperation(format!(
                 "{} is a replica key: update the primary Region through its primary key.",
@@ -291,6 +316,7 @@ impl Service {
                 KeyCommand::UpdatePrimary {
                     primary,
                     primary_region: region.clone(),
+                    rotation: key.rotation.filter(|_| primary),
                 },
                 now,
                 rec,

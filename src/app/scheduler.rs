@@ -50,7 +50,12 @@ impl Service {
                     Due::StartPrimaryDeletion
                 }
                 // AWS rotates enabled keys only; a disabled key rotates when re-enabled and due.
-                (KeyState::Enabled, _, Some(r)) if r.next_rotation_date <= now => Due::Rotate,
+                // A replica rotates with its primary, never by itself.
+                (KeyState::Enabled, _, Some(r))
+                    if r.next_rotation_date <= now && !key.is_replica() =>
+                {
+                    Due::Rotate
+                }
                 _ => match expired_material(&key, now) {
                     Some(material_id) => Due::ExpireMaterial(material_id),
                     None => continue,

@@ -245,6 +245,25 @@ pub struct KeyPrimaryRegionUpdated {
     pub key_id: KeyId,
     pub primary: bool,
     pub primary_region: Region,
+    /// The new primary takes over the automatic rotation of the old one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_period_days: Option<u32>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_rotation_date: Option<OffsetDateTime>,
+}
+
+/// ReplicateKey made a replica of this primary (on the primary's stream, so that a
+/// replication and a rotation of the primary cannot both be decided on the same state).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyReplicated {
+    pub key_id: KeyId,
+    pub replica_region: Region,
+    /// The replica's own id (its stream).
+    pub replica_key_id: KeyId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -512,6 +531,7 @@ pub enum DomainEvent {
     KeyMaterialImported(KeyMaterialImported),
     ImportedKeyMaterialDeleted(ImportedKeyMaterialDeleted),
     KeyPrimaryRegionUpdated(KeyPrimaryRegionUpdated),
+    KeyReplicated(KeyReplicated),
     AliasCreated(AliasCreated),
     AliasUpdated(AliasUpdated),
     AliasDeleted(AliasDeleted),
@@ -554,6 +574,7 @@ impl DomainEvent {
             KeyMaterialImported(_) => "KeyMaterialImported",
             ImportedKeyMaterialDeleted(_) => "ImportedKeyMaterialDeleted",
             KeyPrimaryRegionUpdated(_) => "KeyPrimaryRegionUpdated",
+            KeyReplicated(_) => "KeyReplicated",
             AliasCreated(_) => "AliasCreated",
             AliasUpdated(_) => "AliasUpdated",
             AliasDeleted(_) => "AliasDeleted",
@@ -583,6 +604,7 @@ impl DomainEvent {
             KeyMaterialImported(e) => Some(e.key_id),
             ImportedKeyMaterialDeleted(e) => Some(e.key_id),
             KeyPrimaryRegionUpdated(e) => Some(e.key_id),
+            KeyReplicated(e) => Some(e.key_id),
             GrantCreated(e) => Some(e.key_id),
             GrantRetired(e) => Some(e.key_id),
             GrantRevoked(e) => Some(e.key_id),
@@ -682,6 +704,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "KeyMaterialImported",
     "ImportedKeyMaterialDeleted",
     "KeyPrimaryRegionUpdated",
+    "KeyReplicated",
     "AliasCreated",
     "AliasUpdated",
     "AliasDeleted",

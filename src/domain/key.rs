@@ -5,8 +5,8 @@ use super::events::{
     DomainEvent, ExpirationModel, GrantCreated, GrantRetired, GrantRevoked,
     ImportedKeyMaterialDeleted, KeyCreated, KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled,
     KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyMaterialImported, KeyPolicyPut,
-    KeyPrimaryRegionUpdated, KeyRotated, KeyRotationDisabled, KeyRotationEnabled, KeyTagged,
-    KeyUntagged, MultiRegionMembership, RotationType, Sealed, SealedVersion, Tag,
+    KeyPrimaryRegionUpdated, KeyReplicated, KeyRotated, KeyRotationDisabled, KeyRotationEnabled,
+    KeyTagged, KeyUntagged, MultiRegionMembership, RotationType, Sealed, SealedVersion, Tag,
 };
 use super::ids::{key_arn, AccountId, KeyId, Region};
 use super::DomainError;
@@ -330,8 +330,11 @@ impl Key {
         }
     }
 
+    /// Whether the key has its material: at least one version, and every version that is
+    /// permanently its own (not one pending rotation) imported now — AWS makes a key
+    /// `PendingImport` when any of its imported material is deleted or expires.
     fn has_current_material(&self) -> bool {
-        self.versions.last().is_some_and(KeyVersion::is_present)
+        !self.versions.is_empty() && self.versions.iter().all(KeyVersion::is_present)
     }
 
     pub fn version(&self, number: u32) -> Option<&KeyVersion> {
@@ -612,6 +615,12 @@ pub enum KeyCommand {
         /// A multi-Region primary with replicas left waits for them.
         waiting_for_replicas: bool,
     },
+    /// ReplicateKey, on the primary's stream: a replica in `replica_region` (so that the
+    /// replication conflicts with a concurrent rotation or replication of the primary).
+    AddReplica {
+        replica_region: Region,
+        replica_key_id: KeyId,
+    },
     /// The scheduler: a multi-Region primary's last replica is deleted, so its own waiting
     /// period starts now.
     StartPrimaryDeletion,
@@ -619,6 +628,8 @@ pub enum KeyCommand {
     UpdatePrimary {
         primary: bool,
         primary_region: Region,
+        /// The automatic rotation the new primary takes over from the old one.
+        rotation: Option<RotationSchedule>,
     },
     CancelDeletion,
     /// The scheduler's deletion of a key whose waiting period is over.
@@ -696,6 +707,7 @@ impl KeyCommand {
                 ..
             } => return None,
             KeyCommand::UpdatePrimary { .. } => Operation::UpdatePrimaryRegion,
+            KeyCommand::AddReplica { .. } => Operation::ReplicateKey,
             KeyCommand::ScheduleDeletion { .. } => Operation::ScheduleKeyDeletion,
             KeyCommand::CancelDeletion => Operation::CancelKeyDeletion,
             KeyCommand::CreateGrant(_) => Operation::CreateGrant,
@@ -856,6 +868,12 @@ pub fn decide(
             })
         }
         KeyCommand::DisableRotation => {
+            if key.is_replica() {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is a multi-Region replica key: rotation is set on its primary key.",
+                    key.arn
+                )));
+            }
             DomainEvent::KeyRotationDisabled(KeyRotationDisabled { key_id })
         }
         KeyCommand::Rotate {
@@ -935,6 +953,22 @@ pub fn decide(
         KeyCommand::CancelDeletion => {
             DomainEvent::KeyDeletionCancelled(KeyDeletionCancelled { key_id })
         }
+        KeyCommand::AddReplica {
+            replica_region,
+            replica_key_id,
+        } => match key.multi_region {
+            Some(m) if m.primary => DomainEvent::KeyReplicated(KeyReplicated {
+                key_id,
+                replica_region,
+                replica_key_id,
+            }),
+            _ => {
+                return Err(DomainError::UnsupportedOperation(format!(
+                    "{} is not a multi-Region primary key.",
+                    key.arn
+                )))
+            }
+        },
         KeyCommand::StartPrimaryDeletion => match key.deletion {
             Some(d) if key.state == KeyState::PendingReplicaDeletion => {
                 DomainEvent::KeyDeletionScheduled(KeyDeletionScheduled {
@@ -1008,12 +1042,15 @@ pub fn decide(
         KeyCommand::UpdatePrimary {
             primary,
             primary_region,
+            rotation,
         } => match key.multi_region {
             Some(m) if m.primary == primary => return Ok(vec![]),
             Some(_) => DomainEvent::KeyPrimaryRegionUpdated(KeyPrimaryRegionUpdated {
                 key_id,
                 primary,
                 primary_region,
+                rotation_period_days: rotation.map(|r| r.period_days),
+                next_rotation_date: rotation.map(|r| r.next_rotation_date),
             }),
             None => {
                 return Err(DomainError::UnsupportedOperation(format!(
@@ -1036,7 +1073,16 @@ pub fn decide(
                 })?),
                 None => key.versions.last(),
             };
+            // The scheduler's expiry decides on what it read: material imported again since
+            // with a later ValidTo (or for good) has not expired.
+            let expired_now = |v: &KeyVersion| {
+                v.import
+                    .as_ref()
+                    .and_then(|i| i.valid_to)
+                    .is_some_and(|t| t <= now)
+            };
             match target {
+                Some(version) if expired && !expired_now(version) => return Ok(vec![]),
                 Some(version) if version.is_present() => {
                     DomainEvent::ImportedKeyMaterialDeleted(ImportedKeyMaterialDeleted {
                         key_id,
@@ -1335,7 +1381,18 @@ pub fn apply(key: Option<Key>, event: &DomainEvent) -> Option<Key> {
             if let Some(m) = &mut key.multi_region {
                 m.primary = e.primary;
             }
+            // Automatic rotation moves with the primary role.
+            key.rotation = match (e.rotation_period_days, e.next_rotation_date) {
+                (Some(period_days), Some(next_rotation_date)) if e.primary => {
+                    Some(RotationSchedule {
+                        period_days,
+                        next_rotation_date,
+                    })
+                }
+                _ => None,
+            };
         }
+        DomainEvent::KeyReplicated(_) => {}
         DomainEvent::ImportedKeyMaterialDeleted(e) => {
             let known = key
                 .versions

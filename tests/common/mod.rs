@@ -855,3 +855,29 @@ pub async fn import_material(
         .unwrap();
     (id, wrapped)
 }
+
+#[allow(dead_code)]
+pub fn read_credentials(path: &Path) -> AdminCredentials {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A second account through the running server (`POST /v1/accounts`), its root credentials.
+#[allow(dead_code)]
+pub fn create_account(server: &Server, dir: &Path, account: &str) -> AdminCredentials {
+    let out = dir.join(format!("{account}.json"));
+    let (ok, output) = command(
+        &[
+            "admin",
+            "create-account",
+            "--account-id",
+            account,
+            "--out",
+            out.to_str().unwrap(),
+            "--endpoint",
+            &server.endpoint,
+        ],
+        &server.data_dir,
+    );
+    assert!(ok, "{output}");
+    read_credentials(&out)
+}
