@@ -407,6 +407,15 @@ mod fips_build {
             .send()
             .await;
         assert_refused_in_fips_mode(message(pair.unwrap_err()), "ECC_SECG_P256K1");
+        // ML-KEM data key pairs come from RustCrypto's ml-kem (the PKCS#8 seed form), not
+        // from the module.
+        let ml_kem_pair = kms
+            .generate_data_key_pair()
+            .key_id(&key)
+            .key_pair_spec(DataKeyPairSpec::MlKem768)
+            .send()
+            .await;
+        assert_refused_in_fips_mode(message(ml_kem_pair.unwrap_err()), "ML_KEM_768");
         assert_eq!(kms.list_keys().send().await.unwrap().keys().len(), before);
         // An approved pair spec works.
         kms.generate_data_key_pair()
