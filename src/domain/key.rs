@@ -1576,6 +1576,83 @@ mod tests {
         ));
     }
 
+    /// An EXTERNAL key with `material_id` imported, expiring at `valid_to`.
+    fn imported(valid_to: OffsetDateTime) -> Vec<DomainEvent> {
+        let mut cmd = create();
+        if let KeyCommand::Create {
+            origin,
+            sealed_material,
+            ..
+        } = &mut cmd
+        {
+            *origin = Origin::External;
+            *sealed_material = None;
+        }
+        let mut events = decide(None, cmd, NOW).unwrap();
+        let key = given(&events).unwrap();
+        assert_eq!(key.state, KeyState::PendingImport);
+        let import = KeyCommand::ImportMaterial {
+            material_id: "a".repeat(64),
+            sealed_material: Sealed(vec![4, 5, 6]),
+            import_type: None,
+            claimed_material_id: None,
+            expiration_model: ExpirationModel::Expires,
+            valid_to: Some(valid_to),
+            description: None,
+        };
+        events.extend(decide(Some(&key), import, NOW).unwrap());
+        events
+    }
+
+    #[test]
+    fn the_schedulers_expiry_takes_only_material_whose_valid_to_has_passed() {
+        let valid_to = NOW + time::Duration::days(1);
+        let events = imported(valid_to);
+        let key = given(&events).unwrap();
+        assert_eq!(key.state, KeyState::Enabled);
+        let expire = || KeyCommand::DeleteImportedMaterial {
+            material_id: Some("a".repeat(64)),
+            expired: true,
+        };
+        // Decided before its ValidTo (a reimport may have moved it): nothing happens.
+        assert!(decide(Some(&key), expire(), NOW).unwrap().is_empty());
+        let due = decide(Some(&key), expire(), valid_to).unwrap();
+        assert!(matches!(
+            due.as_slice(),
+            [DomainEvent::ImportedKeyMaterialDeleted(
+                ImportedKeyMaterialDeleted { expired: true, .. }
+            )]
+        ));
+        let mut all = events;
+        all.extend(due);
+        let key = given(&all).unwrap();
+        assert_eq!(key.state, KeyState::PendingImport);
+        assert!(key.check_usable().is_err());
+        // The same material again restores it; other material is refused.
+        let again = |id: &str| KeyCommand::ImportMaterial {
+            material_id: id.to_owned(),
+            sealed_material: Sealed(vec![7]),
+            import_type: None,
+            claimed_material_id: None,
+            expiration_model: ExpirationModel::DoesNotExpire,
+            valid_to: None,
+            description: None,
+        };
+        assert!(matches!(
+            decide(Some(&key), again(&"b".repeat(64)), valid_to),
+            Err(DomainError::IncorrectKeyMaterial(_))
+        ));
+        let restored = decide(Some(&key), again(&"a".repeat(64)), valid_to).unwrap();
+        match restored.as_slice() {
+            [DomainEvent::KeyMaterialImported(e)] => {
+                assert_eq!(e.sealed_material, None, "the ledger has it already")
+            }
+            other => panic!("{other:?}"),
+        }
+        all.extend(restored);
+        assert_eq!(given(&all).unwrap().state, KeyState::Enabled);
+    }
+
     #[test]
     fn spec_usage_table_matches_aws() {
         assert!(spec_allows_usage(
