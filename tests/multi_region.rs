@@ -150,6 +150,14 @@ async fn a_replica_decrypts_what_its_primary_encrypted_and_rotates_with_it() {
         b"made in eu-west-1"
     );
 
+    // The usage models name a multi-Region key by its shared id: its last use (in any
+    // Region) is what GetKeyLastUsage answers for each member.
+    let usage = west.get_key_last_usage().key_id(&id).send().await.unwrap();
+    assert!(
+        usage.key_last_usage().and_then(|u| u.operation()).is_some(),
+        "{usage:?}"
+    );
+
     // Rotation is the primary's, and the replica follows it.
     assert_eq!(
         error_code(west.rotate_key_on_demand().key_id(&id).send().await),

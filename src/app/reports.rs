@@ -206,6 +206,9 @@ struct KeyFold {
     /// material can be deleted or expire).
     current_material: i64,
     current_present: bool,
+    /// A multi-Region member's shared `mrk-` id: what the trail and the usage models name
+    /// it by, and what the report shows.
+    shown_id: Option<String>,
 }
 
 fn time_field(detail: &Value, field: &str) -> Option<i64> {
@@ -357,7 +360,9 @@ fn fold_report(
     let mut inventory = Vec::new();
     let mut deletions = Vec::new();
     let day = |ns: i64| ns.div_euclid(NS_PER_DAY);
-    for (key_id, key) in &keys {
+    for (own_id, key) in &keys {
+        // Shown (and looked up in the usage models) by the id the trail names it by.
+        let key_id = &key.shown_id.as_deref().unwrap_or(own_id);
         // Scheduled, cancelled or shredded in the period.
         if key.deletion_times.iter().any(|t| in_period(*t)) {
             deletions.push(DeletionLine {
@@ -487,6 +492,10 @@ fn apply(
             key.description = text("description");
             key.created_ns = time_field(detail, "creation_date").unwrap_or(event.time_ns);
             key.policy = text("policy");
+            key.shown_id = detail["multi_region"]["key_id"]
+                .as_str()
+                .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                .map(|id| crate::domain::ids::KeyId::from_uuid(id).to_string());
             // A key has material from its creation unless it is made for imported material.
             key.current_present = key.origin != "EXTERNAL";
             key.current_material = if key.current_present { 1 } else { 0 };

@@ -251,7 +251,14 @@ impl Service {
             self.projections
                 .aliases
                 .get(&ctx.region, &caller.account, alias)
-                .map(|a| a.key_id.to_string())
+                // The id the trail names the key by (a multi-Region key's `mrk-` id).
+                .map(|a| {
+                    self.projections
+                        .keys
+                        .get(&a.key_id)
+                        .map_or(a.key_id, |k| k.external_id())
+                        .to_string()
+                })
                 .ok_or_else(|| ApiError::NotFound(format!("Alias {alias} is not found.")))
         };
         match KeyRef::parse(text) {
@@ -586,7 +593,7 @@ impl Service {
         )?;
         let report = self
             .reader
-            .key_usage_report(&key.id.to_string())
+            .key_usage_report(&key.external_id().to_string())
             .await
             .map_err(ledger_error)?;
         let last_use = match report.last_use {
