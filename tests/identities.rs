@@ -5,7 +5,6 @@ mod common;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use common::{create_account, error_code, read_credentials, AdminCredentials, InProcess, Server};
-use std::path::Path;
 
 fn credentials(key_id: &str, secret: &str, token: Option<&str>) -> Credentials {
     Credentials::new(
