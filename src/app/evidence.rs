@@ -289,11 +289,15 @@ pub async fn inclusion(
     event_id: &str,
     tree_size: Option<u64>,
 ) -> Result<replay::trail::InclusionProof, ProofError> {
-    let event = reader
-        .event_by_id(event_id)
-        .await?
-        .ok_or_else(|| ProofError::NotFound(format!("no event {event_id} in the trail")))?;
-    let checkpoint = checkpoint_of(reader, tree_size).await?;
+    // Two independent reads, at once (the pool has a connection for each): the proof's
+    // latency is one round trip less.
+    let (event, checkpoint) = tokio::join!(
+        reader.event_by_id(event_id),
+        checkpoint_of(reader, tree_size)
+    );
+    let event =
+        event?.ok_or_else(|| ProofError::NotFound(format!("no event {event_id} in the trail")))?;
+    let checkpoint = checkpoint?;
     let leaf = event.position - 1;
     if leaf >= checkpoint.size {
         return Err(ProofError::NotFound(format!(
