@@ -202,13 +202,20 @@ struct KeyFold {
     deleted: bool,
     /// When its deletion was scheduled, cancelled, done.
     deletion_times: Vec<i64>,
-    /// The material version in use (0: none yet), and whether it is there (imported
-    /// material can be deleted or expire).
-    current_material: i64,
-    current_present: bool,
+    /// The material versions permanently the key's (not one pending rotation), and those
+    /// of them whose imported material is deleted or expired now: a key missing any is
+    /// `PendingImport`, as the key-state projection has it.
+    permanent_versions: std::collections::BTreeSet<i64>,
+    missing_versions: std::collections::BTreeSet<i64>,
     /// A multi-Region member's shared `mrk-` id: what the trail and the usage models name
     /// it by, and what the report shows.
     shown_id: Option<String>,
+}
+
+impl KeyFold {
+    fn has_material(&self) -> bool {
+        !self.permanent_versions.is_empty() && self.missing_versions.is_empty()
+    }
 }
 
 fn time_field(detail: &Value, field: &str) -> Option<i64> {
@@ -497,9 +504,10 @@ fn apply(
                 .and_then(|id| uuid::Uuid::parse_str(id).ok())
                 .map(|id| crate::domain::ids::KeyId::from_uuid(id).to_string());
             // A key has material from its creation unless it is made for imported material.
-            key.current_present = key.origin != "EXTERNAL";
-            key.current_material = if key.current_present { 1 } else { 0 };
-            key.state = if key.current_present {
+            if key.origin != "EXTERNAL" {
+                key.permanent_versions.insert(1);
+            }
+            key.state = if key.has_material() {
                 "Enabled".into()
             } else {
                 "PendingImport".into()
@@ -507,19 +515,19 @@ fn apply(
         }
         "KeyMaterialImported" => {
             let version = detail["material_version"].as_i64().unwrap_or(0);
-            if key.current_material == 0 {
-                key.current_material = version;
+            // The first material is the key's; later new material waits for a rotation.
+            if key.permanent_versions.is_empty() {
+                key.permanent_versions.insert(version);
             }
-            if version == key.current_material {
-                key.current_present = true;
-                if key.state == "PendingImport" {
-                    key.state = "Enabled".into();
-                }
+            key.missing_versions.remove(&version);
+            if key.state == "PendingImport" && key.has_material() {
+                key.state = "Enabled".into();
             }
         }
         "ImportedKeyMaterialDeleted" => {
-            if detail["material_version"].as_i64() == Some(key.current_material) {
-                key.current_present = false;
+            let version = detail["material_version"].as_i64().unwrap_or(0);
+            if key.permanent_versions.contains(&version) {
+                key.missing_versions.insert(version);
                 if key.state != "PendingDeletion" {
                     key.state = "PendingImport".into();
                 }
@@ -551,8 +559,8 @@ fn apply(
             key.next_rotation_ns = None;
         }
         "KeyRotated" => {
-            key.current_material = detail["material_version"].as_i64().unwrap_or(0);
-            key.current_present = true;
+            key.permanent_versions
+                .insert(detail["material_version"].as_i64().unwrap_or(0));
             let at = time_field(detail, "rotation_date").unwrap_or(event.time_ns);
             key.last_rotation_ns = Some(at);
             if let Some(days) = key.rotation_period_days {
@@ -577,7 +585,7 @@ fn apply(
         }
         "KeyDeletionCancelled" => {
             // AWS leaves a key whose deletion is cancelled disabled (or without material).
-            key.state = if key.current_present {
+            key.state = if key.has_material() {
                 "Disabled".into()
             } else {
                 "PendingImport".into()
@@ -665,6 +673,52 @@ mod tests {
             &BTreeMap::new(),
             trail,
         )
+    }
+
+    #[test]
+    fn imported_keys_read_as_the_key_state_projection_has_them() {
+        let mut create = created(20_000);
+        create.detail = create.detail.replace("\"AWS_KMS\"", "\"EXTERNAL\"");
+        let imported = |position, day, version: i64| {
+            event(
+                position,
+                day,
+                "KeyMaterialImported",
+                serde_json::json!({ "material_version": version }),
+            )
+        };
+        let deleted = |position, day, version: i64| {
+            event(
+                position,
+                day,
+                "ImportedKeyMaterialDeleted",
+                serde_json::json!({ "material_version": version }),
+            )
+        };
+        let events = vec![
+            create,
+            imported(2, 20_001, 1),
+            // New material pending rotation, deleted: the key keeps its own.
+            imported(3, 20_002, 2),
+            deleted(4, 20_003, 2),
+            imported(5, 20_004, 2),
+            event(
+                6,
+                20_005,
+                "KeyRotated",
+                serde_json::json!({"material_version": 2, "rotation_date": rfc3339_ns(20_005 * NS_PER_DAY)}),
+            ),
+            // Its old material deleted: PendingImport until it comes back.
+            deleted(7, 20_006, 1),
+            imported(8, 20_007, 1),
+        ];
+        let state_on = |day| report_at(events.clone(), day).keys[0].state.clone();
+        assert_eq!(state_on(20_000), "PendingImport");
+        assert_eq!(state_on(20_001), "Enabled");
+        assert_eq!(state_on(20_003), "Enabled");
+        assert_eq!(state_on(20_005), "Enabled");
+        assert_eq!(state_on(20_006), "PendingImport");
+        assert_eq!(state_on(20_007), "Enabled");
     }
 
     #[test]

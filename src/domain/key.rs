@@ -143,7 +143,7 @@ impl KeyVersion {
     /// Whether the key may use this version's material: generated material always, imported
     /// material while it is imported.
     pub fn is_present(&self) -> bool {
-        self.import.as_ref().map_or(true, |i| i.imported)
+        self.import.as_ref().is_none_or(|i| i.imported)
     }
 }
 
