@@ -248,6 +248,31 @@ async fn a_replica_decrypts_what_its_primary_encrypted_and_rotates_with_it() {
         "ValidationException"
     );
     common::check_schemas(&dir.path().join("data")).await;
+    // Optimistic concurrency: each ReplicateKey also appends to the primary's stream (in the
+    // replica's batch), so a concurrent rotation or replication of the primary conflicts
+    // instead of leaving a replica without a version or two replicas in one Region.
+    let events = common::stored_events(&dir.path().join("data")).await;
+    let primary_stream = events
+        .iter()
+        .find(|e| e["event_type"] == "KeyCreated" && e["body"]["multi_region"]["primary"] == true)
+        .unwrap()["stream"]
+        .clone();
+    let replicated: Vec<_> = events
+        .iter()
+        .filter(|e| e["event_type"] == "KeyReplicated")
+        .collect();
+    assert_eq!(replicated.len(), 2, "eu-west-1 and ap-southeast-2");
+    for e in replicated {
+        assert_eq!(e["stream"], primary_stream);
+        let replica_created = events
+            .iter()
+            .find(|c| {
+                c["event_type"] == "KeyCreated"
+                    && c["body"]["key_id"] == e["body"]["replica_key_id"]
+            })
+            .unwrap();
+        assert_eq!(replica_created["request_id"], e["request_id"], "one batch");
+    }
     s.stop().await;
 }
 

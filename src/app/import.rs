@@ -5,13 +5,14 @@
 //! is sealed under the key's shredding key like generated material; neither it nor the
 //! wrapped blob reaches the ledger, the trail or the logs.
 use super::operations::Resolve;
-use super::request::{b64, check_key_id_param, check_length, epoch_seconds, parse, without_nulls};
+use super::request::{
+    b64, check_key_id_param, check_length, epoch_seconds, parse, parse_enum, without_nulls,
+};
 use super::shapes::{Blob, SecretBlob};
 use super::{ApiError, CallRecord, Caller, RequestContext, Service};
 use crate::crypto::import::{self, Wrapping, WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS};
 use crate::crypto::root_key::LABEL_IMPORT_TOKEN;
-use crate::domain::events::ExpirationModel;
-use crate::domain::key::{ImportType, Key, KeyCommand, Origin};
+use crate::domain::key::{ExpirationModel, ImportType, Key, KeyCommand};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
@@ -74,19 +75,6 @@ fn enum_member(member: &str, value: Option<&str>, values: &[&str]) -> Result<Str
                 super::keys::value_set(values)
             ),
         ))
-    }
-}
-
-/// Imported material goes only into keys created for it.
-fn external_only(key: &Key) -> Result<(), ApiError> {
-    if key.origin == Origin::External {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedOperation(format!(
-            "{} origin is {} which is not valid for this operation.",
-            key.arn,
-            key.origin.as_str()
-        )))
     }
 }
 
@@ -168,7 +156,7 @@ impl Service {
                 .with("kms:WrappingKeySpec", Some(key_spec.as_str())),
             rec,
         )?;
-        external_only(&key)?;
+        key.require_external()?;
         if algorithm == "SM2PKE" || key_spec == "SM2" {
             return Err(ApiError::UnsupportedOperation(
                 "SM2 wrapping is only offered in the AWS China Regions; keyledger does not support it.".into(),
@@ -230,26 +218,27 @@ impl Service {
             .encrypted_key_material
             .ok_or_else(|| ApiError::missing("encryptedKeyMaterial"))?;
         check_length("encryptedKeyMaterial", wrapped.0.len(), 1, MAX_BLOB)?;
-        let expiration_model = match req.expiration_model.as_deref() {
-            None => ExpirationModel::Expires,
-            Some(text) => ExpirationModel::parse(text).ok_or_else(|| {
-                ApiError::constraint(
-                    "expirationModel",
-                    Some(text),
-                    "Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]",
-                )
-            })?,
-        };
-        let import_type = match req.import_type.as_deref() {
-            None => None,
-            Some(text) => Some(ImportType::parse(text).ok_or_else(|| {
-                ApiError::constraint(
+        // AWS's default: the material expires (so ValidTo is required unless said otherwise).
+        let expiration_model = parse_enum(
+            "expirationModel",
+            req.expiration_model.as_deref(),
+            ExpirationModel::Expires,
+            ExpirationModel::parse,
+            ExpirationModel::value_set,
+        )?;
+        let import_type = req
+            .import_type
+            .as_deref()
+            .map(|text| {
+                parse_enum(
                     "importType",
                     Some(text),
-                    "Member must satisfy enum value set: [NEW_KEY_MATERIAL, EXISTING_KEY_MATERIAL]",
+                    ImportType::NewKeyMaterial,
+                    ImportType::parse,
+                    ImportType::value_set,
                 )
-            })?),
-        };
+            })
+            .transpose()?;
         if let Some(description) = &req.key_material_description {
             check_length(
                 "keyMaterialDescription",
@@ -303,7 +292,7 @@ impl Service {
             super::authz::Facts::new().with("kms:ExpirationModel", Some(expiration_model.as_str())),
             rec,
         )?;
-        external_only(&key)?;
+        key.require_external()?;
         let terms = self.open_import_token(&key, &token.0).ok_or_else(|| {
             ApiError::InvalidImportToken(format!(
                 "The import token is not valid for {}: use the token GetParametersForImport returned for this key.",
@@ -375,7 +364,7 @@ impl Service {
             super::authz::Facts::new(),
             rec,
         )?;
-        external_only(&key)?;
+        key.require_external()?;
         let events = self.change(
             &key,
             KeyCommand::DeleteImportedMaterial {

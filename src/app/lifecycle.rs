@@ -336,12 +336,7 @@ impl Service {
                     "AliasName": a.name,
                     "AliasArn": a.arn(),
                     // The id the key shows (a multi-Region key's `mrk-` id).
-                    "TargetKeyId": self
-                        .projections
-                        .keys
-                        .get(&a.key_id)
-                        .map_or(a.key_id, |k| k.external_id())
-                        .to_string(),
+                    "TargetKeyId": self.projections.keys.shown_id(&a.key_id).to_string(),
                     "CreationDate": iso(a.created_at),
                     "LastUpdatedDate": iso(a.updated_at),
                 })

@@ -252,13 +252,7 @@ impl Service {
                 .aliases
                 .get(&ctx.region, &caller.account, alias)
                 // The id the trail names the key by (a multi-Region key's `mrk-` id).
-                .map(|a| {
-                    self.projections
-                        .keys
-                        .get(&a.key_id)
-                        .map_or(a.key_id, |k| k.external_id())
-                        .to_string()
-                })
+                .map(|a| self.projections.keys.shown_id(&a.key_id).to_string())
                 .ok_or_else(|| ApiError::NotFound(format!("Alias {alias} is not found.")))
         };
         match KeyRef::parse(text) {

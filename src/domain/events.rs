@@ -5,7 +5,7 @@
 //! (`ApiCallRecorded`, one per API call, whose body is a CloudTrail record).
 
 use super::ids::{AccountId, KeyId, Region};
-use super::key::{KeyManager, KeySpec, KeyUsage, Origin};
+use super::key::{ExpirationModel, KeyManager, KeySpec, KeyUsage, Origin};
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
@@ -366,31 +366,6 @@ pub struct KeyDeletionCancelled {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyDeleted {
     pub key_id: KeyId,
-}
-
-/// Whether imported key material expires (AWS's `ExpirationModelType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ExpirationModel {
-    #[serde(rename = "KEY_MATERIAL_EXPIRES")]
-    Expires,
-    #[serde(rename = "KEY_MATERIAL_DOES_NOT_EXPIRE")]
-    DoesNotExpire,
-}
-
-impl ExpirationModel {
-    pub const ALL: &'static [ExpirationModel] =
-        &[ExpirationModel::Expires, ExpirationModel::DoesNotExpire];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ExpirationModel::Expires => "KEY_MATERIAL_EXPIRES",
-            ExpirationModel::DoesNotExpire => "KEY_MATERIAL_DOES_NOT_EXPIRE",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ExpirationModel> {
-        Self::ALL.iter().copied().find(|m| m.as_str() == text)
-    }
 }
 
 /// Key material imported into a key with `Origin` EXTERNAL (ImportKeyMaterial).

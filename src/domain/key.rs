@@ -2,11 +2,11 @@
 //! crypto or I/O — the command handler brings those in.
 
 use super::events::{
-    DomainEvent, ExpirationModel, GrantCreated, GrantRetired, GrantRevoked,
-    ImportedKeyMaterialDeleted, KeyCreated, KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled,
-    KeyDescriptionUpdated, KeyDisabled, KeyEnabled, KeyMaterialImported, KeyPolicyPut,
-    KeyPrimaryRegionUpdated, KeyReplicated, KeyRotated, KeyRotationDisabled, KeyRotationEnabled,
-    KeyTagged, KeyUntagged, MultiRegionMembership, RotationType, Sealed, SealedVersion, Tag,
+    DomainEvent, GrantCreated, GrantRetired, GrantRevoked, ImportedKeyMaterialDeleted, KeyCreated,
+    KeyDeleted, KeyDeletionCancelled, KeyDeletionScheduled, KeyDescriptionUpdated, KeyDisabled,
+    KeyEnabled, KeyMaterialImported, KeyPolicyPut, KeyPrimaryRegionUpdated, KeyReplicated,
+    KeyRotated, KeyRotationDisabled, KeyRotationEnabled, KeyTagged, KeyUntagged,
+    MultiRegionMembership, RotationType, Sealed, SealedVersion, Tag,
 };
 use super::ids::{key_arn, AccountId, KeyId, Region};
 use super::DomainError;
@@ -147,22 +147,21 @@ impl KeyVersion {
     }
 }
 
-/// ImportKeyMaterial's `ImportType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportType {
-    NewKeyMaterial,
-    ExistingKeyMaterial,
-}
-
-impl ImportType {
-    pub fn parse(text: &str) -> Option<ImportType> {
-        match text {
-            "NEW_KEY_MATERIAL" => Some(ImportType::NewKeyMaterial),
-            "EXISTING_KEY_MATERIAL" => Some(ImportType::ExistingKeyMaterial),
-            _ => None,
-        }
+aws_enum!(
+    /// ImportKeyMaterial's `ImportType`.
+    ImportType {
+        NewKeyMaterial = "NEW_KEY_MATERIAL",
+        ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
     }
-}
+);
+
+aws_enum!(
+    /// Whether imported key material expires (AWS's `ExpirationModelType`).
+    ExpirationModel {
+        Expires = "KEY_MATERIAL_EXPIRES",
+        DoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+);
 
 /// Automatic rotation, when enabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,6 +272,19 @@ impl Key {
         self.multi_region.map_or(self.id, |m| m.key_id)
     }
 
+    /// Import and key-material operations are for keys with `Origin` EXTERNAL only.
+    pub fn require_external(&self) -> Result<(), DomainError> {
+        if self.origin == Origin::External {
+            Ok(())
+        } else {
+            Err(DomainError::UnsupportedOperation(format!(
+                "{} origin is {} which is not valid for this operation.",
+                self.arn,
+                self.origin.as_str()
+            )))
+        }
+    }
+
     /// A replica of a multi-Region key (not its primary).
     pub fn is_replica(&self) -> bool {
         self.multi_region.is_some_and(|m| !m.primary)
@@ -302,11 +314,9 @@ impl Key {
     /// The version new imported material is sealed for: the next, or the number of a
     /// pending material that was deleted (the new material takes its place).
     pub fn new_material_version(&self) -> u32 {
-        match &self.pending_material {
-            Some(pending) => pending.number,
-            None if self.versions.is_empty() => 1,
-            None => self.next_version(),
-        }
+        self.pending_material
+            .as_ref()
+            .map_or_else(|| self.next_version(), |pending| pending.number)
     }
 
     /// The material versions a key has ever had, the pending one last.
@@ -1063,7 +1073,7 @@ pub fn decide(
             material_id,
             expired,
         } => {
-            not_external(key)?;
+            key.require_external()?;
             let target = match &material_id {
                 Some(id) => Some(key.imported_material(id).ok_or_else(|| {
                     DomainError::NotFound(format!(
@@ -1103,19 +1113,6 @@ pub fn decide(
     Ok(vec![event])
 }
 
-/// Import and key-material operations are for keys with `Origin` EXTERNAL only.
-fn not_external(key: &Key) -> Result<(), DomainError> {
-    if key.origin == Origin::External {
-        Ok(())
-    } else {
-        Err(DomainError::UnsupportedOperation(format!(
-            "{} origin is {} which is not valid for this operation.",
-            key.arn,
-            key.origin.as_str()
-        )))
-    }
-}
-
 struct ImportDecision {
     material_id: String,
     sealed_material: Sealed,
@@ -1133,7 +1130,7 @@ fn decide_import(
     import: ImportDecision,
     now: OffsetDateTime,
 ) -> Result<DomainEvent, DomainError> {
-    not_external(key)?;
+    key.require_external()?;
     let first = key.versions.is_empty();
     // AWS's default: NEW for a key that never had material, EXISTING after.
     let import_type = import.import_type.unwrap_or(if first {

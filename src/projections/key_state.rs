@@ -77,6 +77,12 @@ impl KeyStates {
             .find(|k| &k.region == region)
     }
 
+    /// The id the key `key_id` shows (a multi-Region member's shared `mrk-` id); `key_id`
+    /// itself for a key that is gone.
+    pub fn shown_id(&self, key_id: &KeyId) -> KeyId {
+        self.get(key_id).map_or(*key_id, |k| k.external_id())
+    }
+
     /// The live members (primary and replicas) of the multi-Region key `mrk_id`.
     pub fn members(&self, mrk_id: &KeyId) -> Vec<Arc<Key>> {
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());

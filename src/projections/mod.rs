@@ -94,6 +94,7 @@ impl Projections {
                     "deletion": k.deletion.map(|d| serde_json::json!([d.window_days, d.deletion_date.unix_timestamp_nanos().to_string()])),
                     "versions": k.versions.iter().map(version_snapshot).collect::<Vec<_>>(),
                     "pending_material": k.pending_material.as_ref().map(version_snapshot),
+                    "multi_region": k.multi_region.map(|m| serde_json::json!([m.key_id, m.primary])),
                 })
             })
             .collect();
