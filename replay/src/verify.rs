@@ -2,12 +2,11 @@
 
 use crate::{chain_hash, GENESIS_HASH};
 use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{Connection, Row};
 use std::path::Path;
 
 /// One stored event as the ledger keeps it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StoredRow {
     pub position: i64,
     pub stream: Option<String>,
@@ -144,17 +143,17 @@ impl ChainVerifier {
 /// The envelope fields that are also stored as columns agree with the hashed data.
 fn columns_agree(row: &StoredRow) -> Result<(), VerifyError> {
     let position = row.position;
-    let columns = crate::columns::derive(&row.data)
+    let columns = crate::columns::derive_ref(&row.data)
         .map_err(|e| broken(position, format!("event is not a valid envelope: {e}")))?;
-    if columns.event_name != row.event_name
-        || columns.stream != row.stream
+    if columns.event_name != row.event_name.as_str()
+        || columns.stream.as_deref() != row.stream.as_deref()
         || columns.stream_version != row.stream_version
-        || Some(&columns.event_id) != row.event_id.as_ref()
+        || Some(columns.event_id.as_ref()) != row.event_id.as_deref()
         || Some(columns.time_ns) != row.time_ns
         || columns.keys != row.keys
-        || columns.error_code != row.error_code
-        || columns.account != row.account
-        || columns.principal != row.principal
+        || columns.error_code.as_deref() != row.error_code.as_deref()
+        || columns.account.as_deref() != row.account.as_deref()
+        || columns.principal.as_deref() != row.principal.as_deref()
     {
         return Err(broken(
             position,
@@ -187,38 +186,55 @@ fn prepare_one(previous: &[u8], row: &StoredRow) -> Prepared {
 }
 
 /// [`prepare_one`] for a page, on every core: `first_previous` is the stored hash before
-/// the page's first row (the genesis hash before position 1).
+/// the page's first row (the genesis hash before position 1). The page is cut into small
+/// chunks that the threads take in turn, so a thread the scheduler set aside (the reader
+/// and the serial checks share the cores) holds the page up by one chunk at most.
 fn prepare(first_previous: &[u8; 32], rows: &[StoredRow]) -> Vec<Prepared> {
+    const CHUNK: usize = 256;
     let previous = |i: usize| -> &[u8] {
         match i {
             0 => first_previous,
             i => &rows[i - 1].hash,
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || rows.len() < 512 {
-        return (0..rows.len())
+    let prepare_chunk = |chunk: usize| -> Vec<Prepared> {
+        let end = ((chunk + 1) * CHUNK).min(rows.len());
+        (chunk * CHUNK..end)
             .map(|i| prepare_one(previous(i), &rows[i]))
-            .collect();
+            .collect()
+    };
+    let chunks = rows.len().div_ceil(CHUNK);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || chunks < 2 {
+        return (0..chunks).flat_map(prepare_chunk).collect();
     }
-    let chunk = rows.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (0..rows.len())
-            .step_by(chunk)
-            .map(|start| {
-                let end = (start + chunk).min(rows.len());
-                scope.spawn(move || {
-                    (start..end)
-                        .map(|i| prepare_one(previous(i), &rows[i]))
-                        .collect::<Vec<_>>()
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<Prepared>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(chunks))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let chunk = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if chunk >= chunks {
+                            return mine;
+                        }
+                        mine.push((chunk, prepare_chunk(chunk)));
+                    }
                 })
             })
             .collect();
-        parts
+        workers
             .into_iter()
-            .flat_map(|part| part.join().expect("preparing rows does not panic"))
+            .flat_map(|w| w.join().expect("preparing rows does not panic"))
             .collect()
-    })
+    });
+    done.sort_unstable_by_key(|(chunk, _)| *chunk);
+    let mut prepared = Vec::with_capacity(rows.len());
+    for (_, chunk) in done {
+        prepared.extend(chunk);
+    }
+    prepared
 }
 
 /// Verify an in-memory sequence of rows.
@@ -306,9 +322,7 @@ async fn check(
 ) -> Result<Verified, VerifyError> {
     let total = source.head().await?;
     let mut tree = TreeCheck::load(source, options).await?;
-    let mut leaves = StoredLeaves::default();
     let mut verifier = ChainVerifier::default();
-    let mut after = 0i64;
     // A damaged page can make the database itself fail: say where the good part ends.
     let where_it_ends = |e: VerifyError, verified: i64| match e {
         VerifyError::Read(e) => VerifyError::Read(format!(
@@ -316,32 +330,56 @@ async fn check(
         )),
         other => other,
     };
-    let mut rows = source
-        .rows_after(after)
-        .await
-        .map_err(|e| where_it_ends(e, 0))?;
-    while let Some(last) = rows.last() {
-        after = last.position;
-        let mut page_leaves = Vec::with_capacity(rows.len());
-        for _ in 0..rows.len() {
-            page_leaves.push(leaves.next(source).await?);
-        }
-        // The next page is read (by SQLite's or PostgreSQL's own thread) while this one is
-        // checked here and on the other cores.
-        let checking = async {
-            let prepared = prepare(&verifier.prev, &rows);
-            for ((stored, prepared), stored_leaf) in rows.iter().zip(prepared).zip(page_leaves) {
-                verifier.push_checked(stored, prepared.chained, || prepared.columns)?;
-                tree.push(stored, prepared.leaf, stored_leaf)?;
-            }
-            Ok::<(), VerifyError>(())
+    let mut page = source.next_page().await.map_err(|e| where_it_ends(e, 0))?;
+    // A pipeline of three stages: the reader (SQLite's thread, or PostgreSQL) fetches page
+    // k + 2 while page k + 1 is prepared on every core and page k is pushed through the
+    // chain and the tree here, in order, so the first break reported is the same.
+    let mut prepared_page: Option<(Page, Vec<Prepared>)> = None;
+    loop {
+        let end = page.rows.is_empty();
+        let pushed_to = prepared_page
+            .as_ref()
+            .and_then(|(p, _)| p.rows.last())
+            .map_or(0, |r| r.position);
+        // The stored hash before this page's first row: the last one of the page before. One
+        // of the wrong length fails its own row first, so any value serves.
+        let first_previous = match &prepared_page {
+            Some((p, _)) => p.rows.last().map_or(GENESIS_HASH, |r| {
+                r.hash.as_slice().try_into().unwrap_or(GENESIS_HASH)
+            }),
+            None => verifier.prev,
         };
-        let (next, checked) = futures_util::future::join(source.rows_after(after), checking).await;
-        checked?;
-        progress(after as u64, total as u64);
-        rows = next.map_err(|e| where_it_ends(e, after))?;
+        let rows = &page.rows;
+        let work = async {
+            std::thread::scope(|scope| {
+                let preparing = scope.spawn(|| prepare(&first_previous, rows));
+                let pushed = prepared_page.take().map(|(done, prepared)| {
+                    (push_page(&mut verifier, &mut tree, &done, prepared), done)
+                });
+                (
+                    preparing.join().expect("preparing rows does not panic"),
+                    pushed,
+                )
+            })
+        };
+        let (next, (prepared, pushed)) = if end {
+            (Ok(Page::default()), work.await)
+        } else {
+            futures_util::future::join(source.next_page(), work).await
+        };
+        if let Some((pushed, done)) = pushed {
+            pushed?;
+            source.recycle(done);
+        }
+        progress(pushed_to as u64, total as u64);
+        if end {
+            break;
+        }
+        let after = page.rows.last().map_or(0, |r| r.position);
+        prepared_page = Some((page, prepared));
+        page = next.map_err(|e| where_it_ends(e, after))?;
     }
-    if leaves.next(source).await?.is_some() {
+    if page.more_leaves {
         return Err(broken(
             verifier.expected_position,
             "the trail tree has leaves beyond the last event (events were removed)",
@@ -353,43 +391,51 @@ async fn check(
     Ok(verified)
 }
 
+/// The serial part of the checks, for a prepared page: the chain and the tree, row by row.
+fn push_page(
+    verifier: &mut ChainVerifier,
+    tree: &mut TreeCheck,
+    page: &Page,
+    prepared: Vec<Prepared>,
+) -> Result<(), VerifyError> {
+    for ((stored, prepared), stored_leaf) in page.rows.iter().zip(prepared).zip(&page.leaves) {
+        verifier.push_checked(stored, prepared.chained, || prepared.columns)?;
+        tree.push(stored, prepared.leaf, stored_leaf.as_deref())?;
+    }
+    Ok(())
+}
+
 fn read(e: sqlx::Error) -> VerifyError {
     VerifyError::Read(e.to_string())
 }
 
 /// Where the ledger is read from: the checks are the same, only the queries differ.
 enum Source {
-    /// A SQLite file opened read-only: the events on one connection, the leaves on another.
-    Sqlite {
-        rows: SqliteConnection,
-        leaves: SqliteConnection,
-    },
+    /// A SQLite file, read by its own thread (see [`SqliteSource`]).
+    Sqlite(SqliteSource),
     /// A PostgreSQL database, in one REPEATABLE READ READ ONLY transaction: the events,
     /// leaves and checkpoints of one snapshot, whatever is appended meanwhile. One
     /// connection: every read is fetched whole before the next.
-    Postgres(PgConnection),
+    Postgres {
+        conn: PgConnection,
+        after: i64,
+        leaves: StoredLeaves,
+    },
+}
+
+/// Up to [`PAGE_ROWS`] consecutive events, each with the stored leaf hash of the same index
+/// (`None` past the last stored leaf).
+#[derive(Default)]
+struct Page {
+    rows: Vec<StoredRow>,
+    leaves: Vec<Option<Vec<u8>>>,
+    /// On the empty page that ends the log: whether leaf hashes are stored beyond it.
+    more_leaves: bool,
 }
 
 impl Source {
     async fn sqlite(path: &Path) -> Result<Source, VerifyError> {
-        if !path.exists() {
-            return Err(VerifyError::Read(format!(
-                "{} does not exist",
-                path.display()
-            )));
-        }
-        let connect = || async {
-            SqliteConnectOptions::new()
-                .filename(path)
-                .read_only(true)
-                .connect()
-                .await
-                .map_err(read)
-        };
-        Ok(Source::Sqlite {
-            rows: connect().await?,
-            leaves: connect().await?,
-        })
+        SqliteSource::open(path).map(Source::Sqlite)
     }
 
     async fn postgres(url: &str) -> Result<Source, VerifyError> {
@@ -400,96 +446,330 @@ impl Source {
             .execute(&mut conn)
             .await
             .map_err(read)?;
-        Ok(Source::Postgres(conn))
+        Ok(Source::Postgres {
+            conn,
+            after: 0,
+            leaves: StoredLeaves::default(),
+        })
     }
 
     /// Ends the session (and so the read transaction); the verdict is already in.
     async fn close(self) {
         match self {
-            Source::Sqlite { rows, leaves } => {
-                let _ = rows.close().await;
-                let _ = leaves.close().await;
-            }
-            Source::Postgres(conn) => {
+            Source::Sqlite(sqlite) => sqlite.close(),
+            Source::Postgres { conn, .. } => {
                 let _ = conn.close().await;
             }
         }
     }
 
-    /// A query both backends run as written.
-    async fn fetch_all<T>(&mut self, sql: &'static str) -> Result<Vec<T>, VerifyError>
-    where
-        T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
-    {
-        match self {
-            Source::Sqlite { rows, .. } => sqlx::query_as(sql).fetch_all(rows).await,
-            Source::Postgres(conn) => sqlx::query_as(sql).fetch_all(conn).await,
-        }
-        .map_err(read)
-    }
-
     /// The position of the newest event (0 for none).
     async fn head(&mut self) -> Result<i64, VerifyError> {
-        let head: Vec<(i64,)> = self
-            .fetch_all("SELECT COALESCE(MAX(position), 0) FROM events")
-            .await?;
-        Ok(head.first().map_or(0, |h| h.0))
-    }
-
-    /// Up to [`PAGE_ROWS`] events after position `after`, in position order. The positions
-    /// are checked by the chain (a row out of order fails it, never passes).
-    async fn rows_after(&mut self, after: i64) -> Result<Vec<StoredRow>, VerifyError> {
         match self {
-            Source::Sqlite { rows, .. } => packed_rows(rows, after).await,
-            Source::Postgres(conn) => sqlx::query(
-                "SELECT position, stream, stream_version, event_name, data, hash, event_id, \
-                 time_ns, keys, error_code, account, principal FROM events WHERE position > $1 \
-                 ORDER BY position LIMIT $2",
-            )
-            .bind(after)
-            .bind(PAGE_ROWS)
-            .fetch_all(conn)
-            .await
-            .and_then(|rows| rows.iter().map(pg_row).collect())
-            .map_err(read),
-        }
-    }
-
-    /// Up to `limit` stored leaf hashes from index `from`, in index order.
-    async fn leaves_from(&mut self, from: i64, limit: i64) -> Result<Vec<Vec<u8>>, VerifyError> {
-        match self {
-            // Packed: one row per chunk (sqlx's row-by-row hand-off would cost more than the
-            // hashing).
-            Source::Sqlite { leaves, .. } => {
-                let packed: Option<String> = sqlx::query_scalar(
-                    "SELECT group_concat(hex(hash), '') FROM (SELECT hash FROM trail_hashes \
-                     WHERE level = 0 AND idx >= ? ORDER BY idx LIMIT ?)",
-                )
-                .bind(from)
-                .bind(limit)
-                .fetch_one(leaves)
-                .await
-                .map_err(read)?;
-                let bytes = hex::decode(packed.unwrap_or_default())
-                    .map_err(|e| VerifyError::Read(format!("trail_hashes: {e}")))?;
-                Ok(if bytes.len() % 32 != 0 {
-                    // A stored hash of the wrong length: it matches no event's leaf.
-                    vec![bytes]
-                } else {
-                    bytes.chunks_exact(32).map(<[u8]>::to_vec).collect()
-                })
+            Source::Sqlite(sqlite) => Ok(sqlite.head),
+            Source::Postgres { conn, .. } => {
+                sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+                    .fetch_one(conn)
+                    .await
+                    .map_err(read)
             }
-            // One hash per row: one of the wrong length matches no event's leaf.
-            Source::Postgres(conn) => sqlx::query_scalar(
-                "SELECT hash FROM trail_hashes WHERE level = 0 AND idx >= $1 ORDER BY idx LIMIT $2",
-            )
-            .bind(from)
-            .bind(limit)
-            .fetch_all(conn)
-            .await
-            .map_err(read),
         }
     }
+
+    /// The stored tree hashes above level 0: (level, index, hash).
+    async fn upper_hashes(&mut self) -> Result<Vec<(i64, i64, Vec<u8>)>, VerifyError> {
+        match self {
+            Source::Sqlite(sqlite) => Ok(std::mem::take(&mut sqlite.upper)),
+            Source::Postgres { conn, .. } => sqlx::query_as(UPPER_HASHES_SQL)
+                .fetch_all(conn)
+                .await
+                .map_err(read),
+        }
+    }
+
+    /// The stored checkpoints, smallest first: (size, root, note).
+    async fn checkpoints(&mut self) -> Result<Vec<(i64, Vec<u8>, String)>, VerifyError> {
+        match self {
+            Source::Sqlite(sqlite) => Ok(std::mem::take(&mut sqlite.checkpoints)),
+            Source::Postgres { conn, .. } => sqlx::query_as(CHECKPOINTS_SQL)
+                .fetch_all(conn)
+                .await
+                .map_err(read),
+        }
+    }
+
+    /// Hands a checked page back to be filled again (the SQLite reader reuses its buffers).
+    fn recycle(&mut self, page: Page) {
+        if let Source::Sqlite(sqlite) = self {
+            let _ = sqlite.spare.send(page);
+        }
+    }
+
+    /// The next page of events in position order, with their stored leaves; empty at the
+    /// end of the log. The positions are checked by the chain (a row out of order fails it,
+    /// never passes).
+    async fn next_page(&mut self) -> Result<Page, VerifyError> {
+        match self {
+            Source::Sqlite(sqlite) => sqlite.next_page().await,
+            Source::Postgres {
+                conn,
+                after,
+                leaves,
+            } => {
+                let rows: Vec<StoredRow> = sqlx::query(
+                    "SELECT position, stream, stream_version, event_name, data, hash, event_id, \
+                     time_ns, keys, error_code, account, principal FROM events \
+                     WHERE position > $1 ORDER BY position LIMIT $2",
+                )
+                .bind(*after)
+                .bind(PAGE_ROWS as i64)
+                .fetch_all(&mut *conn)
+                .await
+                .and_then(|rows| rows.iter().map(pg_row).collect())
+                .map_err(read)?;
+                let mut page = Page {
+                    leaves: Vec::with_capacity(rows.len()),
+                    ..Page::default()
+                };
+                for _ in 0..rows.len() {
+                    page.leaves.push(leaves.next(conn).await?);
+                }
+                match rows.last() {
+                    Some(last) => *after = last.position,
+                    None => page.more_leaves = leaves.next(conn).await?.is_some(),
+                }
+                page.rows = rows;
+                Ok(page)
+            }
+        }
+    }
+}
+
+const UPPER_HASHES_SQL: &str = "SELECT level, idx, hash FROM trail_hashes WHERE level > 0";
+const CHECKPOINTS_SQL: &str =
+    "SELECT tree_size, root_hash, note FROM trail_checkpoints ORDER BY tree_size";
+
+/// A SQLite ledger opened read-only, in one read transaction (one snapshot, whatever the
+/// server appends meanwhile). The small tables are read at once; the events and their leaf
+/// hashes are streamed by a thread of their own that owns the connection and steps both
+/// queries side by side, a page or two ahead of the checks. It reads through rusqlite rather
+/// than sqlx: a row handed row by row through sqlx's worker cost more than its hashing, and
+/// packing a page into one string cost SQLite as much again (decision 0009).
+struct SqliteSource {
+    head: i64,
+    upper: Vec<(i64, i64, Vec<u8>)>,
+    checkpoints: Vec<(i64, Vec<u8>, String)>,
+    pages: tokio::sync::mpsc::Receiver<Result<Page, VerifyError>>,
+    /// Checked pages, back to the reader to be filled again.
+    spare: std::sync::mpsc::Sender<Page>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+fn sqlite_error(e: rusqlite::Error) -> VerifyError {
+    VerifyError::Read(e.to_string())
+}
+
+impl SqliteSource {
+    fn open(path: &Path) -> Result<SqliteSource, VerifyError> {
+        if !path.exists() {
+            return Err(VerifyError::Read(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite_error)?;
+        conn.execute_batch("BEGIN").map_err(sqlite_error)?;
+        let head = conn
+            .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
+                r.get(0)
+            })
+            .map_err(sqlite_error)?;
+        let upper = Self::all(&conn, UPPER_HASHES_SQL, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        let checkpoints = Self::all(&conn, CHECKPOINTS_SQL, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        // Two pages in flight: one being read while one waits to be checked.
+        let (sender, pages) = tokio::sync::mpsc::channel(2);
+        let (spare, spare_pages) = std::sync::mpsc::channel();
+        let reader = std::thread::Builder::new()
+            .name("verify-reader".into())
+            .spawn(move || {
+                if let Err(e) = stream_pages(&conn, &sender, &spare_pages) {
+                    let _ = sender.blocking_send(Err(e));
+                }
+            })
+            .map_err(|e| VerifyError::Read(format!("cannot start the reader: {e}")))?;
+        Ok(SqliteSource {
+            head,
+            upper,
+            checkpoints,
+            pages,
+            spare,
+            reader: Some(reader),
+        })
+    }
+
+    fn all<T>(
+        conn: &rusqlite::Connection,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, VerifyError> {
+        let mut statement = conn.prepare(sql).map_err(sqlite_error)?;
+        let rows = statement.query_map([], row).map_err(sqlite_error)?;
+        rows.collect::<Result<_, _>>().map_err(sqlite_error)
+    }
+
+    async fn next_page(&mut self) -> Result<Page, VerifyError> {
+        // A reader that stopped without an error has sent the empty last page already.
+        self.pages
+            .recv()
+            .await
+            .unwrap_or_else(|| Ok(Page::default()))
+    }
+
+    /// Stops the reader (it sees the closed channel at its next page) and waits for it.
+    fn close(mut self) {
+        self.pages.close();
+        while self.pages.try_recv().is_ok() {}
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// The reader thread: every event in position order, each page with the leaf hashes of the
+/// same indexes, until the log ends or the checks stop listening. Pages the checks are done
+/// with come back through `spare` and are filled again in place: allocating and freeing a
+/// few strings per event, on two threads, cost more than reading them.
+fn stream_pages(
+    conn: &rusqlite::Connection,
+    pages: &tokio::sync::mpsc::Sender<Result<Page, VerifyError>>,
+    spare: &std::sync::mpsc::Receiver<Page>,
+) -> Result<(), VerifyError> {
+    let mut events = conn
+        .prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events ORDER BY position"
+        ))
+        .map_err(sqlite_error)?;
+    let mut leaves = conn
+        .prepare("SELECT hash FROM trail_hashes WHERE level = 0 ORDER BY idx")
+        .map_err(sqlite_error)?;
+    let mut events = events.query([]).map_err(sqlite_error)?;
+    let mut leaves = leaves.query([]).map_err(sqlite_error)?;
+    let mut next_position = 1;
+    loop {
+        let mut page = spare.try_recv().unwrap_or_else(|_| Page {
+            rows: Vec::with_capacity(PAGE_ROWS),
+            leaves: Vec::with_capacity(PAGE_ROWS),
+            more_leaves: false,
+        });
+        let mut filled = 0;
+        while filled < PAGE_ROWS {
+            let Some(row) = events.next().map_err(sqlite_error)? else {
+                break;
+            };
+            if filled == page.rows.len() {
+                page.rows.push(StoredRow::default());
+                page.leaves.push(None);
+            }
+            fill_row(row, &mut page.rows[filled])
+                .map_err(|what| broken(next_position, format!("unreadable row: {what}")))?;
+            next_position = page.rows[filled].position + 1;
+            // A stored hash that is not bytes matches no event's leaf.
+            let leaf = leaves.next().map_err(sqlite_error)?;
+            let leaf = leaf.map(|l| l.get_ref(0).ok().and_then(|v| v.as_bytes().ok()));
+            let slot = &mut page.leaves[filled];
+            match leaf {
+                Some(bytes) => {
+                    fill_bytes(slot.get_or_insert_with(Vec::new), bytes.unwrap_or_default())
+                }
+                None => *slot = None,
+            }
+            filled += 1;
+        }
+        page.rows.truncate(filled);
+        page.leaves.truncate(filled);
+        let last = filled == 0;
+        if last {
+            page.more_leaves = leaves.next().map_err(sqlite_error)?.is_some();
+        }
+        if pages.blocking_send(Ok(page)).is_err() || last {
+            return Ok(());
+        }
+    }
+}
+
+const EVENT_COLUMNS: &str = "position, stream, stream_version, event_name, data, hash, \
+     event_id, time_ns, keys, error_code, account, principal";
+
+fn fill_bytes(into: &mut Vec<u8>, bytes: &[u8]) {
+    into.clear();
+    into.extend_from_slice(bytes);
+}
+
+/// Fill `into` with one row of [`EVENT_COLUMNS`], as rusqlite's own conversions would read
+/// it (TEXT for strings, INTEGER for numbers, NULL for `None`); `Err` names the column of
+/// the wrong type.
+fn fill_row(row: &rusqlite::Row<'_>, into: &mut StoredRow) -> Result<(), &'static str> {
+    use rusqlite::types::ValueRef;
+    let value = |i: usize, name: &'static str| row.get_ref(i).map_err(|_| name);
+    let text = |i: usize, name: &'static str| -> Result<Option<&str>, &'static str> {
+        match value(i, name)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t).map(Some).map_err(|_| name),
+            _ => Err(name),
+        }
+    };
+    let fill_text = |i: usize, name: &'static str, into: &mut Option<String>| {
+        match text(i, name)? {
+            None => *into = None,
+            Some(t) => {
+                let s = into.get_or_insert_with(String::new);
+                s.clear();
+                s.push_str(t);
+            }
+        }
+        Ok::<(), &'static str>(())
+    };
+    let integer = |i: usize, name: &'static str| -> Result<Option<i64>, &'static str> {
+        match value(i, name)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n)),
+            _ => Err(name),
+        }
+    };
+    into.position = integer(0, "position")?.ok_or("position")?;
+    fill_text(1, "stream", &mut into.stream)?;
+    into.stream_version = integer(2, "stream_version")?;
+    let event_name = text(3, "event_name")?.ok_or("event_name")?;
+    into.event_name.clear();
+    into.event_name.push_str(event_name);
+    // The JSON as stored (a BLOB; TEXT reads the same): bytes that are not JSON fail the
+    // columns check of their own position.
+    fill_bytes(
+        &mut into.data,
+        value(4, "data")?.as_bytes().map_err(|_| "data")?,
+    );
+    fill_bytes(
+        &mut into.hash,
+        value(5, "hash")?.as_bytes().map_err(|_| "hash")?,
+    );
+    fill_text(6, "event_id", &mut into.event_id)?;
+    into.time_ns = integer(7, "time_ns")?;
+    fill_text(8, "keys", &mut into.keys)?;
+    fill_text(9, "error_code", &mut into.error_code)?;
+    fill_text(10, "account", &mut into.account)?;
+    fill_text(11, "principal", &mut into.principal)?;
+    Ok(())
 }
 
 /// Whether `location` names a PostgreSQL database rather than a SQLite file.
@@ -526,74 +806,11 @@ fn pg_row(row: &PgRow) -> Result<StoredRow, sqlx::Error> {
     })
 }
 
-/// Rows per read of the events.
-const PAGE_ROWS: i64 = 4096;
-/// Field and record separators of packed rows (ASCII US and RS). A field that holds one
-/// makes its row unreadable, which fails verification: never a row read wrongly.
-const FIELD: char = '\u{1f}';
-const RECORD: char = '\u{1e}';
+/// Rows per page of events.
+const PAGE_ROWS: usize = 4096;
 
-/// The SQLite page of [`Source::rows_after`], read as one packed string: one SQLite row
-/// for thousands of events, instead of a hand-off through sqlx's worker per event.
-async fn packed_rows(
-    conn: &mut SqliteConnection,
-    after: i64,
-) -> Result<Vec<StoredRow>, VerifyError> {
-    let packed: Option<String> = sqlx::query_scalar(
-        "SELECT group_concat(printf('%d\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s', \
-         position, stream, stream_version, event_name, CAST(data AS TEXT), hex(hash), event_id, time_ns, \
-         keys, error_code, account, principal), char(30)) FROM (SELECT * FROM events WHERE position > ? \
-         ORDER BY position LIMIT ?)",
-    )
-    .bind(after)
-    .bind(PAGE_ROWS)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(read)?;
-    let Some(packed) = packed else {
-        return Ok(Vec::new());
-    };
-    let mut rows = Vec::with_capacity(PAGE_ROWS as usize);
-    for record in packed.split(RECORD) {
-        let position_hint = rows
-            .last()
-            .map_or(after + 1, |r: &StoredRow| r.position + 1);
-        let bad = |what: &str| broken(position_hint, format!("unreadable row: {what}"));
-        let fields: Vec<&str> = record.split(FIELD).collect();
-        let [position, stream, stream_version, event_name, data, hash, event_id, time_ns, keys, error_code, account, principal] =
-            fields[..]
-        else {
-            return Err(bad("a field holds a separator"));
-        };
-        let text = |v: &str| (!v.is_empty()).then(|| v.to_owned());
-        let number = |v: &str, what: &str| -> Result<Option<i64>, VerifyError> {
-            if v.is_empty() {
-                Ok(None)
-            } else {
-                v.parse().map(Some).map_err(|_| bad(what))
-            }
-        };
-        rows.push(StoredRow {
-            position: position.parse().map_err(|_| bad("position"))?,
-            stream: text(stream),
-            stream_version: number(stream_version, "stream_version")?,
-            event_name: event_name.to_owned(),
-            // The JSON itself: valid JSON never holds a raw US or RS (control characters are
-            // escaped), and bytes that are not UTF-8 fail the read.
-            data: data.as_bytes().to_vec(),
-            hash: hex::decode(hash).map_err(|_| bad("hash"))?,
-            event_id: text(event_id),
-            time_ns: number(time_ns, "time_ns")?,
-            keys: text(keys),
-            error_code: text(error_code),
-            account: text(account),
-            principal: text(principal),
-        });
-    }
-    Ok(rows)
-}
-
-/// The stored leaf hashes in index order, fetched in chunks.
+/// PostgreSQL's stored leaf hashes in index order, fetched in chunks (one hash per row: one
+/// of the wrong length matches no event's leaf).
 #[derive(Default)]
 struct StoredLeaves {
     next_index: i64,
@@ -604,12 +821,19 @@ struct StoredLeaves {
 impl StoredLeaves {
     const CHUNK: i64 = 8192;
 
-    async fn next(&mut self, source: &mut Source) -> Result<Option<Vec<u8>>, VerifyError> {
+    async fn next(&mut self, conn: &mut PgConnection) -> Result<Option<Vec<u8>>, VerifyError> {
         if self.buffer.is_empty() && !self.done {
-            self.buffer
-                .extend(source.leaves_from(self.next_index, Self::CHUNK).await?);
+            let chunk: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT hash FROM trail_hashes WHERE level = 0 AND idx >= $1 ORDER BY idx LIMIT $2",
+            )
+            .bind(self.next_index)
+            .bind(Self::CHUNK)
+            .fetch_all(conn)
+            .await
+            .map_err(read)?;
+            self.done = (chunk.len() as i64) < Self::CHUNK;
+            self.buffer.extend(chunk);
             self.next_index += Self::CHUNK;
-            self.done = (self.buffer.len() as i64) < Self::CHUNK;
         }
         Ok(self.buffer.pop_front())
     }
@@ -631,14 +855,8 @@ struct TreeCheck {
 
 impl TreeCheck {
     async fn load(source: &mut Source, options: &VerifyOptions) -> Result<TreeCheck, VerifyError> {
-        let upper: Vec<(i64, i64, Vec<u8>)> = source
-            .fetch_all("SELECT level, idx, hash FROM trail_hashes WHERE level > 0")
-            .await?;
-        let checkpoints: Vec<(i64, Vec<u8>, String)> = source
-            .fetch_all(
-                "SELECT tree_size, root_hash, note FROM trail_checkpoints ORDER BY tree_size",
-            )
-            .await?;
+        let upper = source.upper_hashes().await?;
+        let checkpoints = source.checkpoints().await?;
         Ok(TreeCheck {
             frontier: Default::default(),
             upper: upper
@@ -670,7 +888,7 @@ impl TreeCheck {
         &mut self,
         row: &StoredRow,
         leaf: [u8; 32],
-        stored_leaf: Option<Vec<u8>>,
+        stored_leaf: Option<&[u8]>,
     ) -> Result<(), VerifyError> {
         let position = row.position;
         if self.vkey.is_none() && row.stream.as_deref() == Some("trail") {
@@ -689,7 +907,7 @@ impl TreeCheck {
         }
         self.scratch.clear();
         self.frontier.push(leaf, &mut self.scratch);
-        if stored_leaf.as_deref() != Some(&leaf[..]) {
+        if stored_leaf != Some(&leaf[..]) {
             return Err(broken(
                 position,
                 "the trail tree's leaf hash does not match the event",

@@ -389,3 +389,52 @@ async fn a_ledger_appended_to_meanwhile_is_verified_as_one_snapshot() {
         EVENTS as u64
     );
 }
+
+/// The SQLite ledger too is verified as one snapshot (one read transaction): here in WAL
+/// mode, as the server keeps it, so another writer commits while `verify` reads.
+#[tokio::test]
+async fn a_sqlite_ledger_appended_to_meanwhile_is_verified_as_one_snapshot() {
+    let (before, appended) = ledger(EVENTS + 1, &[1000, EVENTS, EVENTS + 1]).split(EVENTS);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let mut conn = options.clone().connect().await.unwrap();
+    for migration in SQLITE_MIGRATIONS {
+        sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
+    }
+    insert_ledger!(sqlx::Sqlite, &mut conn, &before);
+    conn.close().await.unwrap();
+    let append = || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = options.clone().connect().await.unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            insert_ledger!(sqlx::Sqlite, &mut *tx, &appended);
+            tx.commit().await.unwrap();
+        });
+    };
+    let mut appended_once = false;
+    let verified = replay::verify_ledger(&path, &VerifyOptions::default(), &mut |done, _| {
+        if done == 4096 && !appended_once {
+            appended_once = true;
+            std::thread::scope(|s| s.spawn(append).join().unwrap());
+        }
+    })
+    .await;
+    assert!(appended_once);
+    assert_eq!(
+        verified.expect("the snapshot verifies").events,
+        EVENTS as u64
+    );
+    // Read again, the whole ledger verifies.
+    let verified = replay::verify_ledger(&path, &VerifyOptions::default(), &mut |_, _| {})
+        .await
+        .expect("the ledger with the append verifies");
+    assert_eq!(verified.events, EVENTS as u64 + 1);
+}
