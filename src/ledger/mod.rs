@@ -19,6 +19,7 @@ pub mod postgres;
 pub(crate) mod reads;
 pub mod sql;
 pub mod sqlite;
+pub mod tile_cache;
 pub mod trail;
 pub mod writer;
 
@@ -362,20 +363,42 @@ impl LedgerReader {
         let mut needs = query.needs().map_err(invalid)?;
         needs.sort_by_key(|(level, range)| (*level, range.start, range.end));
         needs.dedup();
-        let fetched = match self {
-            // One round trip for every range (a proof needs about one per tree level).
-            LedgerReader::Sqlite(r) => r.stored_hash_ranges(&needs).await?,
-            LedgerReader::Postgres(r) => r.stored_hash_ranges(&needs).await?,
-            LedgerReader::Memory(_) => {
-                let mut fetched = replay::trail::Fetched::default();
-                for (level, range) in needs {
-                    let hashes = self.stored_hashes(level, range.clone()).await?;
-                    fetched.0.extend(range.map(|i| (level, i)).zip(hashes));
-                }
-                fetched
-            }
+        // What earlier proofs read is answered from memory; the rest is read in one round
+        // trip (a proof needs about one range per tree level).
+        let mut fetched = replay::trail::Fetched::default();
+        let to_read = match self.tiles() {
+            Some(tiles) => tiles.lookup(&needs, &mut fetched),
+            None => needs,
         };
+        if !to_read.is_empty() {
+            let read = match self {
+                LedgerReader::Sqlite(r) => r.stored_hash_ranges(&to_read).await?,
+                LedgerReader::Postgres(r) => r.stored_hash_ranges(&to_read).await?,
+                LedgerReader::Memory(_) => {
+                    let mut read = replay::trail::Fetched::default();
+                    for (level, range) in &to_read {
+                        let hashes = self.stored_hashes(*level, range.clone()).await?;
+                        read.0
+                            .extend(range.clone().map(|i| (*level, i)).zip(hashes));
+                    }
+                    read
+                }
+            };
+            if let Some(tiles) = self.tiles() {
+                tiles.remember(&to_read, &read);
+            }
+            fetched.0.extend(read.0);
+        }
         query.answer(&fetched).map_err(invalid)
+    }
+
+    /// The stored hashes this reader remembers (not the in-memory store's: it has them all).
+    fn tiles(&self) -> Option<&tile_cache::TileCache> {
+        match self {
+            LedgerReader::Sqlite(r) => Some(&r.tiles),
+            LedgerReader::Postgres(r) => Some(&r.tiles),
+            LedgerReader::Memory(_) => None,
+        }
     }
 
     /// The newest checkpoint, or the one of exactly `size` leaves.

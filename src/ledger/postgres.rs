@@ -112,6 +112,8 @@ pub struct PostgresStore {
 pub struct PostgresReader {
     pool: PgPool,
     appended: watch::Receiver<u64>,
+    /// Stored tree hashes read by earlier proofs (shared by every clone).
+    pub(super) tiles: Arc<super::tile_cache::TileCache>,
 }
 
 /// The `application_name` prefix of a serving node's connections (offline tools, which
@@ -343,7 +345,11 @@ impl PostgresLedger {
         store.appended.send_replace(head.position);
         Ok(PostgresLedger {
             store,
-            reader: LedgerReader::Postgres(PostgresReader { pool, appended: rx }),
+            reader: LedgerReader::Postgres(PostgresReader {
+                pool,
+                appended: rx,
+                tiles: Default::default(),
+            }),
             head,
             opening: Some(opening),
         })
@@ -389,6 +395,7 @@ impl PostgresLedger {
         Ok(LedgerReader::Postgres(PostgresReader {
             pool,
             appended: rx,
+            tiles: Default::default(),
         }))
     }
 }

@@ -92,6 +92,8 @@ pub struct SqliteStore {
 pub struct SqliteReader {
     pool: SqlitePool,
     appended: watch::Receiver<u64>,
+    /// Stored tree hashes read by earlier proofs (shared by every clone).
+    pub(super) tiles: Arc<super::tile_cache::TileCache>,
 }
 
 /// An opened ledger file: the single writer connection and the reader.
@@ -171,7 +173,11 @@ impl SqliteLedger {
         }
         Ok(SqliteLedger {
             store,
-            reader: LedgerReader::Sqlite(SqliteReader { pool, appended: rx }),
+            reader: LedgerReader::Sqlite(SqliteReader {
+                pool,
+                appended: rx,
+                tiles: Default::default(),
+            }),
         })
     }
 
@@ -191,7 +197,11 @@ impl SqliteLedger {
         let position = read_head(&pool).await?.position;
         // Nothing appends through this process: the sender is dropped and tailing polls.
         let (_, rx) = watch::channel(position);
-        Ok(LedgerReader::Sqlite(SqliteReader { pool, appended: rx }))
+        Ok(LedgerReader::Sqlite(SqliteReader {
+            pool,
+            appended: rx,
+            tiles: Default::default(),
+        }))
     }
 }
 
