@@ -173,6 +173,16 @@ struct Prepared {
     leaf: [u8; 32],
 }
 
+impl Default for Prepared {
+    fn default() -> Prepared {
+        Prepared {
+            chained: false,
+            columns: Ok(()),
+            leaf: [0; 32],
+        }
+    }
+}
+
 fn prepare_one(previous: &[u8], row: &StoredRow) -> Prepared {
     // A previous hash of the wrong length has already failed its own row.
     let chained = <[u8; 32]>::try_from(previous).is_ok_and(|previous| {
@@ -197,43 +207,37 @@ fn prepare(first_previous: &[u8; 32], rows: &[StoredRow]) -> Vec<Prepared> {
             i => &rows[i - 1].hash,
         }
     };
-    let prepare_chunk = |chunk: usize| -> Vec<Prepared> {
-        let end = ((chunk + 1) * CHUNK).min(rows.len());
-        (chunk * CHUNK..end)
-            .map(|i| prepare_one(previous(i), &rows[i]))
-            .collect()
+    // Filled in place, chunk by chunk: the threads allocate nothing of their own.
+    let mut prepared: Vec<Prepared> = std::iter::repeat_with(Prepared::default)
+        .take(rows.len())
+        .collect();
+    let prepare_chunk = |(chunk, slots): (usize, &mut [Prepared])| {
+        for (offset, slot) in slots.iter_mut().enumerate() {
+            let i = chunk * CHUNK + offset;
+            *slot = prepare_one(previous(i), &rows[i]);
+        }
     };
-    let chunks = rows.len().div_ceil(CHUNK);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunks = rows.len().div_ceil(CHUNK);
     if threads == 1 || chunks < 2 {
-        return (0..chunks).flat_map(prepare_chunk).collect();
+        prepared
+            .chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(prepare_chunk);
+        return prepared;
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Vec<Prepared>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(chunks))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let chunk = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if chunk >= chunks {
-                            return mine;
-                        }
-                        mine.push((chunk, prepare_chunk(chunk)));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("preparing rows does not panic"))
-            .collect()
+    let slots = std::sync::Mutex::new(prepared.chunks_mut(CHUNK).enumerate());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(chunks) {
+            scope.spawn(|| loop {
+                let next = slots.lock().expect("no thread panics holding it").next();
+                match next {
+                    Some(chunk) => prepare_chunk(chunk),
+                    None => return,
+                }
+            });
+        }
     });
-    done.sort_unstable_by_key(|(chunk, _)| *chunk);
-    let mut prepared = Vec::with_capacity(rows.len());
-    for (_, chunk) in done {
-        prepared.extend(chunk);
-    }
     prepared
 }
 
