@@ -17,8 +17,11 @@ const MAX_TILES: usize = 4096;
 /// first index on, as far as they have been read.
 #[derive(Default)]
 pub struct TileCache {
-    tiles: Mutex<HashMap<(u8, u64), Vec<[u8; 32]>>>,
+    tiles: Mutex<Tiles>,
 }
+
+/// Each tile's hashes from its first on, by (stored level, tile index).
+type Tiles = HashMap<(u8, u64), Vec<[u8; 32]>>;
 
 impl TileCache {
     /// Answers what it can of `needs` (ranges of one tile each, as `Query::needs` gives
