@@ -119,6 +119,24 @@ pub struct StoredEvent {
     pub principal: Option<String>,
 }
 
+impl StoredEvent {
+    /// The event as read models fold it.
+    pub(crate) fn columns(&self) -> sql::EventColumns<'_> {
+        sql::EventColumns {
+            position: self.position,
+            stream: self.stream.as_deref(),
+            event_name: &self.event_name,
+            event_id: self.event_id.as_deref().unwrap_or_default(),
+            time_ns: self.time_ns.unwrap_or_default(),
+            keys: self.keys.as_deref().unwrap_or_default(),
+            error_code: self.error_code.as_deref(),
+            account: self.account.as_deref(),
+            principal: self.principal.as_deref(),
+            data: &self.data,
+        }
+    }
+}
+
 /// Where the log ends: its last position and hash (0 and the genesis hash when empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
@@ -437,11 +455,43 @@ impl LedgerReader {
         &self,
         query: &trail::TrailQuery,
     ) -> Result<Vec<trail::TrailHit>, StoreError> {
+        if let Some(event_id) = query.event_id() {
+            return self.trail_event(event_id, query).await;
+        }
         match self {
             LedgerReader::Sqlite(r) => r.trail(query).await,
             LedgerReader::Postgres(r) => r.trail(query).await,
             LedgerReader::Memory(r) => Ok(r.trail(query)),
         }
+    }
+
+    /// A trail query that names an event id selects that event at most: it is found
+    /// through the log's own unique index on event ids (the trail index files no event
+    /// under its id, decision 0010), then checked against the query's other filters.
+    async fn trail_event(
+        &self,
+        event_id: &str,
+        query: &trail::TrailQuery,
+    ) -> Result<Vec<trail::TrailHit>, StoreError> {
+        let Some(event) = self.event_by_id(event_id).await? else {
+            return Ok(Vec::new());
+        };
+        let columns = event.columns();
+        let selected = query.limit > 0
+            && query.matches_event(
+                &trail::index_terms(&columns),
+                columns.time_ns,
+                event.position,
+            );
+        Ok(if selected {
+            vec![trail::TrailHit {
+                position: event.position,
+                time_ns: columns.time_ns,
+                data: event.data.clone(),
+            }]
+        } else {
+            Vec::new()
+        })
     }
 
     /// A key's last successful cryptographic use (the `key_usage` view), and since when the

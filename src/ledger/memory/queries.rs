@@ -9,18 +9,7 @@ use crate::ledger::StoredEvent;
 use crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS;
 
 fn columns(e: &StoredEvent) -> EventColumns<'_> {
-    EventColumns {
-        position: e.position,
-        stream: e.stream.as_deref(),
-        event_name: &e.event_name,
-        event_id: e.event_id.as_deref().unwrap_or_default(),
-        time_ns: e.time_ns.unwrap_or_default(),
-        keys: e.keys.as_deref().unwrap_or_default(),
-        error_code: e.error_code.as_deref(),
-        account: e.account.as_deref(),
-        principal: e.principal.as_deref(),
-        data: &e.data,
-    }
+    e.columns()
 }
 
 impl MemoryReader {
