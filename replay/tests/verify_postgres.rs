@@ -355,16 +355,12 @@ async fn a_ledger_appended_to_meanwhile_is_verified_as_one_snapshot() {
     // another writer. Seen by a later read, they would break the checks (the checkpoints
     // were read before them, or the event without its hashes).
     let append = || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        block_on(async {
             let mut conn = database.connect().await;
             let mut tx = conn.begin().await.unwrap();
             insert_ledger!(sqlx::Postgres, &mut *tx, &appended);
             tx.commit().await.unwrap();
-        });
+        })
     };
     let mut appended_once = false;
     let verified =
@@ -408,16 +404,12 @@ async fn a_sqlite_ledger_appended_to_meanwhile_is_verified_as_one_snapshot() {
     insert_ledger!(sqlx::Sqlite, &mut conn, &before);
     conn.close().await.unwrap();
     let append = || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        block_on(async {
             let mut conn = options.clone().connect().await.unwrap();
             let mut tx = conn.begin().await.unwrap();
             insert_ledger!(sqlx::Sqlite, &mut *tx, &appended);
             tx.commit().await.unwrap();
-        });
+        })
     };
     let mut appended_once = false;
     let verified = replay::verify_ledger(&path, &VerifyOptions::default(), &mut |done, _| {
@@ -437,4 +429,14 @@ async fn a_sqlite_ledger_appended_to_meanwhile_is_verified_as_one_snapshot() {
         .await
         .expect("the ledger with the append verifies");
     assert_eq!(verified.events, EVENTS as u64 + 1);
+}
+
+/// Runs `future` on a runtime of its own: another writer, on another thread, while `verify`
+/// waits in its progress callback.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
 }
