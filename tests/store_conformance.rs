@@ -473,6 +473,20 @@ async fn the_trail_tree_and_checkpoints_follow_the_log<B: Backend>(b: B) {
         None,
         "one per size"
     );
+    // Proofs in the tree of 300 (its second leaf tile holds 44 hashes so far): a reader that
+    // remembers the tiles it read must read the rest of that tile once the log grows.
+    let before_growth = all_events(&reader).await;
+    for leaf in [0u64, 256, 299] {
+        let event = &before_growth[leaf as usize];
+        let path = reader
+            .tree(Query::Inclusion { leaf, size: 300 })
+            .await
+            .unwrap();
+        let id = event.event_id.clone().unwrap();
+        replay::trail::InclusionProof::new(&id, leaf, &event.data, &path, &first.note, 300)
+            .verify(&signer.1)
+            .unwrap();
+    }
     let texts: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
     let events: Vec<NewEvent> = texts.iter().map(|t| event(None, t)).collect();
     store.append(&[&batch(events)]).await.unwrap();

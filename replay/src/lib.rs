@@ -20,6 +20,7 @@ pub mod verify;
 pub use verify::{
     is_postgres_url, verify_ledger, verify_location, verify_postgres, verify_rows, verify_sqlite,
     without_userinfo, ChainVerifier, StoredRow, Verified, VerifyError, VerifyOptions,
+    EVENT_COLUMNS,
 };
 
 /// The hash before the first event.

@@ -520,11 +520,10 @@ impl Source {
                 after,
                 leaves,
             } => {
-                let rows: Vec<StoredRow> = sqlx::query(
-                    "SELECT position, stream, stream_version, event_name, data, hash, event_id, \
-                     time_ns, keys, error_code, account, principal FROM events \
-                     WHERE position > $1 ORDER BY position LIMIT $2",
-                )
+                let rows: Vec<StoredRow> = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 \
+                     ORDER BY position LIMIT $2"
+                ))
                 .bind(*after)
                 .bind(PAGE_ROWS as i64)
                 .fetch_all(&mut *conn)
@@ -712,7 +711,9 @@ fn stream_pages(
     }
 }
 
-const EVENT_COLUMNS: &str = "position, stream, stream_version, event_name, data, hash, \
+/// The columns of a stored event, in [`StoredRow`]'s order: the one list every read of whole
+/// events names (this crate's and the server's, for each backend).
+pub const EVENT_COLUMNS: &str = "position, stream, stream_version, event_name, data, hash, \
      event_id, time_ns, keys, error_code, account, principal";
 
 fn fill_bytes(into: &mut Vec<u8>, bytes: &[u8]) {

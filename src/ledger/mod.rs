@@ -478,7 +478,8 @@ impl LedgerReader {
         };
         let columns = event.columns();
         let selected = query.limit > 0
-            && query.matches_event(
+            && query.selects_event(
+                event_id,
                 &trail::index_terms(&columns),
                 columns.time_ns,
                 event.position,

@@ -4,8 +4,8 @@
 //! `sql(text)`, the text in its own placeholder syntax. (A macro, not generic code: sqlx's
 //! bounds for "any database" are longer than the queries.)
 
-pub(crate) const EVENT_COLUMNS: &str = "position, stream, stream_version, event_name, data, hash, \
-     event_id, time_ns, keys, error_code, account, principal";
+/// The columns of a stored event (defined once, by the offline verifier that reads them too).
+pub(crate) use replay::EVENT_COLUMNS;
 
 pub(crate) const CHECKPOINT_SELECT: &str =
     "SELECT tree_size, root_hash, note, created_ns FROM trail_checkpoints";

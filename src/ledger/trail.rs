@@ -36,7 +36,8 @@ const EVERY_EVENT: &str = "*";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TrailFilter {
     // Declared from the rarest to the commonest: the first filter of a query drives its
-    // walk through the index, the others are checked on each row it meets.
+    // walk through the index, the others are checked on each row it meets. An event id is
+    // no term: it names one event, found through the log's own index (`LedgerReader::trail`).
     EventId(String),
     Key(String),
     AccessKey(String),
@@ -49,10 +50,11 @@ pub enum TrailFilter {
 }
 
 impl TrailFilter {
-    /// The term (without its scope) an event matching this filter is filed under.
-    fn term(&self) -> String {
-        match self {
-            TrailFilter::EventId(v) => format!("i:{v}"),
+    /// The term (without its scope) an event matching this filter is filed under; none for
+    /// an event id.
+    fn term(&self) -> Option<String> {
+        Some(match self {
+            TrailFilter::EventId(_) => return None,
             TrailFilter::Key(v) => format!("k:{v}"),
             TrailFilter::AccessKey(v) => format!("a:{v}"),
             TrailFilter::Principal(v) => format!("p:{v}"),
@@ -61,7 +63,7 @@ impl TrailFilter {
             TrailFilter::EventName(v) => format!("n:{v}"),
             TrailFilter::ResourceType(v) => format!("t:{v}"),
             TrailFilter::ReadOnly(v) => format!("r:{v}"),
-        }
+        })
     }
 }
 
@@ -87,19 +89,22 @@ pub struct TrailQuery {
 }
 
 impl TrailQuery {
-    /// The terms to look up, the one to walk first: the rarest filter's, or `*`.
+    /// The terms to look up, the one to walk first: the rarest filter's, or `*`. Event ids
+    /// are not among them (see [`selects_event`](Self::selects_event)).
     pub fn terms(&self) -> Vec<String> {
         let prefix = self.scope.prefix();
         let mut filters = self.filters.clone();
         filters.sort();
         filters.dedup();
-        if filters.is_empty() {
+        let terms: Vec<String> = filters
+            .iter()
+            .filter_map(TrailFilter::term)
+            .map(|term| format!("{prefix}{term}"))
+            .collect();
+        if terms.is_empty() {
             return vec![format!("{prefix}{EVERY_EVENT}")];
         }
-        filters
-            .iter()
-            .map(|f| format!("{prefix}{}", f.term()))
-            .collect()
+        terms
     }
 
     /// The oldest time a hit may have (inclusive).
@@ -123,8 +128,8 @@ impl TrailQuery {
     }
 
     /// Whether an event filed under `terms` at this time and position is selected (the
-    /// in-memory store's scan; SQLite asks its index the same question). A query that names
-    /// an event id is answered by [`matches_event`](Self::matches_event) instead.
+    /// in-memory store's scan; SQLite asks its index the same question). Event ids are not
+    /// checked here: a query that names one is answered by [`selects_event`](Self::selects_event).
     pub fn matches(&self, terms: &[String], time_ns: i64, position: u64) -> bool {
         time_ns >= self.lower_ns()
             && (time_ns, position as i64) <= self.upper()
@@ -134,26 +139,27 @@ impl TrailQuery {
 
     /// The event id the query names, if it names one.
     pub fn event_id(&self) -> Option<&str> {
-        self.filters.iter().find_map(|f| match f {
+        self.event_ids().next()
+    }
+
+    fn event_ids(&self) -> impl Iterator<Item = &str> {
+        self.filters.iter().filter_map(|f| match f {
             TrailFilter::EventId(id) => Some(id.as_str()),
             _ => None,
         })
     }
 
-    /// Whether the event found by the query's event id (filed under `terms`) is selected:
-    /// it has every event id the query names (two different ones select nothing), and it
-    /// passes the query's other filters, scope and bounds.
-    pub fn matches_event(&self, terms: &[String], time_ns: i64, position: u64) -> bool {
-        let (ids, others): (Vec<&TrailFilter>, Vec<&TrailFilter>) = self
-            .filters
-            .iter()
-            .partition(|f| matches!(f, TrailFilter::EventId(_)));
-        let one_event = ids.windows(2).all(|pair| pair[0] == pair[1]);
-        let rest = TrailQuery {
-            filters: others.into_iter().cloned().collect(),
-            ..self.clone()
-        };
-        one_event && rest.matches(terms, time_ns, position)
+    /// Whether the event `event_id` (filed under `terms`) is selected: every event id the
+    /// query names is that one (two different ones select nothing), and it passes the
+    /// query's other filters, scope and bounds.
+    pub fn selects_event(
+        &self,
+        event_id: &str,
+        terms: &[String],
+        time_ns: i64,
+        position: u64,
+    ) -> bool {
+        self.event_ids().all(|id| id == event_id) && self.matches(terms, time_ns, position)
     }
 }
 
@@ -416,18 +422,23 @@ mod tests {
         let id = || TrailFilter::EventId("e1".into());
         let q = query(vec![id()], "111122223333");
         assert_eq!(q.event_id(), Some("e1"));
-        assert!(q.matches_event(&terms, 1, 7));
+        assert_eq!(
+            q.terms(),
+            ["111122223333/eu-west-1/*"],
+            "an event id is no term"
+        );
+        assert!(q.selects_event("e1", &terms, 1, 7));
         assert!(
-            !query(vec![id()], "444455556666").matches_event(&terms, 1, 7),
+            !query(vec![id()], "444455556666").selects_event("e1", &terms, 1, 7),
             "another account's trail does not show it"
         );
         assert!(
             query(vec![id(), TrailFilter::Key("k2".into())], "111122223333")
-                .matches_event(&terms, 1, 7)
+                .selects_event("e1", &terms, 1, 7)
         );
         assert!(
             !query(vec![id(), TrailFilter::Key("k3".into())], "111122223333")
-                .matches_event(&terms, 1, 7),
+                .selects_event("e1", &terms, 1, 7),
             "a further filter that does not hold"
         );
         assert!(
@@ -435,12 +446,12 @@ mod tests {
                 vec![id(), TrailFilter::EventId("e2".into())],
                 "111122223333"
             )
-            .matches_event(&terms, 1, 7),
+            .selects_event("e1", &terms, 1, 7),
             "two event ids select nothing"
         );
         let mut lifecycle = usage(RECORD);
         lifecycle.stream = Some("key/k1");
-        assert!(!q.matches_event(&index_terms(&lifecycle), 1, 7));
+        assert!(!q.selects_event("e1", &index_terms(&lifecycle), 1, 7));
         assert_eq!(query(vec![], "111122223333").event_id(), None);
     }
 }

@@ -8,10 +8,6 @@ use crate::ledger::trail::{self, KeyLastUse, KeyUsageReport, TrailHit, TrailQuer
 use crate::ledger::StoredEvent;
 use crate::projections::key_usage::CRYPTOGRAPHIC_OPERATIONS;
 
-fn columns(e: &StoredEvent) -> EventColumns<'_> {
-    e.columns()
-}
-
 impl MemoryReader {
     /// The compliance rows of the log up to `as_of_ns`, folded as the `compliance` model does.
     pub fn compliance_input(
@@ -20,7 +16,7 @@ impl MemoryReader {
         from_day: i64,
     ) -> crate::projections::compliance::ComplianceInput {
         let log = self.db.lock();
-        let events: Vec<EventColumns<'_>> = log.events.iter().map(columns).collect();
+        let events: Vec<EventColumns<'_>> = log.events.iter().map(StoredEvent::columns).collect();
         let mut rows = crate::projections::compliance::ComplianceRows::default();
         crate::projections::compliance::fold(&events, &mut rows);
         crate::projections::compliance::ComplianceInput::from_rows(rows, as_of_ns, from_day)
@@ -29,7 +25,7 @@ impl MemoryReader {
     /// The billing rows of the whole log, folded as the `billing` model folds them.
     pub fn billing_input(&self) -> replay::billing::BillingInput {
         let log = self.db.lock();
-        let events: Vec<EventColumns<'_>> = log.events.iter().map(columns).collect();
+        let events: Vec<EventColumns<'_>> = log.events.iter().map(StoredEvent::columns).collect();
         let mut rows = replay::billing::BillingRows::default();
         crate::projections::billing::fold(&events, &mut rows);
         replay::billing::BillingInput::from_rows(rows)
@@ -41,7 +37,7 @@ impl MemoryReader {
             .events
             .iter()
             .filter(|e| {
-                let c = columns(e);
+                let c = e.columns();
                 query.matches(&trail::index_terms(&c), c.time_ns, c.position)
             })
             .map(|e| TrailHit {
@@ -59,7 +55,7 @@ impl MemoryReader {
         let log = self.db.lock();
         let mut last = std::collections::BTreeMap::new();
         for e in &log.events {
-            let c = columns(e);
+            let c = e.columns();
             if c.stream.is_none()
                 && c.error_code.is_none()
                 && CRYPTOGRAPHIC_OPERATIONS.contains(&c.event_name)
@@ -79,7 +75,7 @@ impl MemoryReader {
             .iter()
             .rev()
             .find(|e| {
-                let c = columns(e);
+                let c = e.columns();
                 c.stream.is_none()
                     && c.error_code.is_none()
                     && CRYPTOGRAPHIC_OPERATIONS.contains(&c.event_name)
