@@ -13,15 +13,93 @@ pub(crate) const CHECKPOINT_SELECT: &str =
 /// Events read per page by `read_all`.
 pub(crate) const PAGE: usize = 65_536;
 
-/// The walk of the query's first term, newest first: `(term, time_ns, position)` is the
-/// table's primary key, so the term and the time bounds are one range of the index.
-pub(crate) const TRAIL_HEAD: &str = "SELECT i.position, i.time_ns, e.data FROM trail_index AS i \
+/// The walk of the query's first term through one of the model's two tables (`trail_index`,
+/// folded, and `trail_recent`, staged), newest first: in `trail_index`,
+/// `(term_key, time_ns, position)` is the primary key, so the term and the time bounds are one
+/// range of it; `trail_recent` holds at most a block of events and is scanned. Each row comes
+/// with what its event's terms are computed from (`trail::index_terms`): a term's key may
+/// be shared, so the index proposes and the event decides.
+const TRAIL_HEAD: &str = "SELECT i.position, i.time_ns, e.data, e.stream, e.event_name, \
+     e.keys, e.error_code FROM {table} AS i \
      JOIN events AS e ON e.position = i.position \
-     WHERE i.term = ? AND i.time_ns >= ? AND (i.time_ns, i.position) <= (?, ?) AND i.position <= ?";
+     WHERE i.term_key = ? AND i.time_ns >= ? AND (i.time_ns, i.position) <= (?, ?) AND i.position <= ?";
 /// Each further term: one primary-key lookup per row the walk meets.
-pub(crate) const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM trail_index AS j \
-     WHERE j.term = ? AND j.time_ns = i.time_ns AND j.position = i.position)";
-pub(crate) const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
+const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM {table} AS j \
+     WHERE j.term_key = ? AND j.position = i.position AND j.time_ns = i.time_ns)";
+const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
+
+/// The model's tables, in the order a walk reads them: rows only ever move from
+/// `trail_recent` to `trail_index`, so a row that moves between the two reads is read twice
+/// (and answered once), never missed.
+pub(crate) const TRAIL_TABLES: [&str; 2] = ["trail_recent", "trail_index"];
+
+/// A row a trail walk read: an event the index proposes.
+pub(crate) struct TrailRow {
+    pub position: u64,
+    pub time_ns: i64,
+    pub data: Vec<u8>,
+    pub stream: Option<String>,
+    pub event_name: String,
+    pub keys: Option<String>,
+    pub error_code: Option<String>,
+}
+
+impl TrailRow {
+    fn columns(&self) -> crate::ledger::sql::EventColumns<'_> {
+        crate::ledger::sql::EventColumns {
+            position: self.position,
+            stream: self.stream.as_deref(),
+            event_name: &self.event_name,
+            time_ns: self.time_ns,
+            keys: self.keys.as_deref().unwrap_or_default(),
+            error_code: self.error_code.as_deref(),
+            data: &self.data,
+            ..Default::default()
+        }
+    }
+}
+
+/// One round of a trail walk: each table's rows (at most `wanted` each, newest first) merged
+/// newest first, down to where every table that may hold more has been read, each checked
+/// against `query` and added to `hits` (up to `query.limit`); `page`'s cursor moves below the
+/// last row taken. Returns whether another round may find more.
+pub(crate) fn merge_trail_rows(
+    query: &crate::ledger::trail::TrailQuery,
+    page: &mut crate::ledger::trail::TrailQuery,
+    tables: Vec<Vec<TrailRow>>,
+    wanted: usize,
+    hits: &mut Vec<crate::ledger::trail::TrailHit>,
+) -> bool {
+    let order = |r: &TrailRow| (r.time_ns, r.position);
+    // A table that returned `wanted` rows may hold more below its last: nothing below the
+    // highest such last row is known to be complete yet.
+    let floor = tables
+        .iter()
+        .filter(|rows| rows.len() >= wanted)
+        .filter_map(|rows| rows.last().map(order))
+        .max();
+    let mut rows: Vec<TrailRow> = tables.into_iter().flatten().collect();
+    rows.sort_unstable_by(|a, b| order(b).cmp(&order(a)));
+    rows.dedup_by_key(|r| r.position);
+    for row in rows {
+        if floor.is_some_and(|floor| order(&row) < floor) || hits.len() >= query.limit {
+            return true;
+        }
+        page.before = Some(crate::ledger::trail::Cursor {
+            time_ns: row.time_ns,
+            position: row.position,
+        });
+        let terms = crate::ledger::trail::index_terms(&row.columns());
+        if query.matches(&terms, row.time_ns, row.position) {
+            hits.push(crate::ledger::trail::TrailHit {
+                position: row.position,
+                time_ns: row.time_ns,
+                data: row.data,
+            });
+        }
+    }
+    floor.is_some() && hits.len() < query.limit
+}
 
 /// A key's last cryptographic use from the `key_usage` view (SQLite pushes `key_id` into it)
 /// and that event's time and JSON (for the request id).
@@ -33,11 +111,11 @@ pub(crate) const KEY_USAGE_SQL: &str =
 pub(crate) const LAST_USES_SQL: &str = "SELECT u.key_id, e.time_ns FROM key_usage AS u \
      JOIN events AS e ON e.position = u.last_position";
 
-/// The trail query's SQL for `terms` terms.
-pub(crate) fn trail_sql(terms: usize) -> String {
-    let mut sql = String::from(TRAIL_HEAD);
+/// The trail walk's SQL for `terms` terms through `table` (one of [`TRAIL_TABLES`]).
+pub(crate) fn trail_sql(table: &str, terms: usize) -> String {
+    let mut sql = TRAIL_HEAD.replace("{table}", table);
     for _ in 1..terms {
-        sql.push_str(TRAIL_ALSO);
+        sql.push_str(&TRAIL_ALSO.replace("{table}", table));
     }
     sql.push_str(TRAIL_TAIL);
     sql
@@ -392,29 +470,57 @@ macro_rules! sql_reader {
         }
 
         pub async fn trail(&self, query: &TrailQuery) -> Result<Vec<TrailHit>, StoreError> {
-            let terms = query.terms();
-            let sql = trail_sql(terms.len());
-            let (upper_time, upper_position) = query.upper();
-            let sql = Self::sql(&sql);
-            let mut q = sqlx::query(&sql)
-                .bind(&terms[0])
-                .bind(query.lower_ns())
+            let keys: Vec<i64> = query.terms().iter().map(|t| trail::term_key(t)).collect();
+            let sql: Vec<String> = TRAIL_TABLES
+                .iter()
+                .map(|table| Self::sql(&trail_sql(table, keys.len())).into_owned())
+                .collect();
+            let mut hits = Vec::new();
+            let mut page = query.clone();
+            while hits.len() < query.limit {
+                let wanted = query.limit - hits.len();
+                let mut tables = Vec::with_capacity(sql.len());
+                for sql in &sql {
+                    tables.push(self.trail_rows(sql, &keys, &page, wanted).await?);
+                }
+                if !merge_trail_rows(query, &mut page, tables, wanted, &mut hits) {
+                    break;
+                }
+            }
+            Ok(hits)
+        }
+
+        async fn trail_rows(
+            &self,
+            sql: &str,
+            keys: &[i64],
+            page: &TrailQuery,
+            wanted: usize,
+        ) -> Result<Vec<TrailRow>, StoreError> {
+            let (upper_time, upper_position) = page.upper();
+            let mut q = sqlx::query(sql)
+                .bind(keys[0])
+                .bind(page.lower_ns())
                 .bind(upper_time)
                 .bind(upper_position)
-                .bind(query.up_to());
-            for term in &terms[1..] {
-                q = q.bind(term);
+                .bind(page.up_to());
+            for key in &keys[1..] {
+                q = q.bind(*key);
             }
-            q.bind(query.limit.min(i64::MAX as usize) as i64)
+            q.bind(wanted.min(i64::MAX as usize) as i64)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(storage)?
                 .into_iter()
                 .map(|row| {
-                    Ok(TrailHit {
+                    Ok(TrailRow {
                         position: row.try_get::<i64, _>(0).map_err(storage)? as u64,
                         time_ns: row.try_get(1).map_err(storage)?,
                         data: row.try_get(2).map_err(storage)?,
+                        stream: row.try_get(3).map_err(storage)?,
+                        event_name: row.try_get(4).map_err(storage)?,
+                        keys: row.try_get(5).map_err(storage)?,
+                        error_code: row.try_get(6).map_err(storage)?,
                     })
                 })
                 .collect()

@@ -1,15 +1,27 @@
 //! Read model `trail_index`: each usage event filed under the terms a trail query can name
-//! (`ledger::trail::index_terms`), as `(term, time_ns, position)` rows kept in the append
-//! transaction (`migrations/sqlite/0004_trail_index.sql`, `docs/read-models.md`). It reads
+//! (`ledger::trail::index_terms`), as `(term_key, time_ns, position)` rows kept in the append
+//! transaction (the term's 64-bit key, `ledger::trail::term_key`;
+//! `migrations/sqlite/0007_trail_index_term_keys.sql`, `docs/read-models.md`). It reads
 //! each event's JSON for the principal, access key, user name, readOnly, account and region,
 //! which the log's columns do not hold.
 
 use crate::ledger::sql::{ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value};
-use crate::ledger::trail::index_terms;
+use crate::ledger::trail::{index_terms, term_key};
 
 pub struct TrailIndex;
 
-const INSERT: &str = "INSERT OR FAIL INTO trail_index (term, time_ns, position)";
+/// Events are folded from `trail_recent` into `trail_index` in blocks of this many log
+/// positions: when an append reaches a multiple of it, every staged row up to it moves.
+/// (What is staged depends on positions only, so a rebuild leaves the same rows in each
+/// table as the live appends did.)
+pub const FOLD_EVERY: u64 = 1024;
+
+const INSERT_INDEX: &str = "INSERT OR FAIL INTO trail_index (term_key, time_ns, position)";
+const INSERT_RECENT: &str = "INSERT OR FAIL INTO trail_recent (position, term_key, time_ns)";
+const FOLD: &str = "INSERT OR FAIL INTO trail_index (term_key, time_ns, position) \
+     SELECT term_key, time_ns, position FROM trail_recent WHERE position <= ? \
+     ORDER BY term_key, time_ns, position";
+const FOLDED: &str = "DELETE FROM trail_recent WHERE position <= ?";
 
 impl ReadModel for TrailIndex {
     fn name(&self) -> &'static str {
@@ -24,37 +36,71 @@ impl ReadModel for TrailIndex {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["trail_index"]
+        &["trail_index", "trail_recent"]
     }
 
     fn json_needs(&self) -> JsonNeeds {
         JsonNeeds::All
     }
 
+    /// Why two tables: the index is ordered by term, so each commit would add rows at the
+    /// end of every term's range at once (a dozen places in the middle of one B-tree), and
+    /// SQLite rebalances three nearly full sibling pages at each of them: about four page
+    /// writes per term per commit. Staged in position order, a commit's rows go to one
+    /// place, the table's right edge; a block's rows then move in term order, many to a page.
     fn apply(&self, events: &[EventColumns<'_>], out: &mut Statements) {
-        // Positions are unique and an event's terms are distinct, so no row repeats a key.
-        let mut rows: Vec<(String, i64, u64)> = events
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return;
+        };
+        // The last block boundary these events reach, if they cross one.
+        let boundary = last.position / FOLD_EVERY * FOLD_EVERY;
+        let folds = boundary >= first.position;
+        if folds {
+            let boundary = Value::Int(boundary as i64);
+            out.push(FOLD, vec![boundary.clone()]);
+            out.push(FOLDED, vec![boundary]);
+        }
+        // Positions are unique; two of one event's terms sharing a key give one row, which
+        // both terms' queries find (and check).
+        let mut rows: Vec<(i64, i64, u64)> = events
             .iter()
             .flat_map(|event| {
                 index_terms(event)
                     .into_iter()
-                    .map(move |term| (term, event.time_ns, event.position))
+                    .map(move |term| (term_key(&term), event.time_ns, event.position))
             })
             .collect();
-        // In the index's order: each statement then fills B-tree pages in sequence instead of
-        // jumping between terms (a rebuild inserts millions of rows).
-        rows.sort_unstable();
-        let rows = rows
+        // In each table's order: a statement then fills B-tree pages in sequence instead of
+        // jumping about (a rebuild inserts millions of rows).
+        let (mut indexed, mut staged): (Vec<_>, Vec<_>) = rows
+            .drain(..)
+            .partition(|&(_, _, position)| folds && position <= boundary);
+        indexed.sort_unstable();
+        indexed.dedup();
+        staged.sort_unstable_by_key(|&(key, time_ns, position)| (position, key, time_ns));
+        staged.dedup();
+        let indexed = indexed
             .into_iter()
-            .map(|(term, time_ns, position)| {
+            .map(|(key, time_ns, position)| {
                 vec![
-                    Value::Text(term),
+                    Value::Int(key),
                     Value::Int(time_ns),
                     Value::Int(position as i64),
                 ]
             })
             .collect();
-        out.push_rows(INSERT, "", rows);
+        out.push_rows(INSERT_INDEX, "", indexed);
+        let staged = staged
+            .into_iter()
+            .map(|(key, time_ns, position)| {
+                vec![
+                    Value::Int(position as i64),
+                    Value::Int(key),
+                    Value::Int(time_ns),
+                ]
+            })
+            .collect();
+        out.push_rows(INSERT_RECENT, "", staged);
     }
 }
 
@@ -84,19 +130,74 @@ mod tests {
         };
         let mut out = Statements::default();
         TrailIndex.apply(&[lifecycle, usage], &mut out);
-        assert_eq!(out.0.len(), 1);
+        assert_eq!(out.0.len(), 1, "no block boundary reached: staged only");
+        assert!(out.0[0].sql.starts_with(INSERT_RECENT));
         let rows: Vec<&[Value]> = out.0[0].params.chunks(3).collect();
         let s = "111122223333/us-east-1/";
         let row = |t: &str| {
             vec![
-                Value::Text(format!("{s}{t}")),
-                Value::Int(30),
                 Value::Int(3),
+                Value::Int(term_key(&format!("{s}{t}"))),
+                Value::Int(30),
             ]
         };
+        let mut expected = [row("*"), row("k:k"), row("n:CreateKey"), row("r:false")];
+        expected.sort_by_key(|row| match row[1] {
+            Value::Int(key) => key,
+            _ => unreachable!(),
+        });
+        assert_eq!(rows, expected, "in the staging table's order");
+    }
+
+    fn usage_at(position: u64, data: &[u8]) -> EventColumns<'_> {
+        EventColumns {
+            position,
+            event_name: "Encrypt",
+            time_ns: position as i64 * 10,
+            keys: "k",
+            data,
+            ..EventColumns::default()
+        }
+    }
+
+    #[test]
+    fn reaching_a_block_boundary_folds_the_staged_rows_and_files_the_block_in_the_index() {
+        let data = br#"{"body":{"awsRegion":"r","recipientAccountId":"1"}}"#;
+        let events: Vec<EventColumns> = (FOLD_EVERY - 1..=FOLD_EVERY + 1)
+            .map(|p| usage_at(p, data))
+            .collect();
+        let mut out = Statements::default();
+        TrailIndex.apply(&events, &mut out);
+        let sql: Vec<&str> = out.0.iter().map(|s| &s.sql[..]).collect();
+        assert_eq!(sql[..2], [FOLD, FOLDED], "what was staged moves first");
+        let boundary = [Value::Int(FOLD_EVERY as i64)];
+        assert_eq!(out.0[0].params, boundary);
+        assert_eq!(out.0[1].params, boundary);
+        assert!(sql[2].starts_with(INSERT_INDEX) && sql[3].starts_with(INSERT_RECENT));
+        let positions = |statement: &crate::ledger::sql::Statement, column: usize| {
+            let mut positions: Vec<i64> = statement
+                .params
+                .chunks(3)
+                .map(|row| match row[column] {
+                    Value::Int(p) => p,
+                    _ => unreachable!(),
+                })
+                .collect();
+            positions.dedup();
+            positions
+        };
+        let indexed = positions(&out.0[2], 2);
         assert_eq!(
-            rows,
-            [row("*"), row("k:k"), row("n:CreateKey"), row("r:false")]
+            indexed.iter().collect::<std::collections::BTreeSet<_>>(),
+            [FOLD_EVERY as i64 - 1, FOLD_EVERY as i64].iter().collect(),
+            "the block's own events go straight to the index"
         );
+        assert_eq!(positions(&out.0[3], 0), [FOLD_EVERY as i64 + 1]);
+
+        // Within a block, nothing moves.
+        let mut out = Statements::default();
+        TrailIndex.apply(&[usage_at(FOLD_EVERY + 2, data)], &mut out);
+        assert_eq!(out.0.len(), 1);
+        assert!(out.0[0].sql.starts_with(INSERT_RECENT));
     }
 }

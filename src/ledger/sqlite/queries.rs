@@ -35,16 +35,35 @@ mod tests {
             unreachable!("a SQLite ledger has a SQLite reader")
         };
         for terms in [1, 3] {
-            let plan = plan(reader, &trail_sql(terms), 5 + terms).await;
+            let folded = plan(reader, &trail_sql("trail_index", terms), 5 + terms).await;
             assert!(
-                plan.contains("SEARCH i USING PRIMARY KEY (term=? AND time_ns>? AND (time_ns,position)<(?,?))"),
-                "{plan}"
+                folded.contains("SEARCH i USING PRIMARY KEY (term_key=? AND time_ns>? AND (time_ns,position)<(?,?))"),
+                "{folded}"
             );
-            assert!(!plan.contains("SCAN"), "{plan}");
+            assert!(!folded.contains("SCAN"), "{folded}");
             assert!(
-                !plan.contains("TEMP B-TREE"),
-                "newest first is the index's order: {plan}"
+                !folded.contains("TEMP B-TREE"),
+                "newest first is the index's order: {folded}"
             );
+            // The staged rows (at most `FOLD_EVERY` events' worth) are scanned and sorted;
+            // each event is still one lookup, and so is each further term.
+            let staged = plan(reader, &trail_sql("trail_recent", terms), 5 + terms).await;
+            assert!(
+                staged.contains("SEARCH i USING PRIMARY KEY (position<?)"),
+                "{staged}"
+            );
+            assert!(
+                staged.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+                "{staged}"
+            );
+            assert_eq!(
+                staged
+                    .matches("USING PRIMARY KEY (position=? AND term_key=?)")
+                    .count(),
+                terms - 1,
+                "{staged}"
+            );
+            assert!(!staged.contains("SCAN e"), "{staged}");
         }
         let plan = plan(reader, KEY_USAGE_SQL, 1).await;
         assert!(
