@@ -19,14 +19,16 @@ pub(crate) const PAGE: usize = 65_536;
 /// range of it; `trail_recent` holds at most a block of events and is scanned. Each row comes
 /// with what its event's terms are computed from (`trail::index_terms`): a term's key may
 /// be shared, so the index proposes and the event decides.
-const TRAIL_HEAD: &str = "SELECT i.position, i.time_ns, e.data, e.stream, e.event_name, \
-     e.keys, e.error_code FROM {table} AS i \
-     JOIN events AS e ON e.position = i.position \
+const TRAIL_HEAD: &str = "SELECT i.position, i.time_ns FROM {table} AS i \
      WHERE i.term_key = ? AND i.time_ns >= ? AND (i.time_ns, i.position) <= (?, ?) AND i.position <= ?";
 /// Each further term: one primary-key lookup per row the walk meets.
 const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM {table} AS j \
      WHERE j.term_key = ? AND j.position = i.position AND j.time_ns = i.time_ns)";
 const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
+/// The page's events, joined after the limit (a sort of the staged rows then moves two
+/// integers a row, not the event's JSON), in no order: `merge_trail_rows` orders them.
+const TRAIL_EVENTS: &str = "SELECT i.position, i.time_ns, e.data, e.stream, e.event_name, \
+     e.keys, e.error_code FROM ({walk}) AS i JOIN events AS e ON e.position = i.position";
 
 /// The model's tables, in the order a walk reads them: rows only ever move from
 /// `trail_recent` to `trail_index`, so a row that moves between the two reads is read twice
@@ -113,12 +115,12 @@ pub(crate) const LAST_USES_SQL: &str = "SELECT u.key_id, e.time_ns FROM key_usag
 
 /// The trail walk's SQL for `terms` terms through `table` (one of [`TRAIL_TABLES`]).
 pub(crate) fn trail_sql(table: &str, terms: usize) -> String {
-    let mut sql = TRAIL_HEAD.replace("{table}", table);
+    let mut walk = TRAIL_HEAD.replace("{table}", table);
     for _ in 1..terms {
-        sql.push_str(&TRAIL_ALSO.replace("{table}", table));
+        walk.push_str(&TRAIL_ALSO.replace("{table}", table));
     }
-    sql.push_str(TRAIL_TAIL);
-    sql
+    walk.push_str(TRAIL_TAIL);
+    TRAIL_EVENTS.replace("{walk}", &walk)
 }
 
 /// Write the shared reads into `$reader` (a type with a `pool` field and an associated
