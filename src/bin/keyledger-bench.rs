@@ -208,6 +208,9 @@ enum Need {
     P256Signature,
     /// Event ids of checkpointed events (from the first entry bundle of the trail).
     TrailEvents,
+    /// Event ids spread over the whole checkpointed trail, one per entry bundle read (up to
+    /// [`SPREAD_BUNDLES`] bundles, evenly spaced): each proof needs a leaf tile of its own.
+    SpreadTrailEvents,
 }
 
 impl Need {
@@ -247,6 +250,8 @@ struct Fixtures {
     p256_signed: Option<SignedMessage>,
     /// For [`Need::TrailEvents`].
     trail_event_ids: Vec<String>,
+    /// For [`Need::SpreadTrailEvents`].
+    spread_event_ids: Vec<String>,
 }
 
 impl Fixtures {
@@ -294,6 +299,7 @@ impl Fixtures {
             keys,
             p256_signed: None,
             trail_event_ids: Vec::new(),
+            spread_event_ids: Vec::new(),
         };
         if needs.contains(&Need::P256Signature) {
             let mut message = [0u8; MESSAGE_BYTES];
@@ -325,6 +331,9 @@ impl Fixtures {
         }
         if needs.contains(&Need::TrailEvents) {
             fixtures.trail_event_ids = trail_event_ids(endpoint, signer).await?;
+        }
+        if needs.contains(&Need::SpreadTrailEvents) {
+            fixtures.spread_event_ids = spread_event_ids(endpoint, signer).await?;
         }
         Ok(fixtures)
     }
@@ -443,6 +452,14 @@ const WORKLOADS: &[WorkloadDef] = &[
                 against the newest checkpoint",
         needs: &[Need::TrailEvents],
         new: Inclusion::boxed,
+    },
+    WorkloadDef {
+        name: "inclusion-spread",
+        about: "signed GET /v1/trail/events/{id}/inclusion of events spread over the whole \
+                checkpointed trail (one per entry bundle, up to 512 bundles), in turn: the \
+                first proof in each leaf tile reads it from the database",
+        needs: &[Need::SpreadTrailEvents],
+        new: Inclusion::spread,
     },
     WorkloadDef {
         name: "mac",
@@ -598,15 +615,22 @@ struct Inclusion {
 }
 
 impl Inclusion {
-    fn boxed(f: &Fixtures) -> Box<dyn RequestGen> {
+    fn of(ids: &[String]) -> Box<dyn RequestGen> {
         Box::new(Inclusion {
-            paths: f
-                .trail_event_ids
+            paths: ids
                 .iter()
                 .map(|id| format!("/v1/trail/events/{id}/inclusion"))
                 .collect(),
             next: 0,
         })
+    }
+
+    fn boxed(f: &Fixtures) -> Box<dyn RequestGen> {
+        Inclusion::of(&f.trail_event_ids)
+    }
+
+    fn spread(f: &Fixtures) -> Box<dyn RequestGen> {
+        Inclusion::of(&f.spread_event_ids)
     }
 }
 
@@ -643,20 +667,28 @@ async fn signed_get(
     Ok(response.body)
 }
 
-/// The event ids in the trail's first entry bundle, as far as the newest checkpoint goes.
-async fn trail_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Vec<String>> {
+/// The newest checkpoint's tree size.
+async fn checkpointed_size(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<u64> {
     let note = signed_get(endpoint, signer, "/v1/trail/checkpoint").await?;
-    let size: u64 = String::from_utf8_lossy(&note)
+    String::from_utf8_lossy(&note)
         .lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
-        .ok_or_else(|| anyhow!("the checkpoint has no size line"))?;
-    let bundle = if size >= 256 {
-        "/v1/trail/tlog/tile/entries/000".to_owned()
-    } else {
-        format!("/v1/trail/tlog/tile/entries/000.p/{size}")
-    };
-    let bytes = signed_get(endpoint, signer, &bundle).await?;
+        .ok_or_else(|| anyhow!("the checkpoint has no size line"))
+}
+
+/// The event ids in entry bundle `n` (full: the checkpoint covers it).
+async fn bundle_event_ids(
+    endpoint: &Endpoint,
+    signer: &mut Signer,
+    bundle: &str,
+) -> anyhow::Result<Vec<String>> {
+    let bytes = signed_get(
+        endpoint,
+        signer,
+        &format!("/v1/trail/tlog/tile/entries/{bundle}"),
+    )
+    .await?;
     let mut ids = Vec::new();
     let mut rest = &bytes[..];
     while rest.len() >= 2 {
@@ -667,9 +699,56 @@ async fn trail_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Re
         }
         rest = &rest[2 + len..];
     }
+    Ok(ids)
+}
+
+/// The event ids in the trail's first entry bundle, as far as the newest checkpoint goes.
+async fn trail_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Vec<String>> {
+    let size = checkpointed_size(endpoint, signer).await?;
+    let bundle = if size >= 256 {
+        "000".to_owned()
+    } else {
+        format!("000.p/{size}")
+    };
+    let ids = bundle_event_ids(endpoint, signer, &bundle).await?;
     if ids.is_empty() {
         bail!("no checkpointed events");
     }
+    Ok(ids)
+}
+
+/// Entry bundles `inclusion-spread` reads its events from, at most.
+const SPREAD_BUNDLES: u64 = 512;
+
+/// A tile index as C2SP tlog-tiles names it: three-digit groups, all but the last `x`-prefixed.
+fn tile_index_path(mut n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        groups.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// The first event of each of up to [`SPREAD_BUNDLES`] full entry bundles, evenly spaced
+/// over the checkpointed trail.
+async fn spread_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Vec<String>> {
+    let full = checkpointed_size(endpoint, signer).await? / 256;
+    if full == 0 {
+        bail!("inclusion-spread needs at least 256 checkpointed events");
+    }
+    let step = full.div_ceil(SPREAD_BUNDLES);
+    let mut ids = Vec::new();
+    for n in (0..full).step_by(step as usize) {
+        let bundle = bundle_event_ids(endpoint, signer, &tile_index_path(n)).await?;
+        ids.extend(bundle.into_iter().next());
+    }
+    eprintln!(
+        "# fixture {} events, one in every {step} entry bundles",
+        ids.len()
+    );
     Ok(ids)
 }
 
