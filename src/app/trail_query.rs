@@ -73,7 +73,9 @@ impl PageToken {
         let position = parts.next()?.parse().ok()?;
         let up_to = parts.next()?.parse().ok()?;
         let fingerprint = u64::from_str_radix(parts.next()?, 16).ok()?;
-        if parts.next().is_some() || position == 0 {
+        // A position beyond i64 could not be a ledger position (and would overflow the
+        // cursor's bound).
+        if parts.next().is_some() || position == 0 || position > i64::MAX as u64 {
             return None;
         }
         Some(PageToken {
@@ -632,6 +634,8 @@ mod tests {
             plain("1.5.0.99.00000000deadbeef"),
             plain("1.5.42.99.00000000deadbeef.7"),
             plain("1.x.42.99.00000000deadbeef"),
+            // A position past i64 (the cursor's bound would overflow).
+            plain("1.5.9223372036854775808.99.00000000deadbeef"),
         ] {
             assert_eq!(PageToken::decode(&bad), None, "{bad}");
         }

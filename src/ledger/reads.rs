@@ -26,45 +26,48 @@ const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM {table} AS j \
      WHERE j.term_key = ? AND j.position = i.position AND j.time_ns = i.time_ns)";
 const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
 /// The page's events, joined after the limit (a sort of the staged rows then moves two
-/// integers a row, not the event's JSON), in no order: `merge_trail_rows` orders them.
+/// integers a row, not the event's JSON), in no order: `merge_trail_rows` orders them. A left
+/// join: a row whose event is missing still counts against the limit, so a short answer
+/// always means the table has no more rows.
 const TRAIL_EVENTS: &str = "SELECT i.position, i.time_ns, e.data, e.stream, e.event_name, \
-     e.keys, e.error_code FROM ({walk}) AS i JOIN events AS e ON e.position = i.position";
+     e.keys, e.error_code FROM ({walk}) AS i LEFT JOIN events AS e ON e.position = i.position";
 
 /// The model's tables, in the order a walk reads them: rows only ever move from
 /// `trail_recent` to `trail_index`, so a row that moves between the two reads is read twice
 /// (and answered once), never missed.
 pub(crate) const TRAIL_TABLES: [&str; 2] = ["trail_recent", "trail_index"];
 
-/// A row a trail walk read: an event the index proposes.
+/// A row a trail walk read: an event the index proposes (`None`s: no such event).
 pub(crate) struct TrailRow {
     pub position: u64,
     pub time_ns: i64,
-    pub data: Vec<u8>,
+    pub data: Option<Vec<u8>>,
     pub stream: Option<String>,
-    pub event_name: String,
+    pub event_name: Option<String>,
     pub keys: Option<String>,
     pub error_code: Option<String>,
 }
 
 impl TrailRow {
-    fn columns(&self) -> crate::ledger::sql::EventColumns<'_> {
-        crate::ledger::sql::EventColumns {
+    /// The proposed event's columns, if the log has it.
+    fn columns(&self) -> Option<crate::ledger::sql::EventColumns<'_>> {
+        Some(crate::ledger::sql::EventColumns {
             position: self.position,
             stream: self.stream.as_deref(),
-            event_name: &self.event_name,
+            event_name: self.event_name.as_deref()?,
             time_ns: self.time_ns,
             keys: self.keys.as_deref().unwrap_or_default(),
             error_code: self.error_code.as_deref(),
-            data: &self.data,
+            data: self.data.as_deref()?,
             ..Default::default()
-        }
+        })
     }
 }
 
-/// One round of a trail walk: each table's rows (at most `wanted` each, newest first) merged
-/// newest first, down to where every table that may hold more has been read, each checked
-/// against `query` and added to `hits` (up to `query.limit`); `page`'s cursor moves below the
-/// last row taken. Returns whether another round may find more.
+/// One round of a trail walk: each table's rows (at most `wanted` each, the newest of what
+/// remains, in any order) merged newest first, down to where every table that may hold more
+/// has been read, each checked against `query` and added to `hits` (up to `query.limit`);
+/// `page`'s cursor moves below the last row taken. Returns whether another round may find more.
 pub(crate) fn merge_trail_rows(
     query: &crate::ledger::trail::TrailQuery,
     page: &mut crate::ledger::trail::TrailQuery,
@@ -73,12 +76,12 @@ pub(crate) fn merge_trail_rows(
     hits: &mut Vec<crate::ledger::trail::TrailHit>,
 ) -> bool {
     let order = |r: &TrailRow| (r.time_ns, r.position);
-    // A table that returned `wanted` rows may hold more below its last: nothing below the
-    // highest such last row is known to be complete yet.
+    // A table that returned `wanted` rows may hold more below its oldest: nothing below the
+    // newest such oldest row is known to be complete yet.
     let floor = tables
         .iter()
         .filter(|rows| rows.len() >= wanted)
-        .filter_map(|rows| rows.last().map(order))
+        .filter_map(|rows| rows.iter().map(order).min())
         .max();
     let mut rows: Vec<TrailRow> = tables.into_iter().flatten().collect();
     rows.sort_unstable_by(|a, b| order(b).cmp(&order(a)));
@@ -91,12 +94,15 @@ pub(crate) fn merge_trail_rows(
             time_ns: row.time_ns,
             position: row.position,
         });
-        let terms = crate::ledger::trail::index_terms(&row.columns());
-        if query.matches(&terms, row.time_ns, row.position) {
+        let selected = row.columns().is_some_and(|columns| {
+            let terms = crate::ledger::trail::index_terms(&columns);
+            query.matches(&terms, row.time_ns, row.position)
+        });
+        if let (true, Some(data)) = (selected, row.data) {
             hits.push(crate::ledger::trail::TrailHit {
                 position: row.position,
                 time_ns: row.time_ns,
-                data: row.data,
+                data,
             });
         }
     }
@@ -580,3 +586,85 @@ macro_rules! sql_reader {
     };
 }
 pub(crate) use sql_reader;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::trail::{Scope, TrailHit, TrailQuery};
+
+    const DATA: &[u8] = br#"{"body":{"awsRegion":"r","recipientAccountId":"1"}}"#;
+
+    fn row(time_ns: i64, position: u64) -> TrailRow {
+        TrailRow {
+            position,
+            time_ns,
+            data: Some(DATA.to_vec()),
+            stream: None,
+            event_name: Some("Encrypt".into()),
+            keys: None,
+            error_code: None,
+        }
+    }
+
+    fn query(limit: usize) -> TrailQuery {
+        TrailQuery {
+            scope: Scope {
+                account: "1".into(),
+                region: "r".into(),
+            },
+            filters: vec![],
+            start_ns: None,
+            end_ns: None,
+            before: None,
+            up_to: None,
+            limit,
+        }
+    }
+
+    /// The tables' rows come in any order (the SQL orders only the walk under its limit):
+    /// what a full table may still hold is below its oldest row, wherever that row is.
+    #[test]
+    fn a_round_takes_every_row_down_to_the_oldest_of_a_full_table() {
+        let q = query(3);
+        let mut page = q.clone();
+        let mut hits: Vec<TrailHit> = Vec::new();
+        let tables = vec![vec![row(10, 1), row(30, 3)], vec![row(20, 2)]];
+        let more = merge_trail_rows(&q, &mut page, tables, 2, &mut hits);
+        let positions: Vec<u64> = hits.iter().map(|h| h.position).collect();
+        assert_eq!(positions, [3, 2, 1], "newest first, in one round");
+        assert!(!more, "the page is full");
+    }
+
+    /// Below the oldest row of a full table nothing is taken yet (another round reads it),
+    /// the same row read from both tables is answered once, and a row with no event (or
+    /// another scope's) moves the cursor without being answered.
+    #[test]
+    fn a_round_stops_at_a_full_tables_floor_and_answers_each_event_once() {
+        let q = query(10);
+        let mut page = q.clone();
+        let mut hits: Vec<TrailHit> = Vec::new();
+        let missing = TrailRow {
+            data: None,
+            event_name: None,
+            ..row(50, 9)
+        };
+        let elsewhere = TrailRow {
+            data: Some(br#"{"body":{"awsRegion":"r","recipientAccountId":"2"}}"#.to_vec()),
+            ..row(45, 8)
+        };
+        let tables = vec![
+            vec![missing, elsewhere, row(40, 7), row(30, 6)],
+            vec![row(40, 7), row(20, 5)],
+        ];
+        let more = merge_trail_rows(&q, &mut page, tables, 4, &mut hits);
+        let positions: Vec<u64> = hits.iter().map(|h| h.position).collect();
+        assert_eq!(
+            positions,
+            [7, 6],
+            "not 5: the first table may hold more above it"
+        );
+        assert!(more);
+        let before = page.before.expect("the cursor moved");
+        assert_eq!((before.time_ns, before.position), (30, 6));
+    }
+}

@@ -50,9 +50,10 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
         // 4 KiB pages (SQLite's default). With only the events, 16 KiB pages meant fewer WAL
-        // frames per commit; with the trail index a commit touches about ten scattered index
-        // pages, each a whole frame, and 4 KiB pages write less (about 13% more Encrypts/s
-        // here). Takes effect when the file is created; existing ledgers keep theirs.
+        // frames per commit; a commit also touches a page or so of each of several small
+        // tables (the tree, the event-id index, the staged trail index, the read models),
+        // each a whole frame, and 4 KiB pages write less (decision 0009). Takes effect when
+        // the file is created; existing ledgers keep theirs.
         .page_size(PAGE_SIZE)
         .statement_cache_capacity(512)
 }

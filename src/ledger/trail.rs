@@ -5,8 +5,9 @@
 //! event) — each prefixed with the account and region whose trail it belongs to (CloudTrail
 //! shows an account its own events, one region at a time). [`index_terms`] is the one
 //! definition: the `trail_index` read model stores `(term_key(term), time_ns, position)` rows of it
-//! (SQLite answers a query with one index range walk, newest first), and the in-memory store
-//! scans its log with the same function, so both answer alike.
+//! (the SQL stores answer a query with a range walk of each of its two tables, newest first,
+//! and check every event the walks propose with it), and the in-memory store scans its log
+//! with the same function, so all answer alike.
 
 use super::sql::EventColumns;
 use serde::Deserialize;

@@ -52,6 +52,13 @@ impl ReadModel for TrailIndex {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return;
         };
+        // Every caller folds the log's events in order and without gaps (live appends and
+        // rebuilds alike), so each block boundary falls inside exactly one call.
+        debug_assert_eq!(
+            last.position - first.position + 1,
+            events.len() as u64,
+            "the events of one fold follow on"
+        );
         // The last block boundary these events reach, if they cross one.
         let boundary = last.position / FOLD_EVERY * FOLD_EVERY;
         let folds = boundary >= first.position;
