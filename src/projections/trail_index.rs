@@ -21,7 +21,11 @@ const INSERT_RECENT: &str = "INSERT OR FAIL INTO trail_recent (position, term_ke
 const FOLD: &str = "INSERT OR FAIL INTO trail_index (term_key, time_ns, position) \
      SELECT term_key, time_ns, position FROM trail_recent WHERE position <= ? \
      ORDER BY term_key, time_ns, position";
-const FOLDED: &str = "DELETE FROM trail_recent WHERE position <= ?";
+/// Everything staged is at or below the boundary when it is reached (the batch's own later
+/// rows are staged after this): a DELETE without a condition, which SQLite carries out by
+/// freeing the table's pages instead of deleting its rows one by one (a third of a fold's
+/// cost, measured).
+const FOLDED: &str = "DELETE FROM trail_recent";
 
 impl ReadModel for TrailIndex {
     fn name(&self) -> &'static str {
@@ -64,8 +68,8 @@ impl ReadModel for TrailIndex {
         let folds = boundary >= first.position;
         if folds {
             let boundary = Value::Int(boundary as i64);
-            out.push(FOLD, vec![boundary.clone()]);
-            out.push(FOLDED, vec![boundary]);
+            out.push(FOLD, vec![boundary]);
+            out.push(FOLDED, vec![]);
         }
         // Positions are unique; two of one event's terms sharing a key give one row, which
         // both terms' queries find (and check).
@@ -179,7 +183,7 @@ mod tests {
         assert_eq!(sql[..2], [FOLD, FOLDED], "what was staged moves first");
         let boundary = [Value::Int(FOLD_EVERY as i64)];
         assert_eq!(out.0[0].params, boundary);
-        assert_eq!(out.0[1].params, boundary);
+        assert!(out.0[1].params.is_empty());
         assert!(sql[2].starts_with(INSERT_INDEX) && sql[3].starts_with(INSERT_RECENT));
         let positions = |statement: &crate::ledger::sql::Statement, column: usize| {
             let mut positions: Vec<i64> = statement
