@@ -1113,6 +1113,20 @@ async fn an_index_row_whose_event_does_not_match_is_not_answered() {
         .unwrap();
     assert_eq!(positions(1).await, [1]);
     assert_eq!(positions(10).await, [1]);
+    // A row filing event 1 at a time it does not have cannot bring it into a time range.
+    sqlx::query("INSERT INTO trail_index (term_key, time_ns, position) VALUES (?, ?, 1)")
+        .bind(east)
+        .bind(5_000_000_000_000i64)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let later = TrailQuery {
+        start_ns: Some(4_000_000_000_000),
+        ..query(10)
+    };
+    let hits = reader.trail(&later).await.unwrap();
+    let later_positions: Vec<u64> = hits.iter().map(|h| h.position).collect();
+    assert_eq!(later_positions, Vec::<u64>::new());
 }
 
 macro_rules! conformance {

@@ -477,18 +477,19 @@ impl LedgerReader {
             return Ok(Vec::new());
         };
         let columns = event.columns();
+        let time_ns = columns.time_ns;
         let selected = query.limit > 0
             && query.selects_event(
                 event_id,
                 &trail::index_terms(&columns),
-                columns.time_ns,
+                time_ns,
                 event.position,
             );
         Ok(if selected {
             vec![trail::TrailHit {
                 position: event.position,
-                time_ns: columns.time_ns,
-                data: event.data.clone(),
+                time_ns,
+                data: event.data,
             }]
         } else {
             Vec::new()

@@ -25,51 +25,35 @@ const TRAIL_HEAD: &str = "SELECT i.position, i.time_ns FROM {table} AS i \
 const TRAIL_ALSO: &str = " AND EXISTS (SELECT 1 FROM {table} AS j \
      WHERE j.term_key = ? AND j.position = i.position AND j.time_ns = i.time_ns)";
 const TRAIL_TAIL: &str = " ORDER BY i.time_ns DESC, i.position DESC LIMIT ?";
-/// The page's events, joined after the limit (a sort of the staged rows then moves two
-/// integers a row, not the event's JSON), in no order: `merge_trail_rows` orders them. A left
-/// join: a row whose event is missing still counts against the limit, so a short answer
-/// always means the table has no more rows.
-const TRAIL_EVENTS: &str = "SELECT i.position, i.time_ns, e.data, e.stream, e.event_name, \
-     e.keys, e.error_code FROM ({walk}) AS i LEFT JOIN events AS e ON e.position = i.position";
+/// The page's events (every column, as `stored_event` reads them), joined after the limit
+/// (a sort of the staged rows then moves two integers a row, not the event's JSON), in no
+/// order: `merge_trail_rows` orders them. A left join: a row whose event is missing still
+/// counts against the limit, so a short answer always means the table has no more rows.
+const TRAIL_EVENTS: &str = "SELECT i.position AS walk_position, i.time_ns AS walk_time_ns, \
+     {event_columns} FROM ({walk}) AS i LEFT JOIN events AS e ON e.position = i.position";
 
 /// The model's tables, in the order a walk reads them: rows only ever move from
 /// `trail_recent` to `trail_index`, so a row that moves between the two reads is read twice
 /// (and answered once), never missed.
 pub(crate) const TRAIL_TABLES: [&str; 2] = ["trail_recent", "trail_index"];
 
-/// A row a trail walk read: an event the index proposes (`None`s: no such event).
+/// A row a trail walk read: where the index files an event, and the event the log has at
+/// that position (`None`: no such event).
 pub(crate) struct TrailRow {
     pub position: u64,
     pub time_ns: i64,
-    pub data: Option<Vec<u8>>,
-    pub stream: Option<String>,
-    pub event_name: Option<String>,
-    pub keys: Option<String>,
-    pub error_code: Option<String>,
-}
-
-impl TrailRow {
-    /// The proposed event's columns, if the log has it.
-    fn columns(&self) -> Option<crate::ledger::sql::EventColumns<'_>> {
-        Some(crate::ledger::sql::EventColumns {
-            position: self.position,
-            stream: self.stream.as_deref(),
-            event_name: self.event_name.as_deref()?,
-            time_ns: self.time_ns,
-            keys: self.keys.as_deref().unwrap_or_default(),
-            error_code: self.error_code.as_deref(),
-            data: self.data.as_deref()?,
-            ..Default::default()
-        })
-    }
+    pub event: Option<crate::ledger::StoredEvent>,
 }
 
 /// One round of a trail walk: each table's rows (at most `wanted` each, the newest of what
 /// remains, in any order) merged newest first, down to where every table that may hold more
-/// has been read, each checked against `query` and added to `hits` (up to `query.limit`);
-/// `page`'s cursor moves below the last row taken. Returns whether another round may find more.
+/// has been read, each checked against `query` (whose own terms are `query_terms`) and added
+/// to `hits` (up to `query.limit`); `page`'s cursor moves below the last row taken. An event
+/// is checked as the log has it: its terms from its columns and JSON, its own time (a row
+/// filing it at another time is refused). Returns whether another round may find more.
 pub(crate) fn merge_trail_rows(
     query: &crate::ledger::trail::TrailQuery,
+    query_terms: &[String],
     page: &mut crate::ledger::trail::TrailQuery,
     tables: Vec<Vec<TrailRow>>,
     wanted: usize,
@@ -94,15 +78,22 @@ pub(crate) fn merge_trail_rows(
             time_ns: row.time_ns,
             position: row.position,
         });
-        let selected = row.columns().is_some_and(|columns| {
-            let terms = crate::ledger::trail::index_terms(&columns);
-            query.matches(&terms, row.time_ns, row.position)
-        });
-        if let (true, Some(data)) = (selected, row.data) {
+        let Some(event) = row.event else {
+            continue;
+        };
+        let columns = event.columns();
+        let selected = columns.time_ns == row.time_ns
+            && query.matches_given(
+                query_terms,
+                &crate::ledger::trail::index_terms(&columns),
+                columns.time_ns,
+                columns.position,
+            );
+        if selected {
             hits.push(crate::ledger::trail::TrailHit {
                 position: row.position,
                 time_ns: row.time_ns,
-                data,
+                data: event.data,
             });
         }
     }
@@ -126,7 +117,13 @@ pub(crate) fn trail_sql(table: &str, terms: usize) -> String {
         walk.push_str(&TRAIL_ALSO.replace("{table}", table));
     }
     walk.push_str(TRAIL_TAIL);
-    TRAIL_EVENTS.replace("{walk}", &walk)
+    let event_columns: Vec<String> = EVENT_COLUMNS
+        .split(',')
+        .map(|column| format!("e.{}", column.trim()))
+        .collect();
+    TRAIL_EVENTS
+        .replace("{event_columns}", &event_columns.join(", "))
+        .replace("{walk}", &walk)
 }
 
 /// Write the shared reads into `$reader` (a type with a `pool` field and an associated
@@ -477,8 +474,12 @@ macro_rules! sql_reader {
             })
         }
 
-        pub async fn trail(&self, query: &TrailQuery) -> Result<Vec<TrailHit>, StoreError> {
-            let keys: Vec<i64> = query.terms().iter().map(|t| trail::term_key(t)).collect();
+        /// [`LedgerReader::trail`](crate::ledger::LedgerReader::trail) for a query that
+        /// names no event id (it answers those from the log's own index).
+        pub(crate) async fn trail(&self, query: &TrailQuery) -> Result<Vec<TrailHit>, StoreError> {
+            debug_assert!(query.event_id().is_none(), "event ids are no terms");
+            let terms = query.terms();
+            let keys: Vec<i64> = terms.iter().map(|t| trail::term_key(t)).collect();
             let sql: Vec<String> = TRAIL_TABLES
                 .iter()
                 .map(|table| Self::sql(&trail_sql(table, keys.len())).into_owned())
@@ -491,7 +492,7 @@ macro_rules! sql_reader {
                 for sql in &sql {
                     tables.push(self.trail_rows(sql, &keys, &page, wanted).await?);
                 }
-                if !merge_trail_rows(query, &mut page, tables, wanted, &mut hits) {
+                if !merge_trail_rows(query, &terms, &mut page, tables, wanted, &mut hits) {
                     break;
                 }
             }
@@ -521,14 +522,16 @@ macro_rules! sql_reader {
                 .map_err(storage)?
                 .into_iter()
                 .map(|row| {
+                    let position = row.try_get::<i64, _>("walk_position").map_err(storage)?;
+                    let time_ns = row.try_get("walk_time_ns").map_err(storage)?;
+                    let found = row
+                        .try_get::<Option<i64>, _>("position")
+                        .map_err(storage)?
+                        .is_some();
                     Ok(TrailRow {
-                        position: row.try_get::<i64, _>(0).map_err(storage)? as u64,
-                        time_ns: row.try_get(1).map_err(storage)?,
-                        data: row.try_get(2).map_err(storage)?,
-                        stream: row.try_get(3).map_err(storage)?,
-                        event_name: row.try_get(4).map_err(storage)?,
-                        keys: row.try_get(5).map_err(storage)?,
-                        error_code: row.try_get(6).map_err(storage)?,
+                        position: position as u64,
+                        time_ns,
+                        event: if found { Some(Self::stored_event(row)?) } else { None },
                     })
                 })
                 .collect()
@@ -594,15 +597,28 @@ mod tests {
 
     const DATA: &[u8] = br#"{"body":{"awsRegion":"r","recipientAccountId":"1"}}"#;
 
+    fn event(time_ns: i64, position: u64, data: &[u8]) -> crate::ledger::StoredEvent {
+        crate::ledger::StoredEvent {
+            position,
+            stream: None,
+            stream_version: None,
+            event_name: "Encrypt".into(),
+            data: data.to_vec(),
+            hash: [0; 32],
+            event_id: None,
+            time_ns: Some(time_ns),
+            keys: None,
+            error_code: None,
+            account: None,
+            principal: None,
+        }
+    }
+
     fn row(time_ns: i64, position: u64) -> TrailRow {
         TrailRow {
             position,
             time_ns,
-            data: Some(DATA.to_vec()),
-            stream: None,
-            event_name: Some("Encrypt".into()),
-            keys: None,
-            error_code: None,
+            event: Some(event(time_ns, position, DATA)),
         }
     }
 
@@ -629,7 +645,7 @@ mod tests {
         let mut page = q.clone();
         let mut hits: Vec<TrailHit> = Vec::new();
         let tables = vec![vec![row(10, 1), row(30, 3)], vec![row(20, 2)]];
-        let more = merge_trail_rows(&q, &mut page, tables, 2, &mut hits);
+        let more = merge_trail_rows(&q, &q.terms(), &mut page, tables, 2, &mut hits);
         let positions: Vec<u64> = hits.iter().map(|h| h.position).collect();
         assert_eq!(positions, [3, 2, 1], "newest first, in one round");
         assert!(!more, "the page is full");
@@ -637,26 +653,34 @@ mod tests {
 
     /// Below the oldest row of a full table nothing is taken yet (another round reads it),
     /// the same row read from both tables is answered once, and a row with no event (or
-    /// another scope's) moves the cursor without being answered.
+    /// another scope's, or filing its event at a time it does not have) moves the cursor
+    /// without being answered.
     #[test]
     fn a_round_stops_at_a_full_tables_floor_and_answers_each_event_once() {
         let q = query(10);
         let mut page = q.clone();
         let mut hits: Vec<TrailHit> = Vec::new();
         let missing = TrailRow {
-            data: None,
-            event_name: None,
+            event: None,
             ..row(50, 9)
         };
         let elsewhere = TrailRow {
-            data: Some(br#"{"body":{"awsRegion":"r","recipientAccountId":"2"}}"#.to_vec()),
+            event: Some(event(
+                45,
+                8,
+                br#"{"body":{"awsRegion":"r","recipientAccountId":"2"}}"#,
+            )),
             ..row(45, 8)
         };
+        let misdated = TrailRow {
+            event: Some(event(1, 10, DATA)),
+            ..row(42, 10)
+        };
         let tables = vec![
-            vec![missing, elsewhere, row(40, 7), row(30, 6)],
+            vec![missing, elsewhere, misdated, row(40, 7), row(30, 6)],
             vec![row(40, 7), row(20, 5)],
         ];
-        let more = merge_trail_rows(&q, &mut page, tables, 4, &mut hits);
+        let more = merge_trail_rows(&q, &q.terms(), &mut page, tables, 5, &mut hits);
         let positions: Vec<u64> = hits.iter().map(|h| h.position).collect();
         assert_eq!(
             positions,

@@ -132,10 +132,22 @@ impl TrailQuery {
     /// in-memory store's scan; SQLite asks its index the same question). Event ids are not
     /// checked here: a query that names one is answered by [`selects_event`](Self::selects_event).
     pub fn matches(&self, terms: &[String], time_ns: i64, position: u64) -> bool {
+        self.matches_given(&self.terms(), terms, time_ns, position)
+    }
+
+    /// [`matches`](Self::matches) with the query's own [`terms`](Self::terms) worked out
+    /// once, by the caller that checks many events.
+    pub fn matches_given(
+        &self,
+        query_terms: &[String],
+        terms: &[String],
+        time_ns: i64,
+        position: u64,
+    ) -> bool {
         time_ns >= self.lower_ns()
             && (time_ns, position as i64) <= self.upper()
             && position as i64 <= self.up_to()
-            && self.terms().iter().all(|t| terms.contains(t))
+            && query_terms.iter().all(|t| terms.contains(t))
     }
 
     /// The event id the query names, if it names one.
@@ -231,11 +243,10 @@ struct ResourceJson<'a> {
     kind: Option<Cow<'a, str>>,
 }
 
-/// The key a term is stored under in the `trail_index` table: the first 64 bits of its
-/// BLAKE3 hash. A fixed-size integer instead of the term's text (about 45 bytes) makes an
-/// index row about a third as long, so a commit splits far fewer of the index's B-tree pages
-/// (decision 0010). Two terms may share a key: the index only proposes events, and every
-/// event it proposes is checked against the query's terms before it is answered
+/// The key a term is stored under in the `trail_index` tables: the first 64 bits of its
+/// BLAKE3 hash, a fixed-size integer instead of the term's text (about 45 bytes; decision
+/// 0010). Two terms may share a key: the index only proposes events, and every event it
+/// proposes is checked against the query's terms before it is answered
 /// ([`TrailQuery::matches`]).
 pub fn term_key(term: &str) -> i64 {
     let hash = blake3::hash(term.as_bytes());

@@ -63,29 +63,25 @@ impl ReadModel for TrailIndex {
             events.len() as u64,
             "the events of one fold follow on"
         );
-        // The last block boundary these events reach, if they cross one.
+        // The last block boundary these events reach: they cross it if it is not below them
+        // all, and then the events up to it are filed in the index directly.
         let boundary = last.position / FOLD_EVERY * FOLD_EVERY;
-        let folds = boundary >= first.position;
-        if folds {
-            let boundary = Value::Int(boundary as i64);
-            out.push(FOLD, vec![boundary]);
+        if boundary >= first.position {
+            out.push(FOLD, vec![Value::Int(boundary as i64)]);
             out.push(FOLDED, vec![]);
         }
         // Positions are unique; two of one event's terms sharing a key give one row, which
-        // both terms' queries find (and check).
-        let mut rows: Vec<(i64, i64, u64)> = events
+        // both terms' queries find (and check). In each table's order: a statement then
+        // fills B-tree pages in sequence instead of jumping about (a rebuild inserts
+        // millions of rows).
+        let (mut indexed, mut staged): (Vec<_>, Vec<_>) = events
             .iter()
             .flat_map(|event| {
                 index_terms(event)
                     .into_iter()
                     .map(move |term| (term_key(&term), event.time_ns, event.position))
             })
-            .collect();
-        // In each table's order: a statement then fills B-tree pages in sequence instead of
-        // jumping about (a rebuild inserts millions of rows).
-        let (mut indexed, mut staged): (Vec<_>, Vec<_>) = rows
-            .drain(..)
-            .partition(|&(_, _, position)| folds && position <= boundary);
+            .partition(|&(_, _, position)| position <= boundary);
         indexed.sort_unstable();
         indexed.dedup();
         staged.sort_unstable_by_key(|&(key, time_ns, position)| (position, key, time_ns));

@@ -31,14 +31,18 @@ impl MemoryReader {
         replay::billing::BillingInput::from_rows(rows)
     }
 
-    pub fn trail(&self, query: &TrailQuery) -> Vec<TrailHit> {
+    /// [`LedgerReader::trail`](crate::ledger::LedgerReader::trail) for a query that names no
+    /// event id (it answers those from the log's own index).
+    pub(crate) fn trail(&self, query: &TrailQuery) -> Vec<TrailHit> {
+        debug_assert!(query.event_id().is_none(), "event ids are no terms");
         let log = self.db.lock();
+        let query_terms = query.terms();
         let mut hits: Vec<TrailHit> = log
             .events
             .iter()
             .filter(|e| {
                 let c = e.columns();
-                query.matches(&trail::index_terms(&c), c.time_ns, c.position)
+                query.matches_given(&query_terms, &trail::index_terms(&c), c.time_ns, c.position)
             })
             .map(|e| TrailHit {
                 position: e.position,
