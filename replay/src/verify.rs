@@ -380,8 +380,18 @@ async fn check(
             break;
         }
         let after = page.rows.last().map_or(0, |r| r.position);
+        let next = match next {
+            Ok(next) => next,
+            Err(e) => {
+                // The page just prepared comes before the one that could not be read: a
+                // break in it is the first to report, and else it is verified, as the
+                // message says.
+                push_page(&mut verifier, &mut tree, &page, prepared)?;
+                return Err(where_it_ends(e, after));
+            }
+        };
         prepared_page = Some((page, prepared));
-        page = next.map_err(|e| where_it_ends(e, after))?;
+        page = next;
     }
     if page.more_leaves {
         return Err(broken(
@@ -390,6 +400,14 @@ async fn check(
         ));
     }
     let verified = verifier.finish();
+    // The read ended where the log does (a reader that stopped early, its thread gone, looks
+    // like the end of the log otherwise).
+    if verified.events != total as u64 {
+        return Err(VerifyError::Read(format!(
+            "the events were read up to position {} of {total}",
+            verified.events
+        )));
+    }
     progress(verified.events, total as u64);
     tree.finish(verified.events)?;
     Ok(verified)

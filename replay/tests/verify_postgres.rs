@@ -256,9 +256,8 @@ impl Database {
     }
 }
 
-/// Verifies `ledger` written to PostgreSQL and to a SQLite file; both verdicts must be the
-/// same, and that verdict is returned (errors as their messages, which name the position).
-async fn verdict(admin: &str, ledger: &Ledger) -> Result<Verified, String> {
+/// `ledger` written to a new SQLite file, then `tamper` (SQL) run on it.
+async fn sqlite_file(ledger: &Ledger, tamper: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
@@ -271,7 +270,15 @@ async fn verdict(admin: &str, ledger: &Ledger) -> Result<Verified, String> {
         sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
     }
     insert_ledger!(sqlx::Sqlite, &mut conn, ledger);
+    sqlx::raw_sql(tamper).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
+    (dir, path)
+}
+
+/// Verifies `ledger` written to PostgreSQL and to a SQLite file; both verdicts must be the
+/// same, and that verdict is returned (errors as their messages, which name the position).
+async fn verdict(admin: &str, ledger: &Ledger) -> Result<Verified, String> {
+    let (_dir, path) = sqlite_file(ledger, "").await;
     let options = VerifyOptions::default();
     let sqlite = replay::verify_ledger(&path, &options, &mut |_, _| {})
         .await
@@ -429,6 +436,35 @@ async fn a_sqlite_ledger_appended_to_meanwhile_is_verified_as_one_snapshot() {
         .await
         .expect("the ledger with the append verifies");
     assert_eq!(verified.events, EVENTS as u64 + 1);
+}
+
+/// A row the reader cannot take (SQLite keeps an integer in the `data` column) ends the
+/// check with an error in the third page; a break in the second page, prepared while the
+/// third was read, is still the one reported (the first break, as in a serial check).
+#[tokio::test]
+async fn a_break_before_an_unreadable_row_is_reported_first() {
+    let mut ledger = ledger(EVENTS, &[1000, EVENTS]);
+    let unreadable = "UPDATE events SET data = 42 WHERE position = 8250";
+    let (_dir, path) = sqlite_file(&ledger, unreadable).await;
+    let options = VerifyOptions::default();
+    let error = replay::verify_ledger(&path, &options, &mut |_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "position 8250: unreadable row: data");
+    let edited = &mut ledger.rows[4999];
+    edited.data = String::from_utf8(edited.data.clone())
+        .unwrap()
+        .replace("user/u", "user/x")
+        .into_bytes();
+    let (_dir, path) = sqlite_file(&ledger, unreadable).await;
+    let error = replay::verify_ledger(&path, &options, &mut |_, _| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "position 5000: hash does not match the chain"
+    );
 }
 
 /// Runs `future` on a runtime of its own: another writer, on another thread, while `verify`
