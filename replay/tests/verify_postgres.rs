@@ -467,6 +467,44 @@ async fn a_break_before_an_unreadable_row_is_reported_first() {
     );
 }
 
+/// What each of the tree's and the checkpoints' checks says about a SQLite ledger edited
+/// so that only it can tell (each message names its check).
+#[tokio::test]
+async fn each_tree_and_checkpoint_check_catches_its_own_edit() {
+    let ledger = ledger(EVENTS, &[1000, EVENTS]);
+    let options = VerifyOptions::default();
+    for (tamper, expected) in [
+        (
+            "UPDATE trail_hashes SET hash = zeroblob(32) WHERE level = 8 AND idx = 1",
+            "position 512: the trail tree's node (8, 1) does not match the events",
+        ),
+        (
+            "UPDATE trail_checkpoints SET root_hash = zeroblob(32) WHERE tree_size = 1000",
+            "position 1000: the checkpoint of size 1000 does not match the events",
+        ),
+        (
+            "UPDATE trail_checkpoints SET note = replace(note, '1000', '1001') WHERE tree_size = 1000",
+            "position 1000: the checkpoint of size 1000: the proof does not verify: signature: invalid signature",
+        ),
+        (
+            "INSERT INTO trail_hashes (level, idx, hash) VALUES (8, 900, zeroblob(32))",
+            "position 8301: the trail tree stores node (8, 900) beyond the events",
+        ),
+        (
+            "INSERT INTO trail_hashes (level, idx, hash) VALUES (0, 8300, zeroblob(32))",
+            "position 8301: the trail tree has leaves beyond the last event (events were removed)",
+        ),
+    ] {
+        let (_dir, path) = sqlite_file(&ledger, tamper).await;
+        let error = replay::verify_ledger(&path, &options, &mut |_, _| {})
+            .await
+            .map(|v| v.events)
+            .map_err(|e| e.to_string())
+            .expect_err(tamper);
+        assert!(error.starts_with(expected), "{tamper}: {error}");
+    }
+}
+
 /// Runs `future` on a runtime of its own: another writer, on another thread, while `verify`
 /// waits in its progress callback.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
