@@ -29,6 +29,20 @@ pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
     tlog_tiles::record_hash(data).0
 }
 
+/// A tile's index `N` as C2SP `tlog-tiles` writes it in a path (`tile/<L>/<N>`,
+/// `tile/entries/<N>`): three-digit groups, all but the last prefixed with `x`
+/// (`1234067` is `x001/x234/067`). The server's parser reads it back (`http::evidence`).
+pub fn tile_index_path(mut n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        groups.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
 /// A stored hash: the node at `level` (a multiple of [`TILE_HEIGHT`]) and `index` within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredHash {

@@ -720,18 +720,6 @@ async fn trail_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Re
 /// Entry bundles `inclusion-spread` reads its events from, at most.
 const SPREAD_BUNDLES: u64 = 512;
 
-/// A tile index as C2SP tlog-tiles names it: three-digit groups, all but the last `x`-prefixed.
-fn tile_index_path(mut n: u64) -> String {
-    let mut groups = vec![format!("{:03}", n % 1000)];
-    n /= 1000;
-    while n > 0 {
-        groups.push(format!("x{:03}", n % 1000));
-        n /= 1000;
-    }
-    groups.reverse();
-    groups.join("/")
-}
-
 /// The first event of each of up to [`SPREAD_BUNDLES`] full entry bundles, evenly spaced
 /// over the checkpointed trail.
 async fn spread_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::Result<Vec<String>> {
@@ -742,7 +730,7 @@ async fn spread_event_ids(endpoint: &Endpoint, signer: &mut Signer) -> anyhow::R
     let step = full.div_ceil(SPREAD_BUNDLES);
     let mut ids = Vec::new();
     for n in (0..full).step_by(step as usize) {
-        let bundle = bundle_event_ids(endpoint, signer, &tile_index_path(n)).await?;
+        let bundle = bundle_event_ids(endpoint, signer, &replay::trail::tile_index_path(n)).await?;
         ids.extend(bundle.into_iter().next());
     }
     eprintln!(

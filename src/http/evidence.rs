@@ -387,6 +387,11 @@ mod tests {
             t(Some(1), 1_234_067, 256)
         );
         assert_eq!(parse_tile_path("0/005.p/17"), t(Some(0), 5, 17));
+        // What replay's formatter writes, the parser reads back.
+        for n in [0, 5, 999, 1000, 1_234_067, u64::MAX] {
+            let path = format!("2/{}", replay::trail::tile_index_path(n));
+            assert_eq!(parse_tile_path(&path), t(Some(2), n, 256), "{path}");
+        }
         assert_eq!(
             parse_tile_path("entries/x001/002.p/255"),
             t(None, 1002, 255)
