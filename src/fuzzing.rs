@@ -394,12 +394,15 @@ pub fn event(data: &[u8]) {
         Err(e) => panic!("columns of a written lifecycle envelope: {e}"),
     };
     assert_eq!(columns.event_name, envelope.event_name);
-    assert_eq!(columns.stream, envelope.stream);
+    assert_eq!(columns.stream.as_deref(), envelope.stream.as_deref());
     assert_eq!(
         columns.stream_version,
         envelope.stream_version.map(|v| v as i64)
     );
     assert_eq!(columns.event_id, envelope.event_id.to_string());
     assert_eq!(columns.time_ns, envelope.time.unix_timestamp_nanos() as i64);
-    assert_eq!(columns.error_code, envelope.error_code);
+    assert_eq!(
+        columns.error_code.as_deref(),
+        envelope.error_code.as_deref()
+    );
 }

@@ -7,25 +7,6 @@ use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// What an event's JSON says its indexed columns are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DerivedColumns {
-    pub event_name: String,
-    pub stream: Option<String>,
-    pub stream_version: Option<i64>,
-    pub event_id: String,
-    pub time_ns: i64,
-    /// Key ids, space-separated; `None` when the event concerns no key.
-    pub keys: Option<String>,
-    pub error_code: Option<String>,
-    /// The calling account: a usage event's `userIdentity.accountId`, a lifecycle event's
-    /// actor's account; `None` when the caller is unknown (authentication failed).
-    pub account: Option<String>,
-    /// The calling principal's ARN: `userIdentity.arn`, or the lifecycle actor's principal;
-    /// `None` for an unknown caller and for the service itself (AwsServiceEvent).
-    pub principal: Option<String>,
-}
-
 // Borrowed where the JSON has no escapes: `verify` derives the columns of every event, and
 // the allocations were a fifth of that.
 #[derive(Deserialize)]
@@ -78,17 +59,23 @@ struct Resource<'a> {
     arn: Cow<'a, str>,
 }
 
-/// [`DerivedColumns`], borrowed from the JSON where it can be.
+/// What an event's JSON says its indexed columns are, borrowed from the JSON where it can
+/// be (`verify` derives the columns of every event).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DerivedColumnsRef<'a> {
+pub struct DerivedColumns<'a> {
     pub event_name: Cow<'a, str>,
     pub stream: Option<Cow<'a, str>>,
     pub stream_version: Option<i64>,
     pub event_id: Cow<'a, str>,
     pub time_ns: i64,
+    /// Key ids, space-separated; `None` when the event concerns no key.
     pub keys: Option<String>,
     pub error_code: Option<Cow<'a, str>>,
+    /// The calling account: a usage event's `userIdentity.accountId`, a lifecycle event's
+    /// actor's account; `None` when the caller is unknown (authentication failed).
     pub account: Option<Cow<'a, str>>,
+    /// The calling principal's ARN: `userIdentity.arn`, or the lifecycle actor's principal;
+    /// `None` for an unknown caller and for the service itself (AwsServiceEvent).
     pub principal: Option<Cow<'a, str>>,
 }
 
@@ -115,24 +102,7 @@ pub fn usage_keys<'a>(arns: impl IntoIterator<Item = &'a str>) -> Option<String>
 }
 
 /// Derive the columns of a stored event from its JSON.
-pub fn derive(data: &[u8]) -> Result<DerivedColumns, String> {
-    let c = derive_ref(data)?;
-    let owned = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
-    Ok(DerivedColumns {
-        event_name: c.event_name.into_owned(),
-        stream: owned(c.stream),
-        stream_version: c.stream_version,
-        event_id: c.event_id.into_owned(),
-        time_ns: c.time_ns,
-        keys: c.keys,
-        error_code: owned(c.error_code),
-        account: owned(c.account),
-        principal: owned(c.principal),
-    })
-}
-
-/// [`derive`], borrowing from `data`.
-pub fn derive_ref(data: &[u8]) -> Result<DerivedColumnsRef<'_>, String> {
+pub fn derive(data: &[u8]) -> Result<DerivedColumns<'_>, String> {
     // One UTF-8 check of the whole event, then a parse that need not check each string.
     let text = std::str::from_utf8(data).map_err(|e| e.to_string())?;
     let e: Envelope = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -160,7 +130,7 @@ pub fn derive_ref(data: &[u8]) -> Result<DerivedColumnsRef<'_>, String> {
         ) => (u.account_id, u.arn),
         _ => (None, None),
     };
-    Ok(DerivedColumnsRef {
+    Ok(DerivedColumns {
         event_name: e.event_name,
         stream: e.stream,
         stream_version: e.stream_version,

@@ -143,7 +143,7 @@ impl ChainVerifier {
 /// The envelope fields that are also stored as columns agree with the hashed data.
 fn columns_agree(row: &StoredRow) -> Result<(), VerifyError> {
     let position = row.position;
-    let columns = crate::columns::derive_ref(&row.data)
+    let columns = crate::columns::derive(&row.data)
         .map_err(|e| broken(position, format!("event is not a valid envelope: {e}")))?;
     if columns.event_name != row.event_name.as_str()
         || columns.stream.as_deref() != row.stream.as_deref()

@@ -95,20 +95,22 @@ fn ledger(events: usize, signed: &[usize]) -> Ledger {
             let note = signer.sign_checkpoint(origin, size, root).unwrap();
             ledger.checkpoints.push((size, root, note));
         }
-        ledger.rows.push(StoredRow {
+        let owned = |v: Option<std::borrow::Cow<'_, str>>| v.map(|v| v.into_owned());
+        let row = StoredRow {
             position: position as i64,
-            stream: columns.stream,
+            stream: owned(columns.stream),
             stream_version: columns.stream_version,
-            event_name: columns.event_name,
-            data,
+            event_name: columns.event_name.into_owned(),
+            data: Vec::new(),
             hash: hash.to_vec(),
-            event_id: Some(columns.event_id),
+            event_id: Some(columns.event_id.into_owned()),
             time_ns: Some(columns.time_ns),
             keys: columns.keys,
-            error_code: columns.error_code,
-            account: columns.account,
-            principal: columns.principal,
-        });
+            error_code: owned(columns.error_code),
+            account: owned(columns.account),
+            principal: owned(columns.principal),
+        };
+        ledger.rows.push(StoredRow { data, ..row });
     }
     ledger
 }

@@ -321,12 +321,12 @@ async fn fill_missing_columns(conn: &mut SqliteConnection) -> Result<(), StoreEr
                     "UPDATE events SET event_id = ?, time_ns = ?, keys = ?, error_code = ?, \
                      account = ?, principal = ? WHERE position = ?",
                 )
-                .bind(columns.event_id)
+                .bind(columns.event_id.as_ref())
                 .bind(columns.time_ns)
                 .bind(columns.keys)
-                .bind(columns.error_code)
-                .bind(columns.account)
-                .bind(columns.principal)
+                .bind(columns.error_code.as_deref())
+                .bind(columns.account.as_deref())
+                .bind(columns.principal.as_deref())
                 .bind(position)
                 .execute(&mut *tx)
                 .await
