@@ -324,8 +324,12 @@ async fn check(
     options: &VerifyOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verified, VerifyError> {
-    let total = source.head().await?;
-    let mut tree = TreeCheck::load(source, options).await?;
+    let Preamble {
+        head: total,
+        upper,
+        checkpoints,
+    } = source.preamble().await?;
+    let mut tree = TreeCheck::load(upper, checkpoints, options);
     let mut verifier = ChainVerifier::default();
     // A damaged page can make the database itself fail: say where the good part ends.
     let where_it_ends = |e: VerifyError, verified: i64| match e {
@@ -335,9 +339,10 @@ async fn check(
         other => other,
     };
     let mut page = source.next_page().await.map_err(|e| where_it_ends(e, 0))?;
-    // A pipeline of three stages: the reader (SQLite's thread, or PostgreSQL) fetches page
-    // k + 2 while page k + 1 is prepared on every core and page k is pushed through the
-    // chain and the tree here, in order, so the first break reported is the same.
+    // A pipeline of three stages: SQLite's reader thread fetches page k + 2 while page k + 1
+    // is prepared on every core and page k is pushed through the chain and the tree here, in
+    // order, so the first break reported is the same. (PostgreSQL's fetch is polled on this
+    // task, which the other two stages hold: it runs mostly between them, not beside them.)
     let mut prepared_page: Option<(Page, Vec<Prepared>)> = None;
     loop {
         let end = page.rows.is_empty();
@@ -485,38 +490,25 @@ impl Source {
         }
     }
 
-    /// The position of the newest event (0 for none).
-    async fn head(&mut self) -> Result<i64, VerifyError> {
+    /// What is read before the events: the head and the small tables (once; the SQLite
+    /// source read them when it opened its transaction).
+    async fn preamble(&mut self) -> Result<Preamble, VerifyError> {
         match self {
-            Source::Sqlite(sqlite) => Ok(sqlite.head),
-            Source::Postgres { conn, .. } => {
-                sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-                    .fetch_one(conn)
+            Source::Sqlite(sqlite) => Ok(std::mem::take(&mut sqlite.preamble)),
+            Source::Postgres { conn, .. } => Ok(Preamble {
+                head: sqlx::query_scalar(HEAD_SQL)
+                    .fetch_one(&mut *conn)
                     .await
-                    .map_err(read)
-            }
-        }
-    }
-
-    /// The stored tree hashes above level 0: (level, index, hash).
-    async fn upper_hashes(&mut self) -> Result<Vec<(i64, i64, Vec<u8>)>, VerifyError> {
-        match self {
-            Source::Sqlite(sqlite) => Ok(std::mem::take(&mut sqlite.upper)),
-            Source::Postgres { conn, .. } => sqlx::query_as(UPPER_HASHES_SQL)
-                .fetch_all(conn)
-                .await
-                .map_err(read),
-        }
-    }
-
-    /// The stored checkpoints, smallest first: (size, root, note).
-    async fn checkpoints(&mut self) -> Result<Vec<(i64, Vec<u8>, String)>, VerifyError> {
-        match self {
-            Source::Sqlite(sqlite) => Ok(std::mem::take(&mut sqlite.checkpoints)),
-            Source::Postgres { conn, .. } => sqlx::query_as(CHECKPOINTS_SQL)
-                .fetch_all(conn)
-                .await
-                .map_err(read),
+                    .map_err(read)?,
+                upper: sqlx::query_as(UPPER_HASHES_SQL)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(read)?,
+                checkpoints: sqlx::query_as(CHECKPOINTS_SQL)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(read)?,
+            }),
         }
     }
 
@@ -566,6 +558,18 @@ impl Source {
     }
 }
 
+/// What is read of a ledger before its events.
+#[derive(Default)]
+struct Preamble {
+    /// The position of the newest event (0 for none).
+    head: i64,
+    /// The stored tree hashes above level 0: (level, index, hash).
+    upper: Vec<(i64, i64, Vec<u8>)>,
+    /// The stored checkpoints, smallest first: (size, root, note).
+    checkpoints: Vec<(i64, Vec<u8>, String)>,
+}
+
+const HEAD_SQL: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
 const UPPER_HASHES_SQL: &str = "SELECT level, idx, hash FROM trail_hashes WHERE level > 0";
 const CHECKPOINTS_SQL: &str =
     "SELECT tree_size, root_hash, note FROM trail_checkpoints ORDER BY tree_size";
@@ -577,9 +581,7 @@ const CHECKPOINTS_SQL: &str =
 /// than sqlx: a row handed row by row through sqlx's worker cost more than its hashing, and
 /// packing a page into one string cost SQLite as much again (decision 0009).
 struct SqliteSource {
-    head: i64,
-    upper: Vec<(i64, i64, Vec<u8>)>,
-    checkpoints: Vec<(i64, Vec<u8>, String)>,
+    preamble: Preamble,
     pages: tokio::sync::mpsc::Receiver<Result<Page, VerifyError>>,
     /// Checked pages, back to the reader to be filled again.
     spare: std::sync::mpsc::Sender<Page>,
@@ -607,17 +609,19 @@ impl SqliteSource {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sqlite_error)?;
         conn.execute_batch("BEGIN").map_err(sqlite_error)?;
-        let head = conn
-            .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
-                r.get(0)
-            })
-            .map_err(sqlite_error)?;
-        let upper = Self::all(&conn, UPPER_HASHES_SQL, |r| {
+        use rusqlite::types::FromSql;
+        fn three<A: FromSql, B: FromSql, C: FromSql>(
+            r: &rusqlite::Row<'_>,
+        ) -> rusqlite::Result<(A, B, C)> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-        let checkpoints = Self::all(&conn, CHECKPOINTS_SQL, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+        }
+        let preamble = Preamble {
+            head: conn
+                .query_row(HEAD_SQL, [], |r| r.get(0))
+                .map_err(sqlite_error)?,
+            upper: Self::all(&conn, UPPER_HASHES_SQL, three)?,
+            checkpoints: Self::all(&conn, CHECKPOINTS_SQL, three)?,
+        };
         // Two pages in flight: one being read while one waits to be checked.
         let (sender, pages) = tokio::sync::mpsc::channel(2);
         let (spare, spare_pages) = std::sync::mpsc::channel();
@@ -630,9 +634,7 @@ impl SqliteSource {
             })
             .map_err(|e| VerifyError::Read(format!("cannot start the reader: {e}")))?;
         Ok(SqliteSource {
-            head,
-            upper,
-            checkpoints,
+            preamble,
             pages,
             spare,
             reader: Some(reader),
@@ -877,10 +879,12 @@ struct TreeCheck {
 }
 
 impl TreeCheck {
-    async fn load(source: &mut Source, options: &VerifyOptions) -> Result<TreeCheck, VerifyError> {
-        let upper = source.upper_hashes().await?;
-        let checkpoints = source.checkpoints().await?;
-        Ok(TreeCheck {
+    fn load(
+        upper: Vec<(i64, i64, Vec<u8>)>,
+        checkpoints: Vec<(i64, Vec<u8>, String)>,
+        options: &VerifyOptions,
+    ) -> TreeCheck {
+        TreeCheck {
             frontier: Default::default(),
             upper: upper
                 .into_iter()
@@ -895,7 +899,7 @@ impl TreeCheck {
             saved: None,
             saved_note: options.saved_checkpoint.clone(),
             scratch: Vec::new(),
-        })
+        }
     }
 
     fn vkey(&self, position: i64) -> Result<&str, VerifyError> {
