@@ -834,6 +834,11 @@ pub const EVENT_COLUMNS: &str = "position, stream, stream_version, event_name, d
 
 fn fill_bytes(into: &mut Vec<u8>, bytes: &[u8]) {
     into.clear();
+    if into.capacity() < bytes.len() {
+        // Straight to a power of two: the events that fill a slot in turn differ by a few
+        // bytes, and each time one outgrew the last the allocator had to find a fresh block.
+        into.reserve(bytes.len().next_power_of_two());
+    }
     into.extend_from_slice(bytes);
 }
 
