@@ -1063,3 +1063,63 @@ async fn the_query_protocol_answers_in_awss_xml() {
     assert_eq!(frob["errorCode"], "InvalidActionException");
     common::check_schemas(&dir).await;
 }
+
+/// Every event is an entry of the trail's C2SP tlog-tiles bundles, whose length is a uint16:
+/// a call that would be recorded as a larger event is refused, recorded as refused, and
+/// changes nothing. Here a user policy within every IAM limit (under 32,768 characters, and
+/// under 2,048 once whitespace is left out) whose condition value is 25,000 ideographic
+/// spaces (U+3000, whitespace to IAM's count, three bytes each in UTF-8).
+#[tokio::test]
+async fn a_call_whose_record_would_not_fit_a_trail_entry_is_refused_and_recorded() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let server = Server::start(&dir).await;
+    let iam = iam(&server.endpoint, &server.credentials);
+    iam.create_user().user_name("dora").send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}"#;
+    let padded = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*","Condition":{{"StringEquals":{{"aws:username":"{}"}}}}}}]}}"#,
+        "\u{3000}".repeat(25_000)
+    );
+    assert!(padded.chars().count() < 32_768 && padded.len() > 70_000);
+    let refused = iam
+        .put_user_policy()
+        .user_name("dora")
+        .policy_name("padded")
+        .policy_document(&padded)
+        .send()
+        .await;
+    assert_eq!(error_code(refused), "ValidationError");
+    assert_eq!(
+        error_code(
+            iam.get_user_policy()
+                .user_name("dora")
+                .policy_name("padded")
+                .send()
+                .await
+        ),
+        "NoSuchEntity"
+    );
+    // The same policy, unpadded, is taken.
+    iam.put_user_policy()
+        .user_name("dora")
+        .policy_name("plain")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let events = common::stored_events(&dir).await;
+    let refusal = events
+        .iter()
+        .rev()
+        .find(|e| e["event_name"] == "PutUserPolicy" && e["error_code"].is_string())
+        .expect("the refused call is recorded");
+    // As CloudTrail records IAM's ValidationError (`iam::validation_error`).
+    assert_eq!(refusal["error_code"], "ValidationException");
+    let mut conn = common::ledger_connection(&dir, true).await;
+    let largest: i64 = sqlx::query_scalar("SELECT MAX(length(data)) FROM events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(largest <= u16::MAX as i64, "an event of {largest} bytes");
+}

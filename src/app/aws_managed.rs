@@ -170,7 +170,7 @@ impl Service {
             "CreateKey",
             now,
             record,
-            &Ok(serde_json::Value::Null),
+            &mut Ok(serde_json::Value::Null),
         );
         let alias_event = DomainEvent::AliasCreated(AliasCreated {
             alias_name: alias.to_owned(),

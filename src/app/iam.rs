@@ -70,6 +70,13 @@ impl QueryApi {
         }
     }
 
+    /// Which API records its calls with `event_source`.
+    pub fn of_event_source(event_source: &str) -> Option<QueryApi> {
+        [QueryApi::Iam, QueryApi::Sts]
+            .into_iter()
+            .find(|api| api.event_source() == event_source)
+    }
+
     /// The XML namespace of its responses.
     pub fn namespace(self) -> &'static str {
         match self {
@@ -553,14 +560,14 @@ impl Service {
             if matches!(result, Err(ApiError::Conflict(_))) {
                 continue;
             }
-            let result = result.map_err(|e| to_query_error(api, e));
+            let mut result = result.map_err(|e| to_query_error(api, e));
             let batch = self.audit_batch(
                 ctx,
                 caller.as_ref().ok().copied(),
                 action,
                 now,
                 record,
-                &result,
+                &mut result,
             );
             if let Some(handled) = self.append_call(ctx, batch, result).await {
                 return Handled {
@@ -575,7 +582,7 @@ impl Service {
             500,
             "The request conflicted with concurrent changes too often; retry it.",
         );
-        let failed = Err(error.clone());
+        let mut failed = Err(error.clone());
         let batch = self.audit_batch(
             ctx,
             caller.as_ref().ok().copied(),
@@ -585,7 +592,7 @@ impl Service {
                 event_source: Some(api.event_source()),
                 ..CallRecord::default()
             },
-            &failed,
+            &mut failed,
         );
         let handled = self
             .append_call(ctx, batch, failed)
@@ -1360,7 +1367,7 @@ impl Service {
                 request_parameters: requested.map_or(Value::Null, |a| json!({ "accountId": a })),
                 ..CallRecord::default()
             };
-            let result = match &caller {
+            let mut result = match &caller {
                 Ok(caller) => self.decide_create_account(caller, requested, &mut record),
                 Err(e) => Err(e.clone()),
             };
@@ -1370,7 +1377,7 @@ impl Service {
                 "CreateAccount",
                 now,
                 record,
-                &result,
+                &mut result,
             );
             if let Some(handled) = self.append_call(ctx, batch, result).await {
                 return handled;

@@ -40,9 +40,10 @@ pub const ECHO_PREFIX: usize = 32;
 pub const MAX_ERROR_MESSAGE: usize = 1024;
 /// A call's `requestParameters` as recorded, serialized: members are replaced by
 /// [`truncated`] summaries, largest first, until the rest fits. A successful call keeps up
-/// to 64 KiB (a 32768-character policy fits); a failed one, whose values may be the very
-/// thing refused, 8 KiB.
-pub const MAX_RECORDED_PARAMETERS: usize = 64 * 1024;
+/// to 56 KiB (a 32768-character policy fits unless most of it is escaped in JSON), so that
+/// its whole record stays under a trail entry's 65,535 bytes (`ledger::MAX_EVENT_BYTES`);
+/// a failed one, whose values may be the very thing refused, 8 KiB.
+pub const MAX_RECORDED_PARAMETERS: usize = 56 * 1024;
 pub const MAX_RECORDED_FAILED_PARAMETERS: usize = 8 * 1024;
 
 /// A caller's value for an error message: at most [`ECHO_PREFIX`] characters, control and

@@ -241,11 +241,18 @@ impl Service {
             ..CallRecord::default()
         };
         // A failed authentication is the call's outcome, whatever was answered.
-        let (caller, result) = match caller {
+        let (caller, mut result) = match caller {
             Ok(caller) => (Some(caller), result.map(|()| Value::Null)),
             Err(e) => (None, Err(e)),
         };
-        let batch = self.audit_batch(ctx, caller, operation, self.clock.now(), record, &result);
+        let batch = self.audit_batch(
+            ctx,
+            caller,
+            operation,
+            self.clock.now(),
+            record,
+            &mut result,
+        );
         self.append_call(ctx, batch, result)
             .await
             .unwrap_or_else(|| self.unavailable_handled())
@@ -335,7 +342,7 @@ impl Service {
                 operation,
                 now,
                 record,
-                &result,
+                &mut result,
             );
             if let Some(handled) = self.append_call(ctx, batch, result).await {
                 return handled;
@@ -346,14 +353,14 @@ impl Service {
             "The request conflicted with concurrent changes too often; retry it.".into(),
         );
         let now = self.clock.now();
-        let failed = Err(error.clone());
+        let mut failed = Err(error.clone());
         let batch = self.audit_batch(
             ctx,
             caller.as_ref().ok().copied(),
             operation,
             now,
             CallRecord::default(),
-            &failed,
+            &mut failed,
         );
         self.append_call(ctx, batch, Err(error))
             .await
@@ -395,7 +402,7 @@ impl Service {
         operation: &str,
         now: OffsetDateTime,
         mut record: CallRecord,
-        result: &Result<Value, ApiError>,
+        result: &mut Result<Value, ApiError>,
     ) -> AppendBatch {
         let limit = match result {
             Ok(_) => limits::MAX_RECORDED_PARAMETERS,
@@ -418,6 +425,7 @@ impl Service {
             user_agent: Some(ctx.user_agent.clone()),
         };
         let error = result.as_ref().err();
+        let failed = error.is_some();
         let mut events = Vec::with_capacity(record.lifecycle.len() + 1);
         if error.is_none() {
             for (event, version) in &record.lifecycle {
@@ -472,7 +480,31 @@ impl Service {
             columns,
             lifecycle: None,
         });
-        if error.is_some() {
+        if !failed {
+            if let Some(large) = events
+                .iter()
+                .find(|e| e.data.len() > crate::ledger::MAX_EVENT_BYTES)
+            {
+                // It could not be bundled in the trail's tiles (`ledger::MAX_EVENT_BYTES`): the
+                // call is refused, and recorded as refused (its parameters cut shorter).
+                let refusal = ApiError::Validation(format!(
+                    "The request would be recorded as a {} event of {} bytes; a trail entry is at \
+                     most {} bytes. Send a smaller request.",
+                    large.event_name,
+                    large.data.len(),
+                    crate::ledger::MAX_EVENT_BYTES
+                ));
+                // Recorded as answered: an IAM or STS call with its API's error code.
+                *result = Err(
+                    match record.event_source.and_then(iam::QueryApi::of_event_source) {
+                        Some(api) => iam::to_query_error(api, refusal),
+                        None => refusal,
+                    },
+                );
+                return self.audit_batch(ctx, caller, operation, now, record, result);
+            }
+        }
+        if failed {
             return AppendBatch {
                 events,
                 ..AppendBatch::default()

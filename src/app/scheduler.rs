@@ -134,8 +134,14 @@ impl Service {
                 Err(ApiError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
-            let batch =
-                self.audit_batch(&ctx, None, name, now, record, &Ok(serde_json::Value::Null));
+            let batch = self.audit_batch(
+                &ctx,
+                None,
+                name,
+                now,
+                record,
+                &mut Ok(serde_json::Value::Null),
+            );
             match self.ledger.append(batch).await {
                 Ok(_) => {
                     tracing::info!(key = %key_id, event = name, "scheduled action recorded");

@@ -32,6 +32,13 @@ use uuid::Uuid;
 
 pub use writer::{CommitListener, Ledger, TailLag};
 
+/// The most bytes one event may have: every event is an entry of the trail's C2SP
+/// tlog-tiles entry bundles, where an entry is prefixed with its length as a big-endian
+/// uint16. A larger one could be appended and proven, but never bundled, so the ledger
+/// refuses it (the service answers such a call as refused before it appends:
+/// `app::Service::audit_batch`).
+pub const MAX_EVENT_BYTES: usize = u16::MAX as usize;
+
 /// Checkpoints are made at least this often while there are new events.
 pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 

@@ -191,6 +191,18 @@ impl Ledger {
                 "an append must record at least one event".into(),
             ));
         }
+        if let Some(event) = batch
+            .events
+            .iter()
+            .find(|e| e.data.len() > super::MAX_EVENT_BYTES)
+        {
+            return Err(AppendError::Unavailable(format!(
+                "a {} event of {} bytes is over the {} a trail entry may have",
+                event.event_name,
+                event.data.len(),
+                super::MAX_EVENT_BYTES
+            )));
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Message::Append(Pending {
@@ -654,6 +666,26 @@ mod tests {
             Err(AppendError::Unavailable(_))
         ));
         assert_eq!(db.reader().head().await.unwrap().position, 0);
+    }
+
+    #[tokio::test]
+    async fn an_event_too_large_for_a_trail_entry_is_refused_and_nothing_lands() {
+        let db = MemoryDatabase::default();
+        let ledger = Ledger::start(db.store(), Arc::new(Recorder(Mutex::new(vec![]))));
+        let largest = "x".repeat(crate::ledger::MAX_EVENT_BYTES);
+        let too_large = format!("{largest}x");
+        let refused = ledger
+            .append(batch(vec![event(None, "small"), event(None, &too_large)]))
+            .await;
+        assert!(matches!(refused, Err(AppendError::Unavailable(_))));
+        assert_eq!(db.reader().head().await.unwrap().position, 0);
+        // An entry's length is a uint16: 65,535 bytes still fit.
+        let data = |e: &NewEvent| e.data.len();
+        let fits = event(None, "");
+        let pad = crate::ledger::MAX_EVENT_BYTES - data(&fits);
+        let fits = event(None, &"y".repeat(pad));
+        assert_eq!(data(&fits), crate::ledger::MAX_EVENT_BYTES);
+        assert_eq!(ledger.append(batch(vec![fits])).await.unwrap(), 1..2);
     }
 
     #[tokio::test]
