@@ -205,12 +205,32 @@ async fn tlog_tiles_serve_the_tree_and_public_mode_serves_hashes_only() {
         let url = format!("{}/v1/trail/tlog/{path}", server.endpoint);
         async move { http.get(url).send().await.unwrap() }
     };
-    let note = get("checkpoint".into()).await.text().await.unwrap();
+    let note = get("checkpoint".into()).await;
+    // tlog-tiles: a checkpoint's headers SHOULD prevent caching beyond a few seconds.
+    assert_eq!(
+        note.headers()
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "no-cache"
+    );
+    let note = note.text().await.unwrap();
     let checkpoint = replay::trail::verify_checkpoint(note.as_bytes(), &vkey).unwrap();
     let size = checkpoint.size;
     assert!(size >= 262);
     let full = get("tile/0/000".into()).await;
     assert_eq!(full.status(), 200);
+    // A tile's path names bytes that never change: cached for long, by anyone when public.
+    let caching = |r: &reqwest::Response| {
+        r.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        caching(&full).as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
     let full = full.bytes().await.unwrap();
     assert_eq!(full.len(), 256 * 32);
     let partial_width = size - 256;
@@ -246,6 +266,11 @@ async fn tlog_tiles_serve_the_tree_and_public_mode_serves_hashes_only() {
     )
     .await;
     assert_eq!(entries.status(), 200);
+    assert_eq!(
+        caching(&entries).as_deref(),
+        Some("private, max-age=31536000, immutable"),
+        "behind SigV4, no shared cache may keep it"
+    );
     let entries = entries.bytes().await.unwrap();
     // Each entry: a big-endian uint16 length, then the event; its leaf hash is tile 0's.
     let mut rest = &entries[..];

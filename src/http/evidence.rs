@@ -123,7 +123,10 @@ async fn latest_note(service: &crate::app::Service) -> Result<Answer, ApiError> 
     let checkpoint = evidence::checkpoint_of(&service.reader, None)
         .await
         .map_err(proof_error)?;
-    Ok(Answer::text(checkpoint.note))
+    let mut answer = Answer::text(checkpoint.note);
+    // tlog-tiles: a checkpoint's headers SHOULD prevent caching beyond a few seconds.
+    answer.headers.push(("cache-control", "no-cache".into()));
+    Ok(answer)
 }
 
 async fn checkpoint(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
@@ -218,7 +221,7 @@ fn parse_tile_path(path: &str) -> Option<TilePath> {
         None
     } else {
         // Decimal without leading zeros, at most 63 (tile levels of a 64-bit tree).
-        if level.is_empty() || level.len() > 2 || (level.len() > 1 && level.starts_with('0')) {
+        if !canonical_decimal(level) || level.len() > 2 {
             return None;
         }
         let l: u8 = level.parse().ok()?;
@@ -227,7 +230,7 @@ fn parse_tile_path(path: &str) -> Option<TilePath> {
     };
     let (index_path, width) = match rest.split_once(".p/") {
         Some((index, width)) => {
-            if width.is_empty() || (width.len() > 1 && width.starts_with('0')) {
+            if !canonical_decimal(width) || width.len() > 3 {
                 return None;
             }
             let w: u64 = width.parse().ok()?;
@@ -263,8 +266,34 @@ fn parse_tile_path(path: &str) -> Option<TilePath> {
     })
 }
 
+/// ASCII digits with no leading zero (`str::parse` would also take a sign: `+7`).
+fn canonical_decimal(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text.len() == 1 || !text.starts_with('0'))
+}
+
+/// A tile's path names bytes that never change (a partial one's too: the first W of a tile
+/// that only grows), so tlog-tiles asks for long-lived caching headers. Behind SigV4 a shared
+/// cache must not keep them (`private`); the credential-free hash tiles may be (`public`).
+const TILE_CACHING_PRIVATE: &str = "private, max-age=31536000, immutable";
+const TILE_CACHING_PUBLIC: &str = "public, max-age=31536000, immutable";
+
 /// The bytes of a tile of the tree as of the newest checkpoint.
-async fn tile_bytes(service: &crate::app::Service, tile: TilePath) -> Result<Answer, ApiError> {
+async fn tile_bytes(
+    service: &crate::app::Service,
+    tile: TilePath,
+    public: bool,
+) -> Result<Answer, ApiError> {
+    let caching = vec![(
+        "cache-control",
+        if public {
+            TILE_CACHING_PUBLIC
+        } else {
+            TILE_CACHING_PRIVATE
+        }
+        .to_owned(),
+    )];
     let checkpoint = evidence::checkpoint_of(&service.reader, None)
         .await
         .map_err(proof_error)?;
@@ -292,7 +321,7 @@ async fn tile_bytes(service: &crate::app::Service, tile: TilePath) -> Result<Ans
             Ok(Answer {
                 content_type: "application/octet-stream",
                 body: hashes.concat(),
-                headers: Vec::new(),
+                headers: caching,
             })
         }
         None => {
@@ -316,7 +345,7 @@ async fn tile_bytes(service: &crate::app::Service, tile: TilePath) -> Result<Ans
             Ok(Answer {
                 content_type: "application/octet-stream",
                 body,
-                headers: Vec::new(),
+                headers: caching,
             })
         }
     }
@@ -324,10 +353,16 @@ async fn tile_bytes(service: &crate::app::Service, tile: TilePath) -> Result<Ans
 
 fn public_answer(request_id: &str, answer: Result<Answer, ApiError>) -> HttpResponse {
     match answer {
-        Ok(answer) => HttpResponse::Ok()
-            .insert_header(("x-amzn-RequestId", request_id))
-            .content_type(answer.content_type)
-            .body(answer.body),
+        Ok(answer) => {
+            let mut response = HttpResponse::Ok();
+            response
+                .insert_header(("x-amzn-RequestId", request_id))
+                .content_type(answer.content_type);
+            for header in answer.headers {
+                response.insert_header(header);
+            }
+            response.body(answer.body)
+        }
         Err(e) => native_error_response(request_id, &e),
     }
 }
@@ -357,13 +392,13 @@ async fn tlog_tile(
             return starting(&request_id);
         };
         let tile = tile.expect("checked above");
-        return public_answer(&request_id, tile_bytes(&ready.service, tile).await);
+        return public_answer(&request_id, tile_bytes(&ready.service, tile, true).await);
     }
     let parameters = json!({ "tile": format!("tile/{path}") });
     recorded(&req, &shared, "GetTrailTile", parameters, async |service| {
         let tile = tile
             .ok_or_else(|| ApiError::NotFound(format!("tile/{path} is not a tlog-tiles path")))?;
-        tile_bytes(service, tile).await
+        tile_bytes(service, tile, false).await
     })
     .await
 }
@@ -410,6 +445,11 @@ mod tests {
             "x/000",
             "0/000.p/",
             "0/abc",
+            "+1/000",
+            "0/000.p/+7",
+            "0/000.p/+07",
+            "-0/000",
+            " 1/000",
         ] {
             assert_eq!(parse_tile_path(bad), None, "{bad}");
         }
