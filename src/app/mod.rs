@@ -451,6 +451,7 @@ impl Service {
             &record,
             error,
         );
+        let record_terms = cloudtrail.index_terms(record.read_only);
         let envelope = Envelope {
             event_id,
             event_version: EVENT_VERSION,
@@ -467,12 +468,14 @@ impl Service {
         };
         let keys = replay::columns::usage_keys(record.resources.iter().map(String::as_str));
         // As its userIdentity says (`replay::columns`): the caller, or the service's account.
-        let columns = Columns::new(event_id, now, keys, envelope.error_code.clone()).with_caller(
-            caller
-                .map(|c| c.account.to_string())
-                .or_else(|| record.service_account.as_ref().map(|a| a.to_string())),
-            caller.map(|c| c.principal_arn.clone()),
-        );
+        let columns = Columns::new(event_id, now, keys, envelope.error_code.clone())
+            .with_caller(
+                caller
+                    .map(|c| c.account.to_string())
+                    .or_else(|| record.service_account.as_ref().map(|a| a.to_string())),
+                caller.map(|c| c.principal_arn.clone()),
+            )
+            .with_record(record_terms);
         events.push(NewEvent {
             stream: None,
             event_name: event_name.to_owned(),

@@ -94,6 +94,25 @@ pub struct CloudTrailRecord<'a> {
     pub event_category: &'static str,
 }
 
+impl CloudTrailRecord<'_> {
+    /// What the trail index files this record under besides the log's columns, from the
+    /// very values it serializes (so the writer need not parse them back; debug builds check
+    /// that it would have read the same: `ledger::trail::index_terms`). `read_only` is the
+    /// envelope's.
+    pub fn index_terms(&self, read_only: bool) -> crate::ledger::trail::RecordTerms {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        crate::ledger::trail::RecordTerms {
+            read_only: Some(read_only),
+            region: Some(self.aws_region.to_owned()),
+            account: owned(self.recipient_account_id),
+            resource_types: self.resources.iter().map(|r| r.kind.to_owned()).collect(),
+            principal_arn: owned(self.user_identity.arn),
+            access_key_id: owned(self.user_identity.access_key_id),
+            user_name: owned(self.user_identity.user_name),
+        }
+    }
+}
+
 /// CloudTrail's `additionalEventData` of a keyledger call.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -253,6 +272,85 @@ mod tests {
         assert_eq!(event_name(""), "Unknown");
         assert_eq!(event_name("Drop Table;"), "Unknown");
         assert_eq!(event_name(&"A".repeat(65)), "Unknown");
+    }
+
+    /// The terms a usage event's record gives the trail index are the ones its JSON would
+    /// give (the writer takes them instead of parsing), whatever the record holds.
+    #[test]
+    fn a_records_index_terms_are_what_its_json_says() {
+        use crate::domain::events::{Envelope, EVENT_VERSION};
+        use crate::ledger::trail::RecordTerms;
+        let parameters = serde_json::json!({"keyId": "k"});
+        let identity = |arn, key, user| UserIdentity {
+            kind: Some("IAMUser"),
+            principal_id: Some("AIDA1"),
+            arn,
+            account_id: Some("111122223333"),
+            access_key_id: key,
+            user_name: user,
+            invoked_by: None,
+            session_context: None,
+        };
+        let resource = |kind| Resource {
+            account_id: "111122223333",
+            kind,
+            arn: "arn:aws:kms:eu-west-1:111122223333:key/k",
+        };
+        let cases = [
+            (
+                identity(
+                    Some("arn:aws:iam::111122223333:user/a\"b\\c\u{e9}\u{3000}"),
+                    Some("AKIA1"),
+                    Some(""),
+                ),
+                vec![resource("AWS::KMS::Key"), resource("AWS::KMS::Key")],
+                Some("111122223333"),
+                true,
+            ),
+            (identity(None, None, None), vec![], None, false),
+        ];
+        for (user_identity, resources, recipient, read_only) in cases {
+            let record = CloudTrailRecord {
+                event_version: "1.11",
+                user_identity,
+                event_time: "2026-12-07T10:00:00Z".into(),
+                event_source: KMS_EVENT_SOURCE,
+                event_name: "Encrypt",
+                aws_region: "eu-west-1",
+                source_ip_address: "127.0.0.1",
+                user_agent: "t",
+                error_code: None,
+                error_message: None,
+                request_parameters: &parameters,
+                response_elements: &NULL,
+                additional_event_data: AdditionalEventData { fips_mode: false },
+                request_id: "r",
+                event_id: "e".into(),
+                read_only,
+                resources,
+                event_type: "AwsApiCall",
+                management_event: true,
+                recipient_account_id: recipient,
+                event_category: "Management",
+            };
+            let given = record.index_terms(read_only);
+            let envelope = Envelope {
+                event_id: uuid::Uuid::now_v7(),
+                event_version: EVENT_VERSION,
+                time: time::OffsetDateTime::UNIX_EPOCH,
+                stream: None,
+                stream_version: None,
+                request_id: "r".into(),
+                event_name: "Encrypt".into(),
+                read_only,
+                actor: None,
+                error_code: None,
+                error_message: None,
+                body: UsageBody::ApiCallRecorded(record),
+            };
+            let json = serde_json::to_vec(&envelope).unwrap();
+            assert_eq!(RecordTerms::from_json(&json), Some(given));
+        }
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct Columns {
     /// The calling account and principal ARN (`replay::columns` defines them).
     pub account: Option<String>,
     pub principal: Option<String>,
+    /// A usage event's record terms, given by the call (not stored: they are in the JSON).
+    pub record: Option<trail::RecordTerms>,
 }
 
 impl Columns {
@@ -88,6 +90,7 @@ impl Columns {
             error_code,
             account: None,
             principal: None,
+            record: None,
         }
     }
 
@@ -95,6 +98,12 @@ impl Columns {
     pub fn with_caller(mut self, account: Option<String>, principal: Option<String>) -> Columns {
         self.account = account;
         self.principal = principal;
+        self
+    }
+
+    /// The same columns, with the terms the usage event's record was made of.
+    pub fn with_record(mut self, record: trail::RecordTerms) -> Columns {
+        self.record = Some(record);
         self
     }
 }
@@ -140,6 +149,7 @@ impl StoredEvent {
             account: self.account.as_deref(),
             principal: self.principal.as_deref(),
             data: &self.data,
+            record: None,
         }
     }
 }
@@ -643,6 +653,7 @@ impl<'a> EventRow<'a> {
             account: self.columns.account.as_deref(),
             principal: self.columns.principal.as_deref(),
             data: self.data,
+            record: self.columns.record.as_ref(),
         }
     }
 }

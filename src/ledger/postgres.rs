@@ -513,6 +513,7 @@ impl PostgresStore {
                     account: r.account.as_deref(),
                     principal: r.principal.as_deref(),
                     data: r.data.as_deref().unwrap_or(b""),
+                    record: None,
                 })
                 .collect();
             let mut statements = Statements::default();
@@ -600,6 +601,7 @@ impl PostgresStore {
                         error_code: event.error_code,
                         account: event.account,
                         principal: event.principal,
+                        record: None,
                     },
                     lifecycle,
                 },

@@ -131,6 +131,9 @@ pub struct EventColumns<'a> {
     /// The event's JSON as hashed: always live; empty in a rebuild unless the model
     /// [`json_needs`](ReadModel::json_needs) it.
     pub data: &'a [u8],
+    /// What the call that made a usage event said its record holds (live appends only;
+    /// `trail::index_terms` reads the JSON when it is absent).
+    pub record: Option<&'a super::trail::RecordTerms>,
 }
 
 impl<'a> EventColumns<'a> {

@@ -1097,6 +1097,7 @@ fn unpack_columns(
             account: (!account.is_empty()).then_some(account),
             principal: (!principal.is_empty()).then_some(principal),
             data: data.as_bytes(),
+            record: None,
         });
     }
     Ok(out)

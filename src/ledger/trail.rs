@@ -243,6 +243,51 @@ struct ResourceJson<'a> {
     kind: Option<Cow<'a, str>>,
 }
 
+/// The parts of a usage event's CloudTrail record its index terms are made of that the log's
+/// columns do not hold. Read from the event's JSON ([`RecordTerms::from_json`]), or given by
+/// the call that made the event, from the same values it serialized (`app::Service::
+/// audit_batch`), so that the writer need not parse the JSON it was just handed (about a
+/// twentieth of an Encrypt's instructions, callgrind). Debug builds check every given one
+/// against its JSON ([`index_terms`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordTerms {
+    /// The envelope's `read_only`.
+    pub read_only: Option<bool>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    /// Each `resources[].type`, in order.
+    pub resource_types: Vec<String>,
+    pub principal_arn: Option<String>,
+    pub access_key_id: Option<String>,
+    pub user_name: Option<String>,
+}
+
+impl RecordTerms {
+    /// `None` when the JSON cannot be read.
+    pub fn from_json(data: &[u8]) -> Option<RecordTerms> {
+        let usage = serde_json::from_slice::<UsageJson>(data).ok()?;
+        let owned = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
+        let record = usage.body.as_ref();
+        let identity = record.and_then(|r| r.user_identity.as_ref());
+        Some(RecordTerms {
+            read_only: usage.read_only,
+            region: record.and_then(|r| owned(&r.aws_region)),
+            account: record.and_then(|r| owned(&r.recipient_account_id)),
+            resource_types: record
+                .map(|r| {
+                    r.resources
+                        .iter()
+                        .filter_map(|r| r.kind.as_deref().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            principal_arn: identity.and_then(|i| owned(&i.arn)),
+            access_key_id: identity.and_then(|i| owned(&i.access_key_id)),
+            user_name: identity.and_then(|i| owned(&i.user_name)),
+        })
+    }
+}
+
 /// The key a term is stored under in the `trail_index` tables: the first 64 bits of its
 /// BLAKE3 hash, a fixed-size integer instead of the term's text (about 45 bytes; decision
 /// 0010). Two terms may share a key: the index only proposes events, and every event it
@@ -271,14 +316,26 @@ pub fn index_terms(event: &EventColumns<'_>) -> Vec<String> {
     if event.stream.is_some() {
         return Vec::new();
     }
-    let usage = serde_json::from_slice::<UsageJson>(event.data).ok();
-    let record = usage.as_ref().and_then(|u| u.body.as_ref());
-    let account = record
-        .and_then(|r| r.recipient_account_id.as_deref())
-        .unwrap_or(NO_ACCOUNT);
-    let region = record
-        .and_then(|r| r.aws_region.as_deref())
-        .unwrap_or(NO_ACCOUNT);
+    match event.record {
+        Some(given) => {
+            debug_assert_eq!(
+                RecordTerms::from_json(event.data).as_ref(),
+                Some(given),
+                "the terms given with event {} are not its JSON's",
+                event.event_id
+            );
+            terms_of(event, given)
+        }
+        None => terms_of(
+            event,
+            &RecordTerms::from_json(event.data).unwrap_or_default(),
+        ),
+    }
+}
+
+fn terms_of(event: &EventColumns<'_>, record: &RecordTerms) -> Vec<String> {
+    let account = record.account.as_deref().unwrap_or(NO_ACCOUNT);
+    let region = record.region.as_deref().unwrap_or(NO_ACCOUNT);
     let scope = Scope {
         account: account.to_owned(),
         region: region.to_owned(),
@@ -290,27 +347,23 @@ pub fn index_terms(event: &EventColumns<'_>) -> Vec<String> {
     if let Some(code) = event.error_code {
         filters.push(TrailFilter::ErrorCode(code.to_owned()));
     }
-    if let Some(read_only) = usage.as_ref().and_then(|u| u.read_only) {
+    if let Some(read_only) = record.read_only {
         filters.push(TrailFilter::ReadOnly(read_only));
     }
-    if let Some(record) = record {
-        for kind in record.resources.iter().filter_map(|r| r.kind.as_deref()) {
-            filters.push(TrailFilter::ResourceType(kind.to_owned()));
-        }
-        if let Some(identity) = &record.user_identity {
-            let fields = [
-                (
-                    &identity.arn,
-                    TrailFilter::Principal as fn(String) -> TrailFilter,
-                ),
-                (&identity.access_key_id, TrailFilter::AccessKey),
-                (&identity.user_name, TrailFilter::User),
-            ];
-            for (value, filter) in fields {
-                if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                    filters.push(filter(v.to_owned()));
-                }
-            }
+    for kind in &record.resource_types {
+        filters.push(TrailFilter::ResourceType(kind.clone()));
+    }
+    let fields = [
+        (
+            &record.principal_arn,
+            TrailFilter::Principal as fn(String) -> TrailFilter,
+        ),
+        (&record.access_key_id, TrailFilter::AccessKey),
+        (&record.user_name, TrailFilter::User),
+    ];
+    for (value, filter) in fields {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            filters.push(filter(v.to_owned()));
         }
     }
     let mut terms = TrailQuery {
