@@ -70,13 +70,6 @@ impl QueryApi {
         }
     }
 
-    /// Which API records its calls with `event_source`.
-    pub fn of_event_source(event_source: &str) -> Option<QueryApi> {
-        [QueryApi::Iam, QueryApi::Sts]
-            .into_iter()
-            .find(|api| api.event_source() == event_source)
-    }
-
     /// The XML namespace of its responses.
     pub fn namespace(self) -> &'static str {
         match self {

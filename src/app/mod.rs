@@ -483,35 +483,28 @@ impl Service {
             columns,
             lifecycle: None,
         });
-        if !failed {
-            if let Some(large) = events
-                .iter()
-                .find(|e| e.data.len() > crate::ledger::MAX_EVENT_BYTES)
-            {
-                // It could not be bundled in the trail's tiles (`ledger::MAX_EVENT_BYTES`): the
-                // call is refused, and recorded as refused (its parameters cut shorter).
-                let refusal = ApiError::Validation(format!(
-                    "The request would be recorded as a {} event of {} bytes; a trail entry is at \
-                     most {} bytes. Send a smaller request.",
-                    large.event_name,
-                    large.data.len(),
-                    crate::ledger::MAX_EVENT_BYTES
-                ));
-                // Recorded as answered: an IAM or STS call with its API's error code.
-                *result = Err(
-                    match record.event_source.and_then(iam::QueryApi::of_event_source) {
-                        Some(api) => iam::to_query_error(api, refusal),
-                        None => refusal,
-                    },
-                );
-                return self.audit_batch(ctx, caller, operation, now, record, result);
-            }
-        }
         if failed {
             return AppendBatch {
                 events,
                 ..AppendBatch::default()
             };
+        }
+        if let Some(large) = events
+            .iter()
+            .find(|e| e.data.len() > crate::ledger::MAX_EVENT_BYTES)
+        {
+            // It could not be bundled in the trail's tiles (`ledger::MAX_EVENT_BYTES`): the
+            // call is refused, and recorded as refused (its parameters cut shorter). IAM's and
+            // STS's callers map it to their protocol's `ValidationError` when they answer; its
+            // trail code is `ValidationException` either way.
+            *result = Err(ApiError::Validation(format!(
+                "The request would be recorded as a {} event of {} bytes; a trail entry is at \
+                 most {} bytes. Send a smaller request.",
+                large.event_name,
+                large.data.len(),
+                crate::ledger::MAX_EVENT_BYTES
+            )));
+            return self.audit_batch(ctx, caller, operation, now, record, result);
         }
         AppendBatch {
             events,

@@ -99,13 +99,18 @@ impl CloudTrailRecord<'_> {
     /// very values it serializes (so the writer need not parse them back; debug builds check
     /// that it would have read the same: `ledger::trail::index_terms`). `read_only` is the
     /// envelope's.
-    pub fn index_terms(&self, read_only: bool) -> crate::ledger::trail::RecordTerms {
-        let owned = |v: Option<&str>| v.map(str::to_owned);
+    pub fn index_terms(&self, read_only: bool) -> crate::ledger::trail::RecordTerms<'static> {
+        use std::borrow::Cow;
+        let owned = |v: Option<&str>| v.map(|v| Cow::Owned(v.to_owned()));
         crate::ledger::trail::RecordTerms {
             read_only: Some(read_only),
-            region: Some(self.aws_region.to_owned()),
+            region: owned(Some(self.aws_region)),
             account: owned(self.recipient_account_id),
-            resource_types: self.resources.iter().map(|r| r.kind.to_owned()).collect(),
+            resource_types: self
+                .resources
+                .iter()
+                .map(|r| Cow::Borrowed(r.kind))
+                .collect(),
             principal_arn: owned(self.user_identity.arn),
             access_key_id: owned(self.user_identity.access_key_id),
             user_name: owned(self.user_identity.user_name),

@@ -30,6 +30,18 @@ pub(super) struct Answer {
 }
 
 impl Answer {
+    /// The 200 that carries it, with the request id.
+    fn into_response(self, request_id: &str) -> HttpResponse {
+        let mut response = HttpResponse::Ok();
+        response
+            .insert_header(("x-amzn-RequestId", request_id))
+            .content_type(self.content_type);
+        for header in self.headers {
+            response.insert_header(header);
+        }
+        response.body(self.body)
+    }
+
     pub fn text(text: String) -> Answer {
         Answer {
             content_type: "text/plain; charset=utf-8",
@@ -86,16 +98,7 @@ pub(super) async fn recorded(
         )
         .await;
     let response = match (handled.result, answered) {
-        (Ok(_), Ok(answer)) => {
-            let mut response = HttpResponse::Ok();
-            response
-                .insert_header(("x-amzn-RequestId", request_id.as_str()))
-                .content_type(answer.content_type);
-            for header in answer.headers {
-                response.insert_header(header);
-            }
-            response.body(answer.body)
-        }
+        (Ok(_), Ok(answer)) => answer.into_response(&request_id),
         (Err(e), _) | (Ok(_), Err(e)) => native_error_response(&request_id, &e),
     };
     with_receipt(response, handled.receipt.as_ref())
@@ -353,16 +356,7 @@ async fn tile_bytes(
 
 fn public_answer(request_id: &str, answer: Result<Answer, ApiError>) -> HttpResponse {
     match answer {
-        Ok(answer) => {
-            let mut response = HttpResponse::Ok();
-            response
-                .insert_header(("x-amzn-RequestId", request_id))
-                .content_type(answer.content_type);
-            for header in answer.headers {
-                response.insert_header(header);
-            }
-            response.body(answer.body)
-        }
+        Ok(answer) => answer.into_response(request_id),
         Err(e) => native_error_response(request_id, &e),
     }
 }

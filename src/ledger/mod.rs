@@ -72,7 +72,7 @@ pub struct Columns {
     pub account: Option<String>,
     pub principal: Option<String>,
     /// A usage event's record terms, given by the call (not stored: they are in the JSON).
-    pub record: Option<trail::RecordTerms>,
+    pub record: Option<trail::RecordTerms<'static>>,
 }
 
 impl Columns {
@@ -102,7 +102,7 @@ impl Columns {
     }
 
     /// The same columns, with the terms the usage event's record was made of.
-    pub fn with_record(mut self, record: trail::RecordTerms) -> Columns {
+    pub fn with_record(mut self, record: trail::RecordTerms<'static>) -> Columns {
         self.record = Some(record);
         self
     }

@@ -133,7 +133,7 @@ pub struct EventColumns<'a> {
     pub data: &'a [u8],
     /// What the call that made a usage event said its record holds (live appends only;
     /// `trail::index_terms` reads the JSON when it is absent).
-    pub record: Option<&'a super::trail::RecordTerms>,
+    pub record: Option<&'a super::trail::RecordTerms<'static>>,
 }
 
 impl<'a> EventColumns<'a> {

@@ -250,40 +250,45 @@ struct ResourceJson<'a> {
 /// twentieth of an Encrypt's instructions, callgrind). Debug builds check every given one
 /// against its JSON ([`index_terms`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordTerms {
+pub struct RecordTerms<'a> {
     /// The envelope's `read_only`.
     pub read_only: Option<bool>,
-    pub region: Option<String>,
-    pub account: Option<String>,
+    pub region: Option<Cow<'a, str>>,
+    pub account: Option<Cow<'a, str>>,
     /// Each `resources[].type`, in order.
-    pub resource_types: Vec<String>,
-    pub principal_arn: Option<String>,
-    pub access_key_id: Option<String>,
-    pub user_name: Option<String>,
+    pub resource_types: Vec<Cow<'a, str>>,
+    pub principal_arn: Option<Cow<'a, str>>,
+    pub access_key_id: Option<Cow<'a, str>>,
+    pub user_name: Option<Cow<'a, str>>,
 }
 
-impl RecordTerms {
-    /// `None` when the JSON cannot be read.
-    pub fn from_json(data: &[u8]) -> Option<RecordTerms> {
+impl<'a> RecordTerms<'a> {
+    /// Borrowed from `data` where its JSON has no escapes; `None` when it cannot be read.
+    pub fn from_json(data: &'a [u8]) -> Option<RecordTerms<'a>> {
         let usage = serde_json::from_slice::<UsageJson>(data).ok()?;
-        let owned = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
-        let record = usage.body.as_ref();
-        let identity = record.and_then(|r| r.user_identity.as_ref());
+        let Some(record) = usage.body else {
+            return Some(RecordTerms {
+                read_only: usage.read_only,
+                ..RecordTerms::default()
+            });
+        };
+        let identity = record.user_identity;
+        let (principal_arn, access_key_id, user_name) = match identity {
+            Some(i) => (i.arn, i.access_key_id, i.user_name),
+            None => (None, None, None),
+        };
         Some(RecordTerms {
             read_only: usage.read_only,
-            region: record.and_then(|r| owned(&r.aws_region)),
-            account: record.and_then(|r| owned(&r.recipient_account_id)),
+            region: record.aws_region,
+            account: record.recipient_account_id,
             resource_types: record
-                .map(|r| {
-                    r.resources
-                        .iter()
-                        .filter_map(|r| r.kind.as_deref().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            principal_arn: identity.and_then(|i| owned(&i.arn)),
-            access_key_id: identity.and_then(|i| owned(&i.access_key_id)),
-            user_name: identity.and_then(|i| owned(&i.user_name)),
+                .resources
+                .into_iter()
+                .filter_map(|r| r.kind)
+                .collect(),
+            principal_arn,
+            access_key_id,
+            user_name,
         })
     }
 }
@@ -333,7 +338,7 @@ pub fn index_terms(event: &EventColumns<'_>) -> Vec<String> {
     }
 }
 
-fn terms_of(event: &EventColumns<'_>, record: &RecordTerms) -> Vec<String> {
+fn terms_of(event: &EventColumns<'_>, record: &RecordTerms<'_>) -> Vec<String> {
     let account = record.account.as_deref().unwrap_or(NO_ACCOUNT);
     let region = record.region.as_deref().unwrap_or(NO_ACCOUNT);
     let scope = Scope {
@@ -351,7 +356,7 @@ fn terms_of(event: &EventColumns<'_>, record: &RecordTerms) -> Vec<String> {
         filters.push(TrailFilter::ReadOnly(read_only));
     }
     for kind in &record.resource_types {
-        filters.push(TrailFilter::ResourceType(kind.clone()));
+        filters.push(TrailFilter::ResourceType(kind.to_string()));
     }
     let fields = [
         (
