@@ -51,21 +51,37 @@ pub enum TrailFilter {
 }
 
 impl TrailFilter {
-    /// The term (without its scope) an event matching this filter is filed under; none for
-    /// an event id.
-    fn term(&self) -> Option<String> {
+    /// The kind letter and value of the term (without its scope) an event matching this
+    /// filter is filed under ([`push_term`] spells it); none for an event id.
+    fn part(&self) -> Option<(char, &str)> {
         Some(match self {
             TrailFilter::EventId(_) => return None,
-            TrailFilter::Key(v) => format!("k:{v}"),
-            TrailFilter::AccessKey(v) => format!("a:{v}"),
-            TrailFilter::Principal(v) => format!("p:{v}"),
-            TrailFilter::User(v) => format!("u:{v}"),
-            TrailFilter::ErrorCode(v) => format!("e:{v}"),
-            TrailFilter::EventName(v) => format!("n:{v}"),
-            TrailFilter::ResourceType(v) => format!("t:{v}"),
-            TrailFilter::ReadOnly(v) => format!("r:{v}"),
+            TrailFilter::Key(v) => ('k', v),
+            TrailFilter::AccessKey(v) => ('a', v),
+            TrailFilter::Principal(v) => ('p', v),
+            TrailFilter::User(v) => ('u', v),
+            TrailFilter::ErrorCode(v) => ('e', v),
+            TrailFilter::EventName(v) => ('n', v),
+            TrailFilter::ResourceType(v) => ('t', v),
+            TrailFilter::ReadOnly(v) => ('r', bool_text(*v)),
         })
     }
+}
+
+fn bool_text(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// Append the term `<kind>:<value>` to `out`, which holds its scope's prefix
+/// (`<account>/<region>/`): the one spelling of a term, for queries and events alike.
+fn push_term(out: &mut String, kind: char, value: &str) {
+    out.push(kind);
+    out.push(':');
+    out.push_str(value);
 }
 
 /// Where a page ended: the next page holds what sorts below it.
@@ -99,8 +115,12 @@ impl TrailQuery {
         filters.dedup();
         let terms: Vec<String> = filters
             .iter()
-            .filter_map(TrailFilter::term)
-            .map(|term| format!("{prefix}{term}"))
+            .filter_map(TrailFilter::part)
+            .map(|(kind, value)| {
+                let mut term = prefix.clone();
+                push_term(&mut term, kind, value);
+                term
+            })
             .collect();
         if terms.is_empty() {
             return vec![format!("{prefix}{EVERY_EVENT}")];
@@ -318,8 +338,26 @@ pub fn request_id(data: &[u8]) -> Option<String> {
 /// name, prefixed with its account and region. Each term once, in a stable order. An event
 /// whose JSON cannot be read is filed under what its columns say, in no account's scope.
 pub fn index_terms(event: &EventColumns<'_>) -> Vec<String> {
+    let mut terms = Vec::new();
+    each_index_term(event, |term| terms.push(term.to_owned()));
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+/// The keys ([`term_key`]) of [`index_terms`], for the writer: the same terms, spelled in one
+/// reused buffer instead of a string each (a key may come twice; the caller dedups).
+pub fn index_term_keys(event: &EventColumns<'_>) -> Vec<i64> {
+    let mut keys = Vec::with_capacity(12);
+    each_index_term(event, |term| keys.push(term_key(term)));
+    keys
+}
+
+/// Call `each` with every term `event` is filed under (see [`index_terms`]), possibly one
+/// more than once.
+fn each_index_term(event: &EventColumns<'_>, each: impl FnMut(&str)) {
     if event.stream.is_some() {
-        return Vec::new();
+        return;
     }
     match event.record {
         Some(given) => {
@@ -329,60 +367,58 @@ pub fn index_terms(event: &EventColumns<'_>) -> Vec<String> {
                 "the terms given with event {} are not its JSON's",
                 event.event_id
             );
-            terms_of(event, given)
+            each_term_of(event, given, each)
         }
-        None => terms_of(
+        None => each_term_of(
             event,
             &RecordTerms::from_json(event.data).unwrap_or_default(),
+            each,
         ),
     }
 }
 
-fn terms_of(event: &EventColumns<'_>, record: &RecordTerms<'_>) -> Vec<String> {
+fn each_term_of(event: &EventColumns<'_>, record: &RecordTerms<'_>, mut each: impl FnMut(&str)) {
     let account = record.account.as_deref().unwrap_or(NO_ACCOUNT);
     let region = record.region.as_deref().unwrap_or(NO_ACCOUNT);
-    let scope = Scope {
-        account: account.to_owned(),
-        region: region.to_owned(),
+    let mut term = String::with_capacity(160);
+    term.push_str(account);
+    term.push('/');
+    term.push_str(region);
+    term.push('/');
+    let scope = term.len();
+    let mut file = |kind: char, value: &str| {
+        term.truncate(scope);
+        push_term(&mut term, kind, value);
+        each(&term);
     };
     // No event id term: a query by event id reads the log's unique index on them instead
     // (`LedgerReader::trail`), and every usage event is one row fewer in the index.
-    let mut filters = vec![TrailFilter::EventName(event.event_name.to_owned())];
-    filters.extend(event.keys().map(|k| TrailFilter::Key(k.to_owned())));
+    file('n', event.event_name);
+    for key in event.keys() {
+        file('k', key);
+    }
     if let Some(code) = event.error_code {
-        filters.push(TrailFilter::ErrorCode(code.to_owned()));
+        file('e', code);
     }
     if let Some(read_only) = record.read_only {
-        filters.push(TrailFilter::ReadOnly(read_only));
+        file('r', bool_text(read_only));
     }
     for kind in &record.resource_types {
-        filters.push(TrailFilter::ResourceType(kind.to_string()));
+        file('t', kind);
     }
     let fields = [
-        (
-            &record.principal_arn,
-            TrailFilter::Principal as fn(String) -> TrailFilter,
-        ),
-        (&record.access_key_id, TrailFilter::AccessKey),
-        (&record.user_name, TrailFilter::User),
+        ('p', &record.principal_arn),
+        ('a', &record.access_key_id),
+        ('u', &record.user_name),
     ];
-    for (value, filter) in fields {
+    for (kind, value) in fields {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-            filters.push(filter(v.to_owned()));
+            file(kind, v);
         }
     }
-    let mut terms = TrailQuery {
-        scope,
-        filters,
-        start_ns: None,
-        end_ns: None,
-        before: None,
-        up_to: None,
-        limit: 0,
-    }
-    .terms();
-    terms.push(format!("{account}/{region}/{EVERY_EVENT}"));
-    terms
+    term.truncate(scope);
+    term.push_str(EVERY_EVENT);
+    each(&term);
 }
 
 #[cfg(test)]
@@ -440,6 +476,48 @@ mod tests {
         expected.sort();
         assert_eq!(terms, expected);
         assert_eq!(request_id(RECORD.as_bytes()).as_deref(), Some("r1"));
+    }
+
+    /// The writer files an event under keys it spells in one buffer; queries and the
+    /// post-check use the terms' text. Both must name the same terms, and a query's filter of
+    /// each kind must spell the term its events are filed under.
+    #[test]
+    fn the_writers_term_keys_are_the_keys_of_the_terms_every_query_spells() {
+        for data in [RECORD, "not json", r#"{"body":{"userIdentity":{"arn":""}}}"#] {
+            let event = usage(data);
+            let mut keys = index_term_keys(&event);
+            keys.sort_unstable();
+            keys.dedup();
+            let mut expected: Vec<i64> = index_terms(&event).iter().map(|t| term_key(t)).collect();
+            expected.sort_unstable();
+            assert_eq!(keys, expected, "{data}");
+        }
+        let terms = index_terms(&usage(RECORD));
+        let filters = [
+            TrailFilter::Key("k2".into()),
+            TrailFilter::AccessKey("AKIA1".into()),
+            TrailFilter::Principal("arn:aws:iam::111122223333:user/alice".into()),
+            TrailFilter::User("alice".into()),
+            TrailFilter::ErrorCode("DisabledException".into()),
+            TrailFilter::EventName("Encrypt".into()),
+            TrailFilter::ResourceType("AWS::KMS::Key".into()),
+            TrailFilter::ReadOnly(true),
+        ];
+        for filter in filters {
+            let query = TrailQuery {
+                scope: Scope {
+                    account: "111122223333".into(),
+                    region: "eu-west-1".into(),
+                },
+                filters: vec![filter.clone()],
+                start_ns: None,
+                end_ns: None,
+                before: None,
+                up_to: None,
+                limit: 1,
+            };
+            assert!(query.matches(&terms, 1, 7), "{filter:?} against {terms:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! which the log's columns do not hold.
 
 use crate::ledger::sql::{ColumnNeeds, EventColumns, JsonNeeds, ReadModel, Statements, Value};
-use crate::ledger::trail::{index_terms, term_key};
+use crate::ledger::trail::index_term_keys;
 
 pub struct TrailIndex;
 
@@ -77,9 +77,9 @@ impl ReadModel for TrailIndex {
         let (mut indexed, mut staged): (Vec<_>, Vec<_>) = events
             .iter()
             .flat_map(|event| {
-                index_terms(event)
+                index_term_keys(event)
                     .into_iter()
-                    .map(move |term| (term_key(&term), event.time_ns, event.position))
+                    .map(move |key| (key, event.time_ns, event.position))
             })
             .partition(|&(_, _, position)| position <= boundary);
         indexed.sort_unstable();
@@ -114,6 +114,7 @@ impl ReadModel for TrailIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::trail::term_key;
 
     #[test]
     fn each_usage_event_gives_one_row_per_term_and_lifecycle_events_none() {
