@@ -55,6 +55,62 @@ fn leaf_der(pem: &Path) -> Vec<u8> {
     CertificateDer::from_pem_file(pem).unwrap().to_vec()
 }
 
+/// `aws:SecureTransport` says whether the call came over TLS: AWS's usual "deny insecure
+/// transport" statement lets a caller through over HTTPS and stops it over plain HTTP.
+/// (Before, the key was always `false`, so that statement locked every caller out.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_secure_transport_is_true_over_tls_and_false_over_plain_http() {
+    let root = tempfile::tempdir().unwrap();
+    let pki = root.path().join("pki");
+    let (cert, key) = issue_certificate(&pki, "server");
+    let tls = Server::start_tls(
+        &root.path().join("tls"),
+        &["--tls-cert", path(&cert), "--tls-key", path(&key)],
+        &pki.join("ca.pem"),
+    )
+    .await;
+    let plain = Server::start(&root.path().join("plain")).await;
+    for (server, over_tls) in [(&tls, true), (&plain, false)] {
+        let account = &server.credentials.account_id;
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "root", "Effect": "Allow",
+                 "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Sid": "tls-only", "Effect": "Deny", "Principal": "*",
+                 "Action": "kms:*", "Resource": "*",
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+            ]
+        });
+        let key_id = server
+            .client
+            .create_key()
+            .policy(policy.to_string())
+            .bypass_policy_lockout_safety_check(true)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        let encrypted = server
+            .client
+            .encrypt()
+            .key_id(&key_id)
+            .plaintext(Blob::new(b"in transit".to_vec()))
+            .send()
+            .await;
+        if over_tls {
+            assert!(encrypted.is_ok(), "{encrypted:?}");
+        } else {
+            assert_eq!(common::error_code(encrypted), "AccessDeniedException");
+        }
+    }
+    tls.stop();
+    plain.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_serves_the_sdk_with_tls_1_2_and_1_3_and_refuses_tls_1_1() {
     let root = tempfile::tempdir().unwrap();

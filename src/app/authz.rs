@@ -303,8 +303,14 @@ impl Service {
                 .unwrap_or_default(),
         );
         context.set_one("aws:EpochTime", now.unix_timestamp().to_string());
-        // keyledger serves plain HTTP until TLS lands (issue 13).
-        context.set_one("aws:SecureTransport", "false");
+        context.set_one(
+            "aws:SecureTransport",
+            if ctx.secure_transport {
+                "true"
+            } else {
+                "false"
+            },
+        );
         context.set_one("aws:RequestedRegion", ctx.region.as_str());
     }
 }

@@ -112,6 +112,7 @@ impl Service {
             source_ip: super::scheduler::SERVICE_PRINCIPAL.into(),
             user_agent: super::scheduler::SERVICE_PRINCIPAL.into(),
             access_key_id: None,
+            secure_transport: true,
         };
         let service = service_of(alias);
         let key_id = KeyId::from_uuid(uuid::Uuid::new_v4());

@@ -131,6 +131,9 @@ pub struct RequestContext {
     pub user_agent: String,
     /// The access key the request claimed, even when authentication failed.
     pub access_key_id: Option<String>,
+    /// Whether it came over TLS (`aws:SecureTransport`). The service's own calls (scheduled
+    /// rotation and deletion, AWS managed keys) never cross a network: true.
+    pub secure_transport: bool,
 }
 
 /// What an operation leaves for the trail, filled in as it goes.

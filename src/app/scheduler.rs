@@ -86,6 +86,7 @@ impl Service {
                 source_ip: SERVICE_PRINCIPAL.into(),
                 user_agent: SERVICE_PRINCIPAL.into(),
                 access_key_id: None,
+                secure_transport: true,
             };
             let mut record = CallRecord {
                 service_account: Some(key.account.clone()),

@@ -647,6 +647,9 @@ fn authenticate_request_for(
             .take(limits::MAX_USER_AGENT)
             .collect(),
         access_key_id: authenticated.access_key_id.clone(),
+        // Set by the listener: true only where it serves TLS (never from a header a client
+        // or proxy could send).
+        secure_transport: req.app_config().secure(),
     };
     (ctx, authenticated.caller)
 }

@@ -483,7 +483,11 @@ mod tests {
     /// each kind must spell the term its events are filed under.
     #[test]
     fn the_writers_term_keys_are_the_keys_of_the_terms_every_query_spells() {
-        for data in [RECORD, "not json", r#"{"body":{"userIdentity":{"arn":""}}}"#] {
+        for data in [
+            RECORD,
+            "not json",
+            r#"{"body":{"userIdentity":{"arn":""}}}"#,
+        ] {
             let event = usage(data);
             let mut keys = index_term_keys(&event);
             keys.sort_unstable();
