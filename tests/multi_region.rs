@@ -19,6 +19,76 @@ fn in_region(s: &InProcess, region: &str) -> aws_sdk_kms::Client {
     )
 }
 
+/// A key policy can tell multi-Region keys from single-Region ones, and a primary from its
+/// replicas, on every operation on them (`kms:MultiRegion`, `kms:MultiRegionKeyType`). (Before,
+/// `kms:MultiRegion` was `false` for every existing key and the key type was unset.)
+#[tokio::test]
+async fn key_policies_see_whether_a_key_is_multi_region_and_which_member_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = InProcess::start(&dir.path().join("data")).await;
+    let east = in_region(&s, "us-east-1");
+    let west = in_region(&s, "eu-west-1");
+    let account = &s.credentials.account_id;
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "root", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "no-mrk-encrypt", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:Encrypt", "Resource": "*",
+             "Condition": {"Bool": {"kms:MultiRegion": "true"}}},
+            {"Sid": "no-replica-data-keys", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:GenerateDataKey", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}}
+        ]
+    })
+    .to_string();
+    let create = |multi_region: bool| {
+        east.create_key()
+            .multi_region(multi_region)
+            .policy(policy.clone())
+            .send()
+    };
+    let single = create(false).await.unwrap().key_metadata.unwrap().key_id;
+    let mrk = create(true).await.unwrap().key_metadata.unwrap().key_id;
+    let replica = east
+        .replicate_key()
+        .key_id(&mrk)
+        .replica_region("eu-west-1")
+        .policy(policy.clone())
+        .send()
+        .await
+        .unwrap()
+        .replica_key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let encrypt = |kms: &aws_sdk_kms::Client, key: &str| {
+        kms.encrypt()
+            .key_id(key)
+            .plaintext(Blob::new(b"where am I".to_vec()))
+            .send()
+    };
+    assert!(encrypt(&east, &single).await.is_ok());
+    assert_eq!(
+        error_code(encrypt(&east, &mrk).await),
+        "AccessDeniedException"
+    );
+    let data_key = |kms: &aws_sdk_kms::Client, key: &str| {
+        kms.generate_data_key()
+            .key_id(key)
+            .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+            .send()
+    };
+    assert!(data_key(&east, &mrk).await.is_ok(), "the primary may");
+    assert_eq!(
+        error_code(data_key(&west, &replica).await),
+        "AccessDeniedException"
+    );
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_replica_decrypts_what_its_primary_encrypted_and_rotates_with_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -321,7 +321,26 @@ fn key_conditions(key: &Key, context: &mut Context) {
     context.set_one("kms:KeyUsage", key.usage.as_str());
     context.set_one("kms:KeyOrigin", key.origin.as_str());
     context.set_one("kms:KeyManager", key.manager.as_str());
-    context.set_one("kms:MultiRegion", "false");
+    // Of the key the call is on (AWS: "operations … on multi-Region keys"), not only of the
+    // key a CreateKey or ReplicateKey makes (those set them in their facts).
+    context.set_one(
+        "kms:MultiRegion",
+        if key.multi_region.is_some() {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if let Some(membership) = key.multi_region {
+        context.set_one(
+            "kms:MultiRegionKeyType",
+            if membership.primary {
+                "PRIMARY"
+            } else {
+                "REPLICA"
+            },
+        );
+    }
     for tag in &key.tags {
         context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
     }
