@@ -831,3 +831,103 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
         ]
     );
 }
+
+/// The global and KMS condition keys AWS sets on every call (or on the operations it lists)
+/// are there, so the policies AWS documents behave as at AWS. Each `Deny` below fires only if
+/// its key is missing or wrong: `StringNotEquals` and `Null: true` match an absent key.
+#[tokio::test]
+async fn the_condition_keys_aws_sets_are_there_for_the_policies_aws_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let account = s.credentials.account_id.clone();
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(
+                s.credentials.region.clone(),
+            ))
+            .endpoint_url(&s.endpoint)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                &s.credentials.access_key_id,
+                &s.credentials.secret_access_key,
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let user_id = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .user_id
+        .unwrap();
+    assert!(user_id.starts_with("AIDA"), "{user_id}");
+    let deny = |sid: &str, action: &str, condition: serde_json::Value| {
+        json!({"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": action,
+               "Resource": "*", "Condition": condition})
+    };
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": root_arn(&s)},
+             "Action": "kms:*", "Resource": "*"},
+            deny("userid", "kms:Encrypt",
+                 json!({"StringNotEquals": {"aws:userid": user_id}})),
+            deny("direct-calls", "kms:Encrypt",
+                 json!({"Null": {"aws:ViaAWSService": "true"}})),
+            deny("not-a-service", "kms:Encrypt",
+                 json!({"Bool": {"aws:PrincipalIsAWSService": "true"}})),
+            deny("perimeter", "kms:DescribeKey",
+                 json!({"StringNotEquals": {"aws:ResourceAccount": account}})),
+            deny("symmetric-only", "kms:GenerateDataKeyPair",
+                 json!({"StringNotEquals": {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}})),
+            deny("old-spec-name", "kms:GenerateDataKey",
+                 json!({"StringNotEquals": {"kms:CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"}})),
+            deny("no-bypass", "kms:PutKeyPolicy",
+                 json!({"Null": {"kms:BypassPolicyLockoutSafetyCheck": "false"}})),
+        ]
+    })
+    .to_string();
+    let key = s
+        .client
+        .create_key()
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    encrypt(&s, &key, &[]).await.unwrap();
+    s.client.describe_key().key_id(&key).send().await.unwrap();
+    s.client
+        .generate_data_key_pair()
+        .key_id(&key)
+        .key_pair_spec(aws_sdk_kms::types::DataKeyPairSpec::EccNistP256)
+        .send()
+        .await
+        .unwrap();
+    s.client
+        .generate_data_key()
+        .key_id(&key)
+        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+        .send()
+        .await
+        .unwrap();
+    // Absent unless the request gives it: without the flag the policy may be put again; with
+    // it (even `false`), `no-bypass` denies.
+    s.client
+        .put_key_policy()
+        .key_id(&key)
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put_policy(&s, &key, &policy, false).await,
+        Err("AccessDeniedException".to_owned())
+    );
+    s.stop();
+}

@@ -177,6 +177,7 @@ async fn the_key_state_table() {
             source_ip: "127.0.0.1".into(),
             user_agent: "key-state-table".into(),
             access_key_id: Some(s.credentials.access_key_id.clone()),
+            secure_transport: false,
         },
     };
     let spare = call(&s, &c, "CreateKey", json!({})).await.unwrap()["KeyMetadata"]["KeyId"]

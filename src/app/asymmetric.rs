@@ -762,6 +762,7 @@ impl Service {
             Facts::new()
                 .encryption_context(req.encryption_context.as_ref())
                 .with("kms:DataKeyPairSpec", Some(&spec))
+                .with("kms:EncryptionAlgorithm", Some("SYMMETRIC_DEFAULT"))
                 .grant_tokens(req.grant_tokens.as_ref()),
             rec,
         )?;

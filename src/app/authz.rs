@@ -278,13 +278,20 @@ impl Service {
         })
     }
 
-    /// The condition keys every request has (AWS's global keys, `kms:CallerAccount`).
+    /// The condition keys every KMS request has: AWS's global keys, `kms:CallerAccount`, and
+    /// `aws:ResourceAccount` (the caller's, until a key of another account replaces it).
     fn common_conditions(&self, caller: &Caller, ctx: &RequestContext, context: &mut Context) {
-        let principal = caller.principal();
-        let now = self.clock.now();
+        self.global_conditions(caller, ctx, context);
         context.set_one("kms:CallerAccount", caller.account.as_str());
+        context.set_one("aws:ResourceAccount", caller.account.as_str());
+    }
+
+    /// The global keys of the caller alone (IAM's "AWS global condition context keys"), the
+    /// same for every service: for a role session `aws:PrincipalArn` is the role's ARN and
+    /// `aws:userid` its `AROA…:session`; no caller here is an AWS service.
+    pub(crate) fn principal_conditions(&self, caller: &Caller, context: &mut Context) {
         context.set_one("aws:PrincipalAccount", caller.account.as_str());
-        context.set_one("aws:PrincipalArn", principal.arn);
+        context.set_one("aws:PrincipalArn", caller.principal().arn);
         context.set_one(
             "aws:PrincipalType",
             match caller.kind {
@@ -296,6 +303,20 @@ impl Service {
         if caller.kind == super::CallerKind::User {
             context.set_one("aws:username", caller.user_name.as_str());
         }
+        context.set_one("aws:userid", self.user_id(caller));
+        context.set_one("aws:PrincipalIsAWSService", "false");
+    }
+
+    /// Every global key of a signed request: the caller's, and where, when and how it called.
+    pub(crate) fn global_conditions(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        context: &mut Context,
+    ) {
+        self.principal_conditions(caller, context);
+        let now = self.clock.now();
+        context.set_one("aws:ViaAWSService", "false");
         context.set_one("aws:SourceIp", ctx.source_ip.as_str());
         context.set_one(
             "aws:CurrentTime",
@@ -317,8 +338,12 @@ impl Service {
 
 /// The condition keys of the key itself.
 fn key_conditions(key: &Key, context: &mut Context) {
+    context.set_one("aws:ResourceAccount", key.account.as_str());
     context.set_one("kms:KeySpec", key.spec.as_str());
     context.set_one("kms:KeyUsage", key.usage.as_str());
+    // Deprecated names AWS still honours, with the same values.
+    context.set_one("kms:CustomerMasterKeySpec", key.spec.as_str());
+    context.set_one("kms:CustomerMasterKeyUsage", key.usage.as_str());
     context.set_one("kms:KeyOrigin", key.origin.as_str());
     context.set_one("kms:KeyManager", key.manager.as_str());
     // Of the key the call is on (AWS: "operations … on multi-Region keys"), not only of the

@@ -499,7 +499,8 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::AliasesToo,
-            Facts::new(),
+            // No grant here is for an AWS service (no service calls keyledger).
+            Facts::new().with("kms:GrantIsForAWSResource", Some("false")),
             rec,
         )?;
         let grants: Vec<&KeyGrant> = key
@@ -655,7 +656,8 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            Facts::new(),
+            // No grant here is for an AWS service (no service calls keyledger).
+            Facts::new().with("kms:GrantIsForAWSResource", Some("false")),
             rec,
         )?;
         if req.dry_run == Some(true) {

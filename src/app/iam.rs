@@ -1045,7 +1045,8 @@ impl Service {
         let action = format!("iam:{action}");
         let policies = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
-        let context = request_context(caller);
+        let mut context = Context::new();
+        self.principal_conditions(caller, &mut context);
         authorize(&Authorization {
             principal: &principal,
             action: &action,
@@ -1200,8 +1201,10 @@ impl Service {
         (event, secret)
     }
 
-    fn get_caller_identity(&self, caller: &Caller) -> Result<Value, ApiError> {
-        let user_id = match &caller.kind {
+    /// The caller's unique id, as `GetCallerIdentity` and `aws:userid` give it: the account
+    /// id for the root user, `AIDA…` for a user, `AROA…:<session>` for a role session.
+    pub(crate) fn user_id(&self, caller: &Caller) -> String {
+        match &caller.kind {
             CallerKind::Root => caller.account.to_string(),
             CallerKind::AssumedRole {
                 role_name,
@@ -1217,7 +1220,11 @@ impl Service {
                 .credentials
                 .principal_id(caller)
                 .unwrap_or_else(|| caller.access_key_id.clone()),
-        };
+        }
+    }
+
+    fn get_caller_identity(&self, caller: &Caller) -> Result<Value, ApiError> {
+        let user_id = self.user_id(caller);
         let mut out = String::new();
         element(&mut out, "Arn", &caller.principal_arn);
         element(&mut out, "UserId", &user_id);
@@ -1261,7 +1268,8 @@ impl Service {
         let trust = role.trust.clone().ok_or_else(denied)?;
         let policies = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
-        let context = request_context(caller);
+        let mut context = Context::new();
+        self.principal_conditions(caller, &mut context);
         authorize(&Authorization {
             principal: &principal,
             action,
@@ -1492,27 +1500,6 @@ impl Service {
 
 /// CloudTrail's eventSource of `CreateAccount` (AWS Organizations names the operation so).
 pub const ORGANIZATIONS_EVENT_SOURCE: &str = "organizations.amazonaws.com";
-
-/// The global condition keys of a request by `caller`.
-fn request_context(caller: &Caller) -> Context {
-    let mut context = Context::new();
-    context.set_one("aws:PrincipalAccount", caller.account.as_str());
-    let principal_arn = match &caller.kind {
-        CallerKind::AssumedRole { role_arn, .. } => role_arn.as_str(),
-        _ => caller.principal_arn.as_str(),
-    };
-    context.set_one("aws:PrincipalArn", principal_arn);
-    let kind = match caller.kind {
-        CallerKind::Root => "Account",
-        CallerKind::User => "User",
-        CallerKind::AssumedRole { .. } => "AssumedRole",
-    };
-    context.set_one("aws:PrincipalType", kind);
-    if caller.kind == CallerKind::User {
-        context.set_one("aws:username", caller.user_name.as_str());
-    }
-    context
-}
 
 /// `(account, name)` of `arn:aws:iam::<account>:role/<path><name>`.
 fn parse_role_arn(arn: &str) -> Option<(AccountId, &str)> {

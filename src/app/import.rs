@@ -284,12 +284,16 @@ impl Service {
                 Some(valid_to)
             }
         };
+        let valid_to_seconds = valid_to.map(|t| t.unix_timestamp().to_string());
         let key = self.key_param(
             caller,
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
-            super::authz::Facts::new().with("kms:ExpirationModel", Some(expiration_model.as_str())),
+            super::authz::Facts::new()
+                .with("kms:ExpirationModel", Some(expiration_model.as_str()))
+                // Unix seconds, as AWS's `NumericLessThanEquals` examples compare it.
+                .with("kms:ValidTo", valid_to_seconds.as_deref()),
             rec,
         )?;
         key.require_external()?;

@@ -320,11 +320,16 @@ impl Service {
             Facts::new()
                 .with("kms:KeySpec", Some(spec.as_str()))
                 .with("kms:KeyUsage", Some(usage.as_str()))
+                .with("kms:CustomerMasterKeySpec", Some(spec.as_str()))
+                .with("kms:CustomerMasterKeyUsage", Some(usage.as_str()))
                 .with("kms:KeyOrigin", Some(origin.as_str()))
                 .with("kms:MultiRegion", Some(bool_text(Some(multi_region))))
+                .with("kms:MultiRegionKeyType", multi_region.then_some("PRIMARY"))
+                // Present only when the request gives it (AWS's policies test `Null`).
                 .with(
                     "kms:BypassPolicyLockoutSafetyCheck",
-                    Some(bool_text(req.bypass_policy_lockout_safety_check)),
+                    req.bypass_policy_lockout_safety_check
+                        .map(|b| bool_text(Some(b))),
                 )
                 .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
                 .with_tags(&tags),

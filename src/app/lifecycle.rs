@@ -496,11 +496,11 @@ impl Service {
             ctx,
             req.key_id.as_deref(),
             Resolve::KeyOnly,
+            // Present only when the request gives it (AWS's policies test `Null`).
             Facts::new().with(
                 "kms:BypassPolicyLockoutSafetyCheck",
-                Some(super::request::bool_text(
-                    req.bypass_policy_lockout_safety_check,
-                )),
+                req.bypass_policy_lockout_safety_check
+                    .map(|b| super::request::bool_text(Some(b))),
             ),
             rec,
         )?;
