@@ -840,22 +840,7 @@ async fn the_condition_keys_aws_sets_are_there_for_the_policies_aws_documents() 
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("data")).await;
     let account = s.credentials.account_id.clone();
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new(
-                s.credentials.region.clone(),
-            ))
-            .endpoint_url(&s.endpoint)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                &s.credentials.access_key_id,
-                &s.credentials.secret_access_key,
-                None,
-                None,
-                "test",
-            ))
-            .build(),
-    );
+    let sts = common::sts_client(&s.endpoint, &s.credentials);
     let user_id = sts
         .get_caller_identity()
         .send()

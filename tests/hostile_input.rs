@@ -462,22 +462,7 @@ async fn the_json_endpoint_requires_its_content_type() {
     };
     assert_eq!(send(&server, &list_keys(&server, how)).await.status, 200);
     // The STS query protocol on the same path (form-urlencoded) still answers.
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new(
-                server.credentials.region.clone(),
-            ))
-            .endpoint_url(&server.endpoint)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                &server.credentials.access_key_id,
-                &server.credentials.secret_access_key,
-                None,
-                None,
-                "test",
-            ))
-            .build(),
-    );
+    let sts = common::sts_client(&server.endpoint, &server.credentials);
     let me = sts.get_caller_identity().send().await.unwrap();
     assert_eq!(me.account(), Some(server.credentials.account_id.as_str()));
     still_serves(&server).await;

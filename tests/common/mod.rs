@@ -277,6 +277,24 @@ pub fn tls_client(
     aws_sdk_kms::Client::from_conf(config)
 }
 
+/// The real `aws-sdk-sts` client for `endpoint`, signing with the admin's credentials.
+pub fn sts_client(endpoint: &str, credentials: &AdminCredentials) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(credentials.region.clone()))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                &credentials.access_key_id,
+                &credentials.secret_access_key,
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    )
+}
+
 /// A throwaway CA in `dir` (`ca.pem`) and a certificate it signs for 127.0.0.1 and
 /// localhost (`NAME.pem`, `NAME.key`), made by `tests/clients/test_ca.sh` (openssl CLI).
 pub fn issue_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
