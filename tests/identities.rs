@@ -826,6 +826,57 @@ async fn users_need_identity_policies_for_iam_calls() {
         .any(|r| r["eventName"] == "CreateUser" && r["errorCode"] == "AccessDenied"));
 }
 
+/// IAM calls are decided with the request's global keys too (where, when and how it came),
+/// as at AWS: a user allowed IAM calls only from an address range may make them from there,
+/// and not from elsewhere. (Before, only the principal keys were set, so `aws:SourceIp`
+/// never matched and such an Allow never applied.)
+#[tokio::test]
+async fn iam_calls_see_the_requests_source_ip_and_time() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(&root.path().join("data")).await;
+    let admin = iam(&server.endpoint, &server.credentials);
+    admin.create_user().user_name("frank").send().await.unwrap();
+    let key = admin
+        .create_access_key()
+        .user_name("frank")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let frank = iam_as(
+        &server.endpoint,
+        &server.credentials.region,
+        credentials(key.access_key_id(), key.secret_access_key(), None),
+    );
+    let policy = |network: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+            "Condition": {
+                "IpAddress": {"aws:SourceIp": network},
+                "DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"},
+                "Bool": {"aws:SecureTransport": "false"}
+            }
+        }]})
+        .to_string()
+    };
+    for (network, allowed) in [("127.0.0.0/8", true), ("192.0.2.0/24", false)] {
+        admin
+            .put_user_policy()
+            .user_name("frank")
+            .policy_name("from-here")
+            .policy_document(policy(network))
+            .send()
+            .await
+            .unwrap();
+        let listed = frank.list_users().send().await;
+        if allowed {
+            assert!(listed.is_ok(), "{network}: {listed:?}");
+        } else {
+            assert_eq!(error_code(listed), "AccessDenied", "{network}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one() {
     let root = tempfile::tempdir().unwrap();

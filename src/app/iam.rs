@@ -547,7 +547,7 @@ impl Service {
                 ..CallRecord::default()
             };
             let result = match &caller {
-                Ok(caller) => self.execute_query(caller, api, params, now, &mut record),
+                Ok(caller) => self.execute_query(caller, ctx, api, params, now, &mut record),
                 Err(e) => Err(e.clone()),
             };
             if matches!(result, Err(ApiError::Conflict(_))) {
@@ -600,6 +600,7 @@ impl Service {
     fn execute_query(
         &self,
         caller: &Caller,
+        ctx: &RequestContext,
         api: QueryApi,
         params: &Params,
         now: OffsetDateTime,
@@ -629,12 +630,12 @@ impl Service {
         let account = &caller.account;
         match action {
             "GetCallerIdentity" => self.get_caller_identity(caller),
-            "AssumeRole" => self.assume_role(caller, params, now, record),
+            "AssumeRole" => self.assume_role(caller, ctx, params, now, record),
             "CreateUser" => {
                 let name = user_name(params)?;
                 let path = path(params)?;
                 let arn = format!("arn:aws:iam::{account}:user{path}{name}");
-                self.authorize_iam(caller, action, &arn)?;
+                self.authorize_iam(caller, ctx, action, &arn)?;
                 let version = self.projections.credentials.account_version(account);
                 if self.projections.credentials.user(account, name).is_some() {
                     return Err(entity_already_exists(format!(
@@ -667,7 +668,7 @@ impl Service {
                 result(out)
             }
             "GetUser" => {
-                let owner = self.key_owner(caller, params, action)?;
+                let owner = self.key_owner(caller, ctx, params, action)?;
                 let mut out = String::new();
                 match owner {
                     KeyOwner::User(user) => user_xml(&mut out, "User", &user),
@@ -680,9 +681,9 @@ impl Service {
                 }
                 result(out)
             }
-            "ListUsers" => self.list_users(caller, params),
+            "ListUsers" => self.list_users(caller, ctx, params),
             "DeleteUser" => {
-                let user = self.existing_user(caller, params, action)?;
+                let user = self.existing_user(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 if !self
                     .projections
@@ -709,7 +710,7 @@ impl Service {
                 no_result()
             }
             "CreateAccessKey" => {
-                let owner = self.key_owner(caller, params, action)?;
+                let owner = self.key_owner(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 let keys = self
                     .projections
@@ -742,7 +743,7 @@ impl Service {
                 result(out)
             }
             "ListAccessKeys" => {
-                let owner = self.key_owner(caller, params, action)?;
+                let owner = self.key_owner(caller, ctx, params, action)?;
                 let mut out = String::from("<AccessKeyMetadata>");
                 for key in self
                     .projections
@@ -766,7 +767,7 @@ impl Service {
                 result(out)
             }
             "UpdateAccessKey" | "DeleteAccessKey" => {
-                let owner = self.key_owner(caller, params, action)?;
+                let owner = self.key_owner(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 let id = params
                     .get("AccessKeyId")
@@ -816,7 +817,7 @@ impl Service {
                 no_result()
             }
             "PutUserPolicy" => {
-                let user = self.existing_user(caller, params, action)?;
+                let user = self.existing_user(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 let policy = policy_name(params)?;
                 let document = policy_document(
@@ -844,7 +845,7 @@ impl Service {
                 no_result()
             }
             "GetUserPolicy" => {
-                let user = self.existing_user(caller, params, action)?;
+                let user = self.existing_user(caller, ctx, params, action)?;
                 let policy = policy_name(params)?;
                 let inline = user.policies.get(policy).ok_or_else(|| {
                     no_such_entity(format!(
@@ -858,7 +859,7 @@ impl Service {
                 result(out)
             }
             "DeleteUserPolicy" => {
-                let user = self.existing_user(caller, params, action)?;
+                let user = self.existing_user(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 let policy = policy_name(params)?;
                 if !user.policies.contains_key(policy) {
@@ -877,7 +878,7 @@ impl Service {
                 no_result()
             }
             "ListUserPolicies" => {
-                let user = self.existing_user(caller, params, action)?;
+                let user = self.existing_user(caller, ctx, params, action)?;
                 let mut out = String::new();
                 names_xml(&mut out, user.policies.into_keys());
                 result(out)
@@ -886,7 +887,7 @@ impl Service {
                 let name = role_name(params)?;
                 let path = path(params)?;
                 let arn = format!("arn:aws:iam::{account}:role{path}{name}");
-                self.authorize_iam(caller, action, &arn)?;
+                self.authorize_iam(caller, ctx, action, &arn)?;
                 let version = self.projections.credentials.account_version(account);
                 let trust = policy_document(
                     params,
@@ -943,13 +944,13 @@ impl Service {
                 result(out)
             }
             "GetRole" => {
-                let role = self.existing_role(caller, params, action)?;
+                let role = self.existing_role(caller, ctx, params, action)?;
                 let mut out = String::new();
                 role_xml(&mut out, &role.created);
                 result(out)
             }
             "DeleteRole" => {
-                let role = self.existing_role(caller, params, action)?;
+                let role = self.existing_role(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 if !role.policies.is_empty() {
                     return Err(delete_conflict(
@@ -966,7 +967,7 @@ impl Service {
                 no_result()
             }
             "PutRolePolicy" => {
-                let role = self.existing_role(caller, params, action)?;
+                let role = self.existing_role(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 let policy = policy_name(params)?;
                 let document = policy_document(
@@ -994,7 +995,7 @@ impl Service {
                 no_result()
             }
             "GetRolePolicy" => {
-                let role = self.existing_role(caller, params, action)?;
+                let role = self.existing_role(caller, ctx, params, action)?;
                 let policy = policy_name(params)?;
                 let inline = role.policies.get(policy).ok_or_else(|| {
                     no_such_entity(format!(
@@ -1008,7 +1009,7 @@ impl Service {
                 result(out)
             }
             "DeleteRolePolicy" => {
-                let role = self.existing_role(caller, params, action)?;
+                let role = self.existing_role(caller, ctx, params, action)?;
                 let version = self.projections.credentials.account_version(account);
                 let policy = policy_name(params)?;
                 if !role.policies.contains_key(policy) {
@@ -1027,7 +1028,7 @@ impl Service {
                 no_result()
             }
             "ListRolePolicies" => {
-                let role = self.existing_role(caller, params, action)?;
+                let role = self.existing_role(caller, ctx, params, action)?;
                 let mut out = String::new();
                 names_xml(&mut out, role.policies.into_keys());
                 result(out)
@@ -1038,7 +1039,13 @@ impl Service {
 
     /// IAM calls: the account's root user may do anything in its account; users and role
     /// sessions need an identity policy allowing `iam:<Action>` on the resource.
-    fn authorize_iam(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), ApiError> {
+    fn authorize_iam(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), ApiError> {
         if caller.kind == CallerKind::Root {
             return Ok(());
         }
@@ -1046,7 +1053,7 @@ impl Service {
         let policies = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
         let mut context = Context::new();
-        self.principal_conditions(caller, &mut context);
+        self.global_conditions(caller, ctx, &mut context);
         authorize(&Authorization {
             principal: &principal,
             action: &action,
@@ -1065,6 +1072,7 @@ impl Service {
     fn existing_user(
         &self,
         caller: &Caller,
+        ctx: &RequestContext,
         params: &Params,
         action: &str,
     ) -> Result<User, ApiError> {
@@ -1074,7 +1082,7 @@ impl Service {
             || format!("arn:aws:iam::{}:user/{name}", caller.account),
             |u| u.arn.clone(),
         );
-        self.authorize_iam(caller, action, &arn)?;
+        self.authorize_iam(caller, ctx, action, &arn)?;
         user.ok_or_else(|| no_such_entity(format!("The user with name {name} cannot be found.")))
     }
 
@@ -1082,6 +1090,7 @@ impl Service {
     fn existing_role(
         &self,
         caller: &Caller,
+        ctx: &RequestContext,
         params: &Params,
         action: &str,
     ) -> Result<Role, ApiError> {
@@ -1091,7 +1100,7 @@ impl Service {
             || format!("arn:aws:iam::{}:role/{name}", caller.account),
             |r| r.created.arn.clone(),
         );
-        self.authorize_iam(caller, action, &arn)?;
+        self.authorize_iam(caller, ctx, action, &arn)?;
         role.ok_or_else(|| no_such_entity(format!("The role with name {name} cannot be found.")))
     }
 
@@ -1100,12 +1109,13 @@ impl Service {
     fn key_owner(
         &self,
         caller: &Caller,
+        ctx: &RequestContext,
         params: &Params,
         action: &str,
     ) -> Result<KeyOwner, ApiError> {
         if params.get("UserName").is_some() {
             return self
-                .existing_user(caller, params, action)
+                .existing_user(caller, ctx, params, action)
                 .map(KeyOwner::User);
         }
         match &caller.kind {
@@ -1115,7 +1125,7 @@ impl Service {
                     .projections
                     .credentials
                     .user(&caller.account, &caller.user_name);
-                self.authorize_iam(caller, action, &caller.principal_arn)?;
+                self.authorize_iam(caller, ctx, action, &caller.principal_arn)?;
                 user.map(KeyOwner::User).ok_or_else(|| {
                     no_such_entity(format!(
                         "The user with name {} cannot be found.",
@@ -1129,8 +1139,13 @@ impl Service {
         }
     }
 
-    fn list_users(&self, caller: &Caller, params: &Params) -> Result<Value, ApiError> {
-        self.authorize_iam(caller, "ListUsers", "*")?;
+    fn list_users(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        params: &Params,
+    ) -> Result<Value, ApiError> {
+        self.authorize_iam(caller, ctx, "ListUsers", "*")?;
         let prefix = params.get("PathPrefix").unwrap_or("/");
         let max_items = match params.get("MaxItems") {
             None => 100,
@@ -1237,6 +1252,7 @@ impl Service {
     fn assume_role(
         &self,
         caller: &Caller,
+        ctx: &RequestContext,
         params: &Params,
         now: OffsetDateTime,
         record: &mut CallRecord,
@@ -1269,7 +1285,7 @@ impl Service {
         let policies = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
         let mut context = Context::new();
-        self.principal_conditions(caller, &mut context);
+        self.global_conditions(caller, ctx, &mut context);
         authorize(&Authorization {
             principal: &principal,
             action,
