@@ -877,6 +877,44 @@ async fn iam_calls_see_the_requests_source_ip_and_time() {
     }
 }
 
+/// A trust policy that asks for an external id (the confused-deputy guard AWS documents) lets
+/// only the caller that gives it assume the role; a malformed one is a `ValidationError`.
+#[tokio::test]
+async fn assume_role_checks_the_external_id_a_trust_policy_asks_for() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(&root.path().join("data")).await;
+    let admin = iam(&server.endpoint, &server.credentials);
+    let account = &server.credentials.account_id;
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:user/admin")},
+        "Condition": {"StringEquals": {"sts:ExternalId": "partner:42/a"}}
+    }]});
+    let role = admin
+        .create_role()
+        .role_name("deputy")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let arn = role.role().unwrap().arn().to_owned();
+    let sts = common::sts_client(&server.endpoint, &server.credentials);
+    let assume = |external_id: Option<&str>| {
+        sts.assume_role()
+            .role_arn(&arn)
+            .role_session_name("s1")
+            .set_external_id(external_id.map(str::to_owned))
+            .send()
+    };
+    assert_eq!(error_code(assume(None).await), "AccessDenied");
+    assert_eq!(
+        error_code(assume(Some("partner:43/a")).await),
+        "AccessDenied"
+    );
+    assert_eq!(error_code(assume(Some("x")).await), "ValidationError");
+    assume(Some("partner:42/a")).await.unwrap();
+}
+
 #[tokio::test]
 async fn the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one() {
     let root = tempfile::tempdir().unwrap();

@@ -476,6 +476,31 @@ fn role_json(role: &RoleCreated) -> Value {
     })
 }
 
+/// `AssumeRole`'s `ExternalId`, if given: 2 to 1,224 of `[\w+=,.@:/-]` (STS's constraint), the
+/// trust policy's `sts:ExternalId`.
+fn external_id(params: &Params) -> Result<Option<&str>, ApiError> {
+    let Some(value) = params.get("ExternalId") else {
+        return Ok(None);
+    };
+    let len = value.chars().count();
+    let problem = if len < 2 {
+        Some("Member must have length greater than or equal to 2")
+    } else if len > 1224 {
+        Some("Member must have length less than or equal to 1224")
+    } else if !value
+        .chars()
+        .all(|c| is_name_char(c) || c == ':' || c == '/')
+    {
+        Some("Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(constraint("externalId", value, problem)),
+        None => Ok(Some(value)),
+    }
+}
+
 fn names_xml(out: &mut String, names: impl Iterator<Item = String>) {
     out.push_str("<PolicyNames>");
     for name in names {
@@ -1266,6 +1291,7 @@ impl Service {
             ));
         }
         let session_name = name(params, "RoleSessionName", "roleSessionName", 2, 64)?;
+        let external_id = external_id(params)?;
         let action = "sts:AssumeRole";
         let denied = || {
             access_denied(format!(
@@ -1286,6 +1312,10 @@ impl Service {
         let principal = caller.principal();
         let mut context = Context::new();
         self.global_conditions(caller, ctx, &mut context);
+        context.set_one("sts:RoleSessionName", session_name);
+        if let Some(id) = external_id {
+            context.set_one("sts:ExternalId", id);
+        }
         authorize(&Authorization {
             principal: &principal,
             action,
