@@ -915,6 +915,54 @@ async fn assume_role_checks_the_external_id_a_trust_policy_asks_for() {
     assume(Some("partner:42/a")).await.unwrap();
 }
 
+/// `CreateKey` with `Tags` needs `kms:TagResource` as well, as at AWS: a user allowed to
+/// create keys but not to tag them cannot tag through `CreateKey`.
+#[tokio::test]
+async fn tags_on_create_key_need_the_tag_resource_permission() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(&root.path().join("data")).await;
+    let admin = iam(&server.endpoint, &server.credentials);
+    admin.create_user().user_name("gina").send().await.unwrap();
+    let key = admin
+        .create_access_key()
+        .user_name("gina")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let gina = kms_as(
+        &server.endpoint,
+        &server.credentials.region,
+        credentials(key.access_key_id(), key.secret_access_key(), None),
+    );
+    let allow = |actions: &[&str]| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": actions, "Resource": "*"}]})
+        .to_string()
+    };
+    let put = |actions: &'static [&'static str]| {
+        admin
+            .put_user_policy()
+            .user_name("gina")
+            .policy_name("kms")
+            .policy_document(allow(actions))
+            .send()
+    };
+    let tag = aws_sdk_kms::types::Tag::builder()
+        .tag_key("team")
+        .tag_value("blue")
+        .build()
+        .unwrap();
+    put(&["kms:CreateKey"]).await.unwrap();
+    gina.create_key().send().await.unwrap();
+    assert_eq!(
+        error_code(gina.create_key().tags(tag.clone()).send().await),
+        "AccessDeniedException"
+    );
+    put(&["kms:CreateKey", "kms:TagResource"]).await.unwrap();
+    gina.create_key().tags(tag).send().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_admin_key_rotates_and_the_credentials_file_never_holds_a_deactivated_one() {
     let root = tempfile::tempdir().unwrap();

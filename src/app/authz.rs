@@ -224,6 +224,28 @@ impl Service {
         })
     }
 
+    /// A new key's `Tags` (`CreateKey`, `ReplicateKey`) need `kms:TagResource` too, from an
+    /// identity policy, as at AWS: otherwise a caller denied tagging could tag through them.
+    pub(crate) fn authorize_tags_on_create(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        tags: &[crate::domain::events::Tag],
+    ) -> Result<(), ApiError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        self.authorize_account(
+            caller,
+            ctx,
+            "kms:TagResource",
+            "*",
+            Facts::new()
+                .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
+                .with_tags(tags),
+        )
+    }
+
     /// Authorize one of keyledger's own operations (the trail's evidence, the reports):
     /// `keyledger:<operation>` on `*`, by identity policies. Those that read every account's
     /// events or keys ([`LEDGER_WIDE`]) are the operator's: only principals of the ledger's

@@ -334,6 +334,7 @@ impl Service {
                 .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
                 .with_tags(&tags),
         )?;
+        self.authorize_tags_on_create(caller, ctx, &tags)?;
         let key_id = KeyId::from_uuid(Uuid::new_v4());
         // A multi-Region key shows the `mrk-` id its replicas will share.
         let multi_region = multi_region.then(|| MultiRegionMembership {

@@ -152,6 +152,7 @@ impl Service {
                 .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
                 .with_tags(&tags),
         )?;
+        self.authorize_tags_on_create(caller, &in_replica_region, &tags)?;
         let arn = crate::domain::ids::key_arn(&region, &caller.account, &membership.key_id);
         let policy = match req.policy {
             Some(policy) => {
