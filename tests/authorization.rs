@@ -849,32 +849,46 @@ async fn the_condition_keys_aws_sets_are_there_for_the_policies_aws_documents() 
         .user_id
         .unwrap();
     assert!(user_id.starts_with("AIDA"), "{user_id}");
-    let deny = |sid: &str, action: &str, condition: serde_json::Value| {
-        json!({"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": action,
-               "Resource": "*", "Condition": condition})
-    };
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": root_arn(&s)},
-             "Action": "kms:*", "Resource": "*"},
-            deny("userid", "kms:Encrypt",
-                 json!({"StringNotEquals": {"aws:userid": user_id}})),
-            deny("direct-calls", "kms:Encrypt",
-                 json!({"Null": {"aws:ViaAWSService": "true"}})),
-            deny("not-a-service", "kms:Encrypt",
-                 json!({"Bool": {"aws:PrincipalIsAWSService": "true"}})),
-            deny("perimeter", "kms:DescribeKey",
-                 json!({"StringNotEquals": {"aws:ResourceAccount": account}})),
-            deny("symmetric-only", "kms:GenerateDataKeyPair",
-                 json!({"StringNotEquals": {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}})),
-            deny("old-spec-name", "kms:GenerateDataKey",
-                 json!({"StringNotEquals": {"kms:CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"}})),
-            deny("no-bypass", "kms:PutKeyPolicy",
-                 json!({"Null": {"kms:BypassPolicyLockoutSafetyCheck": "false"}})),
-        ]
-    })
-    .to_string();
+    let policy = common::root_policy_denying(
+        &account,
+        &[
+            (
+                "userid",
+                "kms:Encrypt",
+                json!({"StringNotEquals": {"aws:userid": user_id}}),
+            ),
+            (
+                "direct-calls",
+                "kms:Encrypt",
+                json!({"Null": {"aws:ViaAWSService": "true"}}),
+            ),
+            (
+                "not-a-service",
+                "kms:Encrypt",
+                json!({"Bool": {"aws:PrincipalIsAWSService": "true"}}),
+            ),
+            (
+                "perimeter",
+                "kms:DescribeKey",
+                json!({"StringNotEquals": {"aws:ResourceAccount": account}}),
+            ),
+            (
+                "symmetric-only",
+                "kms:GenerateDataKeyPair",
+                json!({"StringNotEquals": {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}}),
+            ),
+            (
+                "old-spec-name",
+                "kms:GenerateDataKey",
+                json!({"StringNotEquals": {"kms:CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"}}),
+            ),
+            (
+                "no-bypass",
+                "kms:PutKeyPolicy",
+                json!({"Null": {"kms:BypassPolicyLockoutSafetyCheck": "false"}}),
+            ),
+        ],
+    );
     let key = s
         .client
         .create_key()

@@ -28,22 +28,21 @@ async fn key_policies_see_whether_a_key_is_multi_region_and_which_member_it_is()
     let s = InProcess::start(&dir.path().join("data")).await;
     let east = in_region(&s, "us-east-1");
     let west = in_region(&s, "eu-west-1");
-    let account = &s.credentials.account_id;
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "root", "Effect": "Allow",
-             "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-             "Action": "kms:*", "Resource": "*"},
-            {"Sid": "no-mrk-encrypt", "Effect": "Deny", "Principal": "*",
-             "Action": "kms:Encrypt", "Resource": "*",
-             "Condition": {"Bool": {"kms:MultiRegion": "true"}}},
-            {"Sid": "no-replica-data-keys", "Effect": "Deny", "Principal": "*",
-             "Action": "kms:GenerateDataKey", "Resource": "*",
-             "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}}
-        ]
-    })
-    .to_string();
+    let policy = common::root_policy_denying(
+        &s.credentials.account_id,
+        &[
+            (
+                "no-mrk-encrypt",
+                "kms:Encrypt",
+                serde_json::json!({"Bool": {"kms:MultiRegion": "true"}}),
+            ),
+            (
+                "no-replica-data-keys",
+                "kms:GenerateDataKey",
+                serde_json::json!({"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}),
+            ),
+        ],
+    );
     let create = |multi_region: bool| {
         east.create_key()
             .multi_region(multi_region)

@@ -71,22 +71,18 @@ async fn aws_secure_transport_is_true_over_tls_and_false_over_plain_http() {
     .await;
     let plain = Server::start(&root.path().join("plain")).await;
     for (server, over_tls) in [(&tls, true), (&plain, false)] {
-        let account = &server.credentials.account_id;
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "root", "Effect": "Allow",
-                 "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-                 "Action": "kms:*", "Resource": "*"},
-                {"Sid": "tls-only", "Effect": "Deny", "Principal": "*",
-                 "Action": "kms:*", "Resource": "*",
-                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-            ]
-        });
+        let policy = common::root_policy_denying(
+            &server.credentials.account_id,
+            &[(
+                "tls-only",
+                "kms:*",
+                serde_json::json!({"Bool": {"aws:SecureTransport": "false"}}),
+            )],
+        );
         let key_id = server
             .client
             .create_key()
-            .policy(policy.to_string())
+            .policy(policy)
             .bypass_policy_lockout_safety_check(true)
             .send()
             .await

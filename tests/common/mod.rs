@@ -795,6 +795,28 @@ pub fn root_policy(account_id: &str, sid: &str) -> String {
     .to_string()
 }
 
+/// [`root_policy`] with a `Deny` to everyone for each `(sid, action, condition)`: the shape
+/// of AWS's guard-rail statements ("deny insecure transport", "deny unless …").
+pub fn root_policy_denying(
+    account_id: &str,
+    denials: &[(&str, &str, serde_json::Value)],
+) -> String {
+    let mut statements = vec![serde_json::json!({
+        "Sid": "root",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account_id}:root")},
+        "Action": "kms:*",
+        "Resource": "*"
+    })];
+    for (sid, action, condition) in denials {
+        statements.push(serde_json::json!({
+            "Sid": sid, "Effect": "Deny", "Principal": "*", "Action": action,
+            "Resource": "*", "Condition": condition
+        }));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
 /// A server on a fresh temp data dir (keep the dir alive as long as the server).
 pub async fn started_server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
