@@ -7,6 +7,7 @@
 //! [`Service::authorize_account`]. A denial is `AccessDeniedException` with AWS's
 //! message, and is recorded like any failed call.
 
+use super::request::bool_text;
 use super::shapes::EncryptionContext;
 use super::{ApiError, Caller, RequestContext, Service};
 use crate::domain::authz::{self, Authorization};
@@ -346,14 +347,7 @@ impl Service {
                 .unwrap_or_default(),
         );
         context.set_one("aws:EpochTime", now.unix_timestamp().to_string());
-        context.set_one(
-            "aws:SecureTransport",
-            if ctx.secure_transport {
-                "true"
-            } else {
-                "false"
-            },
-        );
+        context.set_one("aws:SecureTransport", bool_text(Some(ctx.secure_transport)));
         context.set_one("aws:RequestedRegion", ctx.region.as_str());
     }
 }
@@ -372,11 +366,7 @@ fn key_conditions(key: &Key, context: &mut Context) {
     // key a CreateKey or ReplicateKey makes (those set them in their facts).
     context.set_one(
         "kms:MultiRegion",
-        if key.multi_region.is_some() {
-            "true"
-        } else {
-            "false"
-        },
+        bool_text(Some(key.multi_region.is_some())),
     );
     if let Some(membership) = key.multi_region {
         context.set_one(

@@ -306,6 +306,18 @@ fn name<'a>(
     max: usize,
 ) -> Result<&'a str, ApiError> {
     let value = params.get(param).ok_or_else(|| missing(member))?;
+    constrained(value, member, (min, max), is_name_char, "[\\w+=,.@-]+")
+}
+
+/// `value` if it has `min..=max` characters, each `allowed` (IAM's and STS's constraint
+/// messages, naming `pattern`).
+fn constrained<'a>(
+    value: &'a str,
+    member: &str,
+    (min, max): (usize, usize),
+    allowed: fn(char) -> bool,
+    pattern: &str,
+) -> Result<&'a str, ApiError> {
     let len = value.chars().count();
     if len < min {
         return Err(constraint(
@@ -321,11 +333,11 @@ fn name<'a>(
             &format!("Member must have length less than or equal to {max}"),
         ));
     }
-    if !value.chars().all(is_name_char) {
+    if !value.chars().all(allowed) {
         return Err(constraint(
             member,
             value,
-            "Member must satisfy regular expression pattern: [\\w+=,.@-]+",
+            &format!("Member must satisfy regular expression pattern: {pattern}"),
         ));
     }
     Ok(value)
@@ -479,26 +491,18 @@ fn role_json(role: &RoleCreated) -> Value {
 /// `AssumeRole`'s `ExternalId`, if given: 2 to 1,224 of `[\w+=,.@:/-]` (STS's constraint), the
 /// trust policy's `sts:ExternalId`.
 fn external_id(params: &Params) -> Result<Option<&str>, ApiError> {
-    let Some(value) = params.get("ExternalId") else {
-        return Ok(None);
-    };
-    let len = value.chars().count();
-    let problem = if len < 2 {
-        Some("Member must have length greater than or equal to 2")
-    } else if len > 1224 {
-        Some("Member must have length less than or equal to 1224")
-    } else if !value
-        .chars()
-        .all(|c| is_name_char(c) || c == ':' || c == '/')
-    {
-        Some("Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(constraint("externalId", value, problem)),
-        None => Ok(Some(value)),
-    }
+    params
+        .get("ExternalId")
+        .map(|value| {
+            constrained(
+                value,
+                "externalId",
+                (2, 1224),
+                |c| is_name_char(c) || c == ':' || c == '/',
+                "[\\w+=,.@:\\/-]*",
+            )
+        })
+        .transpose()
 }
 
 fn names_xml(out: &mut String, names: impl Iterator<Item = String>) {
