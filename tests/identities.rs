@@ -532,6 +532,17 @@ async fn session_tokens_authenticate_until_they_expire() {
         record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
         format!("arn:aws:iam::{account}:role/reader")
     );
+    // CloudTrail's session attributes: when the credentials were issued, and without MFA.
+    let issued = time::OffsetDateTime::from_unix_timestamp(now - 60).unwrap();
+    assert_eq!(
+        record["userIdentity"]["sessionContext"]["attributes"],
+        serde_json::json!({
+            "creationDate": issued
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+            "mfaAuthenticated": "false",
+        })
+    );
     assert!(!serde_json::to_string(&trail)
         .unwrap()
         .contains(valid.as_str()));
@@ -913,6 +924,182 @@ async fn assume_role_checks_the_external_id_a_trust_policy_asks_for() {
     );
     assert_eq!(error_code(assume(Some("x")).await), "ValidationError");
     assume(Some("partner:42/a")).await.unwrap();
+}
+
+/// `aws:TokenIssueTime` and `aws:MultiFactorAuthPresent` are there for temporary
+/// credentials only, as at AWS: the usual "deny without MFA" statement denies a role session
+/// (issued without MFA) and lets long-term access keys through, and a policy can compare
+/// when the session was issued.
+#[tokio::test]
+async fn role_sessions_carry_their_issue_time_and_no_mfa_and_access_keys_neither() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(&root.path().join("data")).await;
+    let admin = iam(&server.endpoint, &server.credentials);
+    let account = &server.credentials.account_id;
+    let region = &server.credentials.region;
+    let before = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let at = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    // The issue-time Deny fires only if the key is wrong.
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:ListKeys", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}},
+        {"Effect": "Deny", "Action": "kms:ListAliases", "Resource": "*",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}},
+        {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*",
+         "Condition": {"DateLessThan": {"aws:TokenIssueTime": at(before)}}},
+        {"Effect": "Deny", "Action": "kms:GenerateRandom", "Resource": "*",
+         "Condition": {"Null": {"aws:TokenIssueTime": "true"}}},
+    ]})
+    .to_string();
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:user/admin")}}]});
+    let role = admin
+        .create_role()
+        .role_name("no-mfa")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_owned();
+    admin
+        .put_role_policy()
+        .role_name("no-mfa")
+        .policy_name("kms")
+        .policy_document(&policy)
+        .send()
+        .await
+        .unwrap();
+    admin.create_user().user_name("hana").send().await.unwrap();
+    admin
+        .put_user_policy()
+        .user_name("hana")
+        .policy_name("kms")
+        .policy_document(&policy)
+        .send()
+        .await
+        .unwrap();
+    let key = admin
+        .create_access_key()
+        .user_name("hana")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let hana = kms_as(
+        &server.endpoint,
+        region,
+        credentials(key.access_key_id(), key.secret_access_key(), None),
+    );
+    let session = common::sts_client(&server.endpoint, &server.credentials)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("s1")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let role_kms = kms_as(
+        &server.endpoint,
+        region,
+        credentials(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token()),
+        ),
+    );
+    // Long-term keys: no MFA key at all, so `Bool` does not match and `BoolIfExists` does
+    // (AWS's knowledge-center example: it denies access keys without MFA); no issue time,
+    // and a date condition on a missing key does not match.
+    hana.list_keys().send().await.unwrap();
+    assert_eq!(
+        error_code(hana.list_aliases().send().await),
+        "AccessDeniedException"
+    );
+    hana.create_key().send().await.unwrap();
+    assert_eq!(
+        error_code(hana.generate_random().number_of_bytes(8).send().await),
+        "AccessDeniedException"
+    );
+    // The session: the MFA key is there and false; the issue time is now, not before.
+    assert_eq!(
+        error_code(role_kms.list_keys().send().await),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(role_kms.list_aliases().send().await),
+        "AccessDeniedException"
+    );
+    role_kms.create_key().send().await.unwrap();
+    role_kms
+        .generate_random()
+        .number_of_bytes(8)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A multivalued key with no values is absent from the request context, as at AWS, not
+/// present and empty: "if the request has an encryption context, it names `Dept`" is
+/// `StringEqualsIfExists` on `kms:EncryptionContextKeys`, and lets a call without a context
+/// through.
+#[tokio::test]
+async fn a_request_without_an_encryption_context_has_no_encryption_context_keys() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(&root.path().join("data")).await;
+    let admin = iam(&server.endpoint, &server.credentials);
+    admin.create_user().user_name("ida").send().await.unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+        "Condition": {"StringEqualsIfExists": {"kms:EncryptionContextKeys": "Dept"}}}]});
+    admin
+        .put_user_policy()
+        .user_name("ida")
+        .policy_name("kms")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = admin
+        .create_access_key()
+        .user_name("ida")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let ida = kms_as(
+        &server.endpoint,
+        &server.credentials.region,
+        credentials(key.access_key_id(), key.secret_access_key(), None),
+    );
+    let key_id = server
+        .client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let encrypt = |context: Option<(&str, &str)>| {
+        ida.encrypt()
+            .key_id(&key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(b"p".to_vec()))
+            .set_encryption_context(
+                context.map(|(k, v)| [(k.to_owned(), v.to_owned())].into_iter().collect()),
+            )
+            .send()
+    };
+    encrypt(None).await.unwrap();
+    encrypt(Some(("Dept", "IT"))).await.unwrap();
+    assert_eq!(
+        error_code(encrypt(Some(("Team", "IT"))).await),
+        "AccessDeniedException"
+    );
 }
 
 /// `CreateKey` with `Tags` needs `kms:TagResource` as well, as at AWS: a user allowed to

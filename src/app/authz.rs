@@ -89,8 +89,9 @@ impl<'a> Facts<'a> {
     }
 
     /// `kms:EncryptionContext:<key>` for each pair and `kms:EncryptionContextKeys`; grant
-    /// constraints compare against it. An operation that takes an encryption context sets
-    /// it even when the request gave none (an empty one).
+    /// constraints compare against it. An operation that takes an encryption context
+    /// compares grant constraints with an empty one when the request gave none; the keys
+    /// are then absent from the condition context, as at AWS.
     pub(crate) fn encryption_context(mut self, context: Option<&'a EncryptionContext>) -> Self {
         static EMPTY: EncryptionContext = EncryptionContext::new();
         let context = context.unwrap_or(&EMPTY);
@@ -98,7 +99,7 @@ impl<'a> Facts<'a> {
             self.context
                 .set_one(&format!("kms:EncryptionContext:{k}"), v.clone());
         }
-        self.context.set(
+        self.context.set_values(
             "kms:EncryptionContextKeys",
             context.keys().cloned().collect(),
         );
@@ -114,9 +115,9 @@ impl<'a> Facts<'a> {
         self
     }
 
-    /// A multivalued condition key.
+    /// A multivalued condition key (absent when it has no values, as at AWS).
     pub(crate) fn with_all(mut self, key: &str, values: Vec<String>) -> Self {
-        self.context.set(key, values);
+        self.context.set_values(key, values);
         self
     }
 
@@ -164,7 +165,7 @@ impl Service {
         let mut context = facts.context;
         self.common_conditions(caller, ctx, &mut context);
         key_conditions(&key, &mut context);
-        context.set(
+        context.set_values(
             "kms:ResourceAliases",
             self.projections.aliases.names_of(key.id),
         );
@@ -328,6 +329,13 @@ impl Service {
         }
         context.set_one("aws:userid", self.user_id(caller));
         context.set_one("aws:PrincipalIsAWSService", "false");
+        // Present only for temporary credentials, as at AWS (a `BoolIfExists` on
+        // `aws:MultiFactorAuthPresent` is how policies let long-term keys through); no
+        // session here is issued with MFA.
+        if let super::CallerKind::AssumedRole { issued, .. } = &caller.kind {
+            context.set_one("aws:TokenIssueTime", super::trail::event_time(*issued));
+            context.set_one("aws:MultiFactorAuthPresent", "false");
+        }
     }
 
     /// Every global key of a signed request: the caller's, and where, when and how it called.
@@ -341,11 +349,8 @@ impl Service {
         let now = self.clock.now();
         context.set_one("aws:ViaAWSService", "false");
         context.set_one("aws:SourceIp", ctx.source_ip.as_str());
-        context.set_one(
-            "aws:CurrentTime",
-            now.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-        );
+        // Whole seconds, as AWS spells its date keys (`2026-12-07T21:30:00Z`).
+        context.set_one("aws:CurrentTime", super::trail::event_time(now));
         context.set_one("aws:EpochTime", now.unix_timestamp().to_string());
         context.set_one("aws:SecureTransport", bool_text(Some(ctx.secure_transport)));
         context.set_one("aws:RequestedRegion", ctx.region.as_str());

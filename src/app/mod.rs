@@ -99,6 +99,9 @@ pub enum CallerKind {
         role_arn: String,
         role_name: String,
         session_name: String,
+        /// When STS issued the session's credentials (`aws:TokenIssueTime`, CloudTrail's
+        /// `sessionContext.attributes.creationDate`).
+        issued: OffsetDateTime,
         expires: OffsetDateTime,
     },
 }

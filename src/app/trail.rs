@@ -165,6 +165,7 @@ pub fn user_identity<'a>(c: &'a Caller, principal_id: Option<&'a str>) -> UserId
         CallerKind::AssumedRole {
             role_arn,
             role_name,
+            issued,
             ..
         } => {
             let role_id = principal_id.and_then(|p| p.split(':').next());
@@ -179,7 +180,10 @@ pub fn user_identity<'a>(c: &'a Caller, principal_id: Option<&'a str>) -> UserId
                         "accountId": c.account.as_str(),
                         "userName": role_name,
                     },
-                    "attributes": { "mfaAuthenticated": "false" },
+                    "attributes": {
+                        "creationDate": event_time(*issued),
+                        "mfaAuthenticated": "false",
+                    },
                 })),
                 ..base
             }

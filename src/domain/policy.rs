@@ -168,6 +168,17 @@ impl Context {
         }
     }
 
+    /// Set a multivalued key the way AWS builds a request's context: with no values it is
+    /// left out (absent, not present-and-empty), which `…IfExists` tells apart.
+    pub fn set_values(&mut self, key: &str, values: Vec<String>) {
+        if values.is_empty() {
+            let key = key.to_ascii_lowercase();
+            self.values.retain(|(k, _)| *k != key);
+        } else {
+            self.set(key, values);
+        }
+    }
+
     /// Set a single-valued key.
     pub fn set_one(&mut self, key: &str, value: impl Into<String>) {
         self.set(key, vec![value.into()]);
@@ -2339,6 +2350,12 @@ mod tests {
         assert!(!holds(num, &ctx(&[("aws:MultiFactorAuthAge", &["7200"])])));
         let any = r#"{"ForAnyValue:StringEqualsIfExists":{"kms:EncryptionContextKeys":"Dept"}}"#;
         assert!(holds(any, &Context::new()));
+        // A request's multivalued key with no values is left out, as AWS does.
+        let keys = r#"{"StringEqualsIfExists":{"kms:EncryptionContextKeys":"Dept"}}"#;
+        let mut request = ctx(&[("kms:EncryptionContextKeys", &["Dept"])]);
+        request.set_values("kms:encryptioncontextkeys", Vec::new());
+        assert_eq!(request.get("kms:EncryptionContextKeys"), None);
+        assert!(holds(keys, &request));
     }
 
     #[test]

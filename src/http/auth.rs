@@ -313,6 +313,8 @@ impl Authenticator {
                 .ok_or_else(invalid_token)?;
         let expires =
             OffsetDateTime::from_unix_timestamp(claims.expires_at).map_err(|_| invalid_token())?;
+        let issued =
+            OffsetDateTime::from_unix_timestamp(claims.issued_at).map_err(|_| invalid_token())?;
         if self.clock.now() >= expires {
             return Err(ApiError::ExpiredToken(
                 "The security token included in the request is expired".into(),
@@ -339,6 +341,7 @@ impl Authenticator {
                 role_arn: claims.role_arn.clone(),
                 role_name: claims.role_name.clone(),
                 session_name: claims.session_name.clone(),
+                issued,
                 expires,
             },
         })
