@@ -930,3 +930,55 @@ async fn the_condition_keys_aws_sets_are_there_for_the_policies_aws_documents() 
     );
     s.stop();
 }
+
+/// The lockout safety check evaluates the new policy with the condition keys a later
+/// `PutKeyPolicy` on the key would have, the key's own included (its spec, its tags): a
+/// policy that lets the admin put policies on symmetric keys only, or on keys tagged for
+/// its team, is no lockout on such a key, and still one on any other.
+#[tokio::test]
+async fn the_lockout_check_sees_the_keys_own_condition_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data")).await;
+    let policy = |condition: serde_json::Value| {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": admin_arn(&s)},
+             "NotAction": "kms:PutKeyPolicy", "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": admin_arn(&s)},
+             "Action": "kms:PutKeyPolicy", "Resource": "*", "Condition": condition},
+        ]})
+        .to_string()
+    };
+    let symmetric = policy(json!({"StringEquals": {"kms:KeySpec": "SYMMETRIC_DEFAULT"}}));
+    let rsa = policy(json!({"StringEquals": {"kms:KeySpec": "RSA_2048"}}));
+    let team = policy(json!({"StringEquals": {"aws:ResourceTag/team": "blue"}}));
+    let create = |policy: &str, tag: Option<&str>| {
+        s.client
+            .create_key()
+            .policy(policy)
+            .set_tags(tag.map(|v| {
+                vec![aws_sdk_kms::types::Tag::builder()
+                    .tag_key("team")
+                    .tag_value(v)
+                    .build()
+                    .unwrap()]
+            }))
+            .send()
+    };
+    let key = create(&symmetric, None).await.unwrap();
+    let key = key.key_metadata.unwrap().key_id;
+    assert_eq!(
+        error_code(create(&rsa, None).await),
+        "MalformedPolicyDocumentException"
+    );
+    create(&team, Some("blue")).await.unwrap();
+    assert_eq!(
+        error_code(create(&team, Some("red")).await),
+        "MalformedPolicyDocumentException"
+    );
+    // PutKeyPolicy on the key: the same check, with the key's keys.
+    put_policy(&s, &key, &symmetric, false).await.unwrap();
+    assert_eq!(
+        put_policy(&s, &key, &rsa, false).await.unwrap_err(),
+        "MalformedPolicyDocumentException"
+    );
+}

@@ -121,6 +121,12 @@ impl<'a> Facts<'a> {
         self
     }
 
+    /// The condition keys of the kind of key a `CreateKey` or `ReplicateKey` makes.
+    pub(crate) fn of_new_key(mut self, kind: &KeyKind<'_>) -> Self {
+        kind.conditions(&mut self.context);
+        self
+    }
+
     /// `aws:RequestTag/<key>` for each tag a request adds.
     pub(crate) fn with_tags(mut self, tags: &[crate::domain::events::Tag]) -> Self {
         for tag in tags {
@@ -270,8 +276,11 @@ impl Service {
         self.authorize_account(caller, ctx, &action, "*", Facts::new())
     }
 
-    /// Whether `policy` (about to become `key`'s) would still let the caller put the key
+    /// Whether `policy` (about to become the key's) would still let the caller put the key
     /// policy: AWS's lockout safety check, skipped with `BypassPolicyLockoutSafetyCheck`.
+    /// Evaluated with the condition keys a later `PutKeyPolicy` would have: the common ones
+    /// and the key's own (`key_context`), so a policy that allows it for, say, symmetric keys
+    /// only is not refused as a lockout.
     pub(crate) fn check_lockout(
         &self,
         caller: &Caller,
@@ -279,9 +288,11 @@ impl Service {
         key_arn: &str,
         key_account: &str,
         policy: &Policy,
+        key_context: Context,
     ) -> Result<(), ApiError> {
-        let mut context = Context::new();
+        let mut context = key_context;
         self.common_conditions(caller, ctx, &mut context);
+        context.set_one("aws:ResourceAccount", key_account);
         let identity = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
         let request = Authorization {
@@ -358,32 +369,60 @@ impl Service {
 }
 
 /// The condition keys of the key itself.
-fn key_conditions(key: &Key, context: &mut Context) {
+pub(crate) fn key_conditions(key: &Key, context: &mut Context) {
     context.set_one("aws:ResourceAccount", key.account.as_str());
-    context.set_one("kms:KeySpec", key.spec.as_str());
-    context.set_one("kms:KeyUsage", key.usage.as_str());
-    // Deprecated names AWS still honours, with the same values.
-    context.set_one("kms:CustomerMasterKeySpec", key.spec.as_str());
-    context.set_one("kms:CustomerMasterKeyUsage", key.usage.as_str());
-    context.set_one("kms:KeyOrigin", key.origin.as_str());
-    context.set_one("kms:KeyManager", key.manager.as_str());
-    // Of the key the call is on (AWS: "operations … on multi-Region keys"), not only of the
-    // key a CreateKey or ReplicateKey makes (those set them in their facts).
-    context.set_one(
-        "kms:MultiRegion",
-        bool_text(Some(key.multi_region.is_some())),
-    );
-    if let Some(membership) = key.multi_region {
-        context.set_one(
-            "kms:MultiRegionKeyType",
-            if membership.primary {
-                "PRIMARY"
-            } else {
-                "REPLICA"
-            },
-        );
-    }
+    let kind = KeyKind {
+        spec: key.spec.as_str(),
+        usage: key.usage.as_str(),
+        origin: key.origin.as_str(),
+        manager: key.manager.as_str(),
+        multi_region: key.multi_region.map(|m| m.primary),
+    };
+    kind.conditions(context);
     for tag in &key.tags {
         context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
+    }
+}
+
+/// What kind of key a key is, as its condition keys say it: of a key that exists
+/// ([`key_conditions`]) or of one `CreateKey` or `ReplicateKey` is about to make.
+pub(crate) struct KeyKind<'a> {
+    pub spec: &'a str,
+    pub usage: &'a str,
+    pub origin: &'a str,
+    pub manager: &'a str,
+    /// For a multi-Region key, whether it is the primary.
+    pub multi_region: Option<bool>,
+}
+
+impl KeyKind<'_> {
+    pub(crate) fn conditions(&self, context: &mut Context) {
+        context.set_one("kms:KeySpec", self.spec);
+        context.set_one("kms:KeyUsage", self.usage);
+        // Deprecated names AWS still honours, with the same values.
+        context.set_one("kms:CustomerMasterKeySpec", self.spec);
+        context.set_one("kms:CustomerMasterKeyUsage", self.usage);
+        context.set_one("kms:KeyOrigin", self.origin);
+        context.set_one("kms:KeyManager", self.manager);
+        // Of the key the call is on (AWS: "operations … on multi-Region keys"), not only of
+        // the key a CreateKey or ReplicateKey makes.
+        context.set_one(
+            "kms:MultiRegion",
+            bool_text(Some(self.multi_region.is_some())),
+        );
+        if let Some(primary) = self.multi_region {
+            let kind = if primary { "PRIMARY" } else { "REPLICA" };
+            context.set_one("kms:MultiRegionKeyType", kind);
+        }
+    }
+
+    /// The keys a later call on the key made with `tags` will have (the lockout check).
+    pub(crate) fn with_tags(&self, tags: &[crate::domain::events::Tag]) -> Context {
+        let mut context = Context::new();
+        self.conditions(&mut context);
+        for tag in tags {
+            context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
+        }
+        context
     }
 }

@@ -312,19 +312,20 @@ impl Service {
             ));
         }
 
+        let kind = super::authz::KeyKind {
+            spec: spec.as_str(),
+            usage: usage.as_str(),
+            origin: origin.as_str(),
+            manager: KeyManager::Customer.as_str(),
+            multi_region: multi_region.then_some(true),
+        };
         self.authorize_account(
             caller,
             ctx,
             rec.action,
             "*",
             Facts::new()
-                .with("kms:KeySpec", Some(spec.as_str()))
-                .with("kms:KeyUsage", Some(usage.as_str()))
-                .with("kms:CustomerMasterKeySpec", Some(spec.as_str()))
-                .with("kms:CustomerMasterKeyUsage", Some(usage.as_str()))
-                .with("kms:KeyOrigin", Some(origin.as_str()))
-                .with("kms:MultiRegion", Some(bool_text(Some(multi_region))))
-                .with("kms:MultiRegionKeyType", multi_region.then_some("PRIMARY"))
+                .of_new_key(&kind)
                 // Present only when the request gives it (AWS's policies test `Null`).
                 .with(
                     "kms:BypassPolicyLockoutSafetyCheck",
@@ -347,7 +348,9 @@ impl Service {
                 let rules = super::lifecycle::check_policy(&policy)?;
                 if req.bypass_policy_lockout_safety_check != Some(true) {
                     let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &shown_id);
-                    self.check_lockout(caller, ctx, &arn, caller.account.as_str(), &rules)?;
+                    let account = caller.account.as_str();
+                    let key_context = kind.with_tags(&tags);
+                    self.check_lockout(caller, ctx, &arn, account, &rules, key_context)?;
                 }
                 policy
             }

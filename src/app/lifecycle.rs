@@ -511,7 +511,10 @@ impl Service {
         check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
         let rules = check_policy(&policy)?;
         if req.bypass_policy_lockout_safety_check != Some(true) {
-            self.check_lockout(caller, ctx, &key.arn, key.account.as_str(), &rules)?;
+            let mut key_context = crate::domain::policy::Context::new();
+            super::authz::key_conditions(&key, &mut key_context);
+            let account = key.account.as_str();
+            self.check_lockout(caller, ctx, &key.arn, account, &rules, key_context)?;
         }
         self.change(
             &key,

@@ -138,17 +138,20 @@ impl Service {
             region: region.clone(),
             ..ctx.clone()
         };
+        let kind = super::authz::KeyKind {
+            spec: primary.spec.as_str(),
+            usage: primary.usage.as_str(),
+            origin: primary.origin.as_str(),
+            manager: primary.manager.as_str(),
+            multi_region: Some(false),
+        };
         self.authorize_account(
             caller,
             &in_replica_region,
             "kms:CreateKey",
             "*",
             Facts::new()
-                .with("kms:KeySpec", Some(primary.spec.as_str()))
-                .with("kms:KeyUsage", Some(primary.usage.as_str()))
-                .with("kms:KeyOrigin", Some(primary.origin.as_str()))
-                .with("kms:MultiRegion", Some("true"))
-                .with("kms:MultiRegionKeyType", Some("REPLICA"))
+                .of_new_key(&kind)
                 .with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect())
                 .with_tags(&tags),
         )?;
@@ -164,6 +167,7 @@ impl Service {
                         &arn,
                         caller.account.as_str(),
                         &rules,
+                        kind.with_tags(&tags),
                     )?;
                 }
                 policy
