@@ -539,45 +539,6 @@ fn iam_client(endpoint: &str, region: &str, id: &str, secret: &str) -> aws_sdk_i
     aws_sdk_iam::Client::from_conf(config)
 }
 
-/// A user in the account `iam` manages, with an access key and (if any) one inline policy;
-/// its KMS client.
-async fn user(
-    s: &Server,
-    iam: &aws_sdk_iam::Client,
-    name: &str,
-    policy: Option<serde_json::Value>,
-) -> (aws_sdk_kms::Client, common::AdminCredentials) {
-    iam.create_user().user_name(name).send().await.unwrap();
-    if let Some(policy) = policy {
-        iam.put_user_policy()
-            .user_name(name)
-            .policy_name("kms")
-            .policy_document(policy.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    let credentials = common::AdminCredentials {
-        access_key_id: key.access_key_id().to_owned(),
-        secret_access_key: key.secret_access_key().to_owned(),
-        account_id: s.credentials.account_id.clone(),
-        region: s.credentials.region.clone(),
-    };
-    let client = s.client_for(
-        &s.credentials.region,
-        key.access_key_id(),
-        key.secret_access_key(),
-    );
-    (client, credentials)
-}
-
 fn allow(actions: &[&str], resource: &str) -> serde_json::Value {
     json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": actions, "Resource": resource}
@@ -647,16 +608,17 @@ async fn principals_and_accounts_get_what_their_policies_give_them_and_no_more()
 
     let key = new_key(&s).await;
     let key_arn = format!("arn:aws:kms:{region}:{a}:key/{key}");
-    let (alice, _) = user(
+    let (alice, _) = common::iam_user(
         &s,
         &iam_a,
         "alice",
         Some(allow(&["kms:Encrypt", "kms:Decrypt"], "*")),
     )
     .await;
-    let (bob, bob_credentials) = user(&s, &iam_a, "bob", None).await;
-    let (carol, _) = user(&s, &iam_b, "carol", Some(allow(&["kms:Encrypt"], &key_arn))).await;
-    let (dave, _) = user(&s, &iam_b, "dave", None).await;
+    let (bob, bob_credentials) = common::iam_user(&s, &iam_a, "bob", None).await;
+    let (carol, _) =
+        common::iam_user(&s, &iam_b, "carol", Some(allow(&["kms:Encrypt"], &key_arn))).await;
+    let (dave, _) = common::iam_user(&s, &iam_b, "dave", None).await;
 
     // Same account: the default key policy delegates to identity policies.
     let blob = encrypt_with(&alice, &key).await.unwrap();

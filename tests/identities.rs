@@ -953,8 +953,7 @@ async fn role_sessions_carry_their_issue_time_and_no_mfa_and_access_keys_neither
          "Condition": {"DateLessThan": {"aws:TokenIssueTime": at(before)}}},
         {"Effect": "Deny", "Action": "kms:GenerateRandom", "Resource": "*",
          "Condition": {"Null": {"aws:TokenIssueTime": "true"}}},
-    ]})
-    .to_string();
+    ]});
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRole",
         "Principal": {"AWS": format!("arn:aws:iam::{account}:user/admin")}}]});
@@ -970,31 +969,11 @@ async fn role_sessions_carry_their_issue_time_and_no_mfa_and_access_keys_neither
         .put_role_policy()
         .role_name("no-mfa")
         .policy_name("kms")
-        .policy_document(&policy)
+        .policy_document(policy.to_string())
         .send()
         .await
         .unwrap();
-    admin.create_user().user_name("hana").send().await.unwrap();
-    admin
-        .put_user_policy()
-        .user_name("hana")
-        .policy_name("kms")
-        .policy_document(&policy)
-        .send()
-        .await
-        .unwrap();
-    let key = admin
-        .create_access_key()
-        .user_name("hana")
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    let hana = kms_as(
-        &server.endpoint,
-        region,
-        credentials(key.access_key_id(), key.secret_access_key(), None),
-    );
+    let (hana, _) = common::iam_user(&server, &admin, "hana", Some(policy)).await;
     let session = common::sts_client(&server.endpoint, &server.credentials)
         .assume_role()
         .role_arn(&role_arn)
@@ -1052,39 +1031,11 @@ async fn a_request_without_an_encryption_context_has_no_encryption_context_keys(
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(&root.path().join("data")).await;
     let admin = iam(&server.endpoint, &server.credentials);
-    admin.create_user().user_name("ida").send().await.unwrap();
     let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
         "Condition": {"StringEqualsIfExists": {"kms:EncryptionContextKeys": "Dept"}}}]});
-    admin
-        .put_user_policy()
-        .user_name("ida")
-        .policy_name("kms")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = admin
-        .create_access_key()
-        .user_name("ida")
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    let ida = kms_as(
-        &server.endpoint,
-        &server.credentials.region,
-        credentials(key.access_key_id(), key.secret_access_key(), None),
-    );
-    let key_id = server
-        .client
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let (ida, _) = common::iam_user(&server, &admin, "ida", Some(policy)).await;
+    let key_id = common::create_key(&server.client, None).await;
     let encrypt = |context: Option<(&str, &str)>| {
         ida.encrypt()
             .key_id(&key_id)
@@ -1109,19 +1060,7 @@ async fn tags_on_create_key_need_the_tag_resource_permission() {
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(&root.path().join("data")).await;
     let admin = iam(&server.endpoint, &server.credentials);
-    admin.create_user().user_name("gina").send().await.unwrap();
-    let key = admin
-        .create_access_key()
-        .user_name("gina")
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    let gina = kms_as(
-        &server.endpoint,
-        &server.credentials.region,
-        credentials(key.access_key_id(), key.secret_access_key(), None),
-    );
+    let (gina, _) = common::iam_user(&server, &admin, "gina", None).await;
     let allow = |actions: &[&str]| {
         serde_json::json!({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": actions, "Resource": "*"}]})

@@ -921,3 +921,42 @@ pub fn create_account(server: &Server, dir: &Path, account: &str) -> AdminCreden
     assert!(ok, "{output}");
     read_credentials(&out)
 }
+
+/// A user in the account `iam` manages, with an access key and (if any) one inline policy;
+/// its KMS client.
+pub async fn iam_user(
+    s: &Server,
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: Option<serde_json::Value>,
+) -> (aws_sdk_kms::Client, AdminCredentials) {
+    iam.create_user().user_name(name).send().await.unwrap();
+    if let Some(policy) = policy {
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("kms")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let credentials = AdminCredentials {
+        access_key_id: key.access_key_id().to_owned(),
+        secret_access_key: key.secret_access_key().to_owned(),
+        account_id: s.credentials.account_id.clone(),
+        region: s.credentials.region.clone(),
+    };
+    let client = s.client_for(
+        &s.credentials.region,
+        key.access_key_id(),
+        key.secret_access_key(),
+    );
+    (client, credentials)
+}
