@@ -943,4 +943,15 @@ async fn the_lockout_check_sees_the_keys_own_condition_keys() {
         put_policy(&s, &key, &rsa, false).await.unwrap_err(),
         "MalformedPolicyDocumentException"
     );
+    // Audit-first: each refusal is in the trail like any failed call.
+    let trail = common::trail(&dir.path().join("data")).await;
+    let refused = |name: &str| {
+        trail
+            .iter()
+            .filter(|r| {
+                r["eventName"] == name && r["errorCode"] == "MalformedPolicyDocumentException"
+            })
+            .count()
+    };
+    assert_eq!((refused("CreateKey"), refused("PutKeyPolicy")), (2, 1));
 }

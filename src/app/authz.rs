@@ -279,20 +279,20 @@ impl Service {
     /// Whether `policy` (about to become the key's) would still let the caller put the key
     /// policy: AWS's lockout safety check, skipped with `BypassPolicyLockoutSafetyCheck`.
     /// Evaluated with the condition keys a later `PutKeyPolicy` would have: the common ones
-    /// and the key's own (`key_context`), so a policy that allows it for, say, symmetric keys
-    /// only is not refused as a lockout.
+    /// and the key's own (`key`: its account, kind and tags), so a policy that allows it for,
+    /// say, symmetric keys only is not refused as a lockout.
     pub(crate) fn check_lockout(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_arn: &str,
-        key_account: &str,
+        key: (&str, &KeyKind<'_>, &[crate::domain::events::Tag]),
         policy: &Policy,
-        key_context: Context,
     ) -> Result<(), ApiError> {
-        let mut context = key_context;
+        let (key_account, kind, tags) = key;
+        let mut context = Context::new();
         self.common_conditions(caller, ctx, &mut context);
-        context.set_one("aws:ResourceAccount", key_account);
+        resource_conditions(key_account, kind, tags, &mut context);
         let identity = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
         let request = Authorization {
@@ -369,17 +369,21 @@ impl Service {
 }
 
 /// The condition keys of the key itself.
-pub(crate) fn key_conditions(key: &Key, context: &mut Context) {
-    context.set_one("aws:ResourceAccount", key.account.as_str());
-    let kind = KeyKind {
-        spec: key.spec.as_str(),
-        usage: key.usage.as_str(),
-        origin: key.origin.as_str(),
-        manager: key.manager.as_str(),
-        multi_region: key.multi_region.map(|m| m.primary),
-    };
+fn key_conditions(key: &Key, context: &mut Context) {
+    resource_conditions(key.account.as_str(), &KeyKind::of(key), &key.tags, context);
+}
+
+/// The keys of a key, existing or about to be made, as a call on it sees them: its account,
+/// its kind, its tags. Set after the common keys (it replaces their `aws:ResourceAccount`).
+fn resource_conditions(
+    account: &str,
+    kind: &KeyKind<'_>,
+    tags: &[crate::domain::events::Tag],
+    context: &mut Context,
+) {
+    context.set_one("aws:ResourceAccount", account);
     kind.conditions(context);
-    for tag in &key.tags {
+    for tag in tags {
         context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
     }
 }
@@ -396,7 +400,17 @@ pub(crate) struct KeyKind<'a> {
 }
 
 impl KeyKind<'_> {
-    pub(crate) fn conditions(&self, context: &mut Context) {
+    pub(crate) fn of(key: &Key) -> KeyKind<'_> {
+        KeyKind {
+            spec: key.spec.as_str(),
+            usage: key.usage.as_str(),
+            origin: key.origin.as_str(),
+            manager: key.manager.as_str(),
+            multi_region: key.multi_region.map(|m| m.primary),
+        }
+    }
+
+    fn conditions(&self, context: &mut Context) {
         context.set_one("kms:KeySpec", self.spec);
         context.set_one("kms:KeyUsage", self.usage);
         // Deprecated names AWS still honours, with the same values.
@@ -414,15 +428,5 @@ impl KeyKind<'_> {
             let kind = if primary { "PRIMARY" } else { "REPLICA" };
             context.set_one("kms:MultiRegionKeyType", kind);
         }
-    }
-
-    /// The keys a later call on the key made with `tags` will have (the lockout check).
-    pub(crate) fn with_tags(&self, tags: &[crate::domain::events::Tag]) -> Context {
-        let mut context = Context::new();
-        self.conditions(&mut context);
-        for tag in tags {
-            context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
-        }
-        context
     }
 }

@@ -348,9 +348,8 @@ impl Service {
                 let rules = super::lifecycle::check_policy(&policy)?;
                 if req.bypass_policy_lockout_safety_check != Some(true) {
                     let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &shown_id);
-                    let account = caller.account.as_str();
-                    let key_context = kind.with_tags(&tags);
-                    self.check_lockout(caller, ctx, &arn, account, &rules, key_context)?;
+                    let key = (caller.account.as_str(), &kind, &tags[..]);
+                    self.check_lockout(caller, ctx, &arn, key, &rules)?;
                 }
                 policy
             }

@@ -511,10 +511,9 @@ impl Service {
         check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
         let rules = check_policy(&policy)?;
         if req.bypass_policy_lockout_safety_check != Some(true) {
-            let mut key_context = crate::domain::policy::Context::new();
-            super::authz::key_conditions(&key, &mut key_context);
-            let account = key.account.as_str();
-            self.check_lockout(caller, ctx, &key.arn, account, &rules, key_context)?;
+            let kind = super::authz::KeyKind::of(&key);
+            let of_key = (key.account.as_str(), &kind, &key.tags[..]);
+            self.check_lockout(caller, ctx, &key.arn, of_key, &rules)?;
         }
         self.change(
             &key,

@@ -161,14 +161,8 @@ impl Service {
             Some(policy) => {
                 let rules = super::lifecycle::check_policy(&policy)?;
                 if req.bypass_policy_lockout_safety_check != Some(true) {
-                    self.check_lockout(
-                        caller,
-                        &in_replica_region,
-                        &arn,
-                        caller.account.as_str(),
-                        &rules,
-                        kind.with_tags(&tags),
-                    )?;
+                    let key = (caller.account.as_str(), &kind, &tags[..]);
+                    self.check_lockout(caller, &in_replica_region, &arn, key, &rules)?;
                 }
                 policy
             }
