@@ -48,5 +48,6 @@ pub mod domain;
 pub mod fuzzing;
 pub mod http;
 pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod projections;

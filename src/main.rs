@@ -219,7 +219,8 @@ fn main() -> ExitCode {
     // Before any thread exists: the environment is changed here and nowhere else.
     take_root_key_from_env();
     let cli = Cli::parse();
-    init_logging(
+    // Writes the buffered log lines when main returns (and before an error is printed).
+    let logs = init_logging(
         cli.log_format
             .unwrap_or_else(|| file_log_format(&cli.command)),
     );
@@ -294,6 +295,7 @@ fn main() -> ExitCode {
             data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         ),
     };
+    logs.flush();
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -305,19 +307,22 @@ fn main() -> ExitCode {
 
 /// Log lines to stderr, filtered by KEYLEDGER_LOG (default `info`), as text or JSON; each
 /// request's lines carry its request id (the `request` span of `http`). Colours only on a
-/// terminal.
-fn init_logging(format: LogFormat) {
+/// terminal. Lines are buffered and written in batches (`keyledger::logging`); the flusher
+/// writes what is left.
+fn init_logging(format: LogFormat) -> keyledger::logging::Flusher {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYLEDGER_LOG")
         .unwrap_or_else(|_| "info".into());
+    let (writer, flusher) = keyledger::logging::start();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => logs
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
         LogFormat::Json => logs.json().init(),
     }
+    flusher
 }
 
 /// The log format of the config file the command reads, if it names one. A file that does
