@@ -4,8 +4,8 @@
 //! system call under stderr's lock on the worker that answered: 6–10 µs of the ~100 µs of
 //! server CPU an Encrypt takes (`keyledger-bench --workload encrypt`, 64 connections, on 2
 //! cores). Here a line is copied into a shared buffer,
-//! and a writer thread hands the buffer to stderr when it has waited [`FLUSH_EVERY`] or
-//! holds [`FLUSH_AT`] bytes. The [`Flusher`] that `start` returns writes what is left
+//! and a writer thread hands the buffer to stderr when its oldest line has waited
+//! [`FLUSH_EVERY`] or it holds [`FLUSH_AT`] bytes (and sleeps while it is empty). The [`Flusher`] that `start` returns writes what is left
 //! when it is dropped or asked to (before the process ends); a process killed outright
 //! loses at most the last [`FLUSH_EVERY`] of lines, never the trail's records (the ledger
 //! commits those before any answer).
@@ -23,7 +23,8 @@ type Sink = Box<dyn Write + Send>;
 
 struct Shared {
     lines: Mutex<Vec<u8>>,
-    full: Condvar,
+    /// Wakes the writer thread: for the first line in an empty buffer, and for a full one.
+    wake: Condvar,
     /// stderr, but for the tests. Its lock keeps two batches in order.
     sink: Mutex<Sink>,
 }
@@ -65,7 +66,7 @@ pub fn start() -> (BufferedStderr, Flusher) {
 fn start_with(sink: Sink) -> (BufferedStderr, Flusher) {
     let shared = Arc::new(Shared {
         lines: Mutex::default(),
-        full: Condvar::new(),
+        wake: Condvar::new(),
         sink: Mutex::new(sink),
     });
     let writer = Arc::clone(&shared);
@@ -73,10 +74,14 @@ fn start_with(sink: Sink) -> (BufferedStderr, Flusher) {
         .name("log-writer".into())
         .spawn(move || loop {
             {
-                let lines = writer.lines.lock().unwrap_or_else(|e| e.into_inner());
-                // Woken early by a full buffer; otherwise the lines wait FLUSH_EVERY at most.
+                let mut lines = writer.lines.lock().unwrap_or_else(|e| e.into_inner());
+                // Asleep while there is nothing to write (an idle server does not wake).
+                while lines.is_empty() {
+                    lines = writer.wake.wait(lines).unwrap_or_else(|e| e.into_inner());
+                }
+                // Then the first line waits FLUSH_EVERY at most, less if the buffer fills.
                 let _ = writer
-                    .full
+                    .wake
                     .wait_timeout_while(lines, FLUSH_EVERY, |lines| lines.len() < FLUSH_AT)
                     .unwrap_or_else(|e| e.into_inner());
             }
@@ -111,9 +116,10 @@ impl Write for Line<'_> {
             return sink.write(bytes);
         }
         let mut lines = make.shared.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let first = lines.is_empty();
         lines.extend_from_slice(bytes);
-        if lines.len() >= FLUSH_AT {
-            make.shared.full.notify_one();
+        if first || lines.len() >= FLUSH_AT {
+            make.shared.wake.notify_one();
         }
         Ok(bytes.len())
     }
