@@ -3,12 +3,12 @@
 //! Every answered request logs a line. Written straight to stderr, each line is a `write`
 //! system call under stderr's lock on the worker that answered: 6–10 µs of the ~100 µs of
 //! server CPU an Encrypt takes (`keyledger-bench --workload encrypt`, 64 connections, on 2
-//! cores). Here a line is copied into a shared buffer,
-//! and a writer thread hands the buffer to stderr when its oldest line has waited
-//! [`FLUSH_EVERY`] or it holds [`FLUSH_AT`] bytes (and sleeps while it is empty). The [`Flusher`] that `start` returns writes what is left
-//! when it is dropped or asked to (before the process ends); a process killed outright
-//! loses at most the last [`FLUSH_EVERY`] of lines, never the trail's records (the ledger
-//! commits those before any answer).
+//! cores). Here a line is copied into a shared buffer, and a writer thread hands the
+//! buffer to stderr when its oldest line has waited [`FLUSH_EVERY`] or it holds
+//! [`FLUSH_AT`] bytes (it sleeps while the buffer is empty). The [`Flusher`] that `start`
+//! returns writes what is left when it is dropped or asked to (before the process ends); a
+//! process killed outright loses at most the last [`FLUSH_EVERY`] of lines, never the
+//! trail's records (the ledger commits those before any answer).
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
