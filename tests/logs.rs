@@ -278,3 +278,69 @@ async fn json_log_lines_parse_and_carry_the_request_id_of_the_header_and_trail()
         }
     }
 }
+
+/// Lines are buffered (`keyledger::logging`), but a running server still writes them out
+/// within moments, not only when it stops; and what a SIGTERM leaves in the buffer is written
+/// before the process ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_server_writes_its_lines_out_and_a_stopping_one_leaves_none_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path()).await;
+    let key = create_key(&s, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
+    let id = s
+        .client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"soon".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .request_id()
+        .unwrap()
+        .to_owned();
+    let written = |id: &str| {
+        std::fs::read_to_string(&s.log)
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(id) && l.contains("answered"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !written(&id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the answered line of {id} was not written while the server ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // A burst of calls right before SIGTERM: every answered line is in the log after it.
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let out = s
+            .client
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"burst".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        ids.push(out.request_id().unwrap().to_owned());
+    }
+    let log_path = s.log.clone();
+    s.stop();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    for id in &ids {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(id) && l.contains("answered")),
+            "no answered line for {id} after the stop"
+        );
+    }
+    // Logged as the signal arrives, milliseconds before the process ends: written by the
+    // flush on the way out, not by the thread.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("stopping: finishing requests in flight")),
+        "the stop's own line is not in the log:\n{log}"
+    );
+}
