@@ -11,7 +11,7 @@
 //! trail's records (the ledger commits those before any answer).
 
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// How long a line may wait in the buffer.
@@ -32,13 +32,28 @@ struct Shared {
 impl Shared {
     /// Write out what the buffer holds.
     fn flush(&self) {
-        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
-        let batch = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
-        if !batch.is_empty() {
-            // Nowhere to report a failure to write the logs.
-            let _ = sink.write_all(&batch);
-            let _ = sink.flush();
+        let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        write_out(sink, lines);
+    }
+
+    /// [`Shared::flush`], unless a lock it needs is held (a panic while writing a line
+    /// must not wait for itself).
+    fn flush_unless_held(&self) {
+        if let (Ok(sink), Ok(lines)) = (self.sink.try_lock(), self.lines.try_lock()) {
+            write_out(sink, lines);
         }
+    }
+}
+
+/// Hand the buffered lines to the sink; writers may fill the buffer again meanwhile.
+fn write_out(mut sink: MutexGuard<'_, Sink>, mut lines: MutexGuard<'_, Vec<u8>>) {
+    let batch = std::mem::take(&mut *lines);
+    drop(lines);
+    if !batch.is_empty() {
+        // Nowhere to report a failure to write the logs.
+        let _ = sink.write_all(&batch);
+        let _ = sink.flush();
     }
 }
 
@@ -60,7 +75,15 @@ impl Drop for Flusher {
 /// The writer for the subscriber and its flusher; a thread writes the batches. Without
 /// that thread (it could not be started), each line goes to stderr as it comes.
 pub fn start() -> (BufferedStderr, Flusher) {
-    start_with(Box::new(std::io::stderr()))
+    let (make, flusher) = start_with(Box::new(std::io::stderr()));
+    // A panic's message goes to stderr directly: the lines that led to it go first.
+    let shared = Arc::clone(&flusher.0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        shared.flush_unless_held();
+        previous(info)
+    }));
+    (make, flusher)
 }
 
 fn start_with(sink: Sink) -> (BufferedStderr, Flusher) {
@@ -189,5 +212,19 @@ mod tests {
         expected.push_str("last\n");
         drop(flusher);
         assert_eq!(captured.text(), expected);
+    }
+
+    #[test]
+    fn the_panic_flush_skips_a_held_buffer_instead_of_waiting_for_it() {
+        let captured = Captured::default();
+        let (make, flusher) = start_with(Box::new(captured.clone()));
+        let held = make.shared.lines.lock().unwrap();
+        // A panic raised while this thread holds the buffer: returns, writes nothing.
+        make.shared.flush_unless_held();
+        drop(held);
+        make.make_writer().write_all(b"before the panic\n").unwrap();
+        make.shared.flush_unless_held();
+        assert_eq!(captured.text(), "before the panic\n");
+        drop(flusher);
     }
 }

@@ -46,6 +46,20 @@ async fn create_key(s: &Server, spec: KeySpec, usage: KeyUsageType) -> String {
         .to_owned()
 }
 
+/// Encrypt `plaintext` under `key`: the call's request id.
+async fn encrypt(s: &Server, key: &str, plaintext: &[u8]) -> String {
+    s.client
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(plaintext.to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .request_id()
+        .unwrap()
+        .to_owned()
+}
+
 /// Every way a secret could be written out: as text (when it is text), base64 (standard
 /// and URL-safe), hex.
 fn spellings(secret: &[u8]) -> Vec<String> {
@@ -210,15 +224,7 @@ async fn json_log_lines_parse_and_carry_the_request_id_of_the_header_and_trail()
     std::fs::write(&config, "log_format = \"json\"\n").unwrap();
     let s = Server::start_with(&data, &["--config", config.to_str().unwrap()]).await;
     let key = create_key(&s, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
-    let encrypted = s
-        .client
-        .encrypt()
-        .key_id(&key)
-        .plaintext(Blob::new(b"json log".to_vec()))
-        .send()
-        .await
-        .unwrap();
-    let encrypt_id = encrypted.request_id().unwrap().to_owned();
+    let encrypt_id = encrypt(&s, &key, b"json log").await;
     let failed = s
         .client
         .decrypt()
@@ -287,17 +293,7 @@ async fn a_running_server_writes_its_lines_out_and_a_stopping_one_leaves_none_be
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path()).await;
     let key = create_key(&s, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
-    let id = s
-        .client
-        .encrypt()
-        .key_id(&key)
-        .plaintext(Blob::new(b"soon".to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .request_id()
-        .unwrap()
-        .to_owned();
+    let id = encrypt(&s, &key, b"soon").await;
     let written = |id: &str| {
         std::fs::read_to_string(&s.log)
             .unwrap()
@@ -316,15 +312,7 @@ async fn a_running_server_writes_its_lines_out_and_a_stopping_one_leaves_none_be
     // A burst of calls right before SIGTERM: every answered line is in the log after it.
     let mut ids = Vec::new();
     for _ in 0..20 {
-        let out = s
-            .client
-            .encrypt()
-            .key_id(&key)
-            .plaintext(Blob::new(b"burst".to_vec()))
-            .send()
-            .await
-            .unwrap();
-        ids.push(out.request_id().unwrap().to_owned());
+        ids.push(encrypt(&s, &key, b"burst").await);
     }
     let log_path = s.log.clone();
     s.stop();

@@ -170,7 +170,7 @@ impl Service {
         let Found { key, alias } = found;
         let mut context = facts.context;
         self.common_conditions(caller, ctx, &mut context);
-        key_conditions(&key, &mut context);
+        KeyResource::of(&key).conditions(&mut context);
         context.set_values(
             "kms:ResourceAliases",
             self.projections.aliases.names_of(key.id),
@@ -279,27 +279,26 @@ impl Service {
     /// Whether `policy` (about to become the key's) would still let the caller put the key
     /// policy: AWS's lockout safety check, skipped with `BypassPolicyLockoutSafetyCheck`.
     /// Evaluated with the condition keys a later `PutKeyPolicy` would have: the common ones
-    /// and the key's own (`key`: its account, kind and tags), so a policy that allows it for,
-    /// say, symmetric keys only is not refused as a lockout.
+    /// and the key's own, so a policy that allows it for, say, symmetric keys only is not
+    /// refused as a lockout.
     pub(crate) fn check_lockout(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         key_arn: &str,
-        key: (&str, &KeyKind<'_>, &[crate::domain::events::Tag]),
+        key: &KeyResource<'_>,
         policy: &Policy,
     ) -> Result<(), ApiError> {
-        let (key_account, kind, tags) = key;
         let mut context = Context::new();
         self.common_conditions(caller, ctx, &mut context);
-        resource_conditions(key_account, kind, tags, &mut context);
+        key.conditions(&mut context);
         let identity = self.projections.credentials.identity_policies(caller);
         let principal = caller.principal();
         let request = Authorization {
             principal: &principal,
             action: "kms:PutKeyPolicy",
             resource: key_arn,
-            resource_policy: Some((policy, key_account)),
+            resource_policy: Some((policy, key.account)),
             identity_policies: &identity,
             grants: authz::NO_GRANTS,
             encryption_context: None,
@@ -368,28 +367,37 @@ impl Service {
     }
 }
 
-/// The condition keys of the key itself.
-fn key_conditions(key: &Key, context: &mut Context) {
-    resource_conditions(key.account.as_str(), &KeyKind::of(key), &key.tags, context);
+/// A key, existing or about to be made, as a call on it sees it: its account, its kind, its
+/// tags.
+pub(crate) struct KeyResource<'a> {
+    pub account: &'a str,
+    pub kind: KeyKind<'a>,
+    pub tags: &'a [crate::domain::events::Tag],
 }
 
-/// The keys of a key, existing or about to be made, as a call on it sees them: its account,
-/// its kind, its tags. Set after the common keys (it replaces their `aws:ResourceAccount`).
-fn resource_conditions(
-    account: &str,
-    kind: &KeyKind<'_>,
-    tags: &[crate::domain::events::Tag],
-    context: &mut Context,
-) {
-    context.set_one("aws:ResourceAccount", account);
-    kind.conditions(context);
-    for tag in tags {
-        context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
+impl KeyResource<'_> {
+    pub(crate) fn of(key: &Key) -> KeyResource<'_> {
+        KeyResource {
+            account: key.account.as_str(),
+            kind: KeyKind::of(key),
+            tags: &key.tags,
+        }
+    }
+
+    /// Its condition keys. Set after the common keys (it replaces their
+    /// `aws:ResourceAccount`).
+    fn conditions(&self, context: &mut Context) {
+        context.set_one("aws:ResourceAccount", self.account);
+        self.kind.conditions(context);
+        for tag in self.tags {
+            context.set_one(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
+        }
     }
 }
 
 /// What kind of key a key is, as its condition keys say it: of a key that exists
-/// ([`key_conditions`]) or of one `CreateKey` or `ReplicateKey` is about to make.
+/// ([`KeyResource::of`]) or of one `CreateKey` or `ReplicateKey` is about to make.
+#[derive(Clone, Copy)]
 pub(crate) struct KeyKind<'a> {
     pub spec: &'a str,
     pub usage: &'a str,

@@ -348,8 +348,12 @@ impl Service {
                 let rules = super::lifecycle::check_policy(&policy)?;
                 if req.bypass_policy_lockout_safety_check != Some(true) {
                     let arn = crate::domain::ids::key_arn(&ctx.region, &caller.account, &shown_id);
-                    let key = (caller.account.as_str(), &kind, &tags[..]);
-                    self.check_lockout(caller, ctx, &arn, key, &rules)?;
+                    let key = super::authz::KeyResource {
+                        account: caller.account.as_str(),
+                        kind,
+                        tags: &tags,
+                    };
+                    self.check_lockout(caller, ctx, &arn, &key, &rules)?;
                 }
                 policy
             }

@@ -511,9 +511,8 @@ impl Service {
         check_length("policy", policy.chars().count(), 1, MAX_POLICY)?;
         let rules = check_policy(&policy)?;
         if req.bypass_policy_lockout_safety_check != Some(true) {
-            let kind = super::authz::KeyKind::of(&key);
-            let of_key = (key.account.as_str(), &kind, &key.tags[..]);
-            self.check_lockout(caller, ctx, &key.arn, of_key, &rules)?;
+            let resource = super::authz::KeyResource::of(&key);
+            self.check_lockout(caller, ctx, &key.arn, &resource, &rules)?;
         }
         self.change(
             &key,

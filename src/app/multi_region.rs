@@ -161,8 +161,12 @@ impl Service {
             Some(policy) => {
                 let rules = super::lifecycle::check_policy(&policy)?;
                 if req.bypass_policy_lockout_safety_check != Some(true) {
-                    let key = (caller.account.as_str(), &kind, &tags[..]);
-                    self.check_lockout(caller, &in_replica_region, &arn, key, &rules)?;
+                    let key = super::authz::KeyResource {
+                        account: caller.account.as_str(),
+                        kind,
+                        tags: &tags,
+                    };
+                    self.check_lockout(caller, &in_replica_region, &arn, &key, &rules)?;
                 }
                 policy
             }
